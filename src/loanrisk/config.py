@@ -1,0 +1,204 @@
+"""Settings: the YAML files in ``config/``, validated on load with errors that name the key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from loanrisk.errors import ConfigError
+
+FiveCategory = Literal["NORMAL", "SPECIAL_MENTION", "SUBSTANDARD", "DOUBTFUL", "LOSS"]
+FIVE_CATEGORY_ORDER: tuple[str, ...] = (
+    "NORMAL",
+    "SPECIAL_MENTION",
+    "SUBSTANDARD",
+    "DOUBTFUL",
+    "LOSS",
+)
+Dpd = Annotated[int, Field(ge=0, le=100_000)]
+Money = Annotated[Decimal, Field(ge=Decimal("0"), max_digits=18, decimal_places=2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PipelineConfig(_Strict):
+    data_root: Path
+    landing_dir: Path | None = None
+    contracts_dir: Path = Path("data_contracts")
+    input_encoding: str = "utf-8"
+    products: tuple[str, ...] = Field(min_length=1)
+    annual_interest_rate_cap: Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("10"))]
+
+    @model_validator(mode="after")
+    def _encoding_exists(self) -> PipelineConfig:
+        import codecs
+
+        try:
+            codecs.lookup(self.input_encoding)
+        except LookupError:
+            raise ValueError(f"input_encoding {self.input_encoding!r} is not a known codec") from None
+        return self
+
+
+class AgingBucket(_Strict):
+    name: str = Field(min_length=1)
+    max_dpd: Dpd | None
+
+
+class FiveCategoryPolicy(_Strict):
+    special_mention_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
+    substandard_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
+    doubtful_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
+    loss_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
+    forbearance_floor: FiveCategory
+    bankruptcy_floor: FiveCategory
+    npl_categories: tuple[FiveCategory, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _thresholds_ascend(self) -> FiveCategoryPolicy:
+        edges = [
+            self.special_mention_min_dpd,
+            self.substandard_min_dpd,
+            self.doubtful_min_dpd,
+            self.loss_min_dpd,
+        ]
+        if edges != sorted(set(edges)) or len(set(edges)) != 4:
+            raise ValueError(
+                "special_mention_min_dpd < substandard_min_dpd < doubtful_min_dpd < "
+                f"loss_min_dpd must hold (got {edges})"
+            )
+        return self
+
+
+class Ifrs9Policy(_Strict):
+    stage3_dpd_over: Dpd
+    stage2_dpd_over: Dpd
+    forbearance_is_stage2: bool
+    bankruptcy_is_stage3: bool
+
+    @model_validator(mode="after")
+    def _stage2_below_stage3(self) -> Ifrs9Policy:
+        if self.stage2_dpd_over >= self.stage3_dpd_over:
+            raise ValueError(
+                f"stage2_dpd_over ({self.stage2_dpd_over}) must be below "
+                f"stage3_dpd_over ({self.stage3_dpd_over})"
+            )
+        return self
+
+
+class ClassificationConfig(_Strict):
+    materiality_amount: Money
+    aging_buckets: tuple[AgingBucket, ...] = Field(min_length=1)
+    written_off_bucket: str = Field(min_length=1)
+    closed_bucket: str = Field(min_length=1)
+    five_category: FiveCategoryPolicy
+    ifrs9: Ifrs9Policy
+
+    @model_validator(mode="after")
+    def _buckets_cover_all_dpd(self) -> ClassificationConfig:
+        bounds = [b.max_dpd for b in self.aging_buckets]
+        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+            raise ValueError("aging_buckets: only the last bucket may (and must) have max_dpd null")
+        finite = [b for b in bounds[:-1] if b is not None]
+        if finite != sorted(set(finite)) or len(set(finite)) != len(finite):
+            raise ValueError(f"aging_buckets: max_dpd must strictly ascend (got {finite})")
+        if finite and finite[0] != 0:
+            raise ValueError("aging_buckets: the first bucket must be max_dpd 0 (current loans)")
+        names = [b.name for b in self.aging_buckets] + [self.written_off_bucket, self.closed_bucket]
+        if len(set(names)) != len(names):
+            raise ValueError(f"aging bucket names must be unique (got {names})")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(file)"
+        got = item.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        problems.append(f"{key}: {item['msg']}{shown}")
+    return f"{path}: " + "; ".join(problems)
+
+
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    """Load one YAML settings file into a pydantic model; errors name the file and the key."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from None
+
+
+def default_config_dir() -> Path:
+    """``$LOANRISK_CONFIG``, else ``./config``, else the project's own ``config/``."""
+    if env := os.environ.get("LOANRISK_CONFIG"):
+        return Path(env)
+    if Path("config/pipeline.yaml").is_file():
+        return Path("config")
+    return Path(__file__).resolve().parents[2] / "config"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a stage needs besides the business date."""
+
+    config_dir: Path
+    data_root: Path
+    landing_dir: Path
+    contracts_dir: Path
+    pipeline: PipelineConfig
+    classification: ClassificationConfig
+    config_hash: str
+
+
+POLICY_FILES = ("pipeline.yaml", "classification.yaml")
+
+
+def config_hash(config_dir: Path, files: tuple[str, ...] = POLICY_FILES) -> str:
+    """sha256 over the policy files' bytes, so a manifest pins the exact policy used."""
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode())
+        digest.update((config_dir / name).read_bytes())
+    return digest.hexdigest()
+
+
+def load_settings(config_dir: Path | None = None, data_root: Path | None = None) -> Settings:
+    """Load and validate ``config/``; ``data_root`` overrides the configured one."""
+    config_dir = Path(config_dir or default_config_dir()).resolve()
+    pipeline = load_yaml_model(config_dir / "pipeline.yaml", PipelineConfig)
+    classification = load_yaml_model(config_dir / "classification.yaml", ClassificationConfig)
+    project_root = config_dir.parent
+    root = Path(data_root) if data_root else project_root / pipeline.data_root
+    root = root.resolve()
+    landing = pipeline.landing_dir
+    landing = (project_root / landing).resolve() if landing else root / "landing"
+    contracts = (project_root / pipeline.contracts_dir).resolve()
+    return Settings(
+        config_dir=config_dir,
+        data_root=root,
+        landing_dir=landing,
+        contracts_dir=contracts,
+        pipeline=pipeline,
+        classification=classification,
+        config_hash=config_hash(config_dir),
+    )
