@@ -45,7 +45,7 @@ class PipelineConfig(_Strict):
         try:
             codecs.lookup(self.input_encoding)
         except LookupError:
-            raise ValueError(f"input_encoding {self.input_encoding!r} is not a known codec") from None
+            raise ValueError(f"{self.input_encoding!r} is not a known codec") from None
         return self
 
 

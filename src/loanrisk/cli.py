@@ -1,0 +1,152 @@
+"""``loanrisk`` command line (DESIGN.md §7). Failures print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from loanrisk.errors import LoanriskError, UsageError
+from loanrisk.orchestration import parse_business_date
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return parse_business_date(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def _settings(args: argparse.Namespace):
+    from loanrisk.config import load_settings
+
+    return load_settings(args.config, args.data_root)
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from loanrisk.synth import generate
+
+    started = time.perf_counter()
+    summary = generate(args.start, args.days, args.loans, args.seed, args.out, args.config)
+    print(
+        f"wrote {len(summary.files)} files for {args.days} day(s) to {args.out} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from loanrisk.stages import run_day
+
+    settings = _settings(args)
+    manifest = run_day(args.date, settings)
+    print(
+        f"{args.date}: published {manifest['rows_out']} loans "
+        f"(quarantined {manifest['rows_quarantined']}); "
+        f"manifest {settings.data_root / 'runs' / args.date.isoformat() / 'manifest.json'}"
+    )
+
+
+def cmd_backfill(args: argparse.Namespace) -> None:
+    from loanrisk.batch import backfill
+
+    if args.end < args.start:
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
+    backfill(_settings(args), args.start, args.end)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from loanrisk.batch import demo
+
+    demo(_settings(args), loans=args.loans, days=args.days, seed=args.seed)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", type=Path, help="overrides config's data_root")
+    parser.add_argument("--config", type=Path, help="config folder (default ./config)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loanrisk", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write realistic synthetic landing files")
+    synth.add_argument("--start", type=_date, required=True)
+    synth.add_argument("--days", type=_positive, required=True)
+    synth.add_argument("--loans", type=_positive, required=True)
+    synth.add_argument("--seed", type=int, default=7)
+    synth.add_argument("--out", type=Path, required=True)
+    synth.add_argument("--config", type=Path, help="config folder (default ./config)")
+    synth.set_defaults(func=cmd_synth)
+
+    run = sub.add_parser("run", help="run every stage for one business day")
+    run.add_argument("--date", type=_date, required=True)
+    _common(run)
+    run.set_defaults(func=cmd_run)
+
+    fill = sub.add_parser("backfill", help="run the days from --start to --end in order")
+    fill.add_argument("--start", type=_date, required=True)
+    fill.add_argument("--end", type=_date, required=True)
+    _common(fill)
+    fill.set_defaults(func=cmd_backfill)
+
+    demo = sub.add_parser("demo", help="synthetic book + backfill + Airflow run + summary")
+    demo.add_argument("--loans", type=_positive, default=20_000)
+    demo.add_argument("--days", type=_positive, default=90)
+    demo.add_argument("--seed", type=int, default=7)
+    _common(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or bool(os.environ.get("LOANRISK_DEBUG"))
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except LoanriskError as exc:
+        if debug:
+            raise
+        print(f"loanrisk: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("loanrisk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the user gets one line; --debug shows the traceback
+        if debug:
+            raise
+        print(
+            f"loanrisk: internal error: {type(exc).__name__}: {_first_line(exc)} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Storage layout (DESIGN.md section 3), atomic writes and file fingerprints.
+
+Nothing else in the package builds a path under ``data_root`` by hand: ask a ``Lake``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+PARQUET_FILE = "part-0.parquet"
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths of one data_root."""
+
+    data_root: Path
+    landing_dir: Path
+
+    def landing_file(self, file_name: str) -> Path:
+        return self.landing_dir / file_name
+
+    def partition(self, zone: str, table: str, business_date: dt.date) -> Path:
+        """``lake/<zone>/<table>/snapshot_date=YYYY-MM-DD`` (zone: raw, quarantine, curated)."""
+        return self.data_root / "lake" / zone / table / f"snapshot_date={business_date.isoformat()}"
+
+    def partition_file(self, zone: str, table: str, business_date: dt.date) -> Path:
+        return self.partition(zone, table, business_date) / PARQUET_FILE
+
+    def table_glob(self, zone: str, table: str) -> Path:
+        """Glob matching every partition's Parquet file of a table (for DuckDB views)."""
+        return self.data_root / "lake" / zone / table / "snapshot_date=*" / "*.parquet"
+
+    def run_dir(self, business_date: dt.date) -> Path:
+        return self.data_root / "runs" / business_date.isoformat()
+
+    def run_manifest(self, business_date: dt.date) -> Path:
+        return self.run_dir(business_date) / "manifest.json"
+
+    def stage_report(self, business_date: dt.date, stage: str) -> Path:
+        return self.run_dir(business_date) / "stages" / f"{stage}.json"
+
+    def runs_glob(self) -> Path:
+        return self.data_root / "runs" / "*" / "manifest.json"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data_root / "warehouse.duckdb"
+
+    @property
+    def scratch(self) -> Path:
+        """Same-filesystem scratch space for atomic renames, outside every table's glob."""
+        return self.data_root / "lake" / "_tmp"
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.data_root).as_posix()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_dir(staged: Path, target: Path, scratch: Path) -> None:
+    """Swap ``staged`` in as ``target``; the old one is moved aside first, then deleted."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = scratch / f"old-{uuid.uuid4().hex}"
+        os.replace(target, old)
+    os.replace(staged, target)
+    _fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_partition(frame: pl.DataFrame, partition_dir: Path, scratch: Path) -> Path:
+    """Write one partition atomically: a reader sees the old partition or the new, never half.
+
+    The caller sorts ``frame``; Parquet settings are fixed so equal frames give equal bytes.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    staged = scratch / f"new-{uuid.uuid4().hex}"
+    staged.mkdir()
+    out = staged / PARQUET_FILE
+    frame.write_parquet(out, compression="zstd", compression_level=3, statistics=True)
+    with open(out, "rb") as handle:
+        os.fsync(handle.fileno())
+    _replace_dir(staged, partition_dir, scratch)
+    return partition_dir / PARQUET_FILE
+
+
+def write_bytes_atomic(data: bytes, path: Path) -> Path:
+    """Write a file via a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def write_json_atomic(document: dict, path: Path) -> Path:
+    """Deterministic JSON (sorted keys, fixed indent) written atomically."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

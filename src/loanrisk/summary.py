@@ -1,0 +1,42 @@
+"""Portfolio summary of one business day, read back from warehouse.duckdb as a BI tool would."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+SUMMARY_SQL = """
+SELECT
+    count(*) FILTER (WHERE account_status = 'ACTIVE')                      AS active_loans,
+    coalesce(sum(outstanding_principal) FILTER (WHERE account_status = 'ACTIVE'), 0)
+                                                                           AS active_balance,
+    coalesce(sum(outstanding_principal) FILTER (WHERE is_npl AND account_status = 'ACTIVE'), 0)
+                                                                           AS npl_balance,
+    count(*) FILTER (WHERE account_status = 'WRITTEN_OFF')                 AS written_off_today,
+    count(*) FILTER (WHERE account_status = 'CLOSED')                      AS closed_today
+FROM loan_aging WHERE snapshot_date = ?
+"""
+
+BUCKETS_SQL = """
+SELECT aging_bucket, count(*) AS loans, sum(outstanding_principal) AS balance
+FROM loan_aging WHERE snapshot_date = ?
+GROUP BY aging_bucket ORDER BY aging_bucket
+"""
+
+
+def day_summary(warehouse: Path, business_date: dt.date) -> dict:
+    """Headline figures and the bucket distribution of one day (amounts as Decimal)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        head = con.execute(SUMMARY_SQL, [business_date]).fetchone()
+        buckets = con.execute(BUCKETS_SQL, [business_date]).fetchall()
+    active_loans, balance, npl_balance, written_off, closed = head
+    return {
+        "active_loans": active_loans,
+        "active_balance": balance,
+        "npl_ratio": (npl_balance / balance) if balance else 0,
+        "written_off_today": written_off,
+        "closed_today": closed,
+        "buckets": [(name, loans, amount) for name, loans, amount in buckets],
+    }

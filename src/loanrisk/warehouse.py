@@ -1,0 +1,87 @@
+"""``warehouse.duckdb``: one view per published table over the lake's Parquet (DESIGN.md §6).
+
+The file holds views only, so it is rebuilt whole into a temporary file and renamed into place:
+a BI tool never opens a half-built warehouse. Views read Parquet with DuckDB's built-in reader
+(no extension download) and point at absolute paths under data_root.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from loanrisk.contracts import Contract
+from loanrisk.storage import Lake
+
+_MASKS = {
+    # Keep the operator/region prefix and the last digits a call-centre agent quotes.
+    "mobile_phone": "left({c}, 3) || '****' || right({c}, 4)",
+    # Keep the 6-digit region code and the last 4 characters (check digit included).
+    "national_id": "left({c}, 6) || '********' || right({c}, 4)",
+    # Surname (first character) only.
+    "name": "left({c}, 1) || repeat('*', greatest(length({c}) - 1, 1))",
+}
+
+
+def _quote_path(path: Path) -> str:
+    return "'" + path.as_posix().replace("'", "''") + "'"
+
+
+def _parquet_source(glob: Path) -> str:
+    return f"read_parquet({_quote_path(glob)}, union_by_name = true)"
+
+
+def masked_select(contract: Contract) -> str:
+    """SELECT list of a contract's columns with every masked column masked."""
+    items = []
+    for col in contract.columns:
+        ident = f'"{col.name}"'
+        if col.mask:
+            items.append(f"{_MASKS[col.mask].format(c=ident)} AS {ident}")
+        else:
+            items.append(ident)
+    return ", ".join(items)
+
+
+def view_statements(lake: Lake, snapshot_contract: Contract) -> list[str]:
+    """CREATE VIEW statements for every table that has at least one file on disk."""
+    parquet_views = {
+        "loan_snapshot": (
+            lake.table_glob("raw", "loan_snapshot"),
+            masked_select(snapshot_contract),
+        ),
+        "loan_aging": (lake.table_glob("curated", "loan_aging"), "*"),
+    }
+    statements = []
+    for name, (glob, select) in parquet_views.items():
+        if _has_files(glob):
+            statements.append(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {_parquet_source(glob)}"
+            )
+    runs = lake.runs_glob()
+    if _has_files(runs):
+        statements.append(
+            "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
+            f"read_json({_quote_path(runs)}, union_by_name = true)"
+        )
+    return statements
+
+
+def _has_files(glob: Path) -> bool:
+    """True when a two-level glob (``table/part=*/*.parquet``) matches at least one file."""
+    return any(glob.parent.parent.glob(f"{glob.parent.name}/{glob.name}"))
+
+
+def refresh_warehouse(lake: Lake, snapshot_contract: Contract) -> Path:
+    """Rebuild warehouse.duckdb with the current views, atomically."""
+    import duckdb
+
+    target = lake.warehouse
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with duckdb.connect(str(staged)) as con:
+        for statement in view_statements(lake, snapshot_contract):
+            con.execute(statement)
+        con.execute("CHECKPOINT")
+    staged.replace(target)
+    return target

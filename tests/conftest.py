@@ -1,0 +1,37 @@
+"""Shared fixtures. Airflow reads its settings at import, so its environment is set here first."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="loanrisk-airflow-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault(
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+)
+
+
+@pytest.fixture(scope="session")
+def config_dir() -> Path:
+    return PROJECT / "config"
+
+
+@pytest.fixture
+def settings(tmp_path, config_dir):
+    from loanrisk.config import load_settings
+
+    return load_settings(config_dir, tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def policy(config_dir):
+    from loanrisk.config import load_settings
+
+    return load_settings(config_dir).classification
