@@ -1,0 +1,145 @@
+"""End to end through the CLI on a small synthetic book: outputs, reruns, BI views, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from loanrisk.cli import main
+from loanrisk.storage import sha256_file
+
+pytestmark = pytest.mark.slow
+
+START = dt.date(2026, 5, 1)
+DAYS = 4
+END = START + dt.timedelta(days=DAYS - 1)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory, config_dir):
+    """A data_root with 4 days of landing files for 300 loans, backfilled through the CLI."""
+    from loanrisk.synth import generate
+
+    root = tmp_path_factory.mktemp("book") / "data"
+    generate(START, DAYS, 300, 5, root / "landing", config_dir)
+    code = main(
+        ["backfill", "--start", str(START), "--end", str(END), "--data-root", str(root)]
+        + ["--config", str(config_dir)]
+    )
+    assert code == 0
+    return root
+
+
+def outputs(root):
+    files = sorted(p for p in (root / "lake").rglob("*.parquet")) + sorted(
+        (root / "runs").rglob("*.json")
+    )
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
+
+
+def test_every_day_is_published_and_reconciles(book):
+    for n in range(DAYS):
+        day = (START + dt.timedelta(days=n)).isoformat()
+        manifest = json.loads((book / "runs" / day / "manifest.json").read_text())
+        assert manifest["status"] == "published"
+        assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_quarantined"]
+        assert manifest["input_sha256"] == sha256_file(book / "landing" / f"loans_{day}.csv")
+        assert len(manifest["config_hash"]) == 64 and manifest["code_version"]
+        for output in manifest["outputs"].values():
+            assert sha256_file(book / output["path"]) == output["sha256"]
+
+
+def test_rerun_gives_identical_bytes(book, config_dir):
+    before = outputs(book)
+    assert (
+        main(["run", "--date", str(START), "--data-root", str(book), "--config", str(config_dir)])
+        == 0
+    )
+    assert outputs(book) == before
+    assert not list((book / "lake" / "_tmp").iterdir())
+
+
+def test_bi_views_read_back_from_duckdb(book):
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        views = {
+            r[0]
+            for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
+        assert {"loan_snapshot", "loan_aging", "pipeline_runs"} <= views
+        per_day = con.sql(
+            "SELECT a.snapshot_date, count(*) FROM loan_aging a GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        raw = con.sql(
+            "SELECT snapshot_date, count(*) FROM loan_snapshot GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        assert per_day == raw and len(per_day) == DAYS
+        balance = con.sql("SELECT sum(outstanding_principal) FROM loan_aging").fetchone()[0]
+        assert isinstance(balance, Decimal)
+        typed = dict(con.sql("DESCRIBE loan_aging").fetchall()[i][:2] for i in range(3))
+        assert typed["snapshot_date"] == "DATE"
+        phones, ids, names = zip(
+            *con.sql(
+                "SELECT mobile_phone, national_id, borrower_name FROM loan_snapshot"
+            ).fetchall(),
+            strict=True,
+        )
+        assert all(p[3:7] == "****" and len(p) == 11 for p in phones)
+        assert all(i[6:14] == "********" and len(i) == 18 for i in ids)
+        assert all(set(n[1:]) == {"*"} for n in names)
+        runs = con.sql("SELECT snapshot_date, status, rows_in FROM pipeline_runs").fetchall()
+        assert len(runs) == DAYS and {r[1] for r in runs} == {"published"}
+
+
+def test_buckets_and_classes_are_consistent_in_published_table(book):
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        broken = con.sql(
+            """
+            SELECT count(*) FROM loan_aging
+            WHERE (account_status = 'ACTIVE' AND dpd = 0 AND aging_bucket <> 'M0')
+               OR (account_status = 'ACTIVE' AND dpd > 180 AND aging_bucket <> 'M7')
+               OR (account_status = 'WRITTEN_OFF' AND (aging_bucket <> 'WO' OR five_category <> 'LOSS'))
+               OR (account_status = 'CLOSED' AND five_category IS NOT NULL)
+               OR (is_npl <> (five_category IN ('SUBSTANDARD', 'DOUBTFUL', 'LOSS')))
+               OR overdue_amount <> overdue_principal + overdue_interest + overdue_fees
+            """
+        ).fetchone()[0]
+        assert broken == 0
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "loanrisk.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_bad_date_is_one_line_usage_error():
+    done = cli("run", "--date", "2026-13-01")
+    assert done.returncode == 2
+    assert "bad date '2026-13-01'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_file_is_one_line_naming_the_file(tmp_path, config_dir):
+    done = cli(
+        "run", "--date", "2026-01-01", "--data-root", str(tmp_path), "--config", str(config_dir)
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "loans_2026-01-01.csv: file not found" in done.stderr
+
+
+def test_bad_config_is_one_line_naming_the_key(tmp_path, config_dir):
+    shutil.copytree(config_dir, tmp_path / "config")
+    shutil.copytree(config_dir.parent / "data_contracts", tmp_path / "data_contracts")
+    path = tmp_path / "config" / "classification.yaml"
+    path.write_text(path.read_text().replace('materiality_amount: "0.00"', "materiality_amount: x"))
+    done = cli("run", "--date", "2026-01-01", "--config", str(tmp_path / "config"))
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert "materiality_amount" in done.stderr and "[CONFIG_INVALID]" in done.stderr
