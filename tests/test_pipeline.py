@@ -29,10 +29,8 @@ def book(tmp_path_factory, config_dir):
 
     root = tmp_path_factory.mktemp("book") / "data"
     generate(START, DAYS, 300, 5, root / "landing", config_dir)
-    code = main(
-        ["backfill", "--start", str(START), "--end", str(END), "--data-root", str(root)]
-        + ["--config", str(config_dir)]
-    )
+    args = ["--start", str(START), "--end", str(END), "--data-root", str(root)]
+    code = main(["backfill", *args, "--config", str(config_dir)])
     assert code == 0
     return root
 
@@ -104,7 +102,8 @@ def test_buckets_and_classes_are_consistent_in_published_table(book):
             SELECT count(*) FROM loan_aging
             WHERE (account_status = 'ACTIVE' AND dpd = 0 AND aging_bucket <> 'M0')
                OR (account_status = 'ACTIVE' AND dpd > 180 AND aging_bucket <> 'M7')
-               OR (account_status = 'WRITTEN_OFF' AND (aging_bucket <> 'WO' OR five_category <> 'LOSS'))
+               OR (account_status = 'WRITTEN_OFF' AND aging_bucket <> 'WO')
+               OR (account_status = 'WRITTEN_OFF' AND five_category <> 'LOSS')
                OR (account_status = 'CLOSED' AND five_category IS NOT NULL)
                OR (is_npl <> (five_category IN ('SUBSTANDARD', 'DOUBTFUL', 'LOSS')))
                OR overdue_amount <> overdue_principal + overdue_interest + overdue_fees
