@@ -27,7 +27,7 @@ def test_dagbag_has_no_import_errors(dagbag):
 
 
 def test_loan_daily_is_wired_as_designed(dagbag):
-    dag = dagbag.get_dag("loan_daily")
+    dag = dagbag.dags["loan_daily"]
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert "0 0 * * *" in repr(dag.timetable)

@@ -48,9 +48,10 @@ def test_ingest_types_every_column_by_contract(landed):
     assert str(schema.field("installments_total").type) == "int32"
     assert str(schema.field("dispute_flag").type) == "bool"
     assert str(schema.field("loan_id").type) in ("string", "large_string", "string_view")
-    assert report["rows_in"] == report["rows_out"] == pq.read_metadata(path).num_rows == 200
-    assert report["rows_quarantined"] == 0
     source = pl.read_csv(landed.landing_dir / FILE, infer_schema=False)
+    assert report["rows_in"] == report["rows_out"] == pq.read_metadata(path).num_rows
+    assert report["rows_in"] == source.height >= 200
+    assert report["rows_quarantined"] == 0
     typed = pl.read_parquet(path)
     assert typed["loan_id"].to_list() == sorted(source["loan_id"].to_list())
 
@@ -106,8 +107,11 @@ def test_duplicate_loan_ids_are_reported(landed):
 
 def test_rate_above_cap_is_a_range_breach(landed):
     rewrite(landed, lambda f: f.with_columns(pl.lit("0.480000").alias("annual_interest_rate")))
-    with pytest.raises(ContractViolationError, match=r"RANGE_BREACH\(annual_interest_rate\) x200"):
+    with pytest.raises(ContractViolationError) as caught:
         ingest_loans(DAY, landed)
+    (violation,) = caught.value.violations
+    assert (violation.code, violation.column) == ("RANGE_BREACH", "annual_interest_rate")
+    assert violation.rows == pl.read_csv(landed.landing_dir / FILE, infer_schema=False).height
 
 
 def test_missing_column_names_the_column(landed):
@@ -145,4 +149,4 @@ def test_parquet_landing_file_is_accepted(landed):
     path = landed.landing_dir / FILE
     pl.read_csv(path, infer_schema=False).write_parquet(path.with_suffix(".parquet"))
     path.unlink()
-    assert ingest_loans(DAY, landed)["rows_out"] == 200
+    assert ingest_loans(DAY, landed)["rows_out"] >= 200

@@ -68,22 +68,24 @@ def test_bi_views_read_back_from_duckdb(book):
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         views = {
             r[0]
-            for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
         }
         assert {"loan_snapshot", "loan_aging", "pipeline_runs"} <= views
-        per_day = con.sql(
+        per_day = con.execute(
             "SELECT a.snapshot_date, count(*) FROM loan_aging a GROUP BY ALL ORDER BY 1"
         ).fetchall()
-        raw = con.sql(
+        raw = con.execute(
             "SELECT snapshot_date, count(*) FROM loan_snapshot GROUP BY ALL ORDER BY 1"
         ).fetchall()
         assert per_day == raw and len(per_day) == DAYS
-        balance = con.sql("SELECT sum(outstanding_principal) FROM loan_aging").fetchone()[0]
+        balance = con.execute("SELECT sum(outstanding_principal) FROM loan_aging").fetchone()[0]
         assert isinstance(balance, Decimal)
-        typed = dict(con.sql("DESCRIBE loan_aging").fetchall()[i][:2] for i in range(3))
+        typed = dict(con.execute("DESCRIBE loan_aging").fetchall()[i][:2] for i in range(3))
         assert typed["snapshot_date"] == "DATE"
         phones, ids, names = zip(
-            *con.sql(
+            *con.execute(
                 "SELECT mobile_phone, national_id, borrower_name FROM loan_snapshot"
             ).fetchall(),
             strict=True,
@@ -91,13 +93,13 @@ def test_bi_views_read_back_from_duckdb(book):
         assert all(p[3:7] == "****" and len(p) == 11 for p in phones)
         assert all(i[6:14] == "********" and len(i) == 18 for i in ids)
         assert all(set(n[1:]) == {"*"} for n in names)
-        runs = con.sql("SELECT snapshot_date, status, rows_in FROM pipeline_runs").fetchall()
+        runs = con.execute("SELECT snapshot_date, status, rows_in FROM pipeline_runs").fetchall()
         assert len(runs) == DAYS and {r[1] for r in runs} == {"published"}
 
 
 def test_buckets_and_classes_are_consistent_in_published_table(book):
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
-        broken = con.sql(
+        broken = con.execute(
             """
             SELECT count(*) FROM loan_aging
             WHERE (account_status = 'ACTIVE' AND dpd = 0 AND aging_bucket <> 'M0')

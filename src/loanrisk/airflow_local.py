@@ -82,7 +82,7 @@ def _dag_test(day: str, data_root: str, config_dir: str) -> int:
     if bag.import_errors:
         print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
         return 1
-    dag = bag.get_dag(DAG_ID)
+    dag = bag.dags[DAG_ID]
     logical = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     run = dag.test(
         logical_date=logical,
