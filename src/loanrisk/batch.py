@@ -24,7 +24,7 @@ def backfill(
     settings: Settings, start: dt.date, end: dt.date, console: Console | None = None
 ) -> list[dict]:
     """Run every day from ``start`` to ``end`` in order; stop at the first failing day."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     days = business_days(start, end)
     manifests = []
     started = time.perf_counter()
@@ -75,7 +75,7 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
     from loanrisk.airflow_local import run_dag_test
     from loanrisk.synth import generate
 
-    console = Console()
+    console = Console(soft_wrap=True)
     lake = lake_of(settings)
     end = DEMO_START + dt.timedelta(days=days - 1)
     console.print(f"synth: {loans:,} loans x {days} days into {settings.landing_dir}")
@@ -99,7 +99,8 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
         ("Airflow home", lake.data_root / "airflow"),
     ):
         console.print(f"  {label:<16} {path}")
+    query = "SELECT snapshot_date, aging_bucket, count(*) FROM loan_aging GROUP BY ALL"
     console.print(
-        f"\nQuery it:  duckdb {lake.warehouse} "
-        '-c "SELECT aging_bucket, count(*) FROM loan_aging GROUP BY ALL"'
+        f"\nQuery it:  .venv/bin/python -c \"import duckdb; duckdb.connect('{lake.warehouse}', "
+        f"read_only=True).sql('{query} ORDER BY ALL DESC LIMIT 10').show()\""
     )

@@ -26,11 +26,13 @@ Dpd = Annotated[int, Field(ge=0, le=100_000)]
 Money = Annotated[Decimal, Field(ge=Decimal("0"), max_digits=18, decimal_places=2)]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Settings model: unknown keys are errors, values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PipelineConfig(_Strict):
+class PipelineConfig(StrictModel):
     data_root: Path
     landing_dir: Path | None = None
     contracts_dir: Path = Path("data_contracts")
@@ -49,12 +51,12 @@ class PipelineConfig(_Strict):
         return self
 
 
-class AgingBucket(_Strict):
+class AgingBucket(StrictModel):
     name: str = Field(min_length=1)
     max_dpd: Dpd | None
 
 
-class FiveCategoryPolicy(_Strict):
+class FiveCategoryPolicy(StrictModel):
     special_mention_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     substandard_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     doubtful_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
@@ -79,7 +81,7 @@ class FiveCategoryPolicy(_Strict):
         return self
 
 
-class Ifrs9Policy(_Strict):
+class Ifrs9Policy(StrictModel):
     stage3_dpd_over: Dpd
     stage2_dpd_over: Dpd
     forbearance_is_stage2: bool
@@ -95,7 +97,7 @@ class Ifrs9Policy(_Strict):
         return self
 
 
-class ClassificationConfig(_Strict):
+class ClassificationConfig(StrictModel):
     materiality_amount: Money
     aging_buckets: tuple[AgingBucket, ...] = Field(min_length=1)
     written_off_bucket: str = Field(min_length=1)

@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from loanrisk.config import default_config_dir, load_yaml_model
+from loanrisk.config import StrictModel, default_config_dir, load_yaml_model
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 Rate = Annotated[float, Field(ge=0, le=1000)]
@@ -37,11 +37,7 @@ def cents(amount: Decimal) -> int:
     return int(amount * 100)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BookConfig(_Model):
+class BookConfig(StrictModel):
     seasoning_max_days: Annotated[int, Field(ge=1, le=3650)]
     loans_per_borrower: tuple[Probability, ...] = Field(min_length=1, max_length=10)
     daily_origination_share: Probability
@@ -58,7 +54,7 @@ class BookConfig(_Model):
         return self
 
 
-class RiskGrade(_Model):
+class RiskGrade(StrictModel):
     name: str = Field(min_length=1)
     share: Probability
     annual_rate: Annotated[float, Field(ge=0, le=0.36)]
@@ -69,7 +65,7 @@ class RiskGrade(_Model):
     past_episodes_mean: Annotated[float, Field(ge=0, le=100)]
 
 
-class AmortisingProduct(_Model):
+class AmortisingProduct(StrictModel):
     share: Probability
     amount_min: Amount
     amount_max: Amount
@@ -88,7 +84,7 @@ class AmortisingProduct(_Model):
         return self
 
 
-class CreditLineProduct(_Model):
+class CreditLineProduct(StrictModel):
     share: Probability
     limit_min: Amount
     limit_max: Amount
@@ -110,7 +106,7 @@ class CreditLineProduct(_Model):
         return self
 
 
-class ProductsConfig(_Model):
+class ProductsConfig(StrictModel):
     CASH_LOAN: AmortisingProduct
     INSTALLMENT: AmortisingProduct
     CREDIT_LINE: CreditLineProduct
@@ -123,7 +119,7 @@ class ProductsConfig(_Model):
         return self
 
 
-class RepaymentConfig(_Model):
+class RepaymentConfig(StrictModel):
     partial_share_of_misses: Probability
     late_share_of_misses: Probability
     late_days_max: Annotated[int, Field(ge=1, le=60)]
@@ -136,7 +132,7 @@ class RepaymentConfig(_Model):
     flagged_cure_multiplier: Multiplier
 
 
-class DelinquencyBand(_Model):
+class DelinquencyBand(StrictModel):
     name: str = Field(min_length=1)
     max_dpd: Annotated[int, Field(ge=1, le=100_000)] | None
     initial_share: Probability
@@ -150,7 +146,7 @@ class DelinquencyBand(_Model):
         return self
 
 
-class ForbearanceConfig(_Model):
+class ForbearanceConfig(StrictModel):
     min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     max_dpd: Annotated[int, Field(ge=1, le=100_000)]
     daily_probability: Probability
@@ -159,7 +155,7 @@ class ForbearanceConfig(_Model):
     probation_days: Annotated[int, Field(ge=0, le=10_000)]
 
 
-class FlagsConfig(_Model):
+class FlagsConfig(StrictModel):
     litigation_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     litigation_daily_probability: Probability
     litigation_daily_probability_shallow: Probability
@@ -172,14 +168,14 @@ class FlagsConfig(_Model):
     cease_contact_daily_probability_delinquent: Probability
 
 
-class IdentityConfig(_Model):
+class IdentityConfig(StrictModel):
     two_char_given_name_share: Probability
     age_min: Annotated[int, Field(ge=18, le=100)]
     age_max: Annotated[int, Field(ge=18, le=100)]
     xinjiang_urumqi_timezone_share: Probability
 
 
-class EventsConfig(_Model):
+class EventsConfig(StrictModel):
     hour_weights: tuple[Annotated[float, Field(ge=0)], ...] = Field(min_length=24, max_length=24)
     login_rate: Rate
     login_typo_probability: Probability
@@ -216,20 +212,20 @@ class EventsConfig(_Model):
         return self
 
 
-class ContactTier(_Model):
+class ContactTier(StrictModel):
     min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     channel: Channel
     attempts_per_day: Rate
 
 
-class FieldVisitConfig(_Model):
+class FieldVisitConfig(StrictModel):
     min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     min_overdue: Amount
     min_episodes: Count
     attempts_per_day: Rate
 
 
-class ContactsConfig(_Model):
+class ContactsConfig(StrictModel):
     hours: tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]]
     tiers: tuple[ContactTier, ...] = Field(min_length=1)
     field_visit: FieldVisitConfig
@@ -254,7 +250,7 @@ class ContactsConfig(_Model):
         return self
 
 
-class SynthConfig(_Model):
+class SynthConfig(StrictModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     book: BookConfig
     risk_grades: tuple[RiskGrade, ...] = Field(min_length=1, max_length=20)
