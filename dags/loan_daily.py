@@ -14,6 +14,8 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
+from loanrisk.feeds import FEEDS
+
 DEFAULT_ARGS = {
     "owner": "risk-data-engineering",
     "retries": 2,
@@ -34,36 +36,51 @@ DEFAULT_ARGS = {
     params={
         "data_root": Param(None, type=["null", "string"], description="overrides config"),
         "config_dir": Param(None, type=["null", "string"], description="folder of YAMLs"),
+        "accept_gates": Param(
+            {}, type="object", description='gates to accept: {"GATE_NAME": "reason"}'
+        ),
     },
     tags=["loanrisk", "daily"],
     doc_md=__doc__,
 )
 def loan_daily():
     @task
-    def ingest_loans(ds=None, params=None) -> str:
+    def ingest(feed: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
-        return run_stage("ingest_loans", ds, params)
+        return run_stage("ingest", ds, params, feed)
 
     @task
-    def age_loans(upstream: str, ds=None, params=None) -> str:
+    def validate(feed: str, staged: str, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("validate", ds, params, feed)
+
+    @task
+    def age_loans(validated: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("age_loans", ds, params)
 
     @task
-    def publish_warehouse(upstream: str, ds=None, params=None) -> str:
+    def publish_warehouse(aged: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("publish_warehouse", ds, params)
 
     @task
-    def finalize_run(upstream: str, ds=None, params=None) -> str:
+    def finalize_run(published: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("finalize_run", ds, params)
 
-    finalize_run(publish_warehouse(age_loans(ingest_loans())))
+    validated = [
+        validate.override(task_id=f"validate_{feed}")(
+            feed, ingest.override(task_id=f"ingest_{feed}")(feed)
+        )
+        for feed in FEEDS
+    ]
+    finalize_run(publish_warehouse(age_loans(validated)))
 
 
 loan_daily()

@@ -11,7 +11,8 @@ from conftest import PROJECT
 
 pytestmark = pytest.mark.airflow
 
-STAGES = ["ingest_loans", "age_loans", "publish_warehouse", "finalize_run"]
+FEEDS = ["loan_snapshot", "events", "contacts"]
+TAIL = ["age_loans", "publish_warehouse", "finalize_run"]
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +32,21 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert "0 0 * * *" in repr(dag.timetable)
-    assert [t.task_id for t in dag.topological_sort()] == STAGES
+    order = [t.task_id for t in dag.topological_sort()]
+    assert set(order) == {f"{s}_{f}" for f in FEEDS for s in ("ingest", "validate")} | set(TAIL)
+    for feed in FEEDS:
+        assert order.index(f"ingest_{feed}") < order.index(f"validate_{feed}")
+        assert order.index(f"validate_{feed}") < order.index("age_loans")
+    assert order[-3:] == TAIL
     for task in dag.tasks:
         assert task.retries >= 1, task.task_id
-    assert set(dag.params.keys()) == {"data_root", "config_dir"}
+    assert set(dag.params.keys()) == {"data_root", "config_dir", "accept_gates"}
 
 
 def test_dag_file_has_no_heavy_top_level_imports():
     code = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        "heavy = [m for m in ('polars', 'duckdb', 'great_expectations', 'loanrisk') "
+        "heavy = [m for m in ('polars', 'duckdb', 'great_expectations', 'loanrisk.stages') "
         "if m in sys.modules]; print(','.join(heavy))"
     )
     done = subprocess.run(

@@ -132,7 +132,7 @@ def test_missing_file_is_one_line_naming_the_file(tmp_path, config_dir):
     )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
-    assert "loans_2026-01-01.csv: file not found" in done.stderr
+    assert "loans_2026-01-01.csv: gate FILE_MISSING failed: file not found" in done.stderr
 
 
 def test_bad_config_is_one_line_naming_the_key(tmp_path, config_dir):

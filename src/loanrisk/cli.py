@@ -55,12 +55,24 @@ def cmd_run(args: argparse.Namespace) -> None:
     from loanrisk.stages import run_day
 
     settings = _settings(args)
-    manifest = run_day(args.date, settings)
+    manifest = run_day(args.date, settings, _accepted_gates(args))
     print(
         f"{args.date}: published {manifest['rows_out']} loans "
         f"(quarantined {manifest['rows_quarantined']}); "
         f"manifest {settings.data_root / 'runs' / args.date.isoformat() / 'manifest.json'}"
     )
+
+
+def _accepted_gates(args: argparse.Namespace) -> dict[str, str]:
+    from loanrisk.gates import ACCEPTABLE_GATES
+
+    gates = args.accept_gate or []
+    if gates and not (args.reason or "").strip():
+        raise UsageError('--accept-gate needs --reason "why it is safe to publish"')
+    unknown = sorted(set(gates) - set(ACCEPTABLE_GATES))
+    if unknown:
+        raise UsageError(f"--accept-gate {unknown[0]}: not one of {', '.join(ACCEPTABLE_GATES)}")
+    return dict.fromkeys(gates, args.reason.strip()) if gates else {}
 
 
 def cmd_backfill(args: argparse.Namespace) -> None:
@@ -98,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run every stage for one business day")
     run.add_argument("--date", type=_date, required=True)
+    run.add_argument(
+        "--accept-gate",
+        action="append",
+        metavar="NAME",
+        help="publish despite this batch gate (repeatable; needs --reason)",
+    )
+    run.add_argument("--reason", help="why the accepted gate is safe (kept in the manifest)")
     _common(run)
     run.set_defaults(func=cmd_run)
 

@@ -32,6 +32,15 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class ValidationPolicy(StrictModel):
+    max_quarantine_share: Share
+    max_row_count_change: Annotated[float, Field(ge=0, le=100)]
+    max_outstanding_change: Annotated[float, Field(ge=0, le=100)]
+
+
 class PipelineConfig(StrictModel):
     data_root: Path
     landing_dir: Path | None = None
@@ -39,6 +48,7 @@ class PipelineConfig(StrictModel):
     input_encoding: str = "utf-8"
     products: tuple[str, ...] = Field(min_length=1)
     annual_interest_rate_cap: Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("10"))]
+    validation: ValidationPolicy
 
     @model_validator(mode="after")
     def _encoding_exists(self) -> PipelineConfig:

@@ -35,6 +35,7 @@ class Column:
 
     name: str
     dtype: pl.DataType
+    physical_type: str
     required: bool
     unique: bool
     description: str
@@ -48,6 +49,22 @@ class Column:
 
 
 @dataclass(frozen=True)
+class QualityRule:
+    """A schema-level row rule across columns (ODCS ``quality`` entry of type custom)."""
+
+    name: str
+    kind: str
+    severity: str
+    description: str
+    args: dict
+
+    @property
+    def column(self) -> str:
+        """The column the rule is reported against."""
+        return self.args.get("column") or self.args["a"]
+
+
+@dataclass(frozen=True)
 class Contract:
     """A parsed data contract for one feed or published table."""
 
@@ -56,6 +73,7 @@ class Contract:
     columns: tuple[Column, ...]
     landing_pattern: str | None
     required_feed: bool
+    quality: tuple[QualityRule, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -103,6 +121,7 @@ def _column(prop, where: str) -> Column:
     return Column(
         name=prop.name,
         dtype=polars_dtype(prop.physicalType or "", f"{where}.{prop.name}"),
+        physical_type=prop.physicalType or "",
         required=bool(prop.required),
         unique=bool(prop.unique),
         description=prop.description,
@@ -113,6 +132,28 @@ def _column(prop, where: str) -> Column:
         pattern_is_warning=custom.get("patternSeverity") == "warning",
         mask=custom.get("mask"),
         pii=bool(custom.get("pii")),
+    )
+
+
+def _quality_rule(item, where: str) -> QualityRule:
+    implementation = item.implementation
+    if (
+        item.type != "custom"
+        or not isinstance(implementation, dict)
+        or "rule" not in implementation
+    ):
+        raise ConfigError(
+            f"{where}: quality {item.name!r} needs type custom and implementation.rule"
+        )
+    if item.severity not in ("error", "warning"):
+        raise ConfigError(f"{where}: quality {item.name!r} severity must be error or warning")
+    args = {k: v for k, v in implementation.items() if k != "rule"}
+    return QualityRule(
+        name=item.name or "",
+        kind=implementation["rule"],
+        severity=item.severity,
+        description=item.description or "",
+        args=args,
     )
 
 
@@ -147,10 +188,12 @@ def load_contract(contracts_dir: Path, name: str) -> Contract:
     where = f"{path.name}:{objects[0].name}"
     columns = tuple(_column(p, where) for p in objects[0].properties or [])
     custom = _custom(model.customProperties)
+    quality = tuple(_quality_rule(q, where) for q in objects[0].quality or [])
     return Contract(
         name=model.name or name,
         version=model.version or "0",
         columns=columns,
         landing_pattern=custom.get("landingFilePattern"),
         required_feed=bool(custom.get("required", False)),
+        quality=quality,
     )

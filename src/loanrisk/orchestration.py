@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from loanrisk import stages
 from loanrisk.config import load_settings
 from loanrisk.errors import LoanriskError, UsageError
-
-STAGE_FUNCTIONS = {
-    "ingest_loans": stages.ingest_loans,
-    "age_loans": stages.age_loans,
-    "publish_warehouse": stages.publish_warehouse,
-    "finalize_run": stages.finalize_run,
-}
-STAGE_OUTPUTS = {
-    "ingest_loans": lambda lake, day: lake.partition("raw", "loan_snapshot", day),
-    "age_loans": lambda lake, day: lake.partition("curated", "loan_aging", day),
-    "publish_warehouse": lambda lake, day: lake.warehouse,
-    "finalize_run": lambda lake, day: lake.run_manifest(day),
-}
 
 
 def parse_business_date(value: str) -> dt.date:
@@ -29,19 +15,41 @@ def parse_business_date(value: str) -> dt.date:
         raise UsageError(f"bad date {value!r}: expected YYYY-MM-DD") from None
 
 
-def run_stage(stage: str, ds: str, params: dict | None) -> str:
-    """Run ``stage`` for business date ``ds``; return its output path.
+def _call(stage: str, business_date: dt.date, settings, feed: str | None, accepted: dict) -> str:
+    from loanrisk import stages
 
-    A ``LoanriskError`` (bad file, broken contract, bad config) will not fix itself on retry,
-    so it fails the task at once instead of burning retries.
+    lake = stages.lake_of(settings)
+    if stage == "ingest":
+        stages.ingest_feed(business_date, settings, feed)
+        return str(lake.partition("staging", feed, business_date))
+    if stage == "validate":
+        stages.validate_feed(business_date, settings, feed, accepted)
+        return str(lake.partition("raw", feed, business_date))
+    if stage == "age_loans":
+        stages.age_loans(business_date, settings)
+        return str(lake.partition("curated", "loan_aging", business_date))
+    if stage == "publish_warehouse":
+        stages.publish_warehouse(business_date, settings)
+        return str(lake.warehouse)
+    if stage == "finalize_run":
+        stages.finalize_run(business_date, settings, accepted)
+        stages.publish_warehouse(business_date, settings)
+        return str(lake.run_manifest(business_date))
+    raise UsageError(f"unknown stage {stage!r}")
+
+
+def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None) -> str:
+    """Run ``stage`` (for ``feed``) for business date ``ds``; return its output path.
+
+    A ``LoanriskError`` (bad file, gate, bad config) will not fix itself on retry, so it fails
+    the task at once instead of burning retries.
     """
     params = params or {}
     try:
         settings = load_settings(params.get("config_dir"), params.get("data_root"))
-        business_date = parse_business_date(ds)
-        STAGE_FUNCTIONS[stage](business_date, settings)
+        accepted = dict(params.get("accept_gates") or {})
+        return _call(stage, parse_business_date(ds), settings, feed, accepted)
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(str(exc)) from None
-    return str(STAGE_OUTPUTS[stage](stages.lake_of(settings), business_date))

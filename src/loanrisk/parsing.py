@@ -2,7 +2,7 @@
 
 Every column is read as a string, then cast by the contract's physicalType. A non-empty value
 that does not cast is a parse failure, never a silent null: money must match its scale exactly
-(``12.345`` is refused, not rounded).
+(``12.345`` is refused, not rounded). Text is kept verbatim (``=HYPERLINK(...)`` included).
 """
 
 from __future__ import annotations
@@ -12,11 +12,21 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.contracts import Column, Contract
-from loanrisk.errors import InputFileError
 
 SOURCE_LINE = "source_line"
 _TRUE = ("true", "1", "y", "yes")
 _FALSE = ("false", "0", "n", "no")
+BOOLEAN_TEXT = _TRUE + _FALSE
+INTEGER_PATTERN = r"^-?[0-9]+$"
+
+
+class LandingFileError(Exception):
+    """A file-level problem; ``gate`` names the batch gate it trips."""
+
+    def __init__(self, gate: str, detail: str):
+        self.gate = gate
+        self.detail = detail
+        super().__init__(detail)
 
 
 def raw_name(column: str) -> str:
@@ -24,9 +34,9 @@ def raw_name(column: str) -> str:
     return f"{column}__raw"
 
 
-def _money_pattern(dtype: pl.Decimal) -> str:
-    whole = dtype.precision - dtype.scale
-    return rf"^-?[0-9]{{1,{whole}}}(\.[0-9]{{1,{dtype.scale}}})?$"
+def money_pattern(precision: int, scale: int) -> str:
+    """Plain decimal text with at most ``scale`` decimals: no separators, exponents or NaN."""
+    return rf"^-?[0-9]{{1,{precision - scale}}}(\.[0-9]{{1,{scale}}})?$"
 
 
 def cast_expr(column: Column) -> pl.Expr:
@@ -34,7 +44,7 @@ def cast_expr(column: Column) -> pl.Expr:
     text = pl.col(raw_name(column.name)).str.strip_chars()
     dtype = column.dtype
     if isinstance(dtype, pl.Decimal):
-        exact = text.str.contains(_money_pattern(dtype))
+        exact = text.str.contains(money_pattern(dtype.precision, dtype.scale))
         return pl.when(exact).then(text.cast(dtype, strict=False)).alias(column.name)
     if dtype == pl.Date:
         return text.str.to_date("%Y-%m-%d", strict=False).alias(column.name)
@@ -42,63 +52,113 @@ def cast_expr(column: Column) -> pl.Expr:
         parsed = text.str.to_datetime("%+", time_zone="UTC", strict=False)
         return parsed.dt.cast_time_unit(dtype.time_unit).alias(column.name)
     if dtype == pl.Boolean:
-        lowered = text.str.to_lowercase()
         mapping = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
-        return lowered.replace_strict(mapping, default=None, return_dtype=pl.Boolean).alias(
-            column.name
+        return (
+            text.str.to_lowercase()
+            .replace_strict(mapping, default=None, return_dtype=pl.Boolean)
+            .alias(column.name)
         )
     if dtype.is_integer():
-        is_int = text.str.contains(r"^-?[0-9]+$")
+        is_int = text.str.contains(INTEGER_PATTERN)
         return pl.when(is_int).then(text.cast(dtype, strict=False)).alias(column.name)
     return pl.col(raw_name(column.name)).alias(column.name)
 
 
 def _is_utf8(encoding: str) -> bool:
-    return encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8lossy")
+    return encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
 
 
-def _load_text(path: Path, encoding: str) -> pl.DataFrame:
+def _decode_or_name_line(data: bytes, encoding: str, file_name: str) -> str:
+    try:
+        return data.decode("utf-8-sig" if _is_utf8(encoding) else encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LandingFileError(
+            "FILE_UNREADABLE",
+            f"{file_name}: not valid {encoding} at line {line} (byte {exc.start}); "
+            "declare the file's encoding as input_encoding in config/pipeline.yaml",
+        ) from None
+
+
+def _count_line_breaks(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+
+
+def _load_text(path: Path, encoding: str) -> tuple[pl.DataFrame, int]:
+    """Every field as text, and the number of line breaks in the file."""
     if path.suffix == ".parquet":
         # A Parquet landing file goes through the same text-then-type path as a CSV.
-        return pl.read_parquet(path).select(pl.all().cast(pl.String))
-    source = path if _is_utf8(encoding) else path.read_bytes().decode(encoding).encode("utf-8")
-    return pl.read_csv(source, infer_schema=False, encoding="utf8")
-
-
-def _read_text_frame(path: Path, encoding: str) -> pl.DataFrame:
-    """Every field as text (empty field = null), with each row's 1-based source line."""
+        frame = pl.read_parquet(path).select(pl.all().cast(pl.String))
+        return frame, frame.height + 1
+    if not _is_utf8(encoding):
+        data = path.read_bytes()
+        text = _decode_or_name_line(data, encoding, path.name).encode("utf-8")
+        return pl.read_csv(text, infer_schema=False), data.count(b"\n")
     try:
-        frame = _load_text(path, encoding)
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except pl.exceptions.ComputeError:
+        _decode_or_name_line(path.read_bytes(), encoding, path.name)  # names the bad line
+        raise
+    return frame, _count_line_breaks(path)
+
+
+def _source_lines(frame: pl.DataFrame, line_breaks: int) -> pl.Expr:
+    """1-based line where each record starts; quoted fields may hold line breaks."""
+    if line_breaks <= frame.height + 1:
+        return (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(SOURCE_LINE)
+    inner = pl.sum_horizontal(pl.col(c).str.count_matches("\n").fill_null(0) for c in frame.columns)
+    lines_used = inner.cast(pl.Int64) + 1
+    return (lines_used.cum_sum() - lines_used + 2).alias(SOURCE_LINE)
+
+
+def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
+    """The landing file as text: ``<column>__raw`` per contract column and ``source_line``.
+
+    Raises ``LandingFileError`` naming the file gate for a missing, unreadable or empty file
+    or a missing contract column.
+    """
+    if not path.is_file():
+        raise LandingFileError("FILE_MISSING", f"{path.name}: file not found in {path.parent}")
+    if path.stat().st_size == 0:
+        raise LandingFileError("FILE_EMPTY", f"{path.name}: file is empty (0 bytes)")
+    try:
+        frame, line_breaks = _load_text(path, encoding)
+    except (pl.exceptions.PolarsError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         kind = "Parquet" if path.suffix == ".parquet" else f"{encoding} CSV"
-        raise InputFileError(f"{path.name}: unreadable as {kind}: {reason}") from None
-    # Line 1 is the header; a row's source line is its position + 2.
-    return frame.with_row_index(SOURCE_LINE, offset=2).with_columns(
-        pl.col(SOURCE_LINE).cast(pl.Int64)
+        raise LandingFileError(
+            "FILE_UNREADABLE", f"{path.name}: unreadable as {kind}: {reason}"
+        ) from None
+    missing = [c for c in contract.column_names if c not in frame.columns]
+    if missing:
+        raise LandingFileError(
+            "COLUMN_MISSING",
+            f"{path.name}: required column(s) missing for contract "
+            f"{contract.name} v{contract.version}: {', '.join(missing)}",
+        )
+    if frame.height == 0:
+        raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
+    return frame.select(
+        _source_lines(frame, line_breaks),
+        *(pl.col(c).alias(raw_name(c)) for c in contract.column_names),
     )
+
+
+def extra_columns(path: Path, contract: Contract) -> list[str]:
+    """Columns in the file that the contract does not know (ignored, reported)."""
+    if path.suffix == ".parquet":
+        names = pl.read_parquet_schema(path).keys()
+    else:
+        names = pl.read_csv(path, n_rows=0, infer_schema=False, encoding="utf8-lossy").columns
+    return sorted(set(names) - set(contract.column_names))
+
+
+def type_text(text: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Add each contract column's typed value beside its raw text."""
+    return text.with_columns(cast_expr(c) for c in contract.columns)
 
 
 def read_landing(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
-    """Typed frame with, per contract column, the typed value and its raw text.
-
-    Fails with a one-line ``InputFileError`` when the file is missing, empty or lacks a
-    contract column.
-    """
-    if not path.is_file():
-        raise InputFileError(f"{path.name}: file not found in {path.parent}")
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{path.name}: file is empty")
-    text = _read_text_frame(path, encoding)
-    missing = [c for c in contract.column_names if c not in text.columns]
-    if missing:
-        raise InputFileError(
-            f"{path.name}: required column(s) missing for contract "
-            f"{contract.name} v{contract.version}: {', '.join(missing)}"
-        )
-    if text.height == 0:
-        raise InputFileError(f"{path.name}: file has a header but no rows")
-    renamed = text.select(
-        SOURCE_LINE, *(pl.col(c).alias(raw_name(c)) for c in contract.column_names)
-    )
-    return renamed.with_columns(cast_expr(c) for c in contract.columns)
+    """``read_text`` then ``type_text``."""
+    return type_text(read_text(path, contract, encoding), contract)

@@ -23,6 +23,33 @@ _MASKS = {
 }
 
 
+# The run manifest's headline fields, typed for BI; nested details stay as JSON.
+_MANIFEST_COLUMNS = ", ".join(
+    f"{name}: '{kind}'"
+    for name, kind in (
+        ("snapshot_date", "DATE"),
+        ("status", "VARCHAR"),
+        ("rows_in", "BIGINT"),
+        ("rows_out", "BIGINT"),
+        ("rows_valid", "BIGINT"),
+        ("rows_quarantined", "BIGINT"),
+        ("outstanding_in", "DECIMAL(18,2)"),
+        ("outstanding_valid", "DECIMAL(18,2)"),
+        ("outstanding_quarantined", "DECIMAL(18,2)"),
+        ("input_file", "VARCHAR"),
+        ("input_sha256", "VARCHAR"),
+        ("code_version", "VARCHAR"),
+        ("config_hash", "VARCHAR"),
+        ("warnings", "JSON"),
+        ("gates", "JSON"),
+        ("accepted_gates", "JSON"),
+        ("failure", "JSON"),
+    )
+)
+# Quarantined rows keep every raw field; row_number counts data rows (header excluded).
+_QUARANTINE = "*, source_line - 1 AS row_number"
+
+
 def _quote_path(path: Path) -> str:
     return "'" + path.as_posix().replace("'", "''") + "'"
 
@@ -44,26 +71,39 @@ def masked_select(contract: Contract) -> str:
 
 
 def view_statements(lake: Lake, snapshot_contract: Contract) -> list[str]:
-    """CREATE VIEW statements for every table that has at least one file on disk."""
+    """CREATE VIEW statements for every table that has at least one file on disk.
+
+    ``loan_snapshot`` shows published days only: a day stopped by a gate keeps its rows in the
+    lake for diagnosis but never reaches BI.
+    """
+    statements = []
+    runs = lake.runs_glob()
+    published = ""
+    if _has_files(runs):
+        statements.append(
+            "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
+            f"read_json({_quote_path(runs)}, union_by_name = true, "
+            "columns = {" + _MANIFEST_COLUMNS + "})"
+        )
+        published = (
+            " WHERE snapshot_date IN "
+            "(SELECT snapshot_date FROM pipeline_runs WHERE status = 'published')"
+        )
     parquet_views = {
         "loan_snapshot": (
             lake.table_glob("raw", "loan_snapshot"),
             masked_select(snapshot_contract),
+            published,
         ),
-        "loan_aging": (lake.table_glob("curated", "loan_aging"), "*"),
+        "loan_aging": (lake.table_glob("curated", "loan_aging"), "*", ""),
+        "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
     }
-    statements = []
-    for name, (glob, select) in parquet_views.items():
+    for name, (glob, select, where) in parquet_views.items():
         if _has_files(glob):
+            source = _parquet_source(glob)
             statements.append(
-                f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {_parquet_source(glob)}"
+                f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {source}{where}"
             )
-    runs = lake.runs_glob()
-    if _has_files(runs):
-        statements.append(
-            "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
-            f"read_json({_quote_path(runs)}, union_by_name = true)"
-        )
     return statements
 
 

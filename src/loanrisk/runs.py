@@ -1,0 +1,116 @@
+"""Run records: per-stage reports and the day's manifest (``runs/D/manifest.json``).
+
+The manifest is deterministic (no wall-clock times), so a rerun of a day rewrites the same
+bytes; it is what marks a day published and what the ``pipeline_runs`` view reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal
+
+from loanrisk import __version__
+from loanrisk.config import Settings
+from loanrisk.contracts import load_contract
+from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.feeds import FEEDS
+from loanrisk.storage import Lake, read_json, write_json_atomic
+
+MANIFEST_CONTRACTS = (*FEEDS, "loan_aging")
+
+
+def stage_report(lake: Lake, business_date: dt.date, stage: str, report: dict) -> dict:
+    write_json_atomic(report, lake.stage_report(business_date, stage))
+    return report
+
+
+def _read_stage(lake: Lake, business_date: dt.date, stage: str) -> dict:
+    path = lake.stage_report(business_date, stage)
+    if not path.exists():
+        raise InputFileError(f"{lake.relative(path)}: stage {stage} has not run for this date")
+    return read_json(path)
+
+
+def previous_published(lake: Lake, business_date: dt.date) -> dict | None:
+    """The manifest of the latest published day before ``business_date``, if any."""
+    runs = lake.data_root / "runs"
+    if not runs.is_dir():
+        return None
+    for folder in sorted(
+        (p for p in runs.iterdir() if p.name < business_date.isoformat()), reverse=True
+    ):
+        manifest = folder / "manifest.json"
+        if manifest.exists() and (document := read_json(manifest)).get("status") == "published":
+            return document
+    return None
+
+
+def _header(business_date: dt.date, settings: Settings, status: str) -> dict:
+    return {
+        "snapshot_date": business_date.isoformat(),
+        "status": status,
+        "code_version": __version__,
+        "config_hash": settings.config_hash,
+        "contract_versions": {
+            name: load_contract(settings.contracts_dir, name).version for name in MANIFEST_CONTRACTS
+        },
+    }
+
+
+def fail_day(lake: Lake, business_date: dt.date, settings: Settings, error: LoanriskError) -> None:
+    """Record a stopped day: a failed manifest, and no published curated output for it."""
+    shutil.rmtree(lake.partition("curated", "loan_aging", business_date), ignore_errors=True)
+    manifest = _header(business_date, settings, "failed")
+    manifest["failure"] = {
+        "gate": getattr(error, "gate", error.code),
+        "file": getattr(error, "file_name", None),
+        "message": str(error),
+    }
+    write_json_atomic(manifest, lake.run_manifest(business_date))
+
+
+def _feed_summary(lake: Lake, business_date: dt.date, feed: str) -> dict:
+    ingest = _read_stage(lake, business_date, f"ingest_{feed}")
+    validate = _read_stage(lake, business_date, f"validate_{feed}")
+    return {**{k: v for k, v in ingest.items() if k != "output"}, **validate}
+
+
+def finalize_run(
+    business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
+) -> dict:
+    """Assemble the stage reports into ``runs/D/manifest.json``: the day is published."""
+    lake = Lake(settings.data_root, settings.landing_dir)
+    feeds = {feed: _feed_summary(lake, business_date, feed) for feed in FEEDS}
+    loans = feeds["loan_snapshot"]
+    aging = _read_stage(lake, business_date, "age_loans")
+    if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
+        raise InputFileError("rows_in != rows_valid + rows_quarantined; refusing to publish")
+    manifest = _header(business_date, settings, "published")
+    manifest.update(
+        {
+            "input_file": loans["input"]["file"],
+            "input_sha256": loans["input"]["sha256"],
+            "rows_in": loans["rows_in"],
+            "rows_out": loans["rows_valid"],
+            "rows_valid": loans["rows_valid"],
+            "rows_quarantined": loans["rows_quarantined"],
+            "outstanding_in": loans["outstanding_in"],
+            "outstanding_valid": loans["outstanding_valid"],
+            "outstanding_quarantined": loans["outstanding_quarantined"],
+            "warnings": loans["warnings"],
+            "gates": loans["gates"],
+            "accepted_gates": dict(sorted((accepted or {}).items())),
+            "feeds": feeds,
+            "outputs": {
+                "raw/loan_snapshot": loans["output"],
+                "curated/loan_aging": aging["output"],
+            },
+        }
+    )
+    write_json_atomic(manifest, lake.run_manifest(business_date))
+    return manifest
+
+
+def as_money(value: Decimal) -> str:
+    return f"{value:.2f}"

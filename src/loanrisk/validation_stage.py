@@ -1,0 +1,123 @@
+"""The validation stage of one feed: staged text -> raw + quarantine, GX, warnings, gates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from loanrisk.config import Settings
+from loanrisk.continuity import continuity_warnings
+from loanrisk.contracts import Contract
+from loanrisk.errors import LoanriskError
+from loanrisk.feeds import LOANS
+from loanrisk.gates import GateResult, change_gates, quarantine_share_gate, raise_on_failure
+from loanrisk.gx_validation import run_suite
+from loanrisk.parsing import type_text
+from loanrisk.runs import as_money
+from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.validation import (
+    derived_columns,
+    feed_rules,
+    flag_rows,
+    outstanding_sum,
+    quarantined_rows,
+    rule_counts,
+    valid_rows,
+)
+
+
+class ValidationMismatchError(LoanriskError):
+    """Great Expectations and the quarantine disagree: a bug, never publish on it."""
+
+    code = "GX_MISMATCH"
+
+
+def _write(lake: Lake, zone: str, feed: str, day: dt.date, frame: pl.DataFrame) -> dict:
+    path = write_partition(frame, lake.partition(zone, feed, day), lake.scratch)
+    return {"path": lake.relative(path), "rows": frame.height, "sha256": sha256_file(path)}
+
+
+def _continuity(
+    lake: Lake, settings: Settings, day: dt.date, valid: pl.DataFrame, previous: dict | None
+) -> dict[str, int]:
+    if previous is None:
+        return {}
+    previous_day = dt.date.fromisoformat(previous["snapshot_date"])
+    before = pl.scan_parquet(lake.partition_file("raw", LOANS, previous_day))
+    elapsed = (day - previous_day).days
+    found = continuity_warnings(valid.lazy(), before, elapsed, settings.classification)
+    return {f"{rule}:loan_id": count for rule, count in found.items()}
+
+
+def _gates(
+    settings: Settings, feed: str, report: dict, previous: dict | None, accepted: dict
+) -> list[GateResult]:
+    policy = settings.pipeline.validation
+    gates = [quarantine_share_gate(report["rows_in"], report["rows_quarantined"], policy, accepted)]
+    if feed == LOANS and previous is not None:
+        today = {"rows": report["rows_valid"], "outstanding": report["outstanding_valid"]}
+        before = {
+            "rows": previous["rows_valid"],
+            "outstanding": previous["outstanding_valid"],
+            "date": previous["snapshot_date"],
+        }
+        gates += change_gates(today, before, policy, accepted)
+    return gates
+
+
+def check_feed(
+    lake: Lake,
+    settings: Settings,
+    contract: Contract,
+    day: dt.date,
+    staged: dict,
+    previous: dict | None,
+    accepted: dict[str, str],
+) -> dict:
+    """Validate one staged feed; write raw and quarantine; raise ``GateError`` on a breach."""
+    feed = contract.name
+    text = pl.read_parquet(lake.partition_file("staging", feed, day))
+    rules = feed_rules(contract, day, settings)
+    flagged = flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
+    counts = rule_counts(flagged, rules)
+    key = next(c.name for c in contract.columns if c.unique)
+    valid = valid_rows(flagged, contract, key)
+    quarantined = quarantined_rows(flagged, contract, day, staged["input"]["file"])
+    outputs = {
+        "output": _write(lake, "raw", feed, day, valid),
+        "quarantine": _write(lake, "quarantine", feed, day, quarantined),
+    }
+    gx_counts = run_suite(
+        lake.data_root / "gx", lake.data_root / "reports" / "validation", feed, day, flagged, rules
+    )
+    if gx_counts != counts:
+        differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
+        file_name = staged["input"]["file"]
+        raise ValidationMismatchError(f"{file_name}: GX and quarantine counts differ on {differ}")
+    warnings = {r.reason: counts[r.reason] for r in rules if r.warning and counts[r.reason]}
+    warnings.update({f"EXTRA_COLUMN:{c}": 1 for c in staged.get("extra_columns", [])})
+    if feed == LOANS:
+        warnings.update(_continuity(lake, settings, day, valid, previous))
+    report = {
+        "status": "validated",
+        "rows_in": flagged.height,
+        "rows_valid": valid.height,
+        "rows_quarantined": quarantined.height,
+        "reasons": {
+            r.reason: counts[r.reason] for r in rules if not r.warning and counts[r.reason]
+        },
+        "warnings": dict(sorted(warnings.items())),
+        "gx_unexpected_total": sum(gx_counts.values()),
+        **outputs,
+    }
+    if feed == LOANS:
+        report["outstanding_in"] = as_money(outstanding_sum(flagged))
+        report["outstanding_valid"] = as_money(outstanding_sum(valid))
+        report["outstanding_quarantined"] = as_money(
+            outstanding_sum(flagged.filter(pl.col("reason_codes").list.len() > 0))
+        )
+    gates = _gates(settings, feed, report, previous, accepted)
+    report["gates"] = [g.as_dict() for g in gates]
+    raise_on_failure(gates, staged["input"]["file"])
+    return report

@@ -1,0 +1,149 @@
+"""Validation: typed raw rows, quarantined rows with every reason, gates, overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from loanrisk.gates import GateError
+from loanrisk.stages import lake_of, run_day
+
+pytestmark = pytest.mark.slow
+
+DAY = dt.date(2026, 3, 1)
+FILE = "loans_2026-03-01.csv"
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory, config_dir):
+    from loanrisk.synth import generate
+
+    out = tmp_path_factory.mktemp("landing-small")
+    generate(DAY, 1, 300, 11, out, config_dir)
+    return out
+
+
+@pytest.fixture
+def landed(settings, small_landing):
+    shutil.copytree(small_landing, settings.landing_dir)
+    return settings
+
+
+def rewrite(settings, change) -> None:
+    path = settings.landing_dir / FILE
+    frame = pl.read_csv(path, infer_schema=False)
+    change(frame).write_csv(path)
+
+
+def at_line(line: int, column: str, value: str | None) -> pl.Expr:
+    """Replace ``column`` on the data row at 1-based file line ``line`` (header is line 1)."""
+    here = pl.int_range(pl.len()) + 2 == line
+    return pl.when(here).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+
+
+def quarantine(settings) -> pl.DataFrame:
+    path = lake_of(settings).partition_file("quarantine", "loan_snapshot", DAY)
+    return pl.read_parquet(path)
+
+
+def manifest(settings) -> dict:
+    return json.loads(lake_of(settings).run_manifest(DAY).read_text())
+
+
+def test_valid_rows_are_typed_by_contract(landed):
+    result = run_day(DAY, landed)
+    path = lake_of(landed).partition_file("raw", "loan_snapshot", DAY)
+    schema = pq.read_schema(path)
+    assert str(schema.field("principal_amount").type) == "decimal128(18, 2)"
+    assert str(schema.field("annual_interest_rate").type) == "decimal128(9, 6)"
+    assert str(schema.field("snapshot_date").type) == "date32[day]"
+    assert str(schema.field("installments_total").type) == "int32"
+    assert str(schema.field("dispute_flag").type) == "bool"
+    source = pl.read_csv(landed.landing_dir / FILE, infer_schema=False)
+    assert result["rows_in"] == source.height == result["rows_valid"]
+    assert result["rows_quarantined"] == 0
+    assert pl.read_parquet(path)["loan_id"].to_list() == sorted(source["loan_id"].to_list())
+
+
+def test_bad_rows_are_quarantined_with_every_reason(landed):
+    rewrite(
+        landed,
+        lambda f: f.with_columns(
+            at_line(2, "principal_amount", "12.345"),
+            at_line(3, "outstanding_principal", "1,234.00"),
+            at_line(4, "account_status", "OPEN"),
+            at_line(4, "origination_date", "2026-02-31"),
+            at_line(5, "snapshot_date", "2026-02-28"),
+        ),
+    )
+    result = run_day(DAY, landed, {"QUARANTINE_SHARE": "test: 4 of 300 rows"})
+    bad = quarantine(landed)
+    reasons = dict(zip(bad["source_line"].to_list(), bad["reason_codes"].to_list(), strict=True))
+    assert reasons[2] == ["PARSE_ERROR:principal_amount"]
+    assert reasons[3] == ["PARSE_ERROR:outstanding_principal"]
+    assert reasons[4] == ["ENUM_OUTSIDE_SET:account_status", "PARSE_ERROR:origination_date"]
+    assert reasons[5] == ["SNAPSHOT_DATE_MISMATCH:snapshot_date"]
+    assert bad.filter(pl.col("source_line") == 3)["raw_outstanding_principal"].item() == "1,234.00"
+    assert result["rows_in"] == result["rows_valid"] + result["rows_quarantined"]
+    assert result["rows_quarantined"] == 4
+    gate = next(g for g in result["gates"] if g["gate"] == "QUARANTINE_SHARE")
+    assert gate["status"] == "accepted" and gate["reason"] == "test: 4 of 300 rows"
+
+
+def test_quarantine_share_gate_stops_the_day_and_publishes_nothing(landed):
+    bad_lines = pl.int_range(pl.len()).is_between(0, 7)
+    rewrite(
+        landed,
+        lambda f: f.with_columns(
+            pl.when(bad_lines).then(pl.lit("cny")).otherwise("currency").alias("currency")
+        ),
+    )
+    with pytest.raises(GateError, match=rf"{FILE}: gate QUARANTINE_SHARE failed: 8 of"):
+        run_day(DAY, landed)
+    lake = lake_of(landed)
+    assert manifest(landed)["status"] == "failed"
+    assert manifest(landed)["failure"]["gate"] == "QUARANTINE_SHARE"
+    assert not lake.partition("curated", "loan_aging", DAY).exists()
+    assert quarantine(landed).height == 8  # kept for diagnosis
+
+
+def test_missing_column_is_a_file_gate(landed):
+    rewrite(landed, lambda f: f.drop("overdue_fees"))
+    with pytest.raises(GateError, match=rf"{FILE}: gate COLUMN_MISSING failed: .*overdue_fees"):
+        run_day(DAY, landed)
+
+
+def test_missing_required_file_is_a_gate_but_optional_feeds_only_warn(landed):
+    (landed.landing_dir / "events_2026-03-01.csv").unlink()
+    result = run_day(DAY, landed)
+    assert result["feeds"]["events"]["status"] == "missing"
+    (landed.landing_dir / FILE).unlink()
+    with pytest.raises(GateError, match=f"{FILE}: gate FILE_MISSING failed"):
+        run_day(DAY, landed)
+
+
+def test_undeclared_gbk_names_the_line_and_declared_gbk_reads(landed):
+    path = landed.landing_dir / FILE
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.encode("gbk"))
+    with pytest.raises(GateError, match=r"gate FILE_UNREADABLE failed: not valid utf-8 at line 2"):
+        run_day(DAY, landed)
+    pipeline = landed.pipeline.model_copy(update={"input_encoding": "gbk"})
+    gbk = type(landed)(**{**landed.__dict__, "pipeline": pipeline})
+    run_day(DAY, gbk)
+    names = pl.read_parquet(lake_of(gbk).partition_file("raw", "loan_snapshot", DAY))
+    source = pl.read_csv(text.encode(), infer_schema=False)
+    assert sorted(names["borrower_name"].to_list()) == sorted(source["borrower_name"].to_list())
+
+
+def test_parquet_landing_file_is_accepted(landed):
+    path = landed.landing_dir / FILE
+    rows = pl.read_csv(path, infer_schema=False)
+    rows.write_parquet(path.with_suffix(".parquet"))
+    path.unlink()
+    assert run_day(DAY, landed)["rows_valid"] == rows.height
