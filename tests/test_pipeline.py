@@ -93,8 +93,14 @@ def test_bi_views_read_back_from_duckdb(book):
         assert all(p[3:7] == "****" and len(p) == 11 for p in phones)
         assert all(i[6:14] == "********" and len(i) == 18 for i in ids)
         assert all(set(n[1:]) == {"*"} for n in names)
-        runs = con.execute("SELECT snapshot_date, status, rows_in FROM pipeline_runs").fetchall()
+        runs = con.execute(
+            "SELECT snapshot_date, status, rows_in, rows_valid, rows_quarantined, outstanding_valid"
+            " FROM pipeline_runs ORDER BY snapshot_date"
+        ).fetchall()
         assert len(runs) == DAYS and {r[1] for r in runs} == {"published"}
+        assert runs[0][0] == START and isinstance(runs[0][5], Decimal)
+        assert all(r[2] == r[3] + r[4] for r in runs)
+        assert con.execute("SELECT count(*) FROM loan_quarantine").fetchone()[0] == 0
 
 
 def test_buckets_and_classes_are_consistent_in_published_table(book):

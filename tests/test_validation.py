@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 
+import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -110,6 +111,11 @@ def test_quarantine_share_gate_stops_the_day_and_publishes_nothing(landed):
     assert manifest(landed)["failure"]["gate"] == "QUARANTINE_SHARE"
     assert not lake.partition("curated", "loan_aging", DAY).exists()
     assert quarantine(landed).height == 8  # kept for diagnosis
+    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM loan_snapshot").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM loan_quarantine").fetchone()[0] == 8
+        status = con.execute("SELECT status, failure->>'gate' FROM pipeline_runs").fetchall()
+        assert status == [("failed", "QUARANTINE_SHARE")]
 
 
 def test_missing_column_is_a_file_gate(landed):

@@ -47,10 +47,10 @@ def backfill(
 def _print_backfill_summary(console: Console, manifests: list[dict], seconds: float) -> None:
     rows_in = sum(m["rows_in"] for m in manifests)
     quarantined = sum(m["rows_quarantined"] for m in manifests)
-    mismatches = sum(m["warnings"].get("DPD_MISMATCH:days_past_due", 0) for m in manifests)
+    warnings = sum(sum(m["warnings"].values()) for m in manifests)
     console.print(
-        f"backfill: {len(manifests)} day(s) published, {rows_in:,} rows in, "
-        f"{quarantined:,} quarantined, {mismatches:,} source-dpd mismatches, {seconds:.1f}s"
+        f"backfill: {len(manifests)} day(s) published, {rows_in:,} loan rows in, "
+        f"{quarantined:,} quarantined, {warnings:,} warnings, {seconds:.1f}s"
     )
 
 
@@ -93,7 +93,9 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
     for label, path in (
         ("landing files", settings.landing_dir),
         ("typed snapshots", lake.data_root / "lake" / "raw" / "loan_snapshot"),
+        ("quarantine", lake.data_root / "lake" / "quarantine"),
         ("loan_aging", lake.data_root / "lake" / "curated" / "loan_aging"),
+        ("GX Data Docs", lake.data_root / "reports" / "validation" / "index.html"),
         ("run manifests", lake.data_root / "runs"),
         ("BI warehouse", lake.warehouse),
         ("Airflow home", lake.data_root / "airflow"),
