@@ -11,7 +11,8 @@ import yaml
 from loanrisk.contracts import load_contract, polars_dtype
 from loanrisk.errors import ConfigError
 
-FEEDS = ("loan_snapshot", "events", "contacts", "loan_aging")
+FEEDS = ("loan_snapshot", "events", "contacts")
+CONTRACTS = (*FEEDS, "loan_aging", "loan_quarantine", "pipeline_runs")
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def contracts_dir(config_dir):
     return config_dir.parent / "data_contracts"
 
 
-@pytest.mark.parametrize("name", FEEDS)
+@pytest.mark.parametrize("name", CONTRACTS)
 def test_contract_is_valid_odcs_with_described_columns(contracts_dir, name):
     contract = load_contract(contracts_dir, name)
     assert contract.columns
@@ -39,9 +40,10 @@ def test_loan_snapshot_types_follow_design(contracts_dir):
 
 
 def test_every_amount_in_every_contract_is_decimal(contracts_dir):
-    for name in FEEDS:
+    for name in CONTRACTS:
         for column in load_contract(contracts_dir, name).columns:
-            if column.name.endswith(("_amount", "_principal", "_interest", "_fees", "_limit")):
+            money = ("_amount", "_principal", "_interest", "_fees", "_limit", "outstanding_")
+            if column.name.endswith(money[:5]) or column.name.startswith(money[5]):
                 assert column.dtype == pl.Decimal(18, 2), f"{name}.{column.name}"
 
 

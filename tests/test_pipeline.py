@@ -103,6 +103,21 @@ def test_bi_views_read_back_from_duckdb(book):
         assert con.execute("SELECT count(*) FROM loan_quarantine").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("view", ["loan_aging", "loan_quarantine", "pipeline_runs"])
+def test_published_views_carry_their_contract_columns(book, config_dir, view):
+    from loanrisk.contracts import load_contract
+
+    contract = load_contract(config_dir.parent / "data_contracts", view)
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        described = {row[0]: row[1] for row in con.execute(f"DESCRIBE {view}").fetchall()}
+    assert set(contract.column_names) <= set(described)
+    for column in contract.columns:
+        if column.physical_type.startswith("decimal"):
+            assert described[column.name] == column.physical_type.upper().replace(" ", "")
+        if column.physical_type == "date":
+            assert described[column.name] == "DATE"
+
+
 def test_buckets_and_classes_are_consistent_in_published_table(book):
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         broken = con.execute(

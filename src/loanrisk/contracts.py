@@ -26,6 +26,8 @@ _PHYSICAL_TYPES: dict[str, pl.DataType] = {
     "int64": pl.Int64(),
     "boolean": pl.Boolean(),
     "timestamp with time zone": pl.Datetime("us", "UTC"),
+    "list<varchar>": pl.List(pl.String()),
+    "json": pl.String(),  # JSON text
 }
 
 

@@ -54,7 +54,7 @@ def stops_day(stage):
             return stage(business_date, settings, *args, **kwargs)
         except GateError as exc:
             fail_day(lake_of(settings), business_date, settings, exc)
-            refresh_warehouse(lake_of(settings), contract_of(settings, LOANS))
+            refresh_warehouse(lake_of(settings), settings.contracts_dir)
             raise
 
     return wrapper
@@ -146,7 +146,7 @@ def age_loans(business_date: dt.date, settings: Settings) -> dict:
 def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
     """Refresh the BI views of ``warehouse.duckdb`` over every published partition."""
     lake = lake_of(settings)
-    path = refresh_warehouse(lake, contract_of(settings, LOANS))
+    path = refresh_warehouse(lake, settings.contracts_dir)
     return stage_report(
         lake, business_date, "publish_warehouse", {"warehouse": lake.relative(path)}
     )
@@ -163,5 +163,5 @@ def run_day(
     age_loans(business_date, settings)
     publish_warehouse(business_date, settings)
     manifest = finalize_run(business_date, settings, accepted)
-    refresh_warehouse(lake_of(settings), contract_of(settings, LOANS))
+    refresh_warehouse(lake_of(settings), settings.contracts_dir)
     return manifest

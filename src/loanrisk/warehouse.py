@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from loanrisk.contracts import Contract
+from loanrisk.contracts import Contract, load_contract
 from loanrisk.storage import Lake
 
 _MASKS = {
@@ -23,29 +23,17 @@ _MASKS = {
 }
 
 
-# The run manifest's headline fields, typed for BI; nested details stay as JSON.
-_MANIFEST_COLUMNS = ", ".join(
-    f"{name}: '{kind}'"
-    for name, kind in (
-        ("snapshot_date", "DATE"),
-        ("status", "VARCHAR"),
-        ("rows_in", "BIGINT"),
-        ("rows_out", "BIGINT"),
-        ("rows_valid", "BIGINT"),
-        ("rows_quarantined", "BIGINT"),
-        ("outstanding_in", "DECIMAL(18,2)"),
-        ("outstanding_valid", "DECIMAL(18,2)"),
-        ("outstanding_quarantined", "DECIMAL(18,2)"),
-        ("input_file", "VARCHAR"),
-        ("input_sha256", "VARCHAR"),
-        ("code_version", "VARCHAR"),
-        ("config_hash", "VARCHAR"),
-        ("warnings", "JSON"),
-        ("gates", "JSON"),
-        ("accepted_gates", "JSON"),
-        ("failure", "JSON"),
+_DUCKDB_TYPES = {"date": "DATE", "varchar": "VARCHAR", "int64": "BIGINT", "json": "JSON"}
+
+
+def _manifest_columns(runs_contract: Contract) -> str:
+    """read_json column types for the run manifest's headline fields, from its contract."""
+    return ", ".join(
+        f"{c.name}: '{_DUCKDB_TYPES.get(c.physical_type, c.physical_type.upper())}'"
+        for c in runs_contract.columns
     )
-)
+
+
 # Quarantined rows keep every raw field; row_number counts data rows (header excluded).
 _QUARANTINE = "*, source_line - 1 AS row_number"
 
@@ -70,7 +58,7 @@ def masked_select(contract: Contract) -> str:
     return ", ".join(items)
 
 
-def view_statements(lake: Lake, snapshot_contract: Contract) -> list[str]:
+def view_statements(lake: Lake, contracts_dir: Path) -> list[str]:
     """CREATE VIEW statements for every table that has at least one file on disk.
 
     ``loan_snapshot`` shows published days only: a day stopped by a gate keeps its rows in the
@@ -83,7 +71,7 @@ def view_statements(lake: Lake, snapshot_contract: Contract) -> list[str]:
         statements.append(
             "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
             f"read_json({_quote_path(runs)}, union_by_name = true, "
-            "columns = {" + _MANIFEST_COLUMNS + "})"
+            "columns = {" + _manifest_columns(load_contract(contracts_dir, "pipeline_runs")) + "})"
         )
         published = (
             " WHERE snapshot_date IN "
@@ -92,7 +80,7 @@ def view_statements(lake: Lake, snapshot_contract: Contract) -> list[str]:
     parquet_views = {
         "loan_snapshot": (
             lake.table_glob("raw", "loan_snapshot"),
-            masked_select(snapshot_contract),
+            masked_select(load_contract(contracts_dir, "loan_snapshot")),
             published,
         ),
         "loan_aging": (lake.table_glob("curated", "loan_aging"), "*", ""),
@@ -112,7 +100,7 @@ def _has_files(glob: Path) -> bool:
     return any(glob.parent.parent.glob(f"{glob.parent.name}/{glob.name}"))
 
 
-def refresh_warehouse(lake: Lake, snapshot_contract: Contract) -> Path:
+def refresh_warehouse(lake: Lake, contracts_dir: Path) -> Path:
     """Rebuild warehouse.duckdb with the current views, atomically."""
     import duckdb
 
@@ -120,7 +108,7 @@ def refresh_warehouse(lake: Lake, snapshot_contract: Contract) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     with duckdb.connect(str(staged)) as con:
-        for statement in view_statements(lake, snapshot_contract):
+        for statement in view_statements(lake, contracts_dir):
             con.execute(statement)
         con.execute("CHECKPOINT")
     staged.replace(target)
