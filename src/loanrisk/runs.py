@@ -20,6 +20,10 @@ from loanrisk.storage import Lake, read_json, write_json_atomic
 MANIFEST_CONTRACTS = (*FEEDS, "loan_aging")
 
 
+class ReconciliationError(LoanriskError):
+    code = "RECONCILIATION"
+
+
 def stage_report(lake: Lake, business_date: dt.date, stage: str, report: dict) -> dict:
     write_json_atomic(report, lake.stage_report(business_date, stage))
     return report
@@ -85,7 +89,10 @@ def finalize_run(
     loans = feeds["loan_snapshot"]
     aging = _read_stage(lake, business_date, "age_loans")
     if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
-        raise InputFileError("rows_in != rows_valid + rows_quarantined; refusing to publish")
+        raise ReconciliationError(
+            f"{loans['input']['file']}: rows_in {loans['rows_in']} != rows_valid "
+            f"{loans['rows_valid']} + rows_quarantined {loans['rows_quarantined']}; not published"
+        )
     manifest = _header(business_date, settings, "published")
     manifest.update(
         {
