@@ -16,11 +16,16 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
 )
 
-from loanrisk.parsing import BOOLEAN_TEXT, INTEGER_PATTERN, money_pattern
+from loanrisk.parsing import (
+    BOOLEAN_TEXT,
+    DATE_PATTERN,
+    INTEGER_PATTERN,
+    TIMESTAMP_PATTERN,
+    money_pattern,
+)
 from loanrisk.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_SHAPE, RESIDENT_ID_WEIGHTS
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
-_OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 
 def parses_as(text: pd.Series, physical_type: str) -> pd.Series:
@@ -31,17 +36,21 @@ def parses_as(text: pd.Series, physical_type: str) -> pd.Series:
         return text.str.fullmatch(money_pattern(precision, scale)[1:-1]).fillna(False)
     if physical_type == "date":
         parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        return parsed.notna() & text.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False)
+        return parsed.notna() & text.str.fullmatch(DATE_PATTERN[1:-1]).fillna(False)
     if physical_type == "timestamp with time zone":
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        return parsed.notna() & text.str.contains(_OFFSET).fillna(False)
+        # The pattern bounds every field but the day of the month; parsing the whole text
+        # would make the result depend on the column (pandas picks one resolution for it,
+        # and nanoseconds push 9999-12-31 out of range).
+        day = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        return day.notna() & text.str.fullmatch(TIMESTAMP_PATTERN[1:-1]).fillna(False)
     if physical_type == "boolean":
         return text.str.lower().isin(BOOLEAN_TEXT)
     if physical_type.startswith("int"):
         bits = int(physical_type[3:])
         digits = text.str.fullmatch(INTEGER_PATTERN[1:-1]).fillna(False)
         number = pd.to_numeric(text.where(digits), errors="coerce")
-        return digits & number.abs().lt(2 ** (bits - 1)).fillna(False)
+        in_range = number.ge(-(2 ** (bits - 1))) & number.lt(2 ** (bits - 1))
+        return digits & in_range.fillna(False)
     raise ValueError(f"no parser for physical type {physical_type!r}")
 
 

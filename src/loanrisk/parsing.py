@@ -7,6 +7,7 @@ that does not cast is a parse failure, never a silent null: money must match its
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,13 @@ _TRUE = ("true", "1", "y", "yes")
 _FALSE = ("false", "0", "n", "no")
 BOOLEAN_TEXT = _TRUE + _FALSE
 INTEGER_PATTERN = r"^-?[0-9]+$"
+# The contract's formats, exactly: Polars' parsers alone also take ``2026-3-1``, ``+2026-03-01``,
+# a lower-case ``t``/``z`` or a leap second, which Great Expectations (and the contract) refuse.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$"
+)
 
 
 class LandingFileError(Exception):
@@ -47,10 +55,12 @@ def cast_expr(column: Column) -> pl.Expr:
         exact = text.str.contains(money_pattern(dtype.precision, dtype.scale))
         return pl.when(exact).then(text.cast(dtype, strict=False)).alias(column.name)
     if dtype == pl.Date:
-        return text.str.to_date("%Y-%m-%d", strict=False).alias(column.name)
+        iso = text.str.contains(DATE_PATTERN)
+        return pl.when(iso).then(text.str.to_date("%Y-%m-%d", strict=False)).alias(column.name)
     if isinstance(dtype, pl.Datetime):
+        iso = text.str.contains(TIMESTAMP_PATTERN)
         parsed = text.str.to_datetime("%+", time_zone="UTC", strict=False)
-        return parsed.dt.cast_time_unit(dtype.time_unit).alias(column.name)
+        return pl.when(iso).then(parsed.dt.cast_time_unit(dtype.time_unit)).alias(column.name)
     if dtype == pl.Boolean:
         mapping = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
         return (
@@ -80,36 +90,65 @@ def _decode_or_name_line(data: bytes, encoding: str, file_name: str) -> str:
         ) from None
 
 
-def _count_line_breaks(path: Path) -> int:
-    with open(path, "rb") as handle:
-        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
-
-
-def _load_text(path: Path, encoding: str) -> tuple[pl.DataFrame, int]:
-    """Every field as text, and the number of line breaks in the file."""
+def _load_text(path: Path, encoding: str) -> pl.DataFrame:
+    """Every field as text."""
     if path.suffix == ".parquet":
         # A Parquet landing file goes through the same text-then-type path as a CSV.
-        frame = pl.read_parquet(path).select(pl.all().cast(pl.String))
-        return frame, frame.height + 1
+        return pl.read_parquet(path).select(pl.all().cast(pl.String))
     if not _is_utf8(encoding):
         data = path.read_bytes()
         text = _decode_or_name_line(data, encoding, path.name).encode("utf-8")
-        return pl.read_csv(text, infer_schema=False), data.count(b"\n")
+        return pl.read_csv(text, infer_schema=False)
     try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        return pl.read_csv(path, infer_schema=False, encoding="utf8")
     except pl.exceptions.ComputeError:
         _decode_or_name_line(path.read_bytes(), encoding, path.name)  # names the bad line
         raise
-    return frame, _count_line_breaks(path)
 
 
-def _source_lines(frame: pl.DataFrame, line_breaks: int) -> pl.Expr:
-    """1-based line where each record starts; quoted fields may hold line breaks."""
-    if line_breaks <= frame.height + 1:
+def _source_lines(frame: pl.DataFrame, path: Path) -> pl.Expr:
+    """1-based line where each record starts; quoted fields may hold line breaks.
+
+    Counted from the fields: comparing the file's line breaks with the row count cannot tell
+    one embedded break from a final newline. In a Parquet file a row is a record (the header
+    counts as line 1 there too).
+    """
+    if path.suffix == ".parquet":
         return (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(SOURCE_LINE)
     inner = pl.sum_horizontal(pl.col(c).str.count_matches("\n").fill_null(0) for c in frame.columns)
     lines_used = inner.cast(pl.Int64) + 1
     return (lines_used.cum_sum() - lines_used + 2).alias(SOURCE_LINE)
+
+
+def _without_blank_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Drop the rows Polars makes of blank lines (all fields null): a blank line is no record
+    (Python's csv, pandas and DuckDB skip it). A line of empty fields (``,,,``) is one."""
+    if path.suffix == ".parquet":
+        return frame
+    empty = frame.filter(pl.all_horizontal(pl.exclude(SOURCE_LINE).is_null()))
+    if empty.height == 0:
+        return frame
+    physical = path.read_bytes().split(b"\n")
+    blank = [
+        n
+        for n in empty[SOURCE_LINE].to_list()
+        if n - 1 < len(physical) and not physical[n - 1].strip(b"\r")
+    ]
+    return frame.filter(~pl.col(SOURCE_LINE).is_in(blank))
+
+
+def _empty_as_null(column: str) -> pl.Expr:
+    """A quoted empty field (``""``, as quote-all exports write every empty value) is empty,
+    like an unquoted one; Polars alone reads it as an empty string."""
+    return pl.when(pl.col(column) != "").then(pl.col(column)).alias(raw_name(column))
+
+
+def _one_line_reason(exc: Exception) -> str:
+    """First line of a reader's error, without the field text Polars quotes in it (it may be
+    a borrower's name, phone or ID and this line goes to logs and the run manifest)."""
+    text = str(exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"`[^`]*(`|$)", "`...`", reason)
 
 
 def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
@@ -123,12 +162,15 @@ def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
     if path.stat().st_size == 0:
         raise LandingFileError("FILE_EMPTY", f"{path.name}: file is empty (0 bytes)")
     try:
-        frame, line_breaks = _load_text(path, encoding)
+        frame = _load_text(path, encoding)
+    except pl.exceptions.NoDataError:
+        raise LandingFileError(
+            "FILE_EMPTY", f"{path.name}: file has no header and no rows"
+        ) from None
     except (pl.exceptions.PolarsError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         kind = "Parquet" if path.suffix == ".parquet" else f"{encoding} CSV"
         raise LandingFileError(
-            "FILE_UNREADABLE", f"{path.name}: unreadable as {kind}: {reason}"
+            "FILE_UNREADABLE", f"{path.name}: unreadable as {kind}: {_one_line_reason(exc)}"
         ) from None
     missing = [c for c in contract.column_names if c not in frame.columns]
     if missing:
@@ -137,12 +179,18 @@ def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
             f"{path.name}: required column(s) missing for contract "
             f"{contract.name} v{contract.version}: {', '.join(missing)}",
         )
+    # Polars renames a repeated header name to ``<name>_duplicated_<n>``: which column holds
+    # the contract's values would be a guess.
+    repeated = [c for c in contract.column_names if f"{c}_duplicated_0" in frame.columns]
+    if repeated:
+        raise LandingFileError(
+            "FILE_UNREADABLE",
+            f"{path.name}: column(s) named more than once in the header: {', '.join(repeated)}",
+        )
+    frame = _without_blank_lines(frame.with_columns(_source_lines(frame, path)), path)
     if frame.height == 0:
         raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
-    return frame.select(
-        _source_lines(frame, line_breaks),
-        *(pl.col(c).alias(raw_name(c)) for c in contract.column_names),
-    )
+    return frame.select(SOURCE_LINE, *(_empty_as_null(c) for c in contract.column_names))
 
 
 def extra_columns(path: Path, contract: Contract) -> list[str]:

@@ -9,6 +9,7 @@ pass and reports them together (the Fineract style: validate all fields, then re
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -47,6 +48,12 @@ class RowRule:
     @property
     def reason(self) -> str:
         return f"{self.code}:{self.column}"
+
+
+def _python_regex(pattern: str) -> str:
+    """A contract pattern for Python's ``re`` (GX's pandas engine): there ``$`` also matches
+    before a final line break, which Polars' ``$`` (Rust) does not; ``\\Z`` is the very end."""
+    return re.sub(r"(?<!\\)\$", r"\\Z", pattern)
 
 
 def _minimum_rule(col: Column) -> RowRule | None:
@@ -95,7 +102,8 @@ def column_rules(
     if col.pattern:
         code = "FORMAT_WARNING" if col.pattern_is_warning else "PATTERN_MISMATCH"
         pattern_gx = GxCheck(
-            "ExpectColumnValuesToMatchRegex", {"column": col.name, "regex": col.pattern}
+            "ExpectColumnValuesToMatchRegex",
+            {"column": col.name, "regex": _python_regex(col.pattern)},
         )
         broken = ~typed.str.contains(col.pattern)
         rules.append(RowRule(code, col.name, broken, pattern_gx, col.pattern_is_warning))
