@@ -859,6 +859,8 @@ GX_CORPUS: list[dict[str, Value]] = [
     {"loan_id": None, "borrower_id": None, "borrower_timezone": None},
     {"borrower_name": None, "mobile_phone": None, "national_id": None, "region_code": None},
     {"overdue_principal": _plus("outstanding_principal", "1"), "days_past_due": "5"},
+    {"borrower_id": "   ", "borrower_timezone": "\t"},
+    {"loan_id": " "},
 ]
 
 

@@ -153,3 +153,11 @@ def test_parquet_landing_file_is_accepted(landed):
     rows.write_parquet(path.with_suffix(".parquet"))
     path.unlink()
     assert run_day(DAY, landed)["rows_valid"] == rows.height
+
+
+def test_blank_identifiers_are_quarantined(landed):
+    rewrite(landed, lambda f: f.with_columns(at_line(2, "borrower_id", "   ")))
+    run_day(DAY, landed)
+    bad = quarantine(landed)
+    assert bad["reason_codes"].to_list() == [["BLANK_VALUE:borrower_id"]]
+    assert bad["raw_borrower_id"].to_list() == ["   "]

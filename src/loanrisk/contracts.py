@@ -45,6 +45,7 @@ class Column:
     minimum: float | None = None
     exclusive_minimum: float | None = None
     pattern: str | None = None
+    min_length: int | None = None
     pattern_is_warning: bool = False
     mask: str | None = None
     pii: bool = False
@@ -131,6 +132,7 @@ def _column(prop, where: str) -> Column:
         minimum=options.get("minimum"),
         exclusive_minimum=options.get("exclusiveMinimum"),
         pattern=options.get("pattern"),
+        min_length=options.get("minLength"),
         pattern_is_warning=custom.get("patternSeverity") == "warning",
         mask=custom.get("mask"),
         pii=bool(custom.get("pii")),

@@ -53,8 +53,10 @@ def _share_change(today: Decimal | int, previous: Decimal | int) -> float:
 
 
 def _judge(gate: str, value: float, limit: float, detail: str, accepted: dict) -> GateResult:
+    """``detail`` describes the measurement; the verdict adds the limit as a percentage."""
     if value <= limit:
-        return GateResult(gate, "passed", round(value, 6), limit, detail)
+        return GateResult(gate, "passed", round(value, 6), limit, f"{detail} <= max {limit:.2%}")
+    detail = f"{detail} > max {limit:.2%}"
     if gate in accepted:
         return GateResult(gate, "accepted", round(value, 6), limit, detail, accepted[gate])
     return GateResult(gate, "failed", round(value, 6), limit, detail)
@@ -64,10 +66,7 @@ def quarantine_share_gate(
     rows_in: int, rows_quarantined: int, policy: ValidationPolicy, accepted: dict[str, str]
 ) -> GateResult:
     share = rows_quarantined / rows_in if rows_in else 0.0
-    detail = (
-        f"{rows_quarantined} of {rows_in} rows quarantined ({share:.2%}) "
-        f"> max {policy.max_quarantine_share:.2%}"
-    )
+    detail = f"{rows_quarantined} of {rows_in} rows quarantined ({share:.2%})"
     return _judge("QUARANTINE_SHARE", share, policy.max_quarantine_share, detail, accepted)
 
 
@@ -88,7 +87,7 @@ def change_gates(
             rows,
             policy.max_row_count_change,
             f"{today['rows']} valid rows vs {previous['rows']} on {previous['date']} "
-            f"({rows:+.1%} > max ±{policy.max_row_count_change:.0%})",
+            f"(change {rows:.1%})",
             accepted,
         ),
         _judge(
@@ -96,7 +95,7 @@ def change_gates(
             balance,
             policy.max_outstanding_change,
             f"outstanding {today['outstanding']} vs {previous['outstanding']} on "
-            f"{previous['date']} ({balance:.1%} > max ±{policy.max_outstanding_change:.0%})",
+            f"{previous['date']} (change {balance:.1%})",
             accepted,
         ),
     ]

@@ -70,6 +70,17 @@ def _minimum_rule(col: Column) -> RowRule | None:
     return RowRule("RANGE_BREACH", col.name, broken, gx)
 
 
+def _min_length_rule(col: Column) -> RowRule | None:
+    """minLength counts the text between the first and last non-blank character, so an ID of
+    spaces is as missing as an empty one."""
+    if not col.min_length or col.dtype != pl.String:
+        return None
+    n = col.min_length
+    pattern = r"\S" if n == 1 else rf"\S[\s\S]{{{n - 2},}}\S"
+    gx = GxCheck("ExpectColumnValuesToMatchRegex", {"column": col.name, "regex": pattern})
+    return RowRule("BLANK_VALUE", col.name, ~pl.col(col.name).str.contains(pattern), gx)
+
+
 def column_rules(
     col: Column, allowed: tuple[str, ...], maximum: Decimal | None = None
 ) -> list[RowRule]:
@@ -92,8 +103,7 @@ def column_rules(
             "ExpectColumnValuesToBeInSet", {"column": col.name, "value_set": list(allowed)}
         )
         rules.append(RowRule("ENUM_OUTSIDE_SET", col.name, ~typed.is_in(list(allowed)), enum_gx))
-    if (minimum := _minimum_rule(col)) is not None:
-        rules.append(minimum)
+    rules.extend(r for r in (_minimum_rule(col), _min_length_rule(col)) if r is not None)
     if maximum is not None:
         max_gx = GxCheck(
             "ExpectColumnValuesToBeBetween", {"column": col.name, "max_value": float(maximum)}

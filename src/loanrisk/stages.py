@@ -18,7 +18,7 @@ import polars as pl
 from loanrisk.aging import loan_aging
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract, load_contract
-from loanrisk.errors import InputFileError
+from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS, LOANS
 from loanrisk.gates import GateError
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
@@ -46,13 +46,14 @@ def contract_of(settings: Settings, feed: str) -> Contract:
 
 
 def stops_day(stage):
-    """On a gate breach, record the failed day (manifest, nothing published), then re-raise."""
+    """When a stage stops the day (a gate, a GX/quarantine mismatch, a count that does not
+    reconcile), record the failed day (manifest, nothing published), then re-raise."""
 
     @functools.wraps(stage)
     def wrapper(business_date: dt.date, settings: Settings, *args, **kwargs):
         try:
             return stage(business_date, settings, *args, **kwargs)
-        except GateError as exc:
+        except LoanriskError as exc:
             fail_day(lake_of(settings), business_date, settings, exc)
             refresh_warehouse(lake_of(settings), settings.contracts_dir)
             raise
@@ -162,6 +163,6 @@ def run_day(
         validate_feed(business_date, settings, feed, accepted)
     age_loans(business_date, settings)
     publish_warehouse(business_date, settings)
-    manifest = finalize_run(business_date, settings, accepted)
+    manifest = stops_day(finalize_run)(business_date, settings, accepted)
     refresh_warehouse(lake_of(settings), settings.contracts_dir)
     return manifest
