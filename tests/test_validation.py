@@ -161,3 +161,20 @@ def test_blank_identifiers_are_quarantined(landed):
     bad = quarantine(landed)
     assert bad["reason_codes"].to_list() == [["BLANK_VALUE:borrower_id"]]
     assert bad["raw_borrower_id"].to_list() == ["   "]
+
+
+def test_gx_results_are_kept_and_rendered_as_data_docs(landed):
+    run_day(DAY, landed)
+    docs = landed.data_root / "reports" / "validation"
+    index = (docs / "index.html").read_text()
+    pages = sorted(docs.glob("validations/**/*.html"))
+    day_pages = [p for p in pages if DAY.isoformat() in str(p)]
+    assert {"loan_snapshot", "events", "contacts"} <= {
+        p.relative_to(docs).parts[1] for p in day_pages
+    }
+    for page in day_pages:
+        assert page.relative_to(docs).as_posix().replace(" ", "%20") in index or (
+            page.relative_to(docs).as_posix() in index
+        )
+    results = sorted((landed.data_root / "gx").glob("**/uncommitted/validations/**/*.json"))
+    assert len(results) == len(day_pages)

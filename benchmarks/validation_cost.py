@@ -1,0 +1,218 @@
+"""What validating a day costs against ingesting it: loans feed, one process, imports warmed.
+
+    .venv/bin/python benchmarks/validation_cost.py --loans 1000000 --json /tmp/cost-1m.json
+
+Generates (or reuses) one synthetic day with ``loanrisk synth`` under ``--workdir``, then
+times, separately and in this order:
+
+* ingest: ``read_text`` of the landing CSV + writing the staging Parquet (``ingest_feed``);
+* polars: reading the staging Parquet, ``type_text``, ``flag_rows``, ``rule_counts``;
+* gx: ``run_suite`` on the flagged frame, on a fresh file context (``--gx-runs`` times: the
+  first run also opens the context and stores the suites, later runs are the daily steady
+  state), broken down as ``run_suite`` logs it: ``convert`` (Polars -> Arrow -> pandas) and
+  ``runs`` (GX validation runs), both summed over groups and processes, ``validate`` (their
+  wall time), ``docs`` (the Data Docs build) and ``other`` (context, stored definitions).
+
+Peak RSS is measured per phase (``VmHWM``, reset before each phase); forked GX workers report
+theirs through ``RUSAGE_CHILDREN`` (pages shared with the parent included). Prints a Markdown
+table, writes the figures as JSON, and exits non-zero if GX and Polars count a rule
+differently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import resource
+import shutil
+import sys
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+DAY = dt.date(2026, 3, 1)
+FEED = "loan_snapshot"
+
+
+def _peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    # Not Linux, or not allowed: peaks then accumulate over the phases.
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+class Clock:
+    """Wall time and peak RSS of named phases."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        _reset_peak()
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - start
+        self.peaks[name] = _peak_mib()
+
+
+class GxCost(logging.Handler):
+    """Collects the cost breakdown ``run_suite`` logs (``record.gx_cost``, DEBUG level)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.cost: dict[str, float] = {}
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "gx_cost"):
+            self.cost, self.message = dict(record.gx_cost), record.getMessage()
+
+
+def landing(workdir: Path, loans: int, seed: int) -> Path:
+    """The landing folder of the synthetic day, generated once per (loans, seed)."""
+    from loanrisk.synth import generate
+
+    folder = workdir / f"landing-{loans}-{seed}"
+    if not (folder / f"loans_{DAY.isoformat()}.csv").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate(DAY, 1, loans, seed, folder, PROJECT / "config")
+    return folder
+
+
+def warm_imports() -> None:
+    import great_expectations  # noqa: F401
+    import pandas  # noqa: F401
+    import polars  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    import loanrisk.gx_custom
+    import loanrisk.gx_validation
+    import loanrisk.validation_stage  # noqa: F401
+
+
+def measure(args: argparse.Namespace) -> dict:
+    import polars as pl
+
+    import loanrisk.gx_validation as gxv
+    from loanrisk.config import load_settings
+    from loanrisk.contracts import load_contract
+    from loanrisk.parsing import read_text, type_text
+    from loanrisk.storage import Lake, write_partition
+    from loanrisk.validation import derived_columns, feed_rules, flag_rows, rule_counts
+
+    data_root = args.workdir / "data"
+    shutil.rmtree(data_root, ignore_errors=True)
+    settings = load_settings(PROJECT / "config", data_root)
+    lake = Lake(data_root=data_root, landing_dir=landing(args.workdir, args.loans, args.seed))
+    contract = load_contract(settings.contracts_dir, FEED)
+    path = lake.landing_file(contract.landing_file_name(DAY.isoformat()))
+    warm_imports()
+    if args.workers is not None:
+        gxv.WORKERS = args.workers
+    clock = Clock()
+    with clock.phase("ingest"):
+        text = read_text(path, contract, settings.pipeline.input_encoding)
+        write_partition(text, lake.partition("staging", FEED, DAY), lake.scratch)
+    del text
+    with clock.phase("polars"):
+        staged = pl.read_parquet(lake.partition_file("staging", FEED, DAY))
+        rules = feed_rules(contract, DAY, settings)
+        flagged = flag_rows(type_text(staged, contract), rules, derived_columns(contract, settings))
+        counts = rule_counts(flagged, rules)
+    runs = [gx_run(gxv, data_root, flagged, rules, counts) for _ in range(args.gx_runs)]
+    return {
+        "loans": args.loans,
+        "rows": flagged.height,
+        "rules": len(rules),
+        "seconds": {k: round(v, 3) for k, v in clock.seconds.items()},
+        "peak_rss_mib": {k: round(v) for k, v in clock.peaks.items()},
+        "gx": runs,
+    }
+
+
+def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int]) -> dict:
+    """One ``run_suite`` call, its logged breakdown, peak RSS and the count comparison."""
+    handler = GxCost()
+    logger = logging.getLogger(gxv.__name__)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    clock = Clock()
+    try:
+        with clock.phase("gx"):
+            gx_counts = gxv.run_suite(
+                data_root / "gx", data_root / "reports" / "validation", FEED, DAY, flagged, rules
+            )
+    finally:
+        logger.removeHandler(handler)
+    total = clock.seconds["gx"]
+    parts = {k: round(v, 3) for k, v in handler.cost.items()}
+    parts["other"] = round(total - handler.cost.get("validate", 0) - handler.cost.get("docs", 0), 3)
+    differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
+    return {
+        "seconds": round(total, 3),
+        "breakdown": parts,
+        "groups": handler.message,
+        "peak_rss_mib": round(clock.peaks["gx"]),
+        "worker_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "counts_equal": not differ and set(counts) == set(gx_counts),
+        "differing": differ,
+        "unexpected_total": sum(gx_counts.values()),
+    }
+
+
+def table(result: dict) -> str:
+    s, peaks = result["seconds"], result["peak_rss_mib"]
+    lines = [
+        f"loans feed: {result['rows']:,} rows, {result['rules']} rules",
+        "",
+        "| phase | seconds | peak RSS MiB |",
+        "|---|---:|---:|",
+        f"| ingest (read_text + staging Parquet) | {s['ingest']:.2f} | {peaks['ingest']} |",
+        f"| Polars (read staging, type, flag, count) | {s['polars']:.2f} | {peaks['polars']} |",
+    ]
+    for i, run in enumerate(result["gx"], 1):
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in run["breakdown"].items())
+        peak = run["peak_rss_mib"]
+        if run["worker_peak_rss_mib"]:
+            peak = f"{peak} (workers {run['worker_peak_rss_mib']})"
+        ok = "counts equal" if run["counts_equal"] else f"COUNTS DIFFER {run['differing']}"
+        label = f"GX run {i}: {run['groups']}; {parts}; {ok}"
+        lines.append(f"| {label} | {run['seconds']:.2f} | {peak} |")
+    gx = result["gx"][-1]["seconds"]
+    lines += [
+        "",
+        f"GX / ingest = {gx / s['ingest']:.2f}; "
+        f"(Polars + GX) / ingest = {(s['polars'] + gx) / s['ingest']:.2f} (last GX run)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loans", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/loanrisk-validation-cost"))
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--gx-runs", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="override WORKERS")
+    args = parser.parse_args(argv)
+    result = measure(args)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if all(run["counts_equal"] for run in result["gx"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
