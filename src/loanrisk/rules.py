@@ -2,8 +2,8 @@
 
 A rule is a stable reason code (``CODE:column``), a Polars expression true on every row that
 breaks it, and the Great Expectations expectation that checks the same thing. Error rules
-quarantine a row, warning rules only count it. ``find_violations`` evaluates every rule in one
-pass and reports them together (the Fineract style: validate all fields, then report).
+quarantine a row, warning rules only count it. All rules are evaluated together and a row
+carries every reason it breaks (the Fineract style: validate all fields, then report).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from decimal import Decimal
 import polars as pl
 
 from loanrisk.contracts import Column, Contract, QualityRule
-from loanrisk.errors import ConfigError, RuleViolation
-from loanrisk.parsing import SOURCE_LINE, raw_name
+from loanrisk.errors import ConfigError
+from loanrisk.parsing import raw_name
 
-SAMPLES = 3
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK_CHARS = "10X98765432"
 RESIDENT_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
@@ -217,27 +216,3 @@ def contract_rules(
 def rule_flags(rules: list[RowRule]) -> list[pl.Expr]:
     """One boolean column per rule (``rule_<i>``), true where the row breaks it."""
     return [r.broken.fill_null(False).alias(f"rule_{i}") for i, r in enumerate(rules)]
-
-
-def find_violations(frame: pl.DataFrame, rules: list[RowRule]) -> list[RuleViolation]:
-    """Every rule broken by at least one row of ``frame`` (which holds ``rule_<i>`` flags)."""
-    if not rules:
-        return []
-    counts = frame.select(pl.col(f"rule_{i}").sum() for i in range(len(rules))).row(0)
-    found = []
-    for i, (rule, count) in enumerate(zip(rules, counts, strict=True)):
-        if not count:
-            continue
-        sample = frame.filter(pl.col(f"rule_{i}")).head(SAMPLES)
-        raw = raw_name(rule.column)
-        values = sample[raw].to_list() if raw in sample.columns else []
-        found.append(
-            RuleViolation(
-                code=rule.code,
-                column=rule.column,
-                rows=int(count),
-                sample_lines=tuple(sample[SOURCE_LINE].to_list()),
-                sample_values=tuple("" if v is None else str(v)[:40] for v in values),
-            )
-        )
-    return found
