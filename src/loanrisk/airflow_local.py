@@ -16,6 +16,7 @@ from pathlib import Path
 
 from loanrisk.config import Settings
 from loanrisk.errors import LoanriskError
+from loanrisk.storage import Lake
 
 DAG_ID = "loan_daily"
 
@@ -54,7 +55,7 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
 
 def run_dag_test(business_date: dt.date, settings: Settings) -> None:
     """Migrate the SQLite metadata DB (idempotent) and run one DAG run with ``dag.test()``."""
-    home = settings.data_root / "airflow"
+    home = Lake(settings.data_root, settings.landing_dir).airflow_home
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home, dags_folder(settings))
     _run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow db migrate")

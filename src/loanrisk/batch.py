@@ -92,13 +92,13 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
     console.print("\n[bold]Where everything is[/]")
     for label, path in (
         ("landing files", settings.landing_dir),
-        ("typed snapshots", lake.data_root / "lake" / "raw" / "loan_snapshot"),
-        ("quarantine", lake.data_root / "lake" / "quarantine"),
-        ("loan_aging", lake.data_root / "lake" / "curated" / "loan_aging"),
-        ("GX Data Docs", lake.data_root / "reports" / "validation" / "index.html"),
-        ("run manifests", lake.data_root / "runs"),
+        ("typed snapshots", lake.table_dir("raw", "loan_snapshot")),
+        ("quarantine", lake.table_dir("quarantine")),
+        ("loan_aging", lake.table_dir("curated", "loan_aging")),
+        ("GX Data Docs", lake.data_docs / "index.html"),
+        ("run manifests", lake.runs_dir),
         ("BI warehouse", lake.warehouse),
-        ("Airflow home", lake.data_root / "airflow"),
+        ("Airflow home", lake.airflow_home),
     ):
         console.print(f"  {label:<16} {path}")
     query = "SELECT snapshot_date, aging_bucket, count(*) FROM loan_aging GROUP BY ALL"

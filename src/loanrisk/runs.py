@@ -38,7 +38,7 @@ def _read_stage(lake: Lake, business_date: dt.date, stage: str) -> dict:
 
 def previous_published(lake: Lake, business_date: dt.date) -> dict | None:
     """The manifest of the latest published day before ``business_date``, if any."""
-    runs = lake.data_root / "runs"
+    runs = lake.runs_dir
     if not runs.is_dir():
         return None
     for folder in sorted(

@@ -36,6 +36,11 @@ class Lake:
     def partition_file(self, zone: str, table: str, business_date: dt.date) -> Path:
         return self.partition(zone, table, business_date) / PARQUET_FILE
 
+    def table_dir(self, zone: str, table: str | None = None) -> Path:
+        """``lake/<zone>`` or ``lake/<zone>/<table>``."""
+        zone_dir = self.data_root / "lake" / zone
+        return zone_dir / table if table else zone_dir
+
     def table_glob(self, zone: str, table: str) -> Path:
         """Glob matching every partition's Parquet file of a table (for DuckDB views)."""
         return self.data_root / "lake" / zone / table / "snapshot_date=*" / "*.parquet"
@@ -49,8 +54,27 @@ class Lake:
     def stage_report(self, business_date: dt.date, stage: str) -> Path:
         return self.run_dir(business_date) / "stages" / f"{stage}.json"
 
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_root / "runs"
+
     def runs_glob(self) -> Path:
-        return self.data_root / "runs" / "*" / "manifest.json"
+        return self.runs_dir / "*" / "manifest.json"
+
+    @property
+    def gx_root(self) -> Path:
+        """Great Expectations file data context (suites, validation results)."""
+        return self.data_root / "gx"
+
+    @property
+    def data_docs(self) -> Path:
+        """Great Expectations Data Docs site."""
+        return self.data_root / "reports" / "validation"
+
+    @property
+    def airflow_home(self) -> Path:
+        """AIRFLOW_HOME of the embedded Airflow (SQLite metadata) used by the demo."""
+        return self.data_root / "airflow"
 
     @property
     def warehouse(self) -> Path:

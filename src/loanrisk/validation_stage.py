@@ -88,9 +88,7 @@ def check_feed(
         "output": _write(lake, "raw", feed, day, valid),
         "quarantine": _write(lake, "quarantine", feed, day, quarantined),
     }
-    gx_counts = run_suite(
-        lake.data_root / "gx", lake.data_root / "reports" / "validation", feed, day, flagged, rules
-    )
+    gx_counts = run_suite(lake.gx_root, lake.data_docs, feed, day, flagged, rules)
     if gx_counts != counts:
         differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
         file_name = staged["input"]["file"]
