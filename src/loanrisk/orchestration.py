@@ -32,8 +32,7 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, accept
         stages.publish_warehouse(business_date, settings)
         return str(lake.warehouse)
     if stage == "finalize_run":
-        stages.finalize_run(business_date, settings, accepted)
-        stages.publish_warehouse(business_date, settings)
+        stages.publish_day(business_date, settings, accepted)
         return str(lake.run_manifest(business_date))
     raise UsageError(f"unknown stage {stage!r}")
 

@@ -30,8 +30,8 @@ from loanrisk.warehouse import refresh_warehouse
 __all__ = [
     "FEEDS",
     "age_loans",
-    "finalize_run",
     "ingest_feed",
+    "publish_day",
     "publish_warehouse",
     "validate_feed",
 ]
@@ -153,6 +153,16 @@ def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
     )
 
 
+@stops_day
+def publish_day(
+    business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
+) -> dict:
+    """Write the run manifest (the day is published) and show it in ``pipeline_runs``."""
+    manifest = finalize_run(business_date, settings, accepted)
+    refresh_warehouse(lake_of(settings), settings.contracts_dir)
+    return manifest
+
+
 def run_day(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
@@ -163,6 +173,4 @@ def run_day(
         validate_feed(business_date, settings, feed, accepted)
     age_loans(business_date, settings)
     publish_warehouse(business_date, settings)
-    manifest = stops_day(finalize_run)(business_date, settings, accepted)
-    refresh_warehouse(lake_of(settings), settings.contracts_dir)
-    return manifest
+    return publish_day(business_date, settings, accepted)
