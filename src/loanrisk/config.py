@@ -107,6 +107,11 @@ class Ifrs9Policy(StrictModel):
         return self
 
 
+class HistoryPolicy(StrictModel):
+    window_days: Annotated[int, Field(ge=1, le=3_660)]
+    cure_window_days: Annotated[int, Field(ge=1, le=3_660)]
+
+
 class ClassificationConfig(StrictModel):
     materiality_amount: Money
     aging_buckets: tuple[AgingBucket, ...] = Field(min_length=1)
@@ -114,6 +119,7 @@ class ClassificationConfig(StrictModel):
     closed_bucket: str = Field(min_length=1)
     five_category: FiveCategoryPolicy
     ifrs9: Ifrs9Policy
+    history: HistoryPolicy
 
     @model_validator(mode="after")
     def _buckets_cover_all_dpd(self) -> ClassificationConfig:

@@ -27,6 +27,8 @@ _PHYSICAL_TYPES: dict[str, pl.DataType] = {
     "boolean": pl.Boolean(),
     "timestamp with time zone": pl.Datetime("us", "UTC"),
     "list<varchar>": pl.List(pl.String()),
+    "list<date>": pl.List(pl.Date()),
+    "list<struct<date:date,dpd:int32>>": pl.List(pl.Struct({"date": pl.Date(), "dpd": pl.Int32()})),
     "json": pl.String(),  # JSON text
 }
 

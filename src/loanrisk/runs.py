@@ -17,7 +17,9 @@ from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.storage import Lake, read_json, write_json_atomic
 
-MANIFEST_CONTRACTS = (*FEEDS, "loan_aging")
+MANIFEST_CONTRACTS = (*FEEDS, "loan_aging", "loan_state")
+#: Curated tables of a business day: removed when the day stops, so nothing stale is published.
+CURATED_TABLES = ("loan_aging", "loan_state")
 
 
 class ReconciliationError(LoanriskError):
@@ -64,7 +66,8 @@ def _header(business_date: dt.date, settings: Settings, status: str) -> dict:
 
 def fail_day(lake: Lake, business_date: dt.date, settings: Settings, error: LoanriskError) -> None:
     """Record a stopped day: a failed manifest, and no published curated output for it."""
-    shutil.rmtree(lake.partition("curated", "loan_aging", business_date), ignore_errors=True)
+    for table in CURATED_TABLES:
+        shutil.rmtree(lake.partition("curated", table, business_date), ignore_errors=True)
     manifest = _header(business_date, settings, "failed")
     manifest["failure"] = {
         "gate": getattr(error, "gate", error.code),
@@ -108,10 +111,12 @@ def finalize_run(
             "warnings": loans["warnings"],
             "gates": loans["gates"],
             "accepted_gates": dict(sorted((accepted or {}).items())),
+            "history": aging["history"],
             "feeds": feeds,
             "outputs": {
                 "raw/loan_snapshot": loans["output"],
                 "curated/loan_aging": aging["output"],
+                "curated/loan_state": aging["state"],
             },
         }
     )

@@ -13,13 +13,16 @@ import functools
 import shutil
 from pathlib import Path
 
-import polars as pl
-
-from loanrisk.aging import loan_aging
+from loanrisk.aging_stage import (
+    age_day,
+    fingerprints,
+    previous_state_date,
+    recompute_later_days,
+)
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract, load_contract
-from loanrisk.errors import InputFileError, LoanriskError
-from loanrisk.feeds import FEEDS, LOANS
+from loanrisk.errors import LoanriskError
+from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
@@ -55,7 +58,7 @@ def stops_day(stage):
             return stage(business_date, settings, *args, **kwargs)
         except LoanriskError as exc:
             fail_day(lake_of(settings), business_date, settings, exc)
-            refresh_warehouse(lake_of(settings), settings.contracts_dir)
+            refresh_warehouse(lake_of(settings), settings.contracts_dir, settings.classification)
             raise
 
     return wrapper
@@ -117,37 +120,24 @@ def validate_feed(
 
 
 @stops_day
-def age_loans(business_date: dt.date, settings: Settings) -> dict:
-    """Valid snapshot -> ``lake/curated/loan_aging/snapshot_date=D`` (DESIGN.md §5 rules)."""
+def age_loans(business_date: dt.date, settings: Settings, allow_gap: bool = False) -> dict:
+    """Valid snapshot + previous day's state -> ``lake/curated/loan_aging`` and
+    ``lake/curated/loan_state`` (DESIGN.md §5); later stored days are recomputed if it changed."""
     lake = lake_of(settings)
-    source = lake.partition_file("raw", LOANS, business_date)
-    if not source.exists():
-        raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
-    aging_contract = load_contract(settings.contracts_dir, "loan_aging")
-    aged = (
-        loan_aging(pl.scan_parquet(source), settings.classification)
-        .select(pl.col(c.name).cast(c.dtype) for c in aging_contract.columns)
-        .sort("loan_id")
-        .collect()
+    previous = previous_state_date(lake, business_date, allow_gap)
+    before = fingerprints(lake, business_date)
+    report = age_day(lake, settings, business_date, previous)
+    changed = fingerprints(lake, business_date) != before
+    report["recomputed_days"] = (
+        recompute_later_days(lake, settings, business_date) if changed else []
     )
-    written = write_partition(
-        aged, lake.partition("curated", "loan_aging", business_date), lake.scratch
-    )
-    report = {
-        "rows_out": aged.height,
-        "output": {
-            "path": lake.relative(written),
-            "rows": aged.height,
-            "sha256": sha256_file(written),
-        },
-    }
     return stage_report(lake, business_date, "age_loans", report)
 
 
 def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
     """Refresh the BI views of ``warehouse.duckdb`` over every published partition."""
     lake = lake_of(settings)
-    path = refresh_warehouse(lake, settings.contracts_dir)
+    path = refresh_warehouse(lake, settings.contracts_dir, settings.classification)
     return stage_report(
         lake, business_date, "publish_warehouse", {"warehouse": lake.relative(path)}
     )
@@ -159,18 +149,21 @@ def publish_day(
 ) -> dict:
     """Write the run manifest (the day is published) and show it in ``pipeline_runs``."""
     manifest = finalize_run(business_date, settings, accepted)
-    refresh_warehouse(lake_of(settings), settings.contracts_dir)
+    refresh_warehouse(lake_of(settings), settings.contracts_dir, settings.classification)
     return manifest
 
 
 def run_day(
-    business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
+    business_date: dt.date,
+    settings: Settings,
+    accepted: dict[str, str] | None = None,
+    allow_gap: bool = False,
 ) -> dict:
     """Every stage of one business day, in order; returns the run manifest."""
     for feed in FEEDS:
         ingest_feed(business_date, settings, feed)
     for feed in FEEDS:
         validate_feed(business_date, settings, feed, accepted)
-    age_loans(business_date, settings)
+    age_loans(business_date, settings, allow_gap)
     publish_warehouse(business_date, settings)
     return publish_day(business_date, settings, accepted)

@@ -45,6 +45,18 @@ class Lake:
         """Glob matching every partition's Parquet file of a table (for DuckDB views)."""
         return self.data_root / "lake" / zone / table / "snapshot_date=*" / "*.parquet"
 
+    def partition_dates(self, zone: str, table: str) -> list[dt.date]:
+        """Business dates that have a partition file of a table, ascending."""
+        folder = self.table_dir(zone, table)
+        if not folder.is_dir():
+            return []
+        found = (
+            dt.date.fromisoformat(p.name.split("=", 1)[1])
+            for p in folder.glob("snapshot_date=*")
+            if (p / PARQUET_FILE).exists()
+        )
+        return sorted(found)
+
     def run_dir(self, business_date: dt.date) -> Path:
         return self.data_root / "runs" / business_date.isoformat()
 
@@ -70,6 +82,14 @@ class Lake:
     def data_docs(self) -> Path:
         """Great Expectations Data Docs site."""
         return self.data_root / "reports" / "validation"
+
+    def report_dir(self, business_date: dt.date) -> Path:
+        """``reports/YYYY-MM-DD``: the day's human-readable reports."""
+        return self.data_root / "reports" / business_date.isoformat()
+
+    def risk_report(self, business_date: dt.date) -> Path:
+        """The day's self-contained HTML risk report."""
+        return self.report_dir(business_date) / "risk_report.html"
 
     @property
     def airflow_home(self) -> Path:

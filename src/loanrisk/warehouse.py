@@ -10,7 +10,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from loanrisk.config import ClassificationConfig
 from loanrisk.contracts import Contract, load_contract
+from loanrisk.marts import mart_views
 from loanrisk.storage import Lake
 
 _MASKS = {
@@ -58,8 +60,9 @@ def masked_select(contract: Contract) -> str:
     return ", ".join(items)
 
 
-def view_statements(lake: Lake, contracts_dir: Path) -> list[str]:
-    """CREATE VIEW statements for every table that has at least one file on disk.
+def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> list[str]:
+    """CREATE VIEW statements for every table that has at least one file on disk, then the
+    marts over them (``marts.py``).
 
     ``loan_snapshot`` shows published days only: a day stopped by a gate keeps its rows in the
     lake for diagnosis but never reaches BI.
@@ -84,6 +87,7 @@ def view_statements(lake: Lake, contracts_dir: Path) -> list[str]:
             published,
         ),
         "loan_aging": (lake.table_glob("curated", "loan_aging"), "*", ""),
+        "loan_state": (lake.table_glob("curated", "loan_state"), "*", ""),
         "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
     }
     for name, (glob, select, where) in parquet_views.items():
@@ -92,6 +96,11 @@ def view_statements(lake: Lake, contracts_dir: Path) -> list[str]:
             statements.append(
                 f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {source}{where}"
             )
+    if all(_has_files(lake.table_glob("curated", t)) for t in ("loan_aging", "loan_state")):
+        statements += [
+            f"CREATE OR REPLACE VIEW {name} AS {select}"
+            for name, select in mart_views(policy).items()
+        ]
     return statements
 
 
@@ -100,7 +109,7 @@ def _has_files(glob: Path) -> bool:
     return any(glob.parent.parent.glob(f"{glob.parent.name}/{glob.name}"))
 
 
-def refresh_warehouse(lake: Lake, contracts_dir: Path) -> Path:
+def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> Path:
     """Rebuild warehouse.duckdb with the current views, atomically."""
     import duckdb
 
@@ -108,7 +117,7 @@ def refresh_warehouse(lake: Lake, contracts_dir: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     with duckdb.connect(str(staged)) as con:
-        for statement in view_statements(lake, contracts_dir):
+        for statement in view_statements(lake, contracts_dir, policy):
             con.execute(statement)
         con.execute("CHECKPOINT")
     staged.replace(target)

@@ -1,0 +1,121 @@
+"""The ``age_loans`` stage: valid snapshot + previous day's ``loan_state`` -> ``loan_aging`` and
+today's ``loan_state`` (DESIGN.md §5).
+
+History is a chain: a day's state needs the previous processed day's. The first day processed
+in a data_root starts the chain; a missing previous day stops the run (``HISTORY_GAP``) unless
+the operator allows the gap. Rerunning an earlier day whose state changes recomputes the stored
+days after it, in order, from their validated snapshots, until a day's state comes out unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from loanrisk.aging import loan_aging
+from loanrisk.config import Settings
+from loanrisk.contracts import load_contract
+from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.feeds import LOANS
+from loanrisk.history import DAY_COLUMNS, advance_state
+from loanrisk.storage import Lake, read_json, sha256_file, write_partition
+
+STATE, AGING = "loan_state", "loan_aging"
+
+
+class HistoryGapError(LoanriskError):
+    code = "HISTORY_GAP"
+
+
+def previous_state_date(lake: Lake, business_date: dt.date, allow_gap: bool) -> dt.date | None:
+    """The processed day whose state today's builds on: the day before, or with ``allow_gap``
+    the latest stored one before it; None when today starts the history."""
+    earlier = [d for d in lake.partition_dates("curated", STATE) if d < business_date]
+    if not earlier:
+        return None
+    latest, yesterday = earlier[-1], business_date - dt.timedelta(days=1)
+    if latest != yesterday and not allow_gap:
+        raise HistoryGapError(
+            f"{lake.relative(lake.partition('curated', STATE, yesterday))}: missing, the latest "
+            f"stored loan_state before {business_date} is {latest}; run the days between first "
+            f"(loanrisk backfill --start {latest + dt.timedelta(days=1)} --end {business_date}) "
+            "or accept the gap with --allow-gap"
+        )
+    return latest
+
+
+def aged_day(
+    lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read the day's valid snapshot and the previous state; return (loan_aging, loan_state)."""
+    source = lake.partition_file("raw", LOANS, business_date)
+    if not source.exists():
+        raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
+    policy = settings.classification
+    rules = loan_aging(pl.scan_parquet(source), policy).collect()
+    prior = None
+    if previous is not None:
+        prior = pl.scan_parquet(lake.partition_file("curated", STATE, previous))
+    state = advance_state(
+        prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
+    ).collect()
+    history = state.filter("in_snapshot").select("loan_id", "episodes_12m", "max_dpd_12m")
+    contract = load_contract(settings.contracts_dir, AGING)
+    aged = (
+        rules.drop("episodes_12m", "max_dpd_12m")
+        .join(history, on="loan_id", how="left")
+        .select(pl.col(c.name).cast(c.dtype) for c in contract.columns)
+        .sort("loan_id")
+    )
+    return aged, state
+
+
+def _write(lake: Lake, business_date: dt.date, table: str, frame: pl.DataFrame) -> dict:
+    written = write_partition(frame, lake.partition("curated", table, business_date), lake.scratch)
+    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
+
+
+def age_day(
+    lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None
+) -> dict:
+    """Compute and write one day's loan_aging and loan_state; return the stage report."""
+    aged, state = aged_day(lake, settings, business_date, previous)
+    expected_previous = business_date - dt.timedelta(days=1)
+    return {
+        "rows_out": aged.height,
+        "output": _write(lake, business_date, AGING, aged),
+        "state": _write(lake, business_date, STATE, state),
+        "history": {
+            "previous_state_date": None if previous is None else previous.isoformat(),
+            "starts_history": previous is None,
+            "gap_allowed": previous is not None and previous != expected_previous,
+        },
+    }
+
+
+def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
+    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE))
+    return tuple(sha256_file(f) if f.exists() else None for f in files)
+
+
+def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
+    """After ``business_date`` changed, rebuild each stored later day from its validated
+    snapshot and the day before it, in order, until one comes out unchanged; each rebuilt
+    day gets a fresh stage report and, if published, a fresh manifest."""
+    from loanrisk.runs import finalize_run, stage_report
+
+    later = [d for d in lake.partition_dates("curated", STATE) if d > business_date]
+    previous, rebuilt = business_date, []
+    for day in later:
+        before = fingerprints(lake, day)
+        report = age_day(lake, settings, day, previous)
+        if fingerprints(lake, day) == before:
+            break
+        stage_report(lake, day, "age_loans", report)
+        manifest = lake.run_manifest(day)
+        if manifest.exists() and (old := read_json(manifest)).get("status") == "published":
+            finalize_run(day, settings, old.get("accepted_gates"))
+        rebuilt.append(day.isoformat())
+        previous = day
+    return rebuilt
