@@ -39,6 +39,9 @@ DEFAULT_ARGS = {
         "accept_gates": Param(
             {}, type="object", description='gates to accept: {"GATE_NAME": "reason"}'
         ),
+        "allow_gap": Param(
+            False, type="boolean", description="continue history across unprocessed days"
+        ),
     },
     tags=["loanrisk", "daily"],
     doc_md=__doc__,
@@ -74,13 +77,19 @@ def loan_daily():
 
         return run_stage("finalize_run", ds, params)
 
+    @task
+    def build_report(published: str, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("build_report", ds, params)
+
     validated = [
         validate.override(task_id=f"validate_{feed}")(
             feed, ingest.override(task_id=f"ingest_{feed}")(feed)
         )
         for feed in FEEDS
     ]
-    finalize_run(publish_warehouse(age_loans(validated)))
+    build_report(finalize_run(publish_warehouse(age_loans(validated))))
 
 
 loan_daily()

@@ -21,9 +21,14 @@ def business_days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def backfill(
-    settings: Settings, start: dt.date, end: dt.date, console: Console | None = None
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    console: Console | None = None,
+    allow_gap: bool = False,
 ) -> list[dict]:
-    """Run every day from ``start`` to ``end`` in order; stop at the first failing day."""
+    """Run every day from ``start`` to ``end`` in order; stop at the first failing day.
+    ``allow_gap`` lets the first day continue history across days never processed."""
     console = console or Console(stderr=True, soft_wrap=True)
     days = business_days(start, end)
     manifests = []
@@ -38,7 +43,7 @@ def backfill(
         bar = progress.add_task("", total=len(days))
         for day in days:
             progress.update(bar, description=day.isoformat())
-            manifests.append(run_day(day, settings))
+            manifests.append(run_day(day, settings, allow_gap=allow_gap and day == start))
             progress.advance(bar)
     _print_backfill_summary(console, manifests, time.perf_counter() - started)
     return manifests
@@ -95,6 +100,8 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
         ("typed snapshots", lake.table_dir("raw", "loan_snapshot")),
         ("quarantine", lake.table_dir("quarantine")),
         ("loan_aging", lake.table_dir("curated", "loan_aging")),
+        ("loan_state", lake.table_dir("curated", "loan_state")),
+        ("risk report", lake.risk_report(end)),
         ("GX Data Docs", lake.data_docs / "index.html"),
         ("run manifests", lake.runs_dir),
         ("BI warehouse", lake.warehouse),

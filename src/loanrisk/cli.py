@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from loanrisk.stages import run_day
 
     settings = _settings(args)
-    manifest = run_day(args.date, settings, _accepted_gates(args))
+    manifest = run_day(args.date, settings, _accepted_gates(args), allow_gap=args.allow_gap)
     print(
         f"{args.date}: published {manifest['rows_out']} loans "
         f"(quarantined {manifest['rows_quarantined']}); "
@@ -80,7 +80,14 @@ def cmd_backfill(args: argparse.Namespace) -> None:
 
     if args.end < args.start:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
-    backfill(_settings(args), args.start, args.end)
+    backfill(_settings(args), args.start, args.end, allow_gap=args.allow_gap)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from loanrisk.stages import build_report
+
+    report = build_report(args.date, _settings(args))
+    print(f"{args.date}: risk report {report['path']}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -92,6 +99,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path, help="overrides config's data_root")
     parser.add_argument("--config", type=Path, help="config folder (default ./config)")
+
+
+def _allow_gap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-gap",
+        action="store_true",
+        help="continue delinquency history from the latest stored day when the day before the "
+        "(first) date was never processed (recorded in the manifest)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,14 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish despite this batch gate (repeatable; needs --reason)",
     )
     run.add_argument("--reason", help="why the accepted gate is safe (kept in the manifest)")
+    _allow_gap(run)
     _common(run)
     run.set_defaults(func=cmd_run)
 
     fill = sub.add_parser("backfill", help="run the days from --start to --end in order")
     fill.add_argument("--start", type=_date, required=True)
     fill.add_argument("--end", type=_date, required=True)
+    _allow_gap(fill)
     _common(fill)
     fill.set_defaults(func=cmd_backfill)
+
+    report = sub.add_parser("report", help="rebuild the HTML risk report of a published day")
+    report.add_argument("--date", type=_date, required=True)
+    _common(report)
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="synthetic book + backfill + Airflow run + summary")
     demo.add_argument("--loans", type=_positive, default=20_000)

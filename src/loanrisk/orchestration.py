@@ -15,10 +15,11 @@ def parse_business_date(value: str) -> dt.date:
         raise UsageError(f"bad date {value!r}: expected YYYY-MM-DD") from None
 
 
-def _call(stage: str, business_date: dt.date, settings, feed: str | None, accepted: dict) -> str:
+def _call(stage: str, business_date: dt.date, settings, feed: str | None, params: dict) -> str:
     from loanrisk import stages
 
     lake = stages.lake_of(settings)
+    accepted = dict(params.get("accept_gates") or {})
     if stage == "ingest":
         stages.ingest_feed(business_date, settings, feed)
         return str(lake.partition("staging", feed, business_date))
@@ -26,7 +27,7 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, accept
         stages.validate_feed(business_date, settings, feed, accepted)
         return str(lake.partition("raw", feed, business_date))
     if stage == "age_loans":
-        stages.age_loans(business_date, settings)
+        stages.age_loans(business_date, settings, bool(params.get("allow_gap")))
         return str(lake.partition("curated", "loan_aging", business_date))
     if stage == "publish_warehouse":
         stages.publish_warehouse(business_date, settings)
@@ -34,6 +35,8 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, accept
     if stage == "finalize_run":
         stages.publish_day(business_date, settings, accepted)
         return str(lake.run_manifest(business_date))
+    if stage == "build_report":
+        return stages.build_report(business_date, settings)["path"]
     raise UsageError(f"unknown stage {stage!r}")
 
 
@@ -46,8 +49,7 @@ def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None)
     params = params or {}
     try:
         settings = load_settings(params.get("config_dir"), params.get("data_root"))
-        accepted = dict(params.get("accept_gates") or {})
-        return _call(stage, parse_business_date(ds), settings, feed, accepted)
+        return _call(stage, parse_business_date(ds), settings, feed, params)
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 

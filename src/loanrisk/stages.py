@@ -21,7 +21,7 @@ from loanrisk.aging_stage import (
 )
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract, load_contract
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
@@ -153,6 +153,21 @@ def publish_day(
     return manifest
 
 
+def build_report(business_date: dt.date, settings: Settings) -> dict:
+    """``reports/D/risk_report.html`` from the warehouse views of a published day."""
+    from loanrisk.report import build_risk_report
+
+    lake = lake_of(settings)
+    manifest = lake.run_manifest(business_date)
+    if not manifest.exists() or read_json(manifest).get("status") != "published":
+        raise InputFileError(
+            f"{lake.relative(manifest)}: {business_date} is not published; "
+            f"run it first (loanrisk run --date {business_date})"
+        )
+    path = build_risk_report(lake, business_date)
+    return {"path": str(path), "bytes": path.stat().st_size}
+
+
 def run_day(
     business_date: dt.date,
     settings: Settings,
@@ -166,4 +181,6 @@ def run_day(
         validate_feed(business_date, settings, feed, accepted)
     age_loans(business_date, settings, allow_gap)
     publish_warehouse(business_date, settings)
-    return publish_day(business_date, settings, accepted)
+    manifest = publish_day(business_date, settings, accepted)
+    build_report(business_date, settings)
+    return manifest
