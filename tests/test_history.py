@@ -143,3 +143,11 @@ def test_running_peaks_keep_only_possible_future_maxima():
     )
     kept = frame.select(running_peaks(pl.col("p"), day(2)))["p"][0].to_list()
     assert [(p["date"], p["dpd"]) for p in kept] == [(day(4), 7), (day(5), 2)]
+
+
+def test_state_columns_are_the_contracts(config_dir):
+    from loanrisk.contracts import load_contract
+    from loanrisk.history import STATE_SCHEMA
+
+    contract = load_contract(config_dir.parent / "data_contracts", "loan_state")
+    assert contract.polars_schema == STATE_SCHEMA
