@@ -64,9 +64,9 @@ def empty_state() -> pl.LazyFrame:
 
 
 def running_peaks(peaks: pl.Expr, since: dt.date) -> pl.Expr:
-    """Sliding-window maximum kept as a list of (date, dpd) sorted by date: entries before
+    """Sliding-window maximum kept as a list of (date, dpd > 0) sorted by date: entries before
     ``since`` dropped, and every entry not above all later ones (it can never be the max again).
-    The first entry is the window's maximum."""
+    The first entry is the window's maximum; an empty list means 0."""
     later_max = pl.element().struct.field("dpd").reverse().cum_max().reverse().shift(-1)
     keep = (pl.element().struct.field("date") >= since) & (
         later_max.is_null() | (pl.element().struct.field("dpd") > later_max)
@@ -103,7 +103,7 @@ def _day_events(business_date: dt.date) -> list[pl.Expr]:
 
 
 def _carried(business_date: dt.date, since: dt.date) -> list[pl.Expr]:
-    """State columns from the previous state and today's flags."""
+    """Scalar state columns from the previous state and today's flags."""
     today = pl.lit(business_date)
     present, starts = pl.col("present"), pl.col("starts")
     delinquent = present & (pl.col("dpd") >= 1)
@@ -111,18 +111,6 @@ def _carried(business_date: dt.date, since: dt.date) -> list[pl.Expr]:
         pl.col("prev_aging_bucket") == pl.col("aging_bucket")
     )
     cure = pl.when(pl.col("cures")).then(today).otherwise(pl.col("prev_cure_date"))
-    no_dates = pl.lit([], pl.List(pl.Date()))
-    new_start = pl.when(starts).then(pl.concat_list(today)).otherwise(no_dates)
-    starts_12m = pl.concat_list(
-        pl.col("prev_episode_start_dates_12m").fill_null(no_dates), new_start
-    )
-    no_peaks = pl.lit([], pl.List(PEAK))
-    today_peak = (
-        pl.when(present)
-        .then(pl.concat_list(pl.struct(date=today, dpd=pl.col("dpd"))))
-        .otherwise(no_peaks)
-    )
-    peaks = pl.concat_list(pl.col("prev_dpd_peaks").fill_null(no_peaks), today_peak)
     return [
         pl.when(present)
         .then(today)
@@ -148,11 +136,49 @@ def _carried(business_date: dt.date, since: dt.date) -> list[pl.Expr]:
         .then(pl.col("prev_first_delinquency_date"))
         .alias("first_delinquency_date"),
         pl.when(cure >= since).then(cure).alias("cure_date"),
-        starts_12m.list.eval(pl.element().filter(pl.element() >= since)).alias(
-            "episode_start_dates_12m"
-        ),
-        running_peaks(peaks, since).alias("dpd_peaks"),
     ]
+
+
+def _window_lists(joined: pl.LazyFrame, business_date: dt.date, since: dt.date) -> pl.LazyFrame:
+    """(loan_id, episode_start_dates_12m, dpd_peaks) for loans with anything in the window.
+
+    Done by exploding and regrouping only the non-empty lists: per-row list expressions cost
+    seconds on a million loans, most of which have no delinquency to remember.
+    """
+    today = pl.lit(business_date)
+    old_starts = (
+        joined.select("loan_id", pl.col("prev_episode_start_dates_12m").alias("date"))
+        .explode("date")
+        .filter(pl.col("date") >= since)
+    )
+    new_starts = joined.filter("starts").select("loan_id", today.alias("date"))
+    starts = (
+        pl.concat([old_starts, new_starts])
+        .group_by("loan_id")
+        .agg(pl.col("date").sort().alias("episode_start_dates_12m"))
+    )
+    # The previous peaks fall in strictly decreasing dpd: the ones still able to be the
+    # window's maximum are those above today's dpd (all of them when the loan is absent).
+    dpd_today = pl.when("present").then(pl.col("dpd")).alias("dpd_today")
+    old_peaks = (
+        joined.select("loan_id", dpd_today, pl.col("prev_dpd_peaks").alias("peak"))
+        .explode("peak")
+        .unnest("peak")
+        .filter(
+            (pl.col("date") >= since)
+            & (pl.col("dpd_today").is_null() | (pl.col("dpd") > pl.col("dpd_today")))
+        )
+        .select("loan_id", "date", "dpd")
+    )
+    new_peaks = joined.filter(pl.col("present") & (pl.col("dpd") > 0)).select(
+        "loan_id", today.alias("date"), "dpd"
+    )
+    peaks = (
+        pl.concat([old_peaks, new_peaks])
+        .group_by("loan_id")
+        .agg(pl.struct("date", "dpd").sort_by("date").alias("dpd_peaks"))
+    )
+    return starts.join(peaks, on="loan_id", how="full", coalesce=True)
 
 
 def _finished(business_date: dt.date) -> list[pl.Expr]:
@@ -176,7 +202,7 @@ def _still_relevant() -> pl.Expr:
         pl.col("present")
         | (pl.col("episode_start_dates_12m").list.len() > 0)
         | pl.col("cure_date").is_not_null()
-        | (pl.col("dpd_peaks").list.first().struct.field("dpd") > 0)
+        | (pl.col("dpd_peaks").list.len() > 0)
     )
 
 
@@ -186,10 +212,17 @@ def advance_state(
     """DESIGN.md §5 delinquency history: the state on ``business_date`` from the previous
     processed day's state (None on the first day of history) and the day's aged loans."""
     since = window_start(business_date, window_days)
+    joined = _joined(empty_state() if previous is None else previous, today).with_columns(
+        _day_events(business_date)
+    )
+    no_dates, no_peaks = pl.lit([], pl.List(pl.Date())), pl.lit([], pl.List(PEAK))
     return (
-        _joined(empty_state() if previous is None else previous, today)
-        .with_columns(_day_events(business_date))
-        .with_columns(_carried(business_date, since))
+        joined.with_columns(_carried(business_date, since))
+        .join(_window_lists(joined, business_date, since), on="loan_id", how="left")
+        .with_columns(
+            pl.col("episode_start_dates_12m").fill_null(no_dates),
+            pl.col("dpd_peaks").fill_null(no_peaks),
+        )
         .filter(_still_relevant())
         .with_columns(_finished(business_date))
         .select(STATE_SCHEMA.names())
@@ -216,8 +249,8 @@ def state_from_history(
         date.filter("bucket_changes").max().alias("bucket_entry_date"),
         date.filter(pl.col("starts") & in_window).sort().alias("episode_start_dates_12m"),
         pl.struct(date=date, dpd="dpd")
-        .filter(in_window)
-        .sort_by(date.filter(in_window))
+        .filter(in_window & (pl.col("dpd") > 0))
+        .sort_by(date.filter(in_window & (pl.col("dpd") > 0)))
         .alias("window_dpd"),
         pl.col("dpd").filter(in_window).max().alias("max_dpd_12m"),
     )
