@@ -1,11 +1,12 @@
 # Two commands for a new user: `make demo` (the whole daily job on synthetic data) and
 # `make test` (lint, format check, the test suite). Both build .venv from nothing first.
+# `make browser` (as root) installs Debian's chromium for the risk report's browser test.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test format install clean lock
+.PHONY: demo test format install clean lock browser
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Debian's chromium for the risk report's browser test (tests/test_report_browser.py); needs root
+# (or run the same apt-get line with sudo). Without it `make test` skips that test.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,24 @@
+"""Entry point: build ``reports/D/risk_report.html`` from the warehouse, atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from loanrisk.report.data import load_report_data
+from loanrisk.report.page import render
+from loanrisk.storage import Lake, write_bytes_atomic
+
+
+def docs_link(lake: Lake, business_date: dt.date) -> str:
+    """Relative URL from the report's folder to the GX Data Docs index (works offline)."""
+    target = lake.data_docs / "index.html"
+    return Path(os.path.relpath(target, lake.report_dir(business_date))).as_posix()
+
+
+def build_risk_report(lake: Lake, business_date: dt.date) -> Path:
+    """Render the day's risk report; the same warehouse contents give the same bytes."""
+    data = load_report_data(lake.warehouse, business_date)
+    page = render(data, docs_link(lake, business_date))
+    return write_bytes_atomic(page.encode("utf-8"), lake.risk_report(business_date))

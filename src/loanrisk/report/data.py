@@ -1,0 +1,248 @@
+"""The risk report's figures for one business date, read from ``warehouse.duckdb``.
+
+Read-only connection, parameterised SQL, every query ordered, so the same warehouse gives the
+same figures. A section whose view is absent (first day, mart not built yet) is ``None`` and the
+report says "not available" for it; ``loan_risk`` (ECL) is optional in the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from loanrisk.errors import InputFileError
+
+TREND_DAYS = 90
+MAX_VINTAGES = 12
+CURE_MONTHS = 6
+FLOW_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class Headline:
+    active_loans: int
+    active_balance: Decimal
+    loans: int
+    written_off: int
+    closed: int
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    active_outstanding: Decimal | None
+    npl_outstanding: Decimal | None
+    npl_ratio: float | None
+    par1: float | None
+    par30: float | None
+    par90: float | None
+
+
+@dataclass(frozen=True)
+class Ecl:
+    loans: int
+    ead: Decimal
+    ecl: Decimal
+
+
+@dataclass(frozen=True)
+class Run:
+    status: str
+    rows_in: int | None
+    rows_valid: int | None
+    rows_quarantined: int | None
+    warnings: dict
+    gates: list
+    failure: dict | None
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows; a None (or missing key) section is "not available"."""
+
+    business_date: dt.date
+    headline: Headline | None = None
+    portfolio: Portfolio | None = None
+    ecl: Ecl | None = None
+    buckets: list[tuple[str, int, Decimal]] | None = None
+    five_category: list[tuple[str, int, Decimal]] | None = None
+    roll_rates: list[tuple] | None = None
+    par_trend: list[tuple[dt.date, float | None, float | None, float | None]] | None = None
+    vintages: list[tuple[dt.date, int, float | None]] | None = None
+    cure_rates: list[tuple] | None = None
+    flow_rates: list[tuple] | None = None
+    run: Run | None = None
+    views: set[str] = field(default_factory=set)
+
+
+def _views(con) -> set[str]:
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+        "UNION SELECT table_name FROM duckdb_tables() ORDER BY 1"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _columns(con, view: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY 1", [view]
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _headline(con, day: dt.date) -> Headline | None:
+    row = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE account_status = 'ACTIVE'),
+               coalesce(sum(outstanding_principal) FILTER (WHERE account_status = 'ACTIVE'), 0),
+               count(*),
+               count(*) FILTER (WHERE account_status = 'WRITTEN_OFF'),
+               count(*) FILTER (WHERE account_status = 'CLOSED')
+        FROM loan_aging WHERE snapshot_date = ?
+        """,
+        [day],
+    ).fetchall()[0]
+    return Headline(*row) if row[2] else None
+
+
+def _portfolio(con, day: dt.date) -> Portfolio | None:
+    rows = con.execute(
+        "SELECT active_outstanding, npl_outstanding, npl_ratio, par1, par30, par90 "
+        "FROM portfolio_summary "
+        "WHERE snapshot_date = ? AND product_code = 'ALL' AND aging_bucket = 'ALL'",
+        [day],
+    ).fetchall()
+    return Portfolio(*rows[0]) if rows else None
+
+
+def _ecl(con, day: dt.date) -> Ecl | None:
+    row = con.execute(
+        "SELECT count(*), coalesce(sum(ead), 0), coalesce(sum(ecl), 0) "
+        "FROM loan_risk WHERE snapshot_date = ?",
+        [day],
+    ).fetchall()[0]
+    return Ecl(*row) if row[0] else None
+
+
+def _rows(con, sql: str, params: list) -> list[tuple] | None:
+    """All rows of an ordered query; None when there are none (the section is not available)."""
+    rows = con.execute(sql, params).fetchall()
+    return rows or None
+
+
+BUCKETS_SQL = """
+SELECT aging_bucket, count(*), coalesce(sum(outstanding_principal), 0)
+FROM loan_aging WHERE snapshot_date = ? GROUP BY aging_bucket ORDER BY aging_bucket
+"""
+FIVE_CATEGORY_SQL = """
+SELECT five_category, count(*), coalesce(sum(outstanding_principal), 0)
+FROM loan_aging WHERE snapshot_date = ? AND five_category IS NOT NULL
+GROUP BY five_category ORDER BY five_category
+"""
+ROLL_SQL = """
+SELECT from_bucket, to_bucket, previous_date, loans, balance, loans_share, balance_share
+FROM roll_rates WHERE snapshot_date = ? ORDER BY from_bucket, to_bucket
+"""
+TREND_SQL = """
+SELECT snapshot_date, par1, par30, par90 FROM portfolio_summary
+WHERE product_code = 'ALL' AND aging_bucket = 'ALL' AND snapshot_date BETWEEN ? AND ?
+ORDER BY snapshot_date
+"""
+# A vintage's point at months_on_book m is observable by the business date only when the
+# origination month plus m months has started by then, so a rebuilt past report shows the past.
+VINTAGE_SQL = """
+WITH curves AS (
+    SELECT CAST(vintage_month AS DATE) AS vintage_month, months_on_book, ever_30_rate
+    FROM vintage_curves)
+SELECT vintage_month, months_on_book, ever_30_rate FROM curves
+WHERE vintage_month + to_months(months_on_book) <= ? AND vintage_month IN (
+    SELECT DISTINCT vintage_month FROM curves WHERE vintage_month <= ?
+    ORDER BY vintage_month DESC LIMIT ?)
+ORDER BY vintage_month, months_on_book
+"""
+CURE_SQL = """
+WITH cures AS (
+    SELECT CAST(entry_month AS DATE) AS entry_month, product_code, loans_entered,
+           loans_observed_30d, loans_cured_30d, cure_rate_30d
+    FROM cure_rates)
+SELECT * FROM cures WHERE entry_month IN (
+    SELECT DISTINCT entry_month FROM cures WHERE entry_month <= ?
+    ORDER BY entry_month DESC LIMIT ?)
+ORDER BY entry_month DESC, product_code
+"""
+FLOW_SQL = """
+WITH flows AS (
+    SELECT CAST(month_end AS DATE) AS month_end, from_bucket, to_bucket, from_balance,
+           to_balance, roll_rate, loss_rate
+    FROM flow_rates)
+SELECT * FROM flows WHERE month_end IN (
+    SELECT DISTINCT month_end FROM flows WHERE month_end <= ?
+    ORDER BY month_end DESC LIMIT ?)
+ORDER BY month_end DESC, from_bucket, to_bucket NULLS LAST
+"""
+
+
+def _json(value: object, default: object) -> object:
+    if value is None:
+        return default
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _run(con, day: dt.date) -> Run | None:
+    has_failure = "failure" in _columns(con, "pipeline_runs")
+    failure = "failure" if has_failure else "NULL"
+    rows = con.execute(
+        "SELECT status, rows_in, rows_valid, rows_quarantined, warnings, gates, "
+        f"{failure} FROM pipeline_runs WHERE snapshot_date = ? ORDER BY status",
+        [day],
+    ).fetchall()
+    if not rows:
+        return None
+    status, rows_in, valid, quarantined, warnings, gates, failed = rows[0]
+    return Run(
+        status,
+        rows_in,
+        valid,
+        quarantined,
+        dict(sorted(_json(warnings, {}).items())),
+        list(_json(gates, [])),
+        _json(failed, None),
+    )
+
+
+def load_report_data(warehouse: Path, day: dt.date) -> ReportData:
+    """Read every section that the warehouse can answer for ``day``."""
+    import duckdb
+
+    if not warehouse.exists():
+        raise InputFileError(f"{warehouse}: warehouse not found; run the pipeline first")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        views = _views(con)
+        data = ReportData(business_date=day, views=views)
+        if "loan_aging" in views:
+            data.headline = _headline(con, day)
+            data.buckets = _rows(con, BUCKETS_SQL, [day])
+            data.five_category = _rows(con, FIVE_CATEGORY_SQL, [day])
+        if "portfolio_summary" in views:
+            data.portfolio = _portfolio(con, day)
+            start = day - dt.timedelta(days=TREND_DAYS - 1)
+            data.par_trend = _rows(con, TREND_SQL, [start, day])
+        _load_marts(con, data, views, day)
+    return data
+
+
+def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
+    if "loan_risk" in views:
+        data.ecl = _ecl(con, day)
+    if "roll_rates" in views:
+        data.roll_rates = _rows(con, ROLL_SQL, [day])
+    if "vintage_curves" in views:
+        data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
+    if "cure_rates" in views:
+        data.cure_rates = _rows(con, CURE_SQL, [day, CURE_MONTHS])
+    if "flow_rates" in views:
+        data.flow_rates = _rows(con, FLOW_SQL, [day, FLOW_MONTHS])
+    if "pipeline_runs" in views:
+        data.run = _run(con, day)
