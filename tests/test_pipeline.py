@@ -199,3 +199,45 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, config_dir):
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert "materiality_amount" in done.stderr and "[CONFIG_INVALID]" in done.stderr
+
+
+def test_rerunning_a_corrected_earlier_day_recomputes_the_days_after_it(book, tmp_path, config_dir):
+    import polars as pl
+
+    root = tmp_path / "data"
+    shutil.copytree(book, root)
+    fixed = START + dt.timedelta(days=1)
+    landing = root / "landing" / f"loans_{fixed}.csv"
+    rows = pl.read_csv(landing, infer_schema=False)
+    loan = rows.filter(pl.col("oldest_unpaid_due_date").is_null())["loan_id"][0]
+    overdue = pl.col("loan_id") == loan
+    rows.with_columns(  # the corrected file: this loan was 20 days past due that day
+        pl.when(overdue)
+        .then(pl.lit(str(fixed - dt.timedelta(days=20))))
+        .otherwise(pl.col("oldest_unpaid_due_date"))
+        .alias("oldest_unpaid_due_date"),
+        pl.when(overdue)
+        .then(pl.lit("50.00"))
+        .otherwise(pl.col("overdue_principal"))
+        .alias("overdue_principal"),
+    ).write_csv(landing)
+    later = START + dt.timedelta(days=2)
+    before = json.loads((root / "runs" / str(later) / "manifest.json").read_text())
+    report = root / "reports" / str(later) / "risk_report.html"
+    report.unlink()
+    report.write_text("stale")
+    args = ["--data-root", str(root), "--config", str(config_dir)]
+    assert main(["run", "--date", str(fixed), *args]) == 0
+    stage = json.loads((root / "runs" / str(fixed) / "stages" / "age_loans.json").read_text())
+    assert stage["recomputed_days"][0] == str(later)
+    after = json.loads((root / "runs" / str(later) / "manifest.json").read_text())
+    aging = after["outputs"]["curated/loan_aging"]
+    assert aging["sha256"] != before["outputs"]["curated/loan_aging"]["sha256"]
+    assert aging["sha256"] == sha256_file(root / aging["path"])
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        max_dpd = con.execute(
+            "SELECT max_dpd_12m FROM loan_aging WHERE loan_id = ? AND snapshot_date = ?",
+            [loan, later],
+        ).fetchone()[0]
+    assert max_dpd >= 20  # the corrected day's delinquency reached the later day
+    assert str(later) in report.read_text()  # the later day's report was rebuilt

@@ -154,7 +154,8 @@ def publish_day(
 
 
 def build_report(business_date: dt.date, settings: Settings) -> dict:
-    """``reports/D/risk_report.html`` from the warehouse views of a published day."""
+    """``reports/D/risk_report.html`` from the warehouse views of a published day; the reports
+    of later days that ``age_loans`` recomputed for it are rebuilt too."""
     from loanrisk.report import build_risk_report
 
     lake = lake_of(settings)
@@ -165,7 +166,12 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
             f"run it first (loanrisk run --date {business_date})"
         )
     path = build_risk_report(lake, business_date)
-    return {"path": str(path), "bytes": path.stat().st_size}
+    aging = lake.stage_report(business_date, "age_loans")
+    recomputed = read_json(aging).get("recomputed_days", []) if aging.exists() else []
+    for day in recomputed:
+        if lake.risk_report(dt.date.fromisoformat(day)).exists():
+            build_risk_report(lake, dt.date.fromisoformat(day))
+    return {"path": str(path), "bytes": path.stat().st_size, "rebuilt": recomputed}
 
 
 def run_day(
