@@ -1,0 +1,206 @@
+"""IFRS 9 expected credit loss building blocks: policy, EAD, LGD, PD term structure, projection
+schedule and the discounted cash-shortfall sum (issue 5 point 5; policy in ``config/ecl.yaml``).
+
+Pure Polars; no I/O except ``load_ecl_policy``. ``loanrisk.ecl_measure.expected_credit_loss``
+puts the pieces together per loan and picks the measure by stage.
+
+EIR: the loan's annual_interest_rate is taken as its annual effective interest rate (no fees
+or costs to amortise into it); a period of p months earns (1 + EIR)^(p/12) - 1 and discounts by
+v = (1 + EIR)^(-p/12).
+
+Numerics: money inputs are Decimal(18,2) and EAD is exact Decimal; PDs, survival, the
+amortisation profile and discount factors are Float64 (the float error is below 1e-9 of the EAD
+even at the smallest positive rate, 0.000001, and ~1e-13 at usual rates). ECL amounts are
+rounded once, at the end, to Decimal(18,2) with ROUND_HALF_EVEN; stage 3 LGD x EAD is computed
+in exact decimal.
+
+Schedule columns (one row per loan and projection period ``t`` = 1..n):
+``loan_id, period, period_end_months, marginal_pd, exposure_at_start, lgd, discount_factor``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+import polars as pl
+from pydantic import Field, model_validator
+
+from loanrisk.config import Share, StrictModel, load_yaml_model
+
+MONEY = pl.Decimal(18, 2)
+EXACT = pl.Decimal(38, 8)  # room for money x a factor with up to 6 decimals, exactly
+Months = Annotated[int, Field(ge=1, le=1_200)]
+
+
+class PdTermStructure(StrictModel):
+    method: Literal["constant_hazard"]
+
+
+class SicrRule(StrictModel):
+    relative_multiplier: Annotated[float, Field(ge=1, le=100)]
+    absolute_increase: Share
+
+
+class EclPolicy(StrictModel):
+    """``config/ecl.yaml``: every number of the ECL calculation (documented in the file)."""
+
+    pd_term_structure: PdTermStructure
+    lgd: dict[str, Share] = Field(min_length=1)
+    credit_line_products: tuple[str, ...] = ()
+    ccf: Share
+    behavioural_life_months: Months
+    twelve_month_horizon_months: Months
+    period_months: Annotated[int, Field(ge=1, le=12)]
+    sicr: SicrRule
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EclPolicy:
+        if self.twelve_month_horizon_months % self.period_months:
+            raise ValueError(
+                f"twelve_month_horizon_months ({self.twelve_month_horizon_months}) must be a "
+                f"multiple of period_months ({self.period_months})"
+            )
+        if missing := sorted(set(self.credit_line_products) - set(self.lgd)):
+            raise ValueError(f"credit_line_products {missing} have no lgd")
+        return self
+
+
+def load_ecl_policy(config_dir: Path) -> EclPolicy:
+    """``<config_dir>/ecl.yaml`` validated; a ``ConfigError`` names the file and the key."""
+    return load_yaml_model(Path(config_dir) / "ecl.yaml", EclPolicy)
+
+
+def _is_credit_line(policy: EclPolicy) -> pl.Expr:
+    return pl.col("product_code").is_in(list(policy.credit_line_products))
+
+
+def exposure_at_default(policy: EclPolicy) -> pl.Expr:
+    """Issue 5.5: EAD = outstanding_principal + overdue_interest + overdue_fees, plus for credit
+    lines CCF x max(credit_limit - outstanding_principal, 0); Decimal(18,2), ROUND_HALF_EVEN."""
+    drawn = pl.col("outstanding_principal") + pl.col("overdue_interest") + pl.col("overdue_fees")
+    undrawn = (pl.col("credit_limit") - pl.col("outstanding_principal")).clip(lower_bound=0)
+    ccf = pl.lit(Decimal(str(policy.ccf))).cast(EXACT)
+    extra = pl.when(_is_credit_line(policy)).then(undrawn.fill_null(0).cast(EXACT) * ccf)
+    total = drawn.cast(EXACT) + extra.otherwise(pl.lit(0).cast(EXACT))
+    return total.round(2).cast(MONEY).alias("ead")
+
+
+def lgd(policy: EclPolicy) -> pl.Expr:
+    """Issue 5.5: LGD by product_code from config (Float64); an unconfigured product fails."""
+    return pl.col("product_code").replace_strict(policy.lgd, return_dtype=pl.Float64).alias("lgd")
+
+
+def remaining_months() -> pl.Expr:
+    """Whole months from snapshot_date to maturity_date, a started month counting in full,
+    at least 1 (a loan at or past maturity still has one month to run)."""
+    snap, mat = pl.col("snapshot_date"), pl.col("maturity_date")
+    months = (mat.dt.year().cast(pl.Int32) - snap.dt.year().cast(pl.Int32)) * 12 + (
+        mat.dt.month().cast(pl.Int32) - snap.dt.month().cast(pl.Int32)
+    )
+    months = months + (mat.dt.day() > snap.dt.day()).cast(pl.Int32)
+    return months.clip(lower_bound=1).alias("remaining_months")
+
+
+def remaining_periods(policy: EclPolicy) -> pl.Expr:
+    """Projection periods left: months to maturity (credit lines: behavioural_life_months)
+    rounded up to whole ``period_months``."""
+    months = pl.when(_is_credit_line(policy)).then(pl.lit(policy.behavioural_life_months))
+    months = months.otherwise(remaining_months())
+    p = policy.period_months
+    return ((months + (p - 1)) // p).cast(pl.Int32).alias("remaining_periods")
+
+
+def period_survival(policy: EclPolicy, pd_12m: pl.Expr | None = None) -> pl.Expr:
+    """Constant hazard: survival over one period q = exp(-h x p / 12) = (1 - pd_12m)^(p / 12),
+    h = -ln(1 - pd_12m) the annual hazard; S after t periods = q^t."""
+    pd_12m = pl.col("pd_12m") if pd_12m is None else pd_12m
+    return (1.0 - pd_12m.cast(pl.Float64)).pow(policy.period_months / 12)
+
+
+def marginal_pd(q: pl.Expr, period: pl.Expr) -> pl.Expr:
+    """Marginal PD of period t: S(t-1) - S(t) = q^(t-1) x (1 - q)."""
+    return q.pow(period - 1) * (1.0 - q)
+
+
+def lifetime_pd(q: pl.Expr, periods: pl.Expr) -> pl.Expr:
+    """Cumulative PD over n periods: 1 - S(n) = 1 - q^n."""
+    return 1.0 - q.pow(periods)
+
+
+def period_discount(policy: EclPolicy) -> pl.Expr:
+    """One period's discount factor at the EIR: v = (1 + annual_interest_rate)^(-p / 12)."""
+    eir = pl.col("annual_interest_rate").cast(pl.Float64)
+    return (1.0 + eir).pow(-policy.period_months / 12)
+
+
+def _exposure_share(v: pl.Expr, n: pl.Expr, t: pl.Expr) -> pl.Expr:
+    """Annuity balance at the start of period t as a share of today's balance, n level payments
+    at the period rate 1/v - 1: (1 - v^(n-t+1)) / (1 - v^n); straight line n-t+1 / n at 0%."""
+    left = n - t + 1
+    annuity = (1.0 - v.pow(left)) / (1.0 - v.pow(n))
+    return pl.when(v < 1.0).then(annuity).otherwise(left.cast(pl.Float64) / n)
+
+
+def loan_terms(policy: EclPolicy) -> list[pl.Expr]:
+    """Per loan the scalars a projection needs: ``_n`` periods, ``_q`` one-period survival,
+    ``_v`` one-period discount, ``_ead`` (Float64), ``lgd``, ``_line`` (credit line)."""
+    return [
+        remaining_periods(policy).alias("_n"),
+        period_survival(policy).alias("_q"),
+        period_discount(policy).alias("_v"),
+        exposure_at_default(policy).cast(pl.Float64).alias("_ead"),
+        lgd(policy),
+        _is_credit_line(policy).alias("_line"),
+    ]
+
+
+TERM_COLUMNS = ("_n", "_q", "_v", "_ead", "lgd", "_line")
+
+
+def projection_schedule(loans: pl.LazyFrame, policy: EclPolicy) -> pl.LazyFrame:
+    """The per-period cash-shortfall schedule of every open loan with a pd_12m: marginal PD from
+    the term structure, exposure at the period's start (annuity amortisation of the EAD at the
+    EIR over the remaining periods; credit lines constant), discount from the period's end."""
+    t = pl.col("period")
+    exposure = pl.when(pl.col("_line")).then(1.0)
+    exposure = exposure.otherwise(_exposure_share(pl.col("_v"), pl.col("_n"), t))
+    open_loans = loans.filter(pl.col("ifrs9_stage").is_not_null())
+    return (
+        open_loans.select("loan_id", *loan_terms(policy))
+        .drop_nulls(list(TERM_COLUMNS))
+        .with_columns(pl.int_ranges(1, pl.col("_n") + 1, dtype=pl.Int32).alias("period"))
+        .explode("period")
+        .select(
+            "loan_id",
+            "period",
+            (t * policy.period_months).alias("period_end_months"),
+            marginal_pd(pl.col("_q"), t).alias("marginal_pd"),
+            (pl.col("_ead") * exposure).alias("exposure_at_start"),
+            "lgd",
+            pl.col("_v").pow(t).alias("discount_factor"),
+        )
+    )
+
+
+def discounted_shortfall(schedule: pl.LazyFrame, horizon_months: int = 12) -> pl.LazyFrame:
+    """IFRS 9 5.5.17/B5.5.44: ECL = sum_t marginal_pd x lgd x exposure_at_start x
+    discount_factor; ecl_12m over periods ending within ``horizon_months``, ecl_lifetime over
+    all; pd_lifetime = sum of marginal PDs. One row per loan_id (Float64), sorted by loan_id."""
+    loss = (
+        pl.col("marginal_pd")
+        * pl.col("lgd")
+        * pl.col("exposure_at_start")
+        * pl.col("discount_factor")
+    )
+    within = pl.col("period_end_months") <= horizon_months
+    return (
+        schedule.sort("loan_id", "period")
+        .group_by("loan_id", maintain_order=True)
+        .agg(
+            pl.col("marginal_pd").sum().alias("pd_lifetime"),
+            loss.filter(within).sum().alias("ecl_12m"),
+            loss.sum().alias("ecl_lifetime"),
+        )
+    )

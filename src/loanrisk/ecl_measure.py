@@ -1,0 +1,145 @@
+"""IFRS 9 expected credit loss per loan: SICR staging and the measure each stage uses
+(issue 5 point 5). Pure Polars; the building blocks are in ``loanrisk.ecl``.
+
+Input columns: loan_id, snapshot_date, product_code, account_status, outstanding_principal,
+overdue_interest, overdue_fees, credit_limit, annual_interest_rate, maturity_date, ifrs9_stage
+(from loan_aging), pd_12m and first_pd_12m (null = no earlier PD recorded).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import polars as pl
+
+from loanrisk.ecl import (
+    EXACT,
+    MONEY,
+    TERM_COLUMNS,
+    EclPolicy,
+    discounted_shortfall,
+    exposure_at_default,
+    lgd,
+    lifetime_pd,
+    loan_terms,
+    projection_schedule,
+)
+
+#: Columns ``expected_credit_loss`` adds, in order.
+ECL_COLUMNS = ("ead", "lgd", "pd_lifetime", "ecl_12m", "ecl_lifetime", "ecl_stage", "ecl")
+
+
+def significant_increase(policy: EclPolicy) -> pl.Expr:
+    """IFRS 9 5.5.3 SICR by PD: pd_12m >= max(relative_multiplier x first_pd_12m,
+    first_pd_12m + absolute_increase); false without a first PD or a current PD."""
+    first = pl.col("first_pd_12m")
+    rule = policy.sicr
+    threshold = pl.max_horizontal(first * rule.relative_multiplier, first + rule.absolute_increase)
+    return (pl.col("pd_12m") >= threshold).fill_null(False).alias("sicr")
+
+
+def ecl_stage(policy: EclPolicy) -> pl.Expr:
+    """IFRS 9 stage used for ECL: the aging ifrs9_stage, raised from 1 to 2 by the SICR rule;
+    null for closed loans."""
+    stage = pl.col("ifrs9_stage")
+    raised = pl.when((stage == 1) & significant_increase(policy)).then(2).otherwise(stage)
+    return raised.cast(pl.Int32).alias("ecl_stage")
+
+
+def _money(amount: pl.Expr) -> pl.Expr:
+    """Float amount rounded half-to-even to the cent, as Decimal(18,2)."""
+    return amount.round(2, mode="half_to_even").cast(MONEY)
+
+
+def stage_measure() -> pl.Expr:
+    """IFRS 9 5.5.3/5.5.5, B5.5.33: stage 1 -> 12-month ECL, stage 2 -> lifetime ECL, stage 3
+    (credit-impaired) -> LGD x EAD in exact decimal, half-to-even to the cent."""
+    stage = pl.col("ecl_stage")
+    impaired = (pl.col("ead").cast(EXACT) * pl.col("_lgd_exact")).round(2)
+    return (
+        pl.when(stage == 1)
+        .then(pl.col("ecl_12m"))
+        .when(stage == 2)
+        .then(pl.col("ecl_lifetime"))
+        .when(stage == 3)
+        .then(impaired.cast(MONEY))
+        .alias("ecl")
+    )
+
+
+def _exact_lgd(policy: EclPolicy) -> pl.Expr:
+    """LGD as Decimal(38,8) (the configured decimal, not its binary float) for stage 3."""
+    exact = {k: Decimal(str(v)).quantize(Decimal("1E-8")) for k, v in policy.lgd.items()}
+    return pl.col("product_code").replace_strict(exact, return_dtype=EXACT).alias("_lgd_exact")
+
+
+def _geometric(x: pl.Expr, m: pl.Expr) -> pl.Expr:
+    """G(x, m) = 1 + x + ... + x^(m-1) = (1 - x^m) / (1 - x); m when x = 1 (x in [0, 1])."""
+    return pl.when(x < 1.0).then((1.0 - x.pow(m)) / (1.0 - x)).otherwise(m.cast(pl.Float64))
+
+
+def closed_form_shortfall(periods: pl.Expr) -> pl.Expr:
+    """Sum over t = 1..m of the schedule's marginal_pd x exposure share x discount, in closed
+    form for the constant hazard (q) and annuity (v) case, so no schedule is exploded:
+    credit line (1-q) v G(qv, m); amortising (1-q) [v G(qv, m) - v^(n+1) G(q, m)] / (1 - v^n),
+    at 0% (v = 1) [n + 1 - G(q, m) - q^m (n + 1 - m)] / n. Times lgd x EAD gives the ECL."""
+    q, v, n, m = pl.col("_q"), pl.col("_v"), pl.col("_n"), periods
+    qv = q * v
+    line = (1.0 - q) * v * _geometric(qv, m)
+    annuity = (v * _geometric(qv, m) - v.pow(n + 1) * _geometric(q, m)) / (1.0 - v.pow(n))
+    straight = (n + 1 - _geometric(q, m) - q.pow(m) * (n + 1 - m)) / n
+    amortising = pl.when(v < 1.0).then((1.0 - q) * annuity).otherwise(straight)
+    return pl.when(pl.col("_line")).then(line).otherwise(amortising)
+
+
+def _closed_form(loans: pl.LazyFrame, policy: EclPolicy) -> pl.LazyFrame:
+    horizon = policy.twelve_month_horizon_months // policy.period_months
+    loss = pl.col("lgd") * pl.col("_ead")
+    twelve = pl.min_horizontal(pl.col("_n"), pl.lit(horizon, dtype=pl.Int32))
+    complete = pl.all_horizontal(pl.col(TERM_COLUMNS).is_not_null())  # as the schedule drops
+    return (
+        loans.with_columns(loan_terms(policy))
+        .with_columns(
+            pl.when(complete).then(lifetime_pd(pl.col("_q"), pl.col("_n"))).alias("pd_lifetime"),
+            pl.when(complete).then(loss * closed_form_shortfall(twelve)).alias("ecl_12m"),
+            pl.when(complete)
+            .then(loss * closed_form_shortfall(pl.col("_n")))
+            .alias("ecl_lifetime"),
+        )
+        .drop(TERM_COLUMNS)
+    )
+
+
+def _schedule(loans: pl.LazyFrame, policy: EclPolicy) -> pl.LazyFrame:
+    schedule = projection_schedule(loans, policy)
+    shortfall = discounted_shortfall(schedule, policy.twelve_month_horizon_months)
+    return loans.join(shortfall, on="loan_id", how="left", maintain_order="left")
+
+
+def expected_credit_loss(
+    loans: pl.LazyFrame,
+    policy: EclPolicy,
+    method: Literal["closed_form", "schedule"] = "closed_form",
+) -> pl.LazyFrame:
+    """Adds ead, lgd, pd_lifetime, ecl_12m, ecl_lifetime, ecl_stage and ecl to every loan (input
+    order kept); all null for closed loans (ifrs9_stage null). ``schedule`` sums the exploded
+    projection_schedule through discounted_shortfall; ``closed_form`` (the default: one row per
+    loan, no explode) gives the same sums analytically (tests hold the two to the cent)."""
+    if method not in ("closed_form", "schedule"):
+        raise ValueError(f"method must be 'closed_form' or 'schedule', not {method!r}")
+    projected = _closed_form(loans, policy) if method == "closed_form" else _schedule(loans, policy)
+    open_loan = pl.col("ifrs9_stage").is_not_null()
+    return (
+        projected.with_columns(
+            exposure_at_default(policy),
+            lgd(policy),
+            _exact_lgd(policy),
+            _money(pl.col("ecl_12m")),
+            _money(pl.col("ecl_lifetime")),
+            ecl_stage(policy),
+        )
+        .with_columns(stage_measure())
+        .with_columns(pl.when(open_loan).then(pl.col(c)).alias(c) for c in ECL_COLUMNS)
+        .select(pl.all().exclude("_lgd_exact", *ECL_COLUMNS), *ECL_COLUMNS)
+    )
