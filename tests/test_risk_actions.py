@@ -1,0 +1,116 @@
+"""Risk actions on hand-built borrowers, each rule at its edge."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from loanrisk.errors import ConfigError
+from loanrisk.features import SIGNAL_COLUMNS
+from loanrisk.risk_actions import load_risk_action_policy, risk_actions
+
+DAY = dt.date(2026, 10, 29)
+
+
+@pytest.fixture(scope="module")
+def action_policy(config_dir):
+    return load_risk_action_policy(config_dir)
+
+
+def loan(borrower, loan_id, dpd=0, score=600.0, product="CASH_LOAN", **extra) -> dict:
+    row = {
+        "snapshot_date": DAY,
+        "borrower_id": borrower,
+        "loan_id": loan_id,
+        "product_code": product,
+        "account_status": extra.pop("status", "ACTIVE"),
+        "dpd": dpd,
+        "score": score,
+        "episodes_12m": extra.pop("episodes", 0),
+        "last_payment_date": extra.pop("paid", DAY),
+    }
+    row.update(dict.fromkeys(SIGNAL_COLUMNS, 0))
+    row.update(extra)
+    return row
+
+
+def actions(policy, *rows) -> dict[tuple[str, str], tuple]:
+    frame = pl.LazyFrame(list(rows)).with_columns(
+        pl.col("dpd", "episodes_12m", *SIGNAL_COLUMNS).cast(pl.Int32)
+    )
+    out = risk_actions(frame, policy).collect()
+    return {
+        (r["borrower_id"], r["action"]): (r["action_value"], r["rule"])
+        for r in out.iter_rows(named=True)
+    }
+
+
+def test_freeze_at_dpd_1_and_on_a_fraud_signal_not_at_dpd_0(action_policy):
+    got = actions(
+        action_policy,
+        loan("B0", "L0", dpd=0),
+        loan("B1", "L1", dpd=1),
+        loan("B2", "L2", signal_new_device=1),
+        loan("B3", "L3", signal_out_of_province_login=2),  # watch, not fraud-like
+    )
+    assert ("B0", "FREEZE_LINE") not in got
+    assert got[("B1", "FREEZE_LINE")][1] == "borrower_dpd 1 >= 1"
+    assert got[("B2", "FREEZE_LINE")][1] == "signal_new_device = 1"
+    assert ("B3", "FREEZE_LINE") not in got
+    assert got[("B3", "WATCHLIST")][1] == "signal_out_of_province_login = 2"
+    assert ("B0", "WATCHLIST") not in got
+
+
+def test_reduce_limit_below_the_cut_for_credit_line_holders_only(action_policy):
+    cut = action_policy.reduce_limit.score_below
+    got = actions(
+        action_policy,
+        loan("B1", "L1", score=cut - 0.1, product="CREDIT_LINE"),
+        loan("B2", "L2", score=cut, product="CREDIT_LINE"),
+        loan("B3", "L3", score=cut - 50, product="CASH_LOAN"),
+    )
+    assert got[("B1", "REDUCE_LIMIT")][1] == f"score {cut - 0.1:g} < {cut:g}"
+    assert ("B2", "REDUCE_LIMIT") not in got and ("B3", "REDUCE_LIMIT") not in got
+
+
+def test_blacklist_needs_all_three_conditions(action_policy):
+    long_ago = DAY - dt.timedelta(days=90)
+    recent = DAY - dt.timedelta(days=89)
+    got = actions(
+        action_policy,
+        loan("B1", "L1", dpd=91, episodes=3, paid=long_ago),
+        loan("B2", "L2", dpd=91, episodes=2, paid=long_ago),
+        loan("B3", "L3", dpd=90, episodes=3, paid=None),
+        loan("B4", "L4", dpd=120, episodes=3, paid=recent),
+    )
+    assert got[("B1", "BLACKLIST")][1] == (
+        "episodes_12m 3 >= 3; dpd > 90 and no payment in 90 days on L1"
+    )
+    assert all((b, "BLACKLIST") not in got for b in ("B2", "B3", "B4"))
+
+
+def test_borrower_consolidates_loans_and_prices_by_the_lowest_score(action_policy):
+    got = actions(
+        action_policy,
+        loan("B1", "L1", score=700.0),
+        loan("B1", "L2", score=612.0, dpd=3),
+        loan("B1", "L3", score=100.0, status="CLOSED"),  # closed loans do not count
+        loan("B2", "L4", score=None),
+        loan("B3", "L5", score=640.0),
+    )
+    assert got[("B1", "PRICING_TIER")] == ("B", "score 612.0")
+    assert got[("B1", "FREEZE_LINE")][1] == "borrower_dpd 3 >= 1"
+    assert got[("B2", "PRICING_TIER")] == ("E", "no score: riskiest tier")
+    assert got[("B3", "PRICING_TIER")][0] == "A"
+
+
+def test_policy_errors_name_the_key(tmp_path, config_dir):
+    text = (config_dir / "risk_actions.yaml").read_text()
+    (tmp_path / "risk_actions.yaml").write_text(text.replace("signal_new_device", "signal_typo"))
+    with pytest.raises(ConfigError, match=r"freeze_line.fraud_signals: unknown signal"):
+        load_risk_action_policy(tmp_path)
+    (tmp_path / "risk_actions.yaml").write_text(text.replace("min_score: 610", "min_score: 700"))
+    with pytest.raises(ConfigError, match=r"pricing_tiers: min_score must strictly descend"):
+        load_risk_action_policy(tmp_path)
