@@ -13,6 +13,7 @@ from loanrisk.synth.dates import NO_DAY, due_date, due_dates_passed, due_day_of_
 from loanrisk.synth.origination import new_borrowers, new_loans
 from loanrisk.synth.settings import SynthConfig, cents
 from loanrisk.synth.state import (
+    DAYS_PER_MONTH,
     DEFERRAL,
     INSTALLMENT_PLAN,
     NONE,
@@ -20,7 +21,6 @@ from loanrisk.synth.state import (
     Loans,
 )
 
-DAYS_PER_MONTH = 30.44
 UTILISATION_CONCENTRATION = 4.0
 FLAG_EXPOSURE_DAYS = 90  # borrower-level flags in the initial book: this many days of hazard
 M7_SPAN_DAYS = 60  # initial dpd above the last band edge spreads over this many days

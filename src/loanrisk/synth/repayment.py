@@ -58,7 +58,17 @@ def _record(loans: Loans, today: Day, idx: np.ndarray, amount: np.ndarray) -> No
     loans.last_pay_amt[idx] = today.paid_today[idx]
 
 
-def miss_probability(cfg: SynthConfig, book: Book, idx: np.ndarray) -> np.ndarray:
+def behaviour_multiplier(cfg: SynthConfig, book: Book, idx: np.ndarray, day: int) -> np.ndarray:
+    """Miss-probability multiplier from the scorecard's drivers: young loans (fading linearly
+    over young_loan_months) and a small repaid share of principal miss more."""
+    loans, rp = book.loans, cfg.repayment
+    young = np.clip(1 - loans.months_on_book(day)[idx] / rp.young_loan_months, 0, 1)
+    seasoning = 1 + (rp.young_loan_miss_multiplier - 1) * young
+    repaid = np.clip(1 + rp.repaid_share_slope * (0.5 - loans.repaid_share()[idx]), 0.2, None)
+    return seasoning * repaid
+
+
+def miss_probability(cfg: SynthConfig, book: Book, idx: np.ndarray, day: int) -> np.ndarray:
     """Chance that a current loan misses the installment due today."""
     loans, borrowers, rp = book.loans, book.borrowers, cfg.repayment
     who = loans.borrower[idx]
@@ -67,7 +77,7 @@ def miss_probability(cfg: SynthConfig, book: Book, idx: np.ndarray) -> np.ndarra
     repeat = rp.repeat_miss_multiplier ** np.minimum(
         borrowers.episodes[who], rp.repeat_episodes_cap
     )
-    p = base * usage * repeat
+    p = base * usage * repeat * behaviour_multiplier(cfg, book, idx, day)
     first = loans.n_due[idx] == 1
     p = np.where(borrowers.fraud[who] & first, np.maximum(p, rp.fraud_first_payment_miss), p)
     p = np.where(borrowers.flagged[who], np.maximum(p, rp.flagged_miss_probability), p)
@@ -96,7 +106,7 @@ def _borrower_decides(rng, cfg: SynthConfig, book: Book, today: Day, idx: np.nda
     loans, rp = book.loans, cfg.repayment
     due = loans.overdue[idx]
     u = rng.random(len(idx))
-    miss = u < miss_probability(cfg, book, idx)
+    miss = u < miss_probability(cfg, book, idx, today.day)
     kind = rng.random(len(idx))
     partial = miss & (kind < rp.partial_share_of_misses)
     late = miss & ~partial & (kind < rp.partial_share_of_misses + rp.late_share_of_misses)
@@ -138,6 +148,10 @@ def cure_hazards(cfg: SynthConfig, book: Book, idx: np.ndarray, dpd: np.ndarray)
     mult = mult * np.where(borrowers.fraud[who], rp.fraud_cure_multiplier, 1.0)
     mult = mult * np.where(borrowers.flagged[who], rp.flagged_cure_multiplier, 1.0)
     mult = mult * np.where(loans.forb[idx] != NONE, cfg.forbearance.cure_multiplier, 1.0)
+    earlier = np.clip(borrowers.episodes[who] - 1, 0, rp.repeat_episodes_cap)  # not this one
+    mult = mult * rp.repeat_cure_multiplier**earlier
+    usage = loans.utilisation()[idx] - 0.5
+    mult = mult * np.clip(1 - rp.utilisation_cure_slope * usage, 0.2, None)
     return np.clip(cure * mult, 0, 1), np.clip(partial * mult, 0, 1)
 
 

@@ -130,6 +130,11 @@ class RepaymentConfig(StrictModel):
     fraud_cure_multiplier: Multiplier
     flagged_miss_probability: Probability
     flagged_cure_multiplier: Multiplier
+    young_loan_months: Annotated[int, Field(ge=1, le=120)]
+    young_loan_miss_multiplier: Multiplier
+    repaid_share_slope: Multiplier
+    repeat_cure_multiplier: Multiplier
+    utilisation_cure_slope: Multiplier
 
 
 class DelinquencyBand(StrictModel):
@@ -197,9 +202,15 @@ class EventsConfig(StrictModel):
     cashout_probability: Probability
     cashout_probability_fraud: Probability
     fraud_signal_multiplier: Multiplier
+    risk_signal_elasticity: Annotated[float, Field(ge=0, le=10)]
+    drain_daily_probability: Probability
+    drain_days_before_due: Annotated[int, Field(ge=1, le=60)]
+    drain_events_min: Annotated[int, Field(ge=1, le=1000)]
+    drain_events_max: Annotated[int, Field(ge=1, le=1000)]
+    drain_amount_median: Amount
+    travel_daily_probability: Probability
     device_unknown_share: Probability
     ip_unknown_share: Probability
-    ip_other_region_share: Probability
 
     @model_validator(mode="after")
     def _ranges(self) -> EventsConfig:
@@ -209,6 +220,8 @@ class EventsConfig(StrictModel):
             raise ValueError("burst_failures_min must not exceed burst_failures_max")
         if self.spike_events_min > self.spike_events_max:
             raise ValueError("spike_events_min must not exceed spike_events_max")
+        if self.drain_events_min > self.drain_events_max:
+            raise ValueError("drain_events_min must not exceed drain_events_max")
         return self
 
 

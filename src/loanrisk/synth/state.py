@@ -24,6 +24,7 @@ STATUSES = ("ACTIVE", "CLOSED", "WRITTEN_OFF")
 ACTIVE, CLOSED, WRITTEN_OFF = 0, 1, 2
 FORBEARANCE = ("NONE", "INSTALLMENT_PLAN", "DEFERRAL")
 NONE, INSTALLMENT_PLAN, DEFERRAL = 0, 1, 2
+DAYS_PER_MONTH = 30.44
 
 
 def _concat_fields(cls, a, b):
@@ -102,6 +103,14 @@ class Loans:
     def utilisation(self) -> np.ndarray:
         base = np.where(self.is_credit_line, self.limit, self.principal)
         return self.outstanding / np.maximum(base, 1)
+
+    def repaid_share(self) -> np.ndarray:
+        """Share of the principal (a credit line: of all draws) repaid, in [0, 1]."""
+        return np.clip(1 - self.outstanding / np.maximum(self.principal, 1), 0, 1)
+
+    def months_on_book(self, day: int) -> np.ndarray:
+        """Months since origination, fractional (30.44-day months)."""
+        return np.maximum(day - self.orig, 0) / DAYS_PER_MONTH
 
 
 @dataclass
