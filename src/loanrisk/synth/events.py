@@ -1,11 +1,13 @@
 """The borrower activity feed (``events_YYYY-MM-DD.csv``).
 
 Every borrower on the book logs in, buys and transfers at configured daily rates, at times drawn
-from a diurnal profile, from their current device and home region. On top of that: bursts of
-failed logins from an unknown device and region (some ending in a successful login), new devices,
-spikes of purchases and transfers out, disbursements (TRANSFER_IN) that are sometimes cashed out
-within hours (nearly always for first-party fraud), and one REPAYMENT per loan paid that day,
-for exactly the amount received.
+from a diurnal profile, from their current device and home region. On top of that, the patterns
+the monitoring signals look for (``loanrisk.signals``): bursts of failed logins from an unknown
+device and region (some ending in a successful login), new devices, trips (a day's events from
+another region), spikes of purchases and transfers out, accounts drained by outflows in the days
+before a due date, disbursements (TRANSFER_IN) that are sometimes cashed out within hours; each
+more often for fraud and for riskier grades (``_propensity``), i.e. among borrowers who later go
+delinquent. And one REPAYMENT per loan paid that day, for exactly the amount received.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from loanrisk.synth.dates import from_day
 from loanrisk.synth.identity import REGION_CODES
 from loanrisk.synth.output import borrower_id, label, local_timestamp, money
 from loanrisk.synth.settings import EventsConfig, SynthConfig, cents
-from loanrisk.synth.state import Book, Day
+from loanrisk.synth.state import ACTIVE, Book, Day
 
 EVENT_TYPES = (
     "LOGIN_SUCCESS",
@@ -78,6 +80,23 @@ def _grouped_offsets(
     return total - before
 
 
+def _propensity(cfg: SynthConfig, book: Book, who: np.ndarray) -> np.ndarray:
+    """How many times more often than average each borrower shows a monitoring pattern:
+    x fraud_signal_multiplier for fraud, x (grade miss / book-average miss) ** elasticity."""
+    ev = cfg.events
+    miss = np.array([g.miss_probability for g in cfg.risk_grades])
+    average = float(miss @ np.array([g.share for g in cfg.risk_grades]))
+    grade = np.power(miss / max(average, 1e-12), ev.risk_signal_elasticity)
+    fraud = np.where(book.borrowers.fraud[who], ev.fraud_signal_multiplier, 1.0)
+    return grade[book.borrowers.grade[who]] * fraud
+
+
+def _chosen(rng, cfg: SynthConfig, book: Book, who: np.ndarray, probability: float) -> np.ndarray:
+    """The borrowers of ``who`` showing a pattern of base daily ``probability`` today."""
+    chance = np.clip(probability * _propensity(cfg, book, who), 0, 1)
+    return who[rng.random(len(who)) < chance]
+
+
 def _home_device(book: Book, borrower: np.ndarray) -> np.ndarray:
     return device_hash(borrower, book.borrowers.devices[borrower])
 
@@ -113,19 +132,18 @@ def _routine(rng, ev: EventsConfig, book: Book, active: np.ndarray) -> list[dict
     return blocks
 
 
-def _new_devices(rng, ev: EventsConfig, book: Book, active: np.ndarray) -> dict:
+def _new_devices(rng, cfg: SynthConfig, book: Book, active: np.ndarray) -> dict:
     """Some borrowers switch phones: the counter moves on, the new device logs in."""
-    boost = np.where(book.borrowers.fraud[active], ev.fraud_signal_multiplier, 1.0)
-    chance = np.clip(ev.new_device_daily_probability * boost, 0, 1)
-    who = active[rng.random(len(active)) < chance]
+    ev = cfg.events
+    who = _chosen(rng, cfg, book, active, ev.new_device_daily_probability)
     book.borrowers.devices[who] += 1
     return _block(who, _seconds(rng, ev, len(who)), LOGIN_OK)
 
 
-def _bursts(rng, ev: EventsConfig, book: Book, active: np.ndarray, day: int) -> list[dict]:
+def _bursts(rng, cfg: SynthConfig, book: Book, active: np.ndarray, day: int) -> list[dict]:
     """Failed-login bursts from an unknown device and region, some ending in a takeover."""
-    boost = np.where(book.borrowers.fraud[active], ev.fraud_signal_multiplier, 1.0)
-    who = active[rng.random(len(active)) < np.clip(ev.burst_daily_probability * boost, 0, 1)]
+    ev = cfg.events
+    who = _chosen(rng, cfg, book, active, ev.burst_daily_probability)
     sizes = rng.integers(ev.burst_failures_min, ev.burst_failures_max + 1, len(who))
     start = rng.integers(0, SECONDS_PER_DAY // 2, len(who)) + SECONDS_PER_DAY // 4
     device = device_hash(who + ATTACKER_SALT, np.full(len(who), day))
@@ -140,10 +158,10 @@ def _bursts(rng, ev: EventsConfig, book: Book, active: np.ndarray, day: int) -> 
     return [failures, takeover]
 
 
-def _spikes(rng, ev: EventsConfig, book: Book, active: np.ndarray) -> dict:
+def _spikes(rng, cfg: SynthConfig, book: Book, active: np.ndarray) -> dict:
     """Bursts of large purchases and transfers out."""
-    boost = np.where(book.borrowers.fraud[active], ev.fraud_signal_multiplier, 1.0)
-    who = active[rng.random(len(active)) < np.clip(ev.spike_daily_probability * boost, 0, 1)]
+    ev = cfg.events
+    who = _chosen(rng, cfg, book, active, ev.spike_daily_probability)
     sizes = rng.integers(ev.spike_events_min, ev.spike_events_max + 1, len(who))
     rows = np.repeat(np.arange(len(who)), sizes)
     start = _seconds(rng, ev, len(who))
@@ -154,13 +172,27 @@ def _spikes(rng, ev: EventsConfig, book: Book, active: np.ndarray) -> dict:
     return _block(who[rows], second, kind, amount)
 
 
-def _money_flows(rng, ev: EventsConfig, book: Book, today: Day) -> list[dict]:
+def _drains(rng, cfg: SynthConfig, book: Book, today: Day) -> dict:
+    """Accounts drained by transfers out and withdrawals in the days before a due date."""
+    ev, loans = cfg.events, book.loans
+    ahead = loans.next_due() - today.day
+    soon = (today.status == ACTIVE) & (ahead >= 1) & (ahead <= ev.drain_days_before_due)
+    who = _chosen(rng, cfg, book, np.unique(loans.borrower[soon]), ev.drain_daily_probability)
+    sizes = rng.integers(ev.drain_events_min, ev.drain_events_max + 1, len(who))
+    rows = np.repeat(np.arange(len(who)), sizes)
+    second = _seconds(rng, ev, len(who))[rows] + _grouped_offsets(rng, sizes, 60, 1800)
+    kind = np.where(rng.random(len(rows)) < 0.5, CASH_OUT, TRANSFER_OUT)
+    amount = _amounts(rng, cents(ev.drain_amount_median), ev.amount_sigma, len(rows))
+    return _block(who[rows], second, kind, amount)
+
+
+def _money_flows(rng, cfg: SynthConfig, book: Book, today: Day) -> list[dict]:
     """Disbursements in (sometimes cashed out within hours) and today's repayments."""
+    ev = cfg.events
     who, amount = today.disbursed_borrower, today.disbursed_amount
     second = rng.integers(9 * 3600, 18 * 3600, len(who))
-    chance = np.where(
-        book.borrowers.fraud[who], ev.cashout_probability_fraud, ev.cashout_probability
-    )
+    base = np.clip(ev.cashout_probability * _propensity(cfg, book, who), 0, 1)
+    chance = np.where(book.borrowers.fraud[who], ev.cashout_probability_fraud, base)
     out = rng.random(len(who)) < chance
     later = second[out] + rng.integers(300, 3 * 3600, out.sum())
     kind = np.where(rng.random(out.sum()) < 0.5, CASH_OUT, TRANSFER_OUT)
@@ -174,14 +206,18 @@ def _money_flows(rng, ev: EventsConfig, book: Book, today: Day) -> list[dict]:
     ]
 
 
-def _finish(rng, ev: EventsConfig, book: Book, blocks: list[dict]) -> dict[str, np.ndarray]:
+def _finish(rng, cfg: SynthConfig, book: Book, blocks: list[dict]) -> dict[str, np.ndarray]:
+    ev = cfg.events
     rows = {k: np.concatenate([b[k] for b in blocks]) for k in _FIELDS}
-    n = len(rows["borrower"])
+    n, who = len(rows["borrower"]), rows["borrower"]
     unknown = rows["device"] < 0
-    rows["device"][unknown] = _home_device(book, rows["borrower"][unknown])
-    rows["ip"] = np.where(rows["ip"] < 0, book.borrowers.region_idx[rows["borrower"]], rows["ip"])
-    away = rng.random(n) < ev.ip_other_region_share
-    rows["ip"] = np.where(away, rng.integers(0, len(REGION_CODES), n), rows["ip"])
+    rows["device"][unknown] = _home_device(book, who[unknown])
+    rows["ip"] = np.where(rows["ip"] < 0, book.borrowers.region_idx[who], rows["ip"])
+    everyone = np.arange(len(book.borrowers))
+    travelling = np.zeros(len(everyone), dtype=bool)
+    travelling[_chosen(rng, cfg, book, everyone, ev.travel_daily_probability)] = True
+    trip = rng.integers(0, len(REGION_CODES), len(everyone))
+    rows["ip"] = np.where(travelling[who], trip[who], rows["ip"])
     rows["ip"][rng.random(n) < ev.ip_unknown_share] = -1
     rows["device"][rng.random(n) < ev.device_unknown_share] = -1
     rows["second"] = np.clip(rows["second"], 0, SECONDS_PER_DAY - 1)
@@ -195,14 +231,13 @@ def events_frame(
     rng: np.random.Generator, cfg: SynthConfig, book: Book, today: Day, columns: list[str]
 ) -> pl.DataFrame:
     """The day's event rows in contract column order, event_id ascending with event_time."""
-    ev = cfg.events
     active = np.flatnonzero(np.bincount(book.loans.borrower, minlength=len(book.borrowers)))
-    blocks = [_new_devices(rng, ev, book, active)]
-    blocks += _routine(rng, ev, book, active)
-    blocks += _bursts(rng, ev, book, active, today.day)
-    blocks += [_spikes(rng, ev, book, active)]
-    blocks += _money_flows(rng, ev, book, today)
-    rows = _finish(rng, ev, book, blocks)
+    blocks = [_new_devices(rng, cfg, book, active)]
+    blocks += _routine(rng, cfg.events, book, active)
+    blocks += _bursts(rng, cfg, book, active, today.day)
+    blocks += [_spikes(rng, cfg, book, active), _drains(rng, cfg, book, today)]
+    blocks += _money_flows(rng, cfg, book, today)
+    rows = _finish(rng, cfg, book, blocks)
     stamp = from_day(today.day).strftime("%Y%m%d")
     frame = pl.DataFrame(rows).with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64))
     return frame.with_columns(

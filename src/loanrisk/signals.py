@@ -1,0 +1,296 @@
+"""Monitoring signals from the events feed (issue 5; DESIGN.md §1 step 4): pure Polars rules.
+
+Thresholds and windows are in ``config/signals.yaml`` (``SignalPolicy``). The rolling windows
+read ``daily``: the per-borrower per-day aggregate ``borrower_events_daily`` of the days needed
+(``snapshot_date`` column; a day without events has no rows, i.e. counts as zero events).
+
+Money words used below: *inflow* = TRANSFER_IN (disbursements included); *outflow* =
+TRANSFER_OUT + CASH_WITHDRAWAL + PURCHASE (money leaving the borrower's account, repayments to
+us excluded); *cash-out* = CASH_WITHDRAWAL + TRANSFER_OUT; *transactions* = TRANSFER_IN,
+TRANSFER_OUT, PURCHASE, CASH_WITHDRAWAL. A device is *seen* when an event other than
+LOGIN_FAILURE comes from it (a device that got into the account).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+from pydantic import Field
+
+from loanrisk.config import Money, StrictModel, load_yaml_model
+
+Days = Annotated[int, Field(ge=1, le=3_660)]
+Count = Annotated[int, Field(ge=1, le=1_000_000)]
+Ratio = Annotated[float, Field(gt=0, le=1_000_000)]
+
+LOGINS = ("LOGIN_SUCCESS", "LOGIN_FAILURE")
+INFLOW, OUTFLOW = ("TRANSFER_IN",), ("TRANSFER_OUT", "CASH_WITHDRAWAL", "PURCHASE")
+CASH_OUT = ("TRANSFER_OUT", "CASH_WITHDRAWAL")
+TRANSACTIONS = ("TRANSFER_IN", "TRANSFER_OUT", "PURCHASE", "CASH_WITHDRAWAL")
+EVENT_TYPES = (*LOGINS, *TRANSACTIONS, "REPAYMENT")
+SIGNALS = (
+    "signal_login_failure_burst",
+    "signal_new_device",
+    "signal_out_of_province_login",
+    "signal_transaction_spike",
+    "signal_fund_flow_mismatch",
+    "signal_cash_out_after_disbursement",
+)
+
+
+class BurstPolicy(StrictModel):
+    min_failures: Count
+    window_hours: Annotated[int, Field(ge=1, le=24 * 366)]
+
+
+class NewDevicePolicy(StrictModel):
+    lookback_days: Days
+
+
+class ProvincePolicy(StrictModel):
+    min_logins: Count
+
+
+class SpikePolicy(StrictModel):
+    window_days: Days
+    baseline_days: Days
+    min_ratio: Ratio
+    min_count: Count
+
+
+class FundFlowPolicy(StrictModel):
+    pre_due_days: Days
+    min_ratio: Ratio
+    min_outflow_amount: Money
+    watch_days_after_due: Annotated[int, Field(ge=0, le=3_660)]
+
+
+class CashOutPolicy(StrictModel):
+    days_after_disbursement: Annotated[int, Field(ge=0, le=3_660)]
+    min_share_of_principal: Annotated[float, Field(ge=0, le=1_000)]
+
+
+class SignalPolicy(StrictModel):
+    """``config/signals.yaml``."""
+
+    login_failure_burst: BurstPolicy
+    new_device: NewDevicePolicy
+    out_of_province_login: ProvincePolicy
+    transaction_spike: SpikePolicy
+    fund_flow_mismatch: FundFlowPolicy
+    cash_out_after_disbursement: CashOutPolicy
+
+    @property
+    def history_days(self) -> int:
+        """Business days before the business day that the windows read."""
+        spike, flow = self.transaction_spike, self.fund_flow_mismatch
+        return max(
+            self.new_device.lookback_days,
+            spike.window_days + spike.baseline_days - 1,
+            flow.watch_days_after_due + flow.pre_due_days,
+            self.cash_out_after_disbursement.days_after_disbursement,
+        )
+
+
+def load_signal_policy(config_dir: Path) -> SignalPolicy:
+    """Load and validate ``<config_dir>/signals.yaml``; errors name the key."""
+    return load_yaml_model(Path(config_dir) / "signals.yaml", SignalPolicy)
+
+
+def _days(start: dt.date, end: dt.date) -> pl.Expr:
+    return pl.col("snapshot_date").is_between(start, end)
+
+
+def _typed_sum(types: tuple[str, ...]) -> pl.Expr:
+    return pl.col("amount").filter(pl.col("event_type").is_in(types)).sum()
+
+
+def daily_aggregate(events: pl.LazyFrame, business_date: dt.date) -> pl.LazyFrame:
+    """Per-borrower per-day aggregate of one day's events (borrower_events_daily contract)."""
+    kind = pl.col("event_type")
+    seen = pl.col("device_id").filter((kind != "LOGIN_FAILURE") & pl.col("device_id").is_not_null())
+    return (
+        events.group_by("borrower_id")
+        .agg(
+            *((kind == t).sum().alias(f"{t.lower()}_count") for t in EVENT_TYPES),
+            _typed_sum(INFLOW).alias("inflow_amount"),
+            _typed_sum(OUTFLOW).alias("outflow_amount"),
+            _typed_sum(CASH_OUT).alias("cash_out_amount"),
+            _typed_sum(("REPAYMENT",)).alias("repayment_amount"),
+            seen.unique().sort().alias("devices_seen"),
+        )
+        .with_columns(pl.lit(business_date).alias("snapshot_date"))
+        .sort("borrower_id")
+    )
+
+
+def _signal(frame: pl.LazyFrame, value: pl.Expr, name: str) -> pl.LazyFrame:
+    return frame.select("borrower_id", value.cast(pl.Int32).alias(name))
+
+
+def login_failure_burst(
+    events: pl.LazyFrame, business_date: dt.date, policy: BurstPolicy
+) -> pl.LazyFrame:
+    """Abnormal login, burst: >= min_failures LOGIN_FAILURE in (t - window_hours, t] for a
+    failure t on the business day (``events``: that day's and the day before's, snapshot_date)."""
+    one = pl.col("event_time").is_not_null().cast(pl.Int32)
+    in_window = one.rolling_sum_by("event_time", f"{policy.window_hours}h").over("borrower_id")
+    counts = (
+        events.filter(pl.col("event_type") == "LOGIN_FAILURE")
+        .with_columns(in_window.alias("failures"))
+        .filter(
+            (pl.col("snapshot_date") == business_date) & (pl.col("failures") >= policy.min_failures)
+        )
+        .group_by("borrower_id")
+        .agg(pl.col("failures").max())
+    )
+    return _signal(counts, pl.col("failures"), "signal_login_failure_burst")
+
+
+def _device_pairs(frame: pl.LazyFrame) -> pl.LazyFrame:
+    pairs = frame.select("borrower_id", pl.col("devices_seen").alias("device"))
+    return pairs.explode("device").drop_nulls().unique()
+
+
+def new_device(
+    days: Mapping[dt.date, pl.LazyFrame], business_date: dt.date, policy: NewDevicePolicy
+) -> pl.LazyFrame:
+    """Abnormal login, new device: a device seen on the business day and on none of the
+    lookback_days before it, for a borrower with some device seen in those days.
+
+    ``days``: each day's aggregate (a missing day has no events). Walked nearest day first, so
+    the candidates (today's devices not seen yet) shrink fast and older days cost little.
+    """
+    empty = pl.LazyFrame(schema={"borrower_id": pl.String(), "devices_seen": pl.List(pl.String())})
+    candidates = _device_pairs(days.get(business_date, empty)).collect()
+    known = [candidates.clear().select("borrower_id")]
+    for back in range(1, policy.lookback_days + 1):
+        frame = days.get(business_date - dt.timedelta(days=back))
+        if frame is None or candidates.is_empty():
+            continue
+        who = candidates.select("borrower_id").unique().lazy()
+        seen = _device_pairs(frame.join(who, on="borrower_id", how="semi")).collect()
+        known.append(seen.select("borrower_id"))
+        candidates = candidates.join(seen, on=["borrower_id", "device"], how="anti")
+    new = (
+        candidates.lazy()
+        .join(pl.concat(known).lazy().unique(), on="borrower_id", how="semi")
+        .group_by("borrower_id")
+        .agg(pl.len().alias("devices"))
+    )
+    return _signal(new, pl.col("devices"), "signal_new_device")
+
+
+def borrower_province(loans: pl.LazyFrame) -> pl.LazyFrame:
+    """(borrower_id, province): the first 2 digits of the borrower's region_code."""
+    return loans.group_by("borrower_id").agg(
+        pl.col("region_code").min().str.slice(0, 2).alias("province")
+    )
+
+
+def out_of_province_login(
+    events: pl.LazyFrame, loans: pl.LazyFrame, policy: ProvincePolicy
+) -> pl.LazyFrame:
+    """Abnormal login, out of province: the day's logins whose ip_region's first 2 digits differ
+    from the borrower's province, when at least min_logins."""
+    away = (
+        events.filter(pl.col("event_type").is_in(LOGINS) & pl.col("ip_region").is_not_null())
+        .join(borrower_province(loans), on="borrower_id")
+        .filter(pl.col("ip_region").str.slice(0, 2) != pl.col("province"))
+        .group_by("borrower_id")
+        .agg(pl.len().alias("logins"))
+        .filter(pl.col("logins") >= policy.min_logins)
+    )
+    return _signal(away, pl.col("logins"), "signal_out_of_province_login")
+
+
+def transaction_spike(
+    daily: pl.LazyFrame, business_date: dt.date, policy: SpikePolicy
+) -> pl.LazyFrame:
+    """Transaction spike: window_days count >= min_count and >= min_ratio x the count expected
+    from the baseline_days just before the window."""
+    window_start = business_date - dt.timedelta(days=policy.window_days - 1)
+    base_start = window_start - dt.timedelta(days=policy.baseline_days)
+    count = pl.sum_horizontal(pl.col(f"{t.lower()}_count") for t in TRANSACTIONS)
+    recent = (
+        daily.filter(_days(window_start, business_date))
+        .group_by("borrower_id")
+        .agg(count.sum().alias("recent"))
+        .filter(pl.col("recent") >= policy.min_count)
+    )
+    base = (
+        daily.filter(_days(base_start, window_start - dt.timedelta(days=1)))
+        .join(recent.select("borrower_id"), on="borrower_id", how="semi")
+        .group_by("borrower_id")
+        .agg(count.sum().alias("base"))
+    )
+    expected = pl.col("base").fill_null(0) * policy.window_days * policy.min_ratio
+    spikes = recent.join(base, on="borrower_id", how="left").filter(
+        pl.col("recent") * policy.baseline_days >= expected
+    )
+    return _signal(spikes, pl.col("recent"), "signal_transaction_spike")
+
+
+def fund_flow_mismatch(
+    daily: pl.LazyFrame, loans: pl.LazyFrame, business_date: dt.date, policy: FundFlowPolicy
+) -> pl.LazyFrame:
+    """Fund-flow mismatch: a recent unpaid due date preceded by pre_due_days of outflows >=
+    min_outflow_amount and >= min_ratio x inflows."""
+    due = pl.col("oldest_unpaid_due_date")
+    overdue = pl.col("overdue_principal") + pl.col("overdue_interest") + pl.col("overdue_fees")
+    missed = loans.filter(
+        (pl.col("account_status") == "ACTIVE")
+        & (overdue > 0)
+        & due.is_between(
+            business_date - dt.timedelta(days=policy.watch_days_after_due), business_date
+        )
+    ).select("loan_id", "borrower_id", due.alias("due"))
+    flows = daily.select("borrower_id", "snapshot_date", "inflow_amount", "outflow_amount")
+    before_due = pl.col("snapshot_date").is_between(
+        pl.col("due") - pl.duration(days=policy.pre_due_days), pl.col("due") - pl.duration(days=1)
+    )
+    per_loan = (
+        missed.join(flows, on="borrower_id", how="left")
+        .group_by("loan_id", "borrower_id")
+        .agg(
+            pl.col("inflow_amount").filter(before_due).sum().alias("inflow"),
+            pl.col("outflow_amount").filter(before_due).sum().alias("outflow"),
+        )
+        .filter(
+            (pl.col("outflow") >= policy.min_outflow_amount)
+            & (pl.col("outflow") >= pl.col("inflow") * Decimal(str(policy.min_ratio)))
+        )
+    )
+    counts = per_loan.group_by("borrower_id").agg(pl.len().alias("loans"))
+    return _signal(counts, pl.col("loans"), "signal_fund_flow_mismatch")
+
+
+def cash_out_after_disbursement(
+    daily: pl.LazyFrame, loans: pl.LazyFrame, business_date: dt.date, policy: CashOutPolicy
+) -> pl.LazyFrame:
+    """Cash-out after disbursement: cash-out events since the earliest loan originated within
+    days_after_disbursement days, amounting to >= min_share_of_principal of their principal."""
+    since = business_date - dt.timedelta(days=policy.days_after_disbursement)
+    new = (
+        loans.filter(pl.col("origination_date").is_between(since, business_date))
+        .group_by("borrower_id")
+        .agg(pl.col("origination_date").min().alias("first"), pl.col("principal_amount").sum())
+    )
+    counts = pl.col("transfer_out_count") + pl.col("cash_withdrawal_count")
+    from_first = pl.col("snapshot_date").is_between(pl.col("first"), business_date)
+    share = Decimal(str(policy.min_share_of_principal))
+    cashed = (
+        new.join(daily.filter(_days(since, business_date)), on="borrower_id", how="left")
+        .group_by("borrower_id", "principal_amount")
+        .agg(
+            counts.filter(from_first).sum().alias("events"),
+            pl.col("cash_out_amount").filter(from_first).sum().alias("amount"),
+        )
+        .filter((pl.col("events") > 0) & (pl.col("amount") >= pl.col("principal_amount") * share))
+    )
+    return _signal(cashed, pl.col("events"), "signal_cash_out_after_disbursement")

@@ -1,0 +1,150 @@
+"""The ``compute_signals`` stage: the day's validated events and loans -> ``borrower_events_daily``
+(the per-borrower per-day aggregate the rolling windows read) and ``borrower_signals``.
+
+The events feed is optional: a day without a validated events partition counts as zero events
+(its aggregate partition is written empty). A window day whose aggregate is missing but whose
+validated events exist (a day validated before this stage existed) is aggregated on the fly, so
+the signals do not depend on the order days were run in. Rules in ``loanrisk.signals``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from loanrisk import signals as rules
+from loanrisk.contracts import load_contract
+from loanrisk.errors import InputFileError
+from loanrisk.feeds import LOANS
+from loanrisk.storage import Lake, sha256_file, write_partition
+
+EVENTS, DAILY, SIGNALS = "events", "borrower_events_daily", "borrower_signals"
+LOAN_COLUMNS = (
+    "loan_id",
+    "borrower_id",
+    "region_code",
+    "origination_date",
+    "principal_amount",
+    "account_status",
+    "oldest_unpaid_due_date",
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_fees",
+)
+
+
+def _contract_frame(frame: pl.LazyFrame, contracts_dir: Path, table: str) -> pl.LazyFrame:
+    """Select and type ``frame``'s columns from the table's contract."""
+    columns = load_contract(contracts_dir, table).columns
+    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns)
+
+
+def day_events(lake: Lake, contracts_dir: Path, day: dt.date) -> pl.LazyFrame:
+    """A day's validated events (empty, typed, when the optional feed did not come)."""
+    source = lake.partition_file("raw", EVENTS, day)
+    if source.exists():
+        return pl.scan_parquet(source)
+    return pl.LazyFrame(schema=load_contract(contracts_dir, EVENTS).polars_schema)
+
+
+def _window(
+    lake: Lake, contracts_dir: Path, business_date: dt.date, days: int, today: pl.DataFrame
+) -> tuple[dict[dt.date, pl.LazyFrame], int]:
+    """The daily aggregates of ``business_date`` and the ``days`` days before it that had
+    events, and how many were aggregated from raw events for want of a stored partition."""
+    stored = set(lake.partition_dates("curated", DAILY))
+    raw = set(lake.partition_dates("raw", EVENTS))
+    frames, rebuilt = {business_date: today.lazy()}, 0
+    for back in range(1, days + 1):
+        day = business_date - dt.timedelta(days=back)
+        if day in stored:
+            frames[day] = pl.scan_parquet(lake.partition_file("curated", DAILY, day))
+        elif day in raw:
+            daily = rules.daily_aggregate(day_events(lake, contracts_dir, day), day)
+            frames[day] = _contract_frame(daily, contracts_dir, DAILY).collect().lazy()
+            rebuilt += 1
+    return frames, rebuilt
+
+
+def _burst_events(lake: Lake, contracts_dir: Path, business_date: dt.date) -> pl.LazyFrame:
+    """LOGIN_FAILURE rows of the business day and the day before, with their file's day."""
+    frames = []
+    for day in (business_date - dt.timedelta(days=1), business_date):
+        frames.append(
+            day_events(lake, contracts_dir, day)
+            .filter(pl.col("event_type") == "LOGIN_FAILURE")
+            .select("borrower_id", "event_time", "event_type", pl.lit(day).alias("snapshot_date"))
+        )
+    return pl.concat(frames)
+
+
+def borrower_signals(
+    loans: pl.LazyFrame, signals: list[pl.LazyFrame], business_date: dt.date
+) -> pl.LazyFrame:
+    """One row per borrower of the day's loan snapshot with every signal count (0 when none)."""
+    out = loans.select("borrower_id").unique()
+    for signal in signals:
+        out = out.join(signal, on="borrower_id", how="left")
+    return (
+        out.with_columns(pl.lit(business_date).alias("snapshot_date"))
+        .with_columns(pl.col(rules.SIGNALS).fill_null(0).cast(pl.Int32))
+        .select("snapshot_date", "borrower_id", *rules.SIGNALS)
+        .sort("borrower_id")
+    )
+
+
+def signal_table(
+    events: pl.LazyFrame,
+    failures: pl.LazyFrame,
+    days: dict[dt.date, pl.LazyFrame],
+    loans: pl.LazyFrame,
+    policy: rules.SignalPolicy,
+    business_date: dt.date,
+) -> pl.LazyFrame:
+    """Every rule of ``loanrisk.signals`` on the day's inputs, one row per borrower of ``loans``;
+    each rule is computed on its own (one window at a time in memory)."""
+    d, daily = business_date, pl.concat([days[day] for day in sorted(days)], how="vertical")
+    signals = [
+        rules.login_failure_burst(failures, d, policy.login_failure_burst),
+        rules.new_device(days, d, policy.new_device),
+        rules.out_of_province_login(events, loans, policy.out_of_province_login),
+        rules.transaction_spike(daily, d, policy.transaction_spike),
+        rules.fund_flow_mismatch(daily, loans, d, policy.fund_flow_mismatch),
+        rules.cash_out_after_disbursement(daily, loans, d, policy.cash_out_after_disbursement),
+    ]
+    collected = [signal.collect(engine="streaming").lazy() for signal in signals]
+    return borrower_signals(loans, collected, d)
+
+
+def _write(lake: Lake, business_date: dt.date, table: str, frame: pl.DataFrame) -> dict:
+    written = write_partition(frame, lake.partition("curated", table, business_date), lake.scratch)
+    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
+
+
+def compute_signals(
+    lake: Lake, contracts_dir: Path, policy: rules.SignalPolicy, business_date: dt.date
+) -> dict:
+    """Compute and write the day's borrower_events_daily and borrower_signals; return the report."""
+    source = lake.partition_file("raw", LOANS, business_date)
+    if not source.exists():
+        raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
+    loans = pl.scan_parquet(source).select(LOAN_COLUMNS)
+    events = day_events(lake, contracts_dir, business_date)
+    today = _contract_frame(
+        rules.daily_aggregate(events, business_date), contracts_dir, DAILY
+    ).collect()
+    days, rebuilt = _window(lake, contracts_dir, business_date, policy.history_days, today)
+    failures = _burst_events(lake, contracts_dir, business_date)
+    table = signal_table(events, failures, days, loans, policy, business_date)
+    signals = _contract_frame(table, contracts_dir, SIGNALS).collect(engine="streaming")
+    fired = signals.select((pl.col(c) > 0).sum() for c in rules.SIGNALS).row(0, named=True)
+    return {
+        "rows_out": signals.height,
+        "events_feed": lake.partition_file("raw", EVENTS, business_date).exists(),
+        "window_days_rebuilt_from_raw": rebuilt,
+        "borrowers_flagged": fired,
+        "daily": _write(lake, business_date, DAILY, today),
+        "output": _write(lake, business_date, SIGNALS, signals),
+    }
