@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -12,7 +13,9 @@ from loanrisk.contracts import load_contract, polars_dtype
 from loanrisk.errors import ConfigError
 
 FEEDS = ("loan_snapshot", "events", "contacts")
-CONTRACTS = (*FEEDS, "loan_aging", "loan_quarantine", "pipeline_runs")
+CONTRACTS = tuple(
+    sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "data_contracts").glob("*.yaml"))
+)
 
 
 @pytest.fixture(scope="module")

@@ -57,9 +57,14 @@ def _stability(
     frame = frame.with_columns(
         (pl.col("count") / pl.col("count").sum().over(keys)).alias("actual_share")
     ).with_columns(psi_contribution())
-    return frame.with_columns(pl.col("contribution").sum().over(keys).alias(total)).sort(
-        *keys, "bin_no"
+    # Summed per key as a list in bin order: a float sum whose order the engine cannot change,
+    # so a rerun writes the same bytes.
+    index = (
+        frame.group_by(keys)
+        .agg(pl.col("contribution").sort_by("bin_no").alias(total))
+        .with_columns(pl.col(total).list.sum())
     )
+    return frame.join(index, on=keys, how="left").sort(*keys, "bin_no")
 
 
 def score_psi(scores: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
