@@ -66,7 +66,19 @@ def loan_daily():
         return run_stage("age_loans", ds, params)
 
     @task
-    def publish_warehouse(aged: str, ds=None, params=None) -> str:
+    def compute_signals(validated: list[str], ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("compute_signals", ds, params)
+
+    @task
+    def score_loans(aged: str, signals: str, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("score_loans", ds, params)
+
+    @task
+    def publish_warehouse(scored: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("publish_warehouse", ds, params)
@@ -89,7 +101,8 @@ def loan_daily():
         )
         for feed in FEEDS
     ]
-    build_report(finalize_run(publish_warehouse(age_loans(validated))))
+    scored = score_loans(age_loans(validated), compute_signals(validated))
+    build_report(finalize_run(publish_warehouse(scored)))
 
 
 loan_daily()

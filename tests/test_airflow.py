@@ -12,7 +12,8 @@ from conftest import PROJECT
 pytestmark = pytest.mark.airflow
 
 FEEDS = ["loan_snapshot", "events", "contacts"]
-TAIL = ["age_loans", "publish_warehouse", "finalize_run", "build_report"]
+MIDDLE = ["age_loans", "compute_signals"]
+TAIL = ["score_loans", "publish_warehouse", "finalize_run", "build_report"]
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,12 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert dag.max_active_runs == 1
     assert "0 0 * * *" in repr(dag.timetable)
     order = [t.task_id for t in dag.topological_sort()]
-    assert set(order) == {f"{s}_{f}" for f in FEEDS for s in ("ingest", "validate")} | set(TAIL)
+    feed_tasks = {f"{s}_{f}" for f in FEEDS for s in ("ingest", "validate")}
+    assert set(order) == feed_tasks | set(MIDDLE) | set(TAIL)
     for feed in FEEDS:
         assert order.index(f"ingest_{feed}") < order.index(f"validate_{feed}")
-        assert order.index(f"validate_{feed}") < order.index("age_loans")
+        for task in MIDDLE:
+            assert order.index(f"validate_{feed}") < order.index(task)
     assert order[-len(TAIL) :] == TAIL
     for task in dag.tasks:
         assert task.retries >= 1, task.task_id

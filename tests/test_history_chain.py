@@ -12,6 +12,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from loanrisk.aging_stage import recompute_later_days
 from loanrisk.contracts import load_contract
 from loanrisk.history import DAY_COLUMNS, state_from_history
 from loanrisk.stages import age_loans, lake_of
@@ -114,9 +115,10 @@ def test_rerunning_an_earlier_day_recomputes_the_days_after_it(chain):
         .alias("overdue_principal"),
     )
     write_partition(corrected, raw.parent, lake.scratch)
-    report = age_loans(day(n), chain)
-    assert report["recomputed_days"], "a changed day must recompute the days after it"
-    assert report["recomputed_days"][0] == day(n + 1).isoformat()
+    age_loans(day(n), chain)
+    recomputed = recompute_later_days(lake, chain, day(n))
+    assert recomputed, "a changed day must recompute the days after it"
+    assert recomputed[0] == day(n + 1).isoformat()
     rebuilt = read_json(lake.stage_report(day(n + 1), "age_loans"))
     assert rebuilt["output"]["sha256"] == _sha(lake, n + 1)
     assert_chain_matches_scratch(chain, first=n)

@@ -3,8 +3,9 @@ today's ``loan_state`` (DESIGN.md §5).
 
 History is a chain: a day's state needs the previous processed day's. The first day processed
 in a data_root starts the chain; a missing previous day stops the run (``HISTORY_GAP``) unless
-the operator allows the gap. Rerunning an earlier day whose state changes recomputes the stored
-days after it, in order, from their validated snapshots, until a day's state comes out unchanged.
+the operator allows the gap. After a rerun of an earlier day, ``recompute_later_days`` rebuilds
+the stored days after it, in order, from their validated snapshots, until a day comes out
+unchanged (the ``score_loans`` stage calls it once the day's scores are written).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
 from loanrisk.storage import Lake, read_json, sha256_file, write_partition
 
-STATE, AGING = "loan_state", "loan_aging"
+STATE, AGING, RISK = "loan_state", "loan_aging", "loan_risk"
 
 
 class HistoryGapError(LoanriskError):
@@ -95,24 +96,29 @@ def age_day(
 
 
 def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
-    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE))
+    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE, RISK))
     return tuple(sha256_file(f) if f.exists() else None for f in files)
 
 
 def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
-    """After ``business_date`` changed, rebuild each stored later day from its validated
-    snapshot and the day before it, in order, until one comes out unchanged; each rebuilt
-    day gets a fresh stage report and, if published, a fresh manifest."""
+    """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
+    before it, in order (aging, history and, where the day was scored, scores and ECL), until
+    one comes out unchanged; each rebuilt day gets fresh stage reports and, if it was
+    published, a fresh manifest."""
+    from loanrisk.risk_stage import score_day
     from loanrisk.runs import finalize_run, stage_report
 
     later = [d for d in lake.partition_dates("curated", STATE) if d > business_date]
     previous, rebuilt = business_date, []
     for day in later:
         before = fingerprints(lake, day)
-        report = age_day(lake, settings, day, previous)
+        reports = {"age_loans": age_day(lake, settings, day, previous)}
+        if before[2] is not None:
+            reports["score_loans"] = score_day(lake, settings, day)
         if fingerprints(lake, day) == before:
             break
-        stage_report(lake, day, "age_loans", report)
+        for stage, report in reports.items():
+            stage_report(lake, day, stage, {**report, "recomputed_days": []})
         manifest = lake.run_manifest(day)
         if manifest.exists() and (old := read_json(manifest)).get("status") == "published":
             finalize_run(day, settings, old.get("accepted_gates"))

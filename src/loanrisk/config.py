@@ -7,12 +7,18 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from loanrisk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from loanrisk.ecl import EclPolicy
+    from loanrisk.risk_actions import RiskActionPolicy
+    from loanrisk.scorecard import Scorecard
+    from loanrisk.signals import SignalPolicy
 
 FiveCategory = Literal["NORMAL", "SPECIAL_MENTION", "SUBSTANDARD", "DOUBTFUL", "LOSS"]
 FIVE_CATEGORY_ORDER: tuple[str, ...] = (
@@ -186,9 +192,42 @@ class Settings:
     pipeline: PipelineConfig
     classification: ClassificationConfig
     config_hash: str
+    risk: RiskPolicies
 
 
-POLICY_FILES = ("pipeline.yaml", "classification.yaml")
+@dataclass(frozen=True)
+class RiskPolicies:
+    """Issue 5 policies, each validated by its own module's model."""
+
+    scorecard: Scorecard
+    ecl: EclPolicy
+    signals: SignalPolicy
+    actions: RiskActionPolicy
+
+
+POLICY_FILES = (
+    "pipeline.yaml",
+    "classification.yaml",
+    "scorecard.yaml",
+    "ecl.yaml",
+    "signals.yaml",
+    "risk_actions.yaml",
+)
+
+
+def load_risk_policies(config_dir: Path) -> RiskPolicies:
+    # Imported here: these modules build their models on this one's StrictModel.
+    from loanrisk.ecl import load_ecl_policy
+    from loanrisk.risk_actions import load_risk_action_policy
+    from loanrisk.scorecard import load_scorecard
+    from loanrisk.signals import load_signal_policy
+
+    return RiskPolicies(
+        scorecard=load_scorecard(config_dir / "scorecard.yaml"),
+        ecl=load_ecl_policy(config_dir),
+        signals=load_signal_policy(config_dir),
+        actions=load_risk_action_policy(config_dir),
+    )
 
 
 def config_hash(config_dir: Path, files: tuple[str, ...] = POLICY_FILES) -> str:
@@ -219,4 +258,5 @@ def load_settings(config_dir: Path | None = None, data_root: Path | None = None)
         pipeline=pipeline,
         classification=classification,
         config_hash=config_hash(config_dir),
+        risk=load_risk_policies(config_dir),
     )

@@ -24,6 +24,7 @@ _PHYSICAL_TYPES: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "int32": pl.Int32(),
     "int64": pl.Int64(),
+    "double": pl.Float64(),
     "boolean": pl.Boolean(),
     "timestamp with time zone": pl.Datetime("us", "UTC"),
     "list<varchar>": pl.List(pl.String()),

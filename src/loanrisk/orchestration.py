@@ -29,6 +29,12 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, params
     if stage == "age_loans":
         stages.age_loans(business_date, settings, bool(params.get("allow_gap")))
         return str(lake.partition("curated", "loan_aging", business_date))
+    if stage == "compute_signals":
+        stages.compute_signals(business_date, settings)
+        return str(lake.partition("curated", "borrower_signals", business_date))
+    if stage == "score_loans":
+        stages.score_loans(business_date, settings)
+        return str(lake.partition("curated", "loan_risk", business_date))
     if stage == "publish_warehouse":
         stages.publish_warehouse(business_date, settings)
         return str(lake.warehouse)

@@ -17,9 +17,17 @@ from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.storage import Lake, read_json, write_json_atomic
 
-MANIFEST_CONTRACTS = (*FEEDS, "loan_aging", "loan_state")
 #: Curated tables of a business day: removed when the day stops, so nothing stale is published.
-CURATED_TABLES = ("loan_aging", "loan_state")
+CURATED_TABLES = (
+    "loan_aging",
+    "loan_state",
+    "borrower_events_daily",
+    "borrower_signals",
+    "loan_risk",
+    "risk_actions",
+    "score_monitoring",
+)
+MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
 
 
 class ReconciliationError(LoanriskError):
@@ -91,6 +99,8 @@ def finalize_run(
     feeds = {feed: _feed_summary(lake, business_date, feed) for feed in FEEDS}
     loans = feeds["loan_snapshot"]
     aging = _read_stage(lake, business_date, "age_loans")
+    signals = _read_stage(lake, business_date, "compute_signals")
+    scoring = _read_stage(lake, business_date, "score_loans")
     if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
         raise ReconciliationError(
             f"{loans['input']['file']}: rows_in {loans['rows_in']} != rows_valid "
@@ -117,7 +127,13 @@ def finalize_run(
                 "raw/loan_snapshot": loans["output"],
                 "curated/loan_aging": aging["output"],
                 "curated/loan_state": aging["state"],
+                "curated/borrower_events_daily": signals["daily"],
+                "curated/borrower_signals": signals["output"],
+                "curated/loan_risk": scoring["output"],
+                "curated/risk_actions": scoring["actions"],
+                "curated/score_monitoring": scoring["monitoring"],
             },
+            "scorecard_version": scoring["scorecard_version"],
         }
     )
     write_json_atomic(manifest, lake.run_manifest(business_date))

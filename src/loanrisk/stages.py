@@ -13,18 +13,15 @@ import functools
 import shutil
 from pathlib import Path
 
-from loanrisk.aging_stage import (
-    age_day,
-    fingerprints,
-    previous_state_date,
-    recompute_later_days,
-)
+from loanrisk import signals_stage
+from loanrisk.aging_stage import age_day, previous_state_date, recompute_later_days
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
+from loanrisk.risk_stage import score_day
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
 from loanrisk.storage import Lake, read_json, sha256_file, write_partition
 from loanrisk.validation_stage import check_feed
@@ -125,13 +122,28 @@ def age_loans(business_date: dt.date, settings: Settings, allow_gap: bool = Fals
     ``lake/curated/loan_state`` (DESIGN.md §5); later stored days are recomputed if it changed."""
     lake = lake_of(settings)
     previous = previous_state_date(lake, business_date, allow_gap)
-    before = fingerprints(lake, business_date)
     report = age_day(lake, settings, business_date, previous)
-    changed = fingerprints(lake, business_date) != before
-    report["recomputed_days"] = (
-        recompute_later_days(lake, settings, business_date) if changed else []
-    )
     return stage_report(lake, business_date, "age_loans", report)
+
+
+@stops_day
+def compute_signals(business_date: dt.date, settings: Settings) -> dict:
+    """Events + snapshot -> ``borrower_events_daily`` and ``borrower_signals`` (monitoring)."""
+    lake = lake_of(settings)
+    report = signals_stage.compute_signals(
+        lake, settings.contracts_dir, settings.risk.signals, business_date
+    )
+    return stage_report(lake, business_date, "compute_signals", report)
+
+
+@stops_day
+def score_loans(business_date: dt.date, settings: Settings) -> dict:
+    """Aged loans + signals -> ``loan_risk`` (score, PD, ECL), ``risk_actions``,
+    ``score_monitoring``; then stored later days are recomputed if this day changed them."""
+    lake = lake_of(settings)
+    report = score_day(lake, settings, business_date)
+    report["recomputed_days"] = recompute_later_days(lake, settings, business_date)
+    return stage_report(lake, business_date, "score_loans", report)
 
 
 def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
@@ -166,8 +178,8 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
             f"run it first (loanrisk run --date {business_date})"
         )
     path = build_risk_report(lake, business_date)
-    aging = lake.stage_report(business_date, "age_loans")
-    recomputed = read_json(aging).get("recomputed_days", []) if aging.exists() else []
+    scoring = lake.stage_report(business_date, "score_loans")
+    recomputed = read_json(scoring).get("recomputed_days", []) if scoring.exists() else []
     for day in recomputed:
         if lake.risk_report(dt.date.fromisoformat(day)).exists():
             build_risk_report(lake, dt.date.fromisoformat(day))
@@ -186,6 +198,8 @@ def run_day(
     for feed in FEEDS:
         validate_feed(business_date, settings, feed, accepted)
     age_loans(business_date, settings, allow_gap)
+    compute_signals(business_date, settings)
+    score_loans(business_date, settings)
     publish_warehouse(business_date, settings)
     manifest = publish_day(business_date, settings, accepted)
     build_report(business_date, settings)

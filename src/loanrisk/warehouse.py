@@ -87,7 +87,16 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
             published,
         ),
         "loan_aging": (lake.table_glob("curated", "loan_aging"), "*", ""),
-        "loan_state": (lake.table_glob("curated", "loan_state"), "*", ""),
+        **{
+            table: (lake.table_glob("curated", table), "*", "")
+            for table in (
+                "loan_state",
+                "loan_risk",
+                "risk_actions",
+                "score_monitoring",
+                "borrower_signals",
+            )
+        },
         "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
     }
     for name, (glob, select, where) in parquet_views.items():

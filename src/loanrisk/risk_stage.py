@@ -1,0 +1,99 @@
+"""The ``score_loans`` stage: a day's aged loans, snapshot and borrower signals -> ``loan_risk``
+(score, PD, reason codes, signals, IFRS 9 ECL), ``risk_actions`` and ``score_monitoring``.
+
+The first recorded PD of a loan (the SICR reference) is carried from the previous processed
+day's ``loan_risk``, the way ``loan_state`` carries delinquency history: the day before or,
+after an allowed gap, the latest stored day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from loanrisk.config import Settings
+from loanrisk.contracts import load_contract
+from loanrisk.ecl_measure import expected_credit_loss
+from loanrisk.errors import InputFileError
+from loanrisk.features import loan_features
+from loanrisk.feeds import LOANS
+from loanrisk.risk_actions import risk_actions
+from loanrisk.score_monitoring import characteristic_drift, score_psi
+from loanrisk.scorecard import score_loans
+from loanrisk.storage import Lake, sha256_file, write_partition
+
+RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
+SIGNALS = "borrower_signals"
+#: Snapshot columns the ECL and the actions read besides the features.
+TERMS = ("loan_id", "annual_interest_rate", "maturity_date", "last_payment_date")
+
+
+def _scan(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame | None:
+    path = lake.partition_file(zone, table, day)
+    return pl.scan_parquet(path) if path.exists() else None
+
+
+def _contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.LazyFrame:
+    columns = load_contract(settings.contracts_dir, table).columns
+    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns)
+
+
+def previous_risk_date(lake: Lake, business_date: dt.date) -> dt.date | None:
+    earlier = [d for d in lake.partition_dates("curated", RISK) if d < business_date]
+    return earlier[-1] if earlier else None
+
+
+def scored_loans(lake: Lake, settings: Settings, business_date: dt.date) -> pl.LazyFrame:
+    """Features, score and PD, the first recorded PD, and ECL for every loan of the day."""
+    aging = _scan(lake, "curated", "loan_aging", business_date)
+    snapshot = _scan(lake, "raw", LOANS, business_date)
+    if aging is None or snapshot is None:
+        raise InputFileError(f"{business_date}: loan_aging not built yet; run age_loans first")
+    policies = settings.risk
+    features = loan_features(aging, snapshot, _scan(lake, "curated", SIGNALS, business_date))
+    scored = score_loans(features, policies.scorecard).join(
+        snapshot.select(TERMS), on="loan_id", how="left"
+    )
+    previous = previous_risk_date(lake, business_date)
+    if previous is None:
+        first = pl.col("pd_12m")
+    else:
+        earlier = _scan(lake, "curated", RISK, previous).select(
+            "loan_id", pl.col("first_pd_12m").alias("earlier_pd_12m")
+        )
+        scored = scored.join(earlier, on="loan_id", how="left")
+        first = pl.coalesce("earlier_pd_12m", "pd_12m")
+    return expected_credit_loss(scored.with_columns(first.alias("first_pd_12m")), policies.ecl)
+
+
+def _write(lake: Lake, day: dt.date, table: str, frame: pl.DataFrame) -> dict:
+    written = write_partition(frame, lake.partition("curated", table, day), lake.scratch)
+    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
+
+
+def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
+    """Compute and write the day's loan_risk, risk_actions and score_monitoring."""
+    card = settings.risk.scorecard
+    loans = scored_loans(lake, settings, business_date).collect()
+    risk = _contract_select(loans.lazy(), settings, RISK).sort("loan_id").collect()
+    actions = _contract_select(risk_actions(loans.lazy(), settings.risk.actions), settings, ACTIONS)
+    monitoring = pl.concat(
+        [
+            score_psi(loans.lazy(), card)
+            .rename({"band_no": "bin_no", "band": "bin", "psi": "stability_index"})
+            .with_columns(pl.lit("score").alias("characteristic")),
+            characteristic_drift(loans.lazy(), card).rename(
+                {"feature": "characteristic", "csi": "stability_index"}
+            ),
+        ],
+        how="diagonal",
+    )
+    monitoring = _contract_select(monitoring, settings, MONITORING)
+    return {
+        "rows_out": risk.height,
+        "scorecard_version": card.version,
+        "output": _write(lake, business_date, RISK, risk),
+        "actions": _write(lake, business_date, ACTIONS, actions.collect()),
+        "monitoring": _write(lake, business_date, MONITORING, monitoring.collect()),
+    }
