@@ -241,3 +241,62 @@ def test_rerunning_a_corrected_earlier_day_recomputes_the_days_after_it(book, tm
         ).fetchone()[0]
     assert max_dpd >= 20  # the corrected day's delinquency reached the later day
     assert str(later) in report.read_text()  # the later day's report was rebuilt
+
+
+def test_loan_risk_scores_every_active_loan_and_carries_the_first_pd(book):
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        missing = con.execute(
+            """
+            SELECT count(*) FROM loan_aging a ANTI JOIN loan_risk r USING (snapshot_date, loan_id)
+            """
+        ).fetchone()[0]
+        assert missing == 0
+        unscored = con.execute(
+            "SELECT count(*) FROM loan_risk WHERE account_status = 'ACTIVE' AND "
+            "(score IS NULL OR pd_12m NOT BETWEEN 0 AND 1 OR ecl IS NULL OR ecl < 0)"
+        ).fetchone()[0]
+        assert unscored == 0
+        # a loan's first recorded PD is its PD on the first day it was scored
+        drift = con.execute(
+            """
+            SELECT count(*) FROM loan_risk r JOIN (
+                SELECT loan_id, arg_min(pd_12m, snapshot_date) AS first_pd FROM loan_risk
+                WHERE pd_12m IS NOT NULL GROUP BY loan_id) f USING (loan_id)
+            WHERE r.first_pd_12m IS DISTINCT FROM f.first_pd AND r.pd_12m IS NOT NULL
+            """
+        ).fetchone()[0]
+        assert drift == 0
+        staged = con.execute(
+            "SELECT count(*) FROM loan_risk WHERE ecl_stage < ifrs9_stage"
+        ).fetchone()[0]
+        assert staged == 0
+        tiers = con.execute(
+            "SELECT count(DISTINCT borrower_id) FROM risk_actions WHERE action = 'PRICING_TIER' "
+            "AND snapshot_date = ?",
+            [END],
+        ).fetchone()[0]
+        borrowers = con.execute(
+            "SELECT count(DISTINCT borrower_id) FROM loan_aging WHERE snapshot_date = ? "
+            "AND account_status = 'ACTIVE'",
+            [END],
+        ).fetchone()[0]
+        assert tiers == borrowers
+    extract = book / "extracts" / "risk_actions" / str(END) / "risk_actions.csv"
+    assert extract.stat().st_mode & 0o777 == 0o600
+    assert extract.read_text().splitlines()[0].startswith("snapshot_date,borrower_id,action")
+
+
+def test_fit_scorecard_without_enough_history_is_one_line(book, config_dir):
+    done = cli(
+        "fit-scorecard",
+        "--from",
+        str(START),
+        "--to",
+        str(END),
+        "--data-root",
+        str(book),
+        "--config",
+        str(config_dir),
+    )
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr

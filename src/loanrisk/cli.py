@@ -101,6 +101,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config folder (default ./config)")
 
 
+def cmd_fit_scorecard(args: argparse.Namespace) -> None:
+    from loanrisk.fit_scorecard import fit_scorecard
+    from loanrisk.storage import Lake
+
+    if args.to_date < args.from_date:
+        raise UsageError(f"--to {args.to_date} is before --from {args.from_date}")
+    settings = _settings(args)
+    out = args.out or Lake(settings.data_root, settings.landing_dir).models_dir
+    fitted = fit_scorecard(settings, args.from_date, args.to_date, out)
+    for sample in ("train", "holdout"):
+        figures = fitted[sample]
+        print(
+            f"{sample}: {figures['rows']:,} observations, {figures['defaults']:,} defaults, "
+            f"Gini {figures['gini']:.3f}, KS {figures['ks']:.3f}"
+        )
+    print(f"scorecard {fitted['scorecard']}\nreport    {fitted['report']}")
+
+
 def _allow_gap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-gap",
@@ -148,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", type=_date, required=True)
     _common(report)
     report.set_defaults(func=cmd_report)
+
+    fit = sub.add_parser("fit-scorecard", help="fit a new behaviour scorecard from stored history")
+    fit.add_argument("--from", dest="from_date", type=_date, required=True)
+    fit.add_argument("--to", dest="to_date", type=_date, required=True)
+    fit.add_argument("--out", type=Path, help="folder for the scorecard YAML and its report")
+    _common(fit)
+    fit.set_defaults(func=cmd_fit_scorecard)
 
     demo = sub.add_parser("demo", help="synthetic book + backfill + Airflow run + summary")
     demo.add_argument("--loans", type=_positive, default=20_000)

@@ -21,7 +21,7 @@ from loanrisk.feeds import LOANS
 from loanrisk.risk_actions import risk_actions
 from loanrisk.score_monitoring import characteristic_drift, score_psi
 from loanrisk.scorecard import score_loans
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.storage import Lake, sha256_file, write_bytes_atomic, write_partition
 
 RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
 SIGNALS = "borrower_signals"
@@ -72,12 +72,22 @@ def _write(lake: Lake, day: dt.date, table: str, frame: pl.DataFrame) -> dict:
     return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
 
 
+def write_actions_extract(lake: Lake, business_date: dt.date, actions: pl.DataFrame) -> dict:
+    """``extracts/risk_actions/D/risk_actions.csv`` for the lending platform (owner-only)."""
+    path = lake.extract_dir("risk_actions", business_date) / "risk_actions.csv"
+    flat = actions.with_columns(pl.col("loan_ids").list.join(","))
+    write_bytes_atomic(flat.write_csv().encode("utf-8"), path, mode=0o600)
+    return {"path": lake.relative(path), "rows": flat.height, "sha256": sha256_file(path)}
+
+
 def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
     """Compute and write the day's loan_risk, risk_actions and score_monitoring."""
     card = settings.risk.scorecard
     loans = scored_loans(lake, settings, business_date).collect()
     risk = _contract_select(loans.lazy(), settings, RISK).sort("loan_id").collect()
-    actions = _contract_select(risk_actions(loans.lazy(), settings.risk.actions), settings, ACTIONS)
+    actions = _contract_select(
+        risk_actions(loans.lazy(), settings.risk.actions), settings, ACTIONS
+    ).collect()
     monitoring = pl.concat(
         [
             score_psi(loans.lazy(), card)
@@ -94,6 +104,7 @@ def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
         "rows_out": risk.height,
         "scorecard_version": card.version,
         "output": _write(lake, business_date, RISK, risk),
-        "actions": _write(lake, business_date, ACTIONS, actions.collect()),
+        "actions": _write(lake, business_date, ACTIONS, actions),
+        "actions_extract": write_actions_extract(lake, business_date, actions),
         "monitoring": _write(lake, business_date, MONITORING, monitoring.collect()),
     }

@@ -132,6 +132,7 @@ def finalize_run(
                 "curated/loan_risk": scoring["output"],
                 "curated/risk_actions": scoring["actions"],
                 "curated/score_monitoring": scoring["monitoring"],
+                "extracts/risk_actions": scoring["actions_extract"],
             },
             "scorecard_version": scoring["scorecard_version"],
         }

@@ -91,6 +91,15 @@ class Lake:
         """The day's self-contained HTML risk report."""
         return self.report_dir(business_date) / "risk_report.html"
 
+    def extract_dir(self, kind: str, business_date: dt.date) -> Path:
+        """``extracts/<kind>/YYYY-MM-DD``: files handed to other teams."""
+        return self.data_root / "extracts" / kind / business_date.isoformat()
+
+    @property
+    def models_dir(self) -> Path:
+        """Fitted scorecards and their reports (candidates until promoted into config/)."""
+        return self.data_root / "models"
+
     @property
     def airflow_home(self) -> Path:
         """AIRFLOW_HOME of the embedded Airflow (SQLite metadata) used by the demo."""
@@ -146,11 +155,14 @@ def write_partition(frame: pl.DataFrame, partition_dir: Path, scratch: Path) -> 
     return partition_dir / PARQUET_FILE
 
 
-def write_bytes_atomic(data: bytes, path: Path) -> Path:
-    """Write a file via a temporary sibling and a rename."""
+def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path:
+    """Write a file via a temporary sibling and a rename; ``mode`` (e.g. 0o600 for extracts
+    holding PII) is set before the file appears under its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as handle:
+        if mode is not None:
+            os.fchmod(handle.fileno(), mode)
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
