@@ -281,9 +281,16 @@ def test_loan_risk_scores_every_active_loan_and_carries_the_first_pd(book):
             [END],
         ).fetchone()[0]
         assert tiers == borrowers
-    extract = book / "extracts" / "risk_actions" / str(END) / "risk_actions.csv"
+    folder = book / "extracts" / "risk_actions" / str(END)
+    extract = folder / "risk_actions.csv"
     assert extract.stat().st_mode & 0o777 == 0o600
     assert extract.read_text().splitlines()[0].startswith("snapshot_date,borrower_id,action")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {f["path"]: f["sha256"] for f in manifest["files"]} == {
+        f"extracts/risk_actions/{END}/{name}": sha256_file(folder / name)
+        for name in ("risk_actions.csv", "risk_actions.parquet")
+    }
+    assert manifest["control_totals"]["rows"] == len(extract.read_text().splitlines()) - 1
 
 
 def test_fit_scorecard_without_enough_history_is_one_line(book, config_dir):

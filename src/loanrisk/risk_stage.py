@@ -16,12 +16,13 @@ from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
 from loanrisk.ecl_measure import expected_credit_loss
 from loanrisk.errors import InputFileError
+from loanrisk.extracts import write_extract_files, write_extract_manifest
 from loanrisk.features import loan_features
 from loanrisk.feeds import LOANS
 from loanrisk.risk_actions import risk_actions
 from loanrisk.score_monitoring import characteristic_drift, score_psi
 from loanrisk.scorecard import score_loans
-from loanrisk.storage import Lake, sha256_file, write_bytes_atomic, write_partition
+from loanrisk.storage import Lake, sha256_file, write_partition
 
 RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
 SIGNALS = "borrower_signals"
@@ -72,12 +73,20 @@ def _write(lake: Lake, day: dt.date, table: str, frame: pl.DataFrame) -> dict:
     return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
 
 
-def write_actions_extract(lake: Lake, business_date: dt.date, actions: pl.DataFrame) -> dict:
-    """``extracts/risk_actions/D/risk_actions.csv`` for the lending platform (owner-only)."""
-    path = lake.extract_dir("risk_actions", business_date) / "risk_actions.csv"
-    flat = actions.with_columns(pl.col("loan_ids").list.join(","))
-    write_bytes_atomic(flat.write_csv().encode("utf-8"), path, mode=0o600)
-    return {"path": lake.relative(path), "rows": flat.height, "sha256": sha256_file(path)}
+def write_actions_extract(
+    lake: Lake, settings: Settings, business_date: dt.date, actions: pl.DataFrame
+) -> dict:
+    """``extracts/risk_actions/D/``: risk_actions.csv/.parquet and their manifest."""
+    files = write_extract_files(lake, ACTIONS, business_date, ACTIONS, actions)
+    totals = {
+        "rows": actions.height,
+        "borrowers": actions["borrower_id"].n_unique(),
+        "by_action": dict(sorted(actions["action"].value_counts().iter_rows())),
+    }
+    manifest = write_extract_manifest(
+        lake, settings, ACTIONS, business_date, files, totals, [business_date]
+    )
+    return {"manifest": manifest["path"], "files": files}
 
 
 def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
@@ -105,6 +114,6 @@ def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
         "scorecard_version": card.version,
         "output": _write(lake, business_date, RISK, risk),
         "actions": _write(lake, business_date, ACTIONS, actions),
-        "actions_extract": write_actions_extract(lake, business_date, actions),
+        "actions_extract": write_actions_extract(lake, settings, business_date, actions),
         "monitoring": _write(lake, business_date, MONITORING, monitoring.collect()),
     }

@@ -170,10 +170,10 @@ def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path
     return path
 
 
-def write_json_atomic(document: dict, path: Path) -> Path:
+def write_json_atomic(document: dict, path: Path, mode: int | None = None) -> Path:
     """Deterministic JSON (sorted keys, fixed indent) written atomically."""
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-    return write_bytes_atomic(text.encode("utf-8"), path)
+    return write_bytes_atomic(text.encode("utf-8"), path, mode)
 
 
 def read_json(path: Path) -> dict:
