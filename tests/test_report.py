@@ -13,13 +13,19 @@ import duckdb
 import pytest
 
 from loanrisk.errors import InputFileError
-from loanrisk.report import build_risk_report, charts, fmt
+from loanrisk.report import bars, build_risk_report, charts, fmt, scores
 from loanrisk.storage import Lake
 
 DAY = dt.date(2026, 8, 31)
 BUCKETS = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7", "WO", "CLOSED"]
-CHARTS = ["bucket_loans", "bucket_balance", "roll_rates", "par_trend", "vintages"]
+RISK_CHARTS = ["ecl_by_stage", "score_distribution", "psi_trend"]
+CHARTS = ["bucket_loans", "bucket_balance", "roll_rates", "par_trend", "vintages", *RISK_CHARTS]
 MARTS = ("portfolio_summary", "roll_rates", "vintage_curves", "cure_rates", "flow_rates")
+RISK = ("loan_risk", "score_monitoring", "risk_actions")
+SECTIONS = ("buckets", "five-category", "ecl", "roll-rates", "par-trend", "vintages")
+SECTIONS += ("cure-rates", "flow-rates", "scores", "risk-actions", "validation")
+SIGNALS = ("login_failure_burst", "new_device", "out_of_province_login", "transaction_spike")
+SIGNALS += ("fund_flow_mismatch", "cash_out_after_disbursement")
 
 SCHEMAS = {
     "loan_aging": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
@@ -42,7 +48,18 @@ SCHEMAS = {
     " loans_observed_30d BIGINT, loans_cured_30d BIGINT, cure_rate_30d DOUBLE",
     "flow_rates": "month_end DATE, from_bucket VARCHAR, to_bucket VARCHAR,"
     " from_balance DECIMAL(18,2), to_balance DECIMAL(18,2), roll_rate DOUBLE, loss_rate DOUBLE",
-    "loan_risk": "snapshot_date DATE, loan_id VARCHAR, ead DECIMAL(18,2), ecl DECIMAL(18,2)",
+    "loan_risk": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
+    " account_status VARCHAR, scorecard_version VARCHAR, score DOUBLE, pd_12m DOUBLE,"
+    " first_pd_12m DOUBLE, reason_code_1 VARCHAR, reason_code_2 VARCHAR, reason_code_3 VARCHAR, "
+    + ", ".join(f"signal_{name} INT" for name in SIGNALS)
+    + ", ifrs9_stage INT, ecl_stage INT, ead DECIMAL(18,2), lgd DOUBLE, pd_lifetime DOUBLE,"
+    " ecl_12m DECIMAL(18,2), ecl_lifetime DECIMAL(18,2), ecl DECIMAL(18,2)",
+    "score_monitoring": "snapshot_date DATE, scorecard_version VARCHAR, characteristic VARCHAR,"
+    " bin_no INT, bin VARCHAR, count BIGINT, reference_share DOUBLE, actual_share DOUBLE,"
+    " contribution DOUBLE, stability_index DOUBLE",
+    "risk_actions": "snapshot_date DATE, borrower_id VARCHAR, action VARCHAR,"
+    " action_value VARCHAR, rule VARCHAR, loan_ids VARCHAR[], borrower_dpd INT,"
+    " borrower_score DOUBLE",
 }
 CLASSES = ["NORMAL", *["SPECIAL_MENTION"] * 3, *["SUBSTANDARD"] * 3, "DOUBTFUL", "LOSS", None]
 CATEGORY = dict(zip(BUCKETS, CLASSES, strict=True))
@@ -94,8 +111,65 @@ def _mart_rows() -> dict[str, list[tuple]]:
     }
 
 
+def _risk_row(loan: str, product: str, status: str, stage: int | None, money: tuple) -> tuple:
+    """A loan_risk row: (ead, ecl) in ``money``; scored only when ACTIVE."""
+    ead, ecl = (Decimal(v) if v is not None else None for v in money)
+    score, pd = (612.5, 0.02) if status == "ACTIVE" else (None, None)
+    ids = (DAY, loan, "B" + loan[1:], product, status, "test-1", score, pd, pd)
+    reasons = ("dpd", "utilisation", None)
+    ecl_parts = (0.45, 0.05, ecl, ecl, ecl)
+    return (*ids, *reasons, *[0] * len(SIGNALS), stage, stage, ead, *ecl_parts)
+
+
+def _risk_loans(product: str) -> list[tuple]:
+    return [
+        _risk_row("L0001", "CASH_LOAN", "ACTIVE", 1, ("1000.00", "12.34")),
+        _risk_row("L0002", "CASH_LOAN", "ACTIVE", 2, ("3000.00", "100.00")),
+        _risk_row("L0003", product, "ACTIVE", 1, ("2000.00", "7.66")),
+        _risk_row("L0004", product, "WRITTEN_OFF", 3, ("500.00", "400.00")),
+        _risk_row("L0005", "CASH_LOAN", "CLOSED", None, (None, None)),
+    ]
+
+
+# Score bands (label, reference share, actual share) of DAY; the PSI is their contributions' sum.
+BANDS = [("[-inf, 550)", 0.1, 0.25), ("[550, 600)", 0.3, 0.3), ("[600, 650)", 0.4, 0.25)]
+BANDS += [("[650, inf)", 0.2, 0.2)]
+PSI = sum((a - r) * math.log(a / r) for _, r, a in BANDS)
+CSI = {"utilisation": 0.31, "<b>feat</b>": 0.12, "dpd": 0.02}
+
+
+def _monitoring_rows() -> list[tuple]:
+    """DAY's score bands and characteristics, and one score row per earlier day (PSI trend)."""
+    rows = [
+        (DAY, "test-1", "score", i, label, round(20 * a), r, a, (a - r) * math.log(a / r), PSI)
+        for i, (label, r, a) in enumerate(BANDS)
+    ]
+    for name, csi in CSI.items():
+        rows += [(DAY, "test-1", name, i, f"bin {i}", 5, 0.5, 0.5, csi / 2, csi) for i in (-1, 0)]
+    for k in range(1, 120):
+        rows.append((DAY - dt.timedelta(days=k), "test-1", "score", 0, "x", 1, 1, 1, 0, k / 500))
+    return rows
+
+
+def _action_rows() -> list[tuple]:
+    tiers = {"B0001": "A", "B0002": "B", "B0003": "B", "B0004": "E"}
+    rows = [(b, "PRICING_TIER", tier) for b, tier in tiers.items()]
+    rows += [("B0002", "FREEZE_LINE", None), ("B0002", "WATCHLIST", None)]
+    rows += [("B0003", "WATCHLIST", None)]
+    return [(DAY, b, a, v, "rule <x>", ["L" + b[1:]], 0, 600.0) for b, a, v in rows]
+
+
+def _risk_tables(product: str, views: tuple) -> dict[str, list[tuple]]:
+    rows = {
+        "loan_risk": _risk_loans(product),
+        "score_monitoring": _monitoring_rows(),
+        "risk_actions": _action_rows(),
+    }
+    return {name: r for name, r in rows.items() if name in views}
+
+
 def make_lake(
-    root: Path, *, product: str = "CASH_LOAN", marts: tuple = MARTS, risk: bool = False
+    root: Path, *, product: str = "INSTALLMENT", marts: tuple = MARTS, risk: tuple = RISK
 ) -> Lake:
     """A data_root whose warehouse.duckdb holds tables named and typed like the BI views."""
     lake = Lake(root, root / "landing")
@@ -107,12 +181,8 @@ def make_lake(
         "loan_aging": [_aging_row(n, product) for n in range(60)],
         "pipeline_runs": [(DAY, "published", 61, 60, 1, warnings, gates, None)],
         **{name: r for name, r in _mart_rows().items() if name in marts},
+        **_risk_tables(product, risk),
     }
-    if risk:
-        rows["loan_risk"] = [
-            (DAY, "L0001", Decimal("1000.00"), Decimal("12.34")),
-            (DAY, "L0002", Decimal("3000.00"), Decimal("100.00")),
-        ]
     with duckdb.connect(str(lake.warehouse)) as con:
         for name, values in rows.items():
             con.execute(f"CREATE TABLE {name} ({SCHEMAS[name]})")
@@ -130,6 +200,16 @@ def svgs(page: str) -> dict[str, str]:
     """Every chart of a page by its data-chart name."""
     found = re.findall(r'(<svg[^>]*data-chart="([^"]+)".*?</svg>)', page, re.S)
     return {name: svg for svg, name in found}
+
+
+def table_rows(page: str, ident: str, caption: str = "") -> list[list[str]]:
+    """The text of every body and foot row of a section's table (the first, or by caption)."""
+    body = re.search(rf'<section id="{ident}">(.*?)</section>', page, re.S).group(1)
+    tables = re.findall(r"<table.*?</table>", body, re.S)
+    found = next(t for t in tables if f"<caption>{caption}</caption>" in t or not caption)
+    rows = re.findall(r"<tr>(.*?)</tr>", found.split("</thead>")[-1], re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    return [[re.sub(r"<[^>]+>", "", c) for c in row] for row in cells]
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -206,6 +286,34 @@ def test_heatmap_colours_by_value_and_greys_missing_cells():
     assert "#f3f4f6" in svg and "100.0%" in svg and "r1 → c2: –" in svg
 
 
+def test_grouped_bar_chart_puts_series_side_by_side():
+    groups = [bars.Bars("a", (10, 20), "#111111"), bars.Bars("b", (0, 40), "#222222")]
+    svg = bars.grouped_bar_chart("g", "Grouped", ["x", "y"], groups, fmt.count_short)
+    heights = [float(h) for h in re.findall(r'<rect x[^>]*height="([\d.]+)"[^>]*><title', svg)]
+    assert len(heights) == 4 and heights[3] == pytest.approx(4 * heights[0], abs=0.2)
+    assert heights[1] == 0 and "<title>b, y: 40</title>" in svg and 'data-chart="g"' in svg
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)"[^>]*><title>', svg)]
+    assert xs == sorted(xs)  # a, b under x, then a, b under y
+    assert ">a</text>" in svg and ">b</text>" in svg  # legend
+    assert "No data" in bars.grouped_bar_chart("g", "Empty", [], [], fmt.count_short)
+    assert "No data" in bars.grouped_bar_chart("g", "Empty", ["x"], [], fmt.count_short)
+
+
+@pytest.mark.parametrize(
+    ("value", "word"),
+    [(0.0, "stable"), (0.0999, "stable"), (0.10, "watch"), (0.25, "watch"), (0.2501, "review")],
+)
+def test_stability_verdict_thresholds(value, word):
+    assert scores.verdict(value) == word
+
+
+def test_score_band_labels_are_short():
+    assert scores.band_label("[-inf, 480)") == "<480"
+    assert scores.band_label("[580, 600)") == "580–600"
+    assert scores.band_label("[640, inf)") == "≥640"
+    assert scores.band_label("odd <label>") == "odd <label>"
+
+
 def test_formats():
     assert fmt.money(Decimal("1234567.8")) == "1,234,567.80" and fmt.money(5) == "5.00"
     assert fmt.count(1234567) == "1,234,567" and fmt.pct(0.012345) == "1.23%"
@@ -220,22 +328,13 @@ def test_report_has_every_section_chart_and_headline(lake):
     path = build_risk_report(lake, DAY)
     assert path == lake.risk_report(DAY) == lake.data_root / "reports/2026-08-31/risk_report.html"
     page = path.read_text(encoding="utf-8")
-    for ident in (
-        "buckets",
-        "five-category",
-        "roll-rates",
-        "par-trend",
-        "vintages",
-        "cure-rates",
-        "flow-rates",
-        "validation",
-    ):
-        assert f'<section id="{ident}">' in page
+    for ident in SECTIONS:
+        assert f'<section id="{ident}">' in page and f'<a href="#{ident}">' in page
     found = svgs(page)
     assert sorted(found) == sorted(CHARTS)
     for svg in found.values():
         assert re.search(r"<svg[^>]*><title", svg)
-    assert "not available" not in page.lower() and "ECL" not in page
+    assert "not available" not in page.lower() and "ECL (CNY)" in page
     assert "2.50%" in page  # NPL ratio from portfolio_summary ALL/ALL
     assert '<a href="../validation/index.html">' in page
     assert "DPD_MISMATCH:days_past_due" in page and "QUARANTINE_SHARE" in page
@@ -258,9 +357,13 @@ def test_text_from_data_is_escaped(tmp_path):
     cure = [(dt.date(2026, 8, 1), "<script>x</script>", 1, 1, 1, 1.0)]
     with duckdb.connect(str(lake.warehouse)) as con:
         con.executemany("INSERT INTO cure_rates VALUES (?, ?, ?, ?, ?, ?)", cure)
+        con.execute("UPDATE risk_actions SET action_value = '<i>Z</i>' WHERE action_value = 'E'")
     page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "MOBILE_FORMAT:&lt;b&gt;x&lt;/b&gt;" in page
+    assert "<b>feat" not in page and "&lt;b&gt;feat&lt;/b&gt;" in page  # CSI characteristic
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svgs(page)["ecl_by_stage"]
+    assert "<i>" not in page and "&lt;i&gt;Z&lt;/i&gt;" in page  # pricing tier
 
 
 def test_same_warehouse_gives_the_same_bytes(tmp_path):
@@ -272,18 +375,32 @@ def test_same_warehouse_gives_the_same_bytes(tmp_path):
 
 
 def test_missing_marts_say_not_available(tmp_path):
-    lake = make_lake(tmp_path / "data", marts=())
+    lake = make_lake(tmp_path / "data", marts=(), risk=())
     page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
-    for view in MARTS:
+    for view in (*MARTS, *RISK):
         assert f"the <code>{view}</code> view is not in the warehouse" in page
     assert sorted(svgs(page)) == ["bucket_balance", "bucket_loans"]
     assert "NPL ratio" in page and "portfolio_summary not available" in page
+    assert "ECL (CNY)" not in page  # an older warehouse: no ECL card at all
+    for ident in ("ecl", "scores", "risk-actions"):
+        assert f'<section id="{ident}">' in page
+
+
+@pytest.mark.parametrize("view", RISK)
+def test_each_missing_risk_view_only_blanks_its_own_section(tmp_path, view):
+    lake = make_lake(tmp_path / "data", risk=tuple(v for v in RISK if v != view))
+    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    assert page.count("view is not in the warehouse") == 1
+    assert f"the <code>{view}</code> view is not in the warehouse" in page
+    drawn = {"loan_risk": ["ecl_by_stage"], "score_monitoring": ["score_distribution", "psi_trend"]}
+    assert sorted(svgs(page)) == sorted(set(CHARTS) - set(drawn.get(view, [])))
 
 
 def test_a_day_without_rows_says_so(lake):
     page = build_risk_report(lake, DAY + dt.timedelta(days=1)).read_text(encoding="utf-8")
-    assert "the <code>loan_aging</code> view has no rows for this date" in page
-    assert "the <code>roll_rates</code> view has no rows for this date" in page
+    for view in ("loan_aging", "roll_rates", *RISK):
+        assert f"the <code>{view}</code> view has no rows for this date" in page
+    assert "no loan_risk rows" in page
 
 
 def test_a_failed_day_shows_its_failure(lake):
@@ -298,9 +415,82 @@ def test_a_failed_day_shows_its_failure(lake):
     assert "Failed: loans_x.csv: gate &lt;FILE_EMPTY&gt;" in page and "No warnings." in page
 
 
-def test_ecl_shown_only_with_loan_risk(tmp_path):
-    page = build_risk_report(make_lake(tmp_path / "data", risk=True), DAY).read_text()
-    assert "ECL (CNY)" in page and "112.34" in page and "coverage 2.81% of EAD" in page
+def test_ecl_card_covers_loans_not_closed(lake):
+    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    card = re.search(r"ECL \(CNY\)</div>(.*?)</div></div>", page, re.S).group(1)
+    assert "520.00" in card and "coverage 8.00% of EAD 6.5K" in card
+
+
+def test_ecl_by_stage_and_product(lake):
+    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    assert table_rows(page, "ecl", "By stage") == [
+        ["Stage 1", "2", "3,000.00", "20.00", "0.67%", "3.8%"],
+        ["Stage 2", "1", "3,000.00", "100.00", "3.33%", "19.2%"],
+        ["Stage 3", "1", "500.00", "400.00", "80.00%", "76.9%"],
+        ["Total", "4", "6,500.00", "520.00", "8.00%", "100.0%"],
+    ]
+    assert table_rows(page, "ecl", "By product and stage") == [
+        ["CASH_LOAN", "Stage 1", "1", "1,000.00", "12.34", "1.23%"],
+        ["CASH_LOAN", "Stage 2", "1", "3,000.00", "100.00", "3.33%"],
+        ["CASH_LOAN", "All stages", "2", "4,000.00", "112.34", "2.81%"],
+        ["INSTALLMENT", "Stage 1", "1", "2,000.00", "7.66", "0.38%"],
+        ["INSTALLMENT", "Stage 3", "1", "500.00", "400.00", "80.00%"],
+        ["INSTALLMENT", "All stages", "2", "2,500.00", "407.66", "16.31%"],
+        ["Total", "All stages", "4", "6,500.00", "520.00", "8.00%"],
+    ]
+    chart = svgs(page)["ecl_by_stage"]
+    assert "<title>INSTALLMENT, Stage 3: 400</title>" in chart
+    assert "<title>CASH_LOAN, Stage 3: 0</title>" in chart  # no such loans: an empty bar
+    assert len(re.findall("<rect [^>]*><title>", chart)) == 6 and ">Stage 2</text>" in chart
+
+
+def test_scores_show_distribution_psi_verdict_and_csi(lake):
+    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    assert round(PSI, 3) == 0.208  # watch
+    assert '<strong>0.208</strong> <span class="pill warn">watch</span>' in page
+    assert "20 scored ACTIVE loans" in page and "<code>test-1</code>" in page
+    assert re.search(
+        r"<figcaption>[^<]*PSI 0\.208: watch \(index &lt; 0\.10 stable, 0\.10–0\.25 watch, "
+        r"&gt; 0\.25 review\)",
+        page,
+    )
+    chart = svgs(page)["score_distribution"]
+    assert len(re.findall("<rect [^>]*><title>", chart)) == 2 * len(BANDS)
+    assert "<title>Actual, &lt;550: 25%</title>" in chart
+    assert "<title>Reference, ≥650: 20%</title>" in chart
+    assert table_rows(page, "scores") == [
+        ["utilisation", "0.310", "review", "2"],
+        ["&lt;b&gt;feat&lt;/b&gt;", "0.120", "watch", "2"],
+        ["dpd", "0.020", "stable", "2"],
+    ]
+
+
+def test_psi_trend_covers_the_last_90_days_with_thresholds(lake):
+    chart = svgs(build_risk_report(lake, DAY).read_text(encoding="utf-8"))["psi_trend"]
+    lines = re.findall(r'<polyline points="([^"]+)"[^>]*><title>([^<]+)</title>', chart)
+    by_name = {name: points.split() for points, name in lines}
+    assert sorted(by_name) == ["PSI", "review 0.25", "watch 0.10"]
+    assert len(by_name["PSI"]) == 90 and len(by_name["watch 0.10"]) == 2
+    assert 'stroke-dasharray="5 4"' in chart and chart.count("<circle") == 0  # > 40 points
+
+
+def test_risk_actions_count_borrowers_per_action_and_tier(lake):
+    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    assert table_rows(page, "risk-actions", "Borrowers by action") == [
+        ["FREEZE_LINE credit lines frozen", "1", "25.0%"],
+        ["REDUCE_LIMIT limit reduced", "0", "0.0%"],
+        ["WATCHLIST on the watchlist", "2", "50.0%"],
+        ["BLACKLIST blacklisted", "0", "0.0%"],
+        ["PRICING_TIER priced (one tier each)", "4", "100.0%"],
+    ]
+    assert table_rows(page, "risk-actions", "Borrowers by pricing tier") == [
+        ["A best", "1", "25.0%"],
+        ["B", "2", "50.0%"],
+        ["C", "0", "0.0%"],
+        ["D", "0", "0.0%"],
+        ["E worst", "1", "25.0%"],
+    ]
+    assert "the 4 borrowers with an ACTIVE loan" in page
 
 
 def test_vintage_points_not_yet_observable_are_left_out(lake):

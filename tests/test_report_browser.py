@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_report import CHARTS, DAY, make_lake
+from test_report import CHARTS, DAY, RISK_CHARTS, make_lake
 
 from loanrisk.report import build_risk_report
 from loanrisk.storage import Lake
@@ -80,15 +80,34 @@ def assert_clean_and_charted(seen: dict, charts: list[str]) -> None:
         assert svg.locator(":scope > title").text_content(), f"{name}: no <title>"
 
 
+def assert_risk_sections(page) -> None:
+    """The ECL, scores and risk-actions sections are on screen with their tables filled."""
+    for ident, heading in (
+        ("ecl", "Expected credit loss (IFRS 9)"),
+        ("scores", "Scores"),
+        ("risk-actions", "Risk actions"),
+    ):
+        section = page.locator(f"section#{ident}")
+        assert section.is_visible(), ident
+        assert section.locator("h2").text_content() == heading
+        assert section.locator("table.data tbody tr").count() > 0, ident
+        assert section.locator(".na").count() == 0, ident
+    assert page.locator("#scores .verdict .pill").is_visible()
+    bars = page.locator('svg[data-chart="score_distribution"] rect:has(title)')
+    assert bars.count() % 2 == 0 and bars.count() >= 2  # reference and actual per band
+    assert page.locator('svg[data-chart="psi_trend"] polyline').count() >= 2
+
+
 @pytest.mark.browser
 def test_report_renders_every_chart_without_errors(browser, tmp_path):
-    lake = make_lake(tmp_path / "data", risk=True)
+    lake = make_lake(tmp_path / "data")
     path = build_risk_report(lake, DAY)
     seen = open_report(browser, path, tmp_path / "risk_report.png")
     try:
         assert_clean_and_charted(seen, CHARTS)
         assert seen["page"].locator("svg[data-chart]").count() == len(CHARTS)
-        assert seen["page"].get_by_text("ECL (CNY)").is_visible()
+        assert seen["page"].locator(".card .label", has_text="ECL (CNY)").is_visible()
+        assert_risk_sections(seen["page"])
         href = seen["page"].get_attribute("#validation .docs a", "href")
         assert href == "../validation/index.html"
     finally:
@@ -97,11 +116,12 @@ def test_report_renders_every_chart_without_errors(browser, tmp_path):
 
 @pytest.mark.browser
 def test_report_without_marts_still_renders(browser, tmp_path):
-    path = build_risk_report(make_lake(tmp_path / "data", marts=()), DAY)
+    path = build_risk_report(make_lake(tmp_path / "data", marts=(), risk=()), DAY)
     seen = open_report(browser, path)
     try:
         assert_clean_and_charted(seen, ["bucket_loans", "bucket_balance"])
-        assert seen["page"].get_by_text("view is not in the warehouse").count() == 5
+        assert seen["page"].get_by_text("view is not in the warehouse").count() == 8
+        assert seen["page"].locator("section#scores .na").is_visible()
     finally:
         seen["page"].close()
 
@@ -128,7 +148,10 @@ def test_pipeline_report_has_every_section_filled(pipeline_report):
     page = pipeline_report.read_text(encoding="utf-8")
     assert "not available" not in page.lower()
     assert page.count("<svg") == len(CHARTS) and all(f'data-chart="{c}"' in page for c in CHARTS)
-    assert "NPL ratio" in page and "PAR30" in page and "ECL" not in page
+    assert "NPL ratio" in page and "PAR30" in page and "ECL (CNY)" in page
+    for ident in ("ecl", "scores", "risk-actions"):
+        assert f'<section id="{ident}">' in page
+    assert all(name in page for name in ("FREEZE_LINE", "PRICING_TIER", "Stage 1", "PSI"))
     assert '<a href="../validation/index.html">' in page
     assert (pipeline_report.parent.parent / "validation" / "index.html").exists()
     again = build_risk_report(Lake(pipeline_report.parents[2], Path("unused")), END)
@@ -141,5 +164,9 @@ def test_pipeline_report_renders_in_chromium(browser, pipeline_report):
     seen = open_report(browser, pipeline_report)
     try:
         assert_clean_and_charted(seen, CHARTS)
+        assert_risk_sections(seen["page"])
+        for name in RISK_CHARTS:
+            box = seen["page"].locator(f'svg[data-chart="{name}"]').bounding_box()
+            assert box["width"] > 200 and box["height"] > 100, name
     finally:
         seen["page"].close()

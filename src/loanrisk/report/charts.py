@@ -25,11 +25,13 @@ GRID = "#e5e7eb"
 
 @dataclass(frozen=True)
 class Series:
-    """One line: ``points`` are (x, y); a None y breaks the line."""
+    """One line: ``points`` are (x, y); a None y breaks the line; ``dash`` (an SVG
+    dasharray) marks a reference line, drawn without dots."""
 
     name: str
     points: tuple[tuple[float, float | None], ...]
     color: str
+    dash: str = ""
 
 
 def _n(value: float) -> str:
@@ -160,11 +162,15 @@ def _legend(series: Sequence[Series], x: float, top: float) -> list[str]:
         py = top + 16 * i
         parts.append(
             f'<line x1="{_n(x)}" x2="{_n(x + 16)}" y1="{_n(py)}" y2="{_n(py)}" '
-            f'stroke="{line.color}" stroke-width="2.5"/>'
+            f'stroke="{line.color}" stroke-width="2.5"{_dash(line)}/>'
             f'<text x="{_n(x + 22)}" y="{_n(py)}" dy="0.32em" class="legend">'
             f"{esc(line.name)}</text>"
         )
     return parts
+
+
+def _dash(line: Series) -> str:
+    return f' stroke-dasharray="{esc(line.dash)}"' if line.dash else ""
 
 
 def _line_marks(line: Series, x: Callable, y: Callable, dots: bool) -> list[str]:
@@ -174,10 +180,10 @@ def _line_marks(line: Series, x: Callable, y: Callable, dots: bool) -> list[str]
         if len(run) > 1:
             parts.append(
                 f'<polyline points="{coords}" fill="none" stroke="{line.color}" '
-                f'stroke-width="2" stroke-linejoin="round">'
+                f'stroke-width="2" stroke-linejoin="round"{_dash(line)}>'
                 f"<title>{esc(line.name)}</title></polyline>"
             )
-        if dots or len(run) == 1:
+        if (dots and not line.dash) or len(run) == 1:
             parts.extend(
                 f'<circle cx="{_n(x(px))}" cy="{_n(y(py))}" r="{3 if len(run) == 1 else 2}" '
                 f'fill="{line.color}"><title>{esc(line.name)}</title></circle>'

@@ -2,7 +2,7 @@
 
 Read-only connection, parameterised SQL, every query ordered, so the same warehouse gives the
 same figures. A section whose view is absent (first day, mart not built yet) is ``None`` and the
-report says "not available" for it; ``loan_risk`` (ECL) is optional in the same way.
+report says "not available" for it; the scorecard and ECL views (``risk_data.py``) likewise.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from loanrisk.errors import InputFileError
+from loanrisk.report import risk_data
+from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 
 TREND_DAYS = 90
 MAX_VINTAGES = 12
@@ -41,13 +43,6 @@ class Portfolio:
 
 
 @dataclass(frozen=True)
-class Ecl:
-    loans: int
-    ead: Decimal
-    ecl: Decimal
-
-
-@dataclass(frozen=True)
 class Run:
     status: str
     rows_in: int | None
@@ -66,6 +61,9 @@ class ReportData:
     headline: Headline | None = None
     portfolio: Portfolio | None = None
     ecl: Ecl | None = None
+    ecl_cells: list[EclCell] | None = None
+    scores: Scores | None = None
+    actions: Actions | None = None
     buckets: list[tuple[str, int, Decimal]] | None = None
     five_category: list[tuple[str, int, Decimal]] | None = None
     roll_rates: list[tuple] | None = None
@@ -115,15 +113,6 @@ def _portfolio(con, day: dt.date) -> Portfolio | None:
         [day],
     ).fetchall()
     return Portfolio(*rows[0]) if rows else None
-
-
-def _ecl(con, day: dt.date) -> Ecl | None:
-    row = con.execute(
-        "SELECT count(*), coalesce(sum(ead), 0), coalesce(sum(ecl), 0) "
-        "FROM loan_risk WHERE snapshot_date = ?",
-        [day],
-    ).fetchall()[0]
-    return Ecl(*row) if row[0] else None
 
 
 def _rows(con, sql: str, params: list) -> list[tuple] | None:
@@ -230,12 +219,21 @@ def load_report_data(warehouse: Path, day: dt.date) -> ReportData:
             start = day - dt.timedelta(days=TREND_DAYS - 1)
             data.par_trend = _rows(con, TREND_SQL, [start, day])
         _load_marts(con, data, views, day)
+        _load_risk(con, data, views, day)
     return data
 
 
-def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
+def _load_risk(con, data: ReportData, views: set[str], day: dt.date) -> None:
     if "loan_risk" in views:
-        data.ecl = _ecl(con, day)
+        data.ecl = risk_data.ecl_total(con, day)
+        data.ecl_cells = risk_data.ecl_cells(con, day)
+    if "score_monitoring" in views:
+        data.scores = risk_data.scores(con, day, TREND_DAYS)
+    if "risk_actions" in views:
+        data.actions = risk_data.actions(con, day)
+
+
+def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
     if "roll_rates" in views:
         data.roll_rates = _rows(con, ROLL_SQL, [day])
     if "vintage_curves" in views:

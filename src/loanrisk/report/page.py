@@ -3,7 +3,7 @@ resources (fonts are the system's), so it opens offline and prints cleanly."""
 
 from __future__ import annotations
 
-from loanrisk.report import monitoring, sections
+from loanrisk.report import monitoring, provisions, scores, sections
 from loanrisk.report.data import ReportData
 from loanrisk.report.fmt import esc
 from loanrisk.report.tables import pill
@@ -55,6 +55,7 @@ table.data tfoot td{font-weight:600;border-top:2px solid var(--line);border-bott
 table.data tbody tr:hover{background:#f9fafb}
 .num{text-align:right!important;font-variant-numeric:tabular-nums;white-space:nowrap}
 .muted{color:var(--muted)}
+.nowrap{white-space:nowrap}
 .tag{font-size:10px;font-weight:600;color:var(--red);border:1px solid #fecdca;
 background:#fef3f2;border-radius:3px;padding:0 4px;margin-left:4px}
 .pill{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600}
@@ -63,6 +64,8 @@ background:#fef3f2;border-radius:3px;padding:0 4px;margin-left:4px}
 .pill.warn{background:#fffaeb;color:var(--amber)}
 .na{color:var(--muted);font-style:italic;margin:4px 0}
 .na.bad{color:var(--red);font-style:normal}
+.verdict{margin:0 0 12px;font-size:14px}
+.verdict strong{font-size:18px;font-variant-numeric:tabular-nums}
 .docs a{color:var(--navy);font-weight:600}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:0 0 24px}
@@ -72,11 +75,14 @@ footer{color:var(--muted);font-size:12px;text-align:center;padding:0 0 24px}
 NAV = (
     ("buckets", "Buckets"),
     ("five-category", "Five categories"),
+    ("ecl", "ECL"),
     ("roll-rates", "Roll rates"),
     ("par-trend", "PAR trend"),
     ("vintages", "Vintages"),
     ("cure-rates", "Cure rates"),
     ("flow-rates", "Flow rates"),
+    ("scores", "Scores"),
+    ("risk-actions", "Risk actions"),
     ("validation", "Validation"),
 )
 
@@ -91,11 +97,14 @@ def render(data: ReportData, docs_href: str) -> str:
             sections.headline(data),
             sections.buckets(data),
             sections.five_category(data),
+            provisions.ecl(data),
             sections.roll_rates(data),
             sections.par_trend(data),
             sections.vintages(data),
             monitoring.cure_rates(data),
             monitoring.flow_rates(data),
+            scores.scores(data),
+            scores.risk_actions(data),
             monitoring.validation(data, docs_href),
         )
     )

@@ -28,7 +28,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 def headline(data: ReportData) -> str:
     """Active loans and balance (loan_aging), NPL ratio and PAR30 (portfolio_summary, ALL/ALL),
-    ECL and coverage only when the loan_risk view exists."""
+    ECL and coverage (loans not closed) only when the loan_risk view exists."""
     head, book = data.headline, data.portfolio
     cards = []
     if head:
@@ -46,11 +46,19 @@ def headline(data: ReportData) -> str:
         missing = "portfolio_summary not available"
         cards += [card("NPL ratio", fmt.NOT_AVAILABLE, missing), card("PAR30", fmt.NOT_AVAILABLE)]
     if "loan_risk" in data.views:
-        ecl = data.ecl
-        value = fmt.money(ecl.ecl) if ecl else fmt.NOT_AVAILABLE
-        sub = f"coverage {fmt.pct(fmt.share(ecl.ecl, ecl.ead))} of EAD" if ecl else "no rows"
-        cards.append(card("ECL (CNY)", value, sub, "risk"))
+        cards.append(_ecl_card(data))
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _ecl_card(data: ReportData) -> str:
+    """Total ECL of the day and coverage = ECL / EAD, both over loans not closed."""
+    ecl = data.ecl
+    if ecl is None:
+        return card("ECL (CNY)", fmt.NOT_AVAILABLE, "no loan_risk rows", "risk")
+    sub = (
+        f"coverage {fmt.pct(fmt.share(ecl.ecl, ecl.ead))} of EAD {fmt.money_short(float(ecl.ead))}"
+    )
+    return card("ECL (CNY)", fmt.money(ecl.ecl), sub, "risk")
 
 
 def _bucket_charts(names: list[str], loans: list[int], balances: list[Decimal]) -> str:
@@ -179,7 +187,7 @@ def _forward_rolls(rows: list[tuple]) -> str:
     return table(headers, cells, [False, True, True, True, True], caption="Forward roll rates")
 
 
-def _date_ticks(days: list[dt.date], count: int = 7) -> list[tuple[float, str]]:
+def date_ticks(days: list[dt.date], count: int = 7) -> list[tuple[float, str]]:
     if not days:
         return []
     picks = sorted({round(i * (len(days) - 1) / max(count - 1, 1)) for i in range(count)})
@@ -200,7 +208,7 @@ def par_trend(data: ReportData) -> str:
             (3, "PAR90", charts.PALETTE[2]),
         )
     ]
-    svg = charts.line_chart("par_trend", title, series, _date_ticks(days), fmt.pct_axis)
+    svg = charts.line_chart("par_trend", title, series, date_ticks(days), fmt.pct_axis)
     lead = "Share of active outstanding principal more than 0, 30 and 90 days past due."
     return section("par-trend", title, figure(svg), lead)
 
