@@ -147,10 +147,29 @@ def test_monthly_roll_rates_compare_month_ends_only():
             aging_row(july, "A", "M0", 0, "100.00"),
             aging_row(D1, "A", "M1", 5, "100.00"),  # mid-month wobble, not a month end
             aging_row(august, "A", "M1", 6, "100.00"),
+            aging_row(dt.date(2026, 9, 5), "A", "M2", 36, "100.00"),  # September not over yet
         ]
     )
     got = rows(con, marts.roll_rates_monthly_sql(), "from_bucket")
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in got] == [(august, july, "M0", "M1", 1)]
+
+
+def test_flow_rates_use_complete_months_only(policy):
+    july, august = dt.date(2026, 7, 31), dt.date(2026, 8, 31)
+    con = warehouse(
+        [
+            aging_row(july, "A", "M0", 0, "100.00"),
+            aging_row(july, "B", "M0", 0, "300.00"),
+            aging_row(august, "A", "M1", 6, "100.00"),
+            aging_row(august, "B", "M0", 0, "300.00"),
+            aging_row(dt.date(2026, 9, 3), "A", "M1", 9, "100.00"),
+        ]
+    )
+    got = con.execute(
+        f"SELECT month_end, from_bucket, roll_rate FROM ({marts.flow_rates_view_sql(policy)}) "
+        "WHERE from_bucket = 'M0'"
+    ).fetchall()
+    assert got == [(august, "M0", 0.25)]
 
 
 # --- portfolio summary ----------------------------------------------------------------------

@@ -59,10 +59,15 @@ _DAILY_PERIODS = """periods AS (
     QUALIFY from_date IS NOT NULL
 )"""
 
-_MONTHLY_PERIODS = """periods AS (
+# A month counts once its calendar last day is processed: a part month would compare a few
+# days' movement with a month's.
+_COMPLETE_MONTH_ENDS = """SELECT max(snapshot_date) AS snapshot_date FROM loan_aging
+          GROUP BY date_trunc('month', snapshot_date)
+          HAVING max(snapshot_date) = last_day(max(snapshot_date))"""
+
+_MONTHLY_PERIODS = f"""periods AS (
     SELECT lag(snapshot_date) OVER (ORDER BY snapshot_date) AS from_date, snapshot_date
-    FROM (SELECT max(snapshot_date) AS snapshot_date FROM loan_aging
-          GROUP BY date_trunc('month', snapshot_date))
+    FROM ({_COMPLETE_MONTH_ENDS})
     QUALIFY from_date IS NOT NULL
 )"""
 
@@ -75,18 +80,18 @@ def roll_rates_sql() -> str:
 
 
 def roll_rates_monthly_sql() -> str:
-    """The same matrix from one month's last processed day to the next month's."""
+    """The same matrix from one complete month's last day to the next complete month's."""
     return _TRANSITIONS.format(money=MONEY).replace("WITH ", f"WITH {_MONTHLY_PERIODS},\n", 1)
 
 
 def month_end_balances_sql(policy: ClassificationConfig) -> str:
-    """(month_end, bucket, balance): ACTIVE outstanding by bucket on each month's last processed
+    """(month_end, bucket, balance): ACTIVE outstanding by bucket on each complete month's last
     day, and for the written-off bucket the outstanding written off during that month."""
     wo = _quote(policy.written_off_bucket)
     return f"""
 WITH month_ends AS (
-    SELECT date_trunc('month', snapshot_date) AS month, max(snapshot_date) AS month_end
-    FROM loan_aging GROUP BY 1
+    SELECT date_trunc('month', snapshot_date) AS month, snapshot_date AS month_end
+    FROM ({_COMPLETE_MONTH_ENDS})
 ), written_off AS (
     SELECT loan_id, arg_min(outstanding_principal, snapshot_date) AS balance,
            date_trunc('month', min(snapshot_date)) AS month
