@@ -98,3 +98,18 @@ def test_config_hash_follows_policy(config_copy):
     before = load_settings(config_copy).config_hash
     edit(config_copy, "classification.yaml", lambda d: d.update(materiality_amount="1.00"))
     assert load_settings(config_copy).config_hash != before
+
+
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path, config_dir):
+    import shutil
+
+    from loanrisk.config import load_settings
+    from loanrisk.errors import ConfigError
+
+    shutil.copytree(config_dir, tmp_path / "config")
+    path = tmp_path / "config" / "classification.yaml"
+    path.write_text(path.read_text() + '\nmateriality_amount: "5.00"\n')
+    with pytest.raises(
+        ConfigError, match=r"classification.yaml: .*'materiality_amount' given twice"
+    ):
+        load_settings(tmp_path / "config")

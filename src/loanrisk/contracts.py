@@ -14,8 +14,8 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-import yaml
 
+from loanrisk.config import read_yaml
 from loanrisk.errors import ConfigError
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -186,7 +186,7 @@ def load_contract(contracts_dir: Path, name: str) -> Contract:
     path = Path(contracts_dir) / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"data contract {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     _validate_against_json_schema(raw, path)
     model = OpenDataContractStandard(**raw)
     objects = model.schema_ or []
