@@ -78,7 +78,13 @@ def loan_daily():
         return run_stage("score_loans", ds, params)
 
     @task
-    def publish_warehouse(scored: str, ds=None, params=None) -> str:
+    def build_collections(scored: str, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("build_collections", ds, params)
+
+    @task
+    def publish_warehouse(built: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("publish_warehouse", ds, params)
@@ -102,7 +108,7 @@ def loan_daily():
         for feed in FEEDS
     ]
     scored = score_loans(age_loans(validated), compute_signals(validated))
-    build_report(finalize_run(publish_warehouse(scored)))
+    build_report(finalize_run(publish_warehouse(build_collections(scored))))
 
 
 loan_daily()

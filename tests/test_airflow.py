@@ -13,7 +13,7 @@ pytestmark = pytest.mark.airflow
 
 FEEDS = ["loan_snapshot", "events", "contacts"]
 MIDDLE = ["age_loans", "compute_signals"]
-TAIL = ["score_loans", "publish_warehouse", "finalize_run", "build_report"]
+TAIL = ["score_loans", "build_collections", "publish_warehouse", "finalize_run", "build_report"]
 
 
 @pytest.fixture(scope="module")

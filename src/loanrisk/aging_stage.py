@@ -5,7 +5,7 @@ History is a chain: a day's state needs the previous processed day's. The first 
 in a data_root starts the chain; a missing previous day stops the run (``HISTORY_GAP``) unless
 the operator allows the gap. After a rerun of an earlier day, ``recompute_later_days`` rebuilds
 the stored days after it, in order, from their validated snapshots, until a day comes out
-unchanged (the ``score_loans`` stage calls it once the day's scores are written).
+unchanged (the ``build_collections`` stage, the day's last computation, calls it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
 from loanrisk.storage import Lake, read_json, sha256_file, write_partition
 
-STATE, AGING, RISK = "loan_state", "loan_aging", "loan_risk"
+STATE, AGING, RISK, QUEUE = "loan_state", "loan_aging", "loan_risk", "collections_queue"
 
 
 class HistoryGapError(LoanriskError):
@@ -96,15 +96,17 @@ def age_day(
 
 
 def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
-    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE, RISK))
+    tables = (AGING, STATE, RISK, QUEUE)
+    files = (lake.partition_file("curated", t, business_date) for t in tables)
     return tuple(sha256_file(f) if f.exists() else None for f in files)
 
 
 def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
     """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
-    before it, in order (aging, history and, where the day was scored, scores and ECL), until
-    one comes out unchanged; each rebuilt day gets fresh stage reports and, if it was
-    published, a fresh manifest."""
+    before it, in order (aging and history, then scores and collections where the day had
+    them), until one comes out unchanged; each rebuilt day gets fresh stage reports and, if it
+    was published, a fresh manifest."""
+    from loanrisk.collections_stage import build_collections
     from loanrisk.risk_stage import score_day
     from loanrisk.runs import finalize_run, stage_report
 
@@ -115,6 +117,9 @@ def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date)
         reports = {"age_loans": age_day(lake, settings, day, previous)}
         if before[2] is not None:
             reports["score_loans"] = score_day(lake, settings, day)
+        if before[3] is not None:
+            policy = settings.risk.collections
+            reports["build_collections"] = build_collections(lake, settings, policy, day)
         if fingerprints(lake, day) == before:
             break
         for stage, report in reports.items():

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from loanrisk.errors import ConfigError
 
 if TYPE_CHECKING:
+    from loanrisk.collections import CollectionsPolicy
     from loanrisk.ecl import EclPolicy
     from loanrisk.risk_actions import RiskActionPolicy
     from loanrisk.scorecard import Scorecard
@@ -221,12 +222,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class RiskPolicies:
-    """Issue 5 policies, each validated by its own module's model."""
+    """Scoring, provisioning, monitoring and collections policies, each validated by its own
+    module's model."""
 
     scorecard: Scorecard
     ecl: EclPolicy
     signals: SignalPolicy
     actions: RiskActionPolicy
+    collections: CollectionsPolicy
 
 
 POLICY_FILES = (
@@ -236,11 +239,13 @@ POLICY_FILES = (
     "ecl.yaml",
     "signals.yaml",
     "risk_actions.yaml",
+    "collections.yaml",
 )
 
 
 def load_risk_policies(config_dir: Path) -> RiskPolicies:
     # Imported here: these modules build their models on this one's StrictModel.
+    from loanrisk.collections import load_collections_policy
     from loanrisk.ecl import load_ecl_policy
     from loanrisk.risk_actions import load_risk_action_policy
     from loanrisk.scorecard import load_scorecard
@@ -251,6 +256,7 @@ def load_risk_policies(config_dir: Path) -> RiskPolicies:
         ecl=load_ecl_policy(config_dir),
         signals=load_signal_policy(config_dir),
         actions=load_risk_action_policy(config_dir),
+        collections=load_collections_policy(config_dir),
     )
 
 

@@ -64,13 +64,16 @@ def write_extract_files(
 
 
 def run_manifests(lake: Lake, days: list[dt.date]) -> list[dict]:
-    """The run manifests an extract was built from: date, status and sha256."""
+    """The runs an extract was built from: each day's run manifest path and the sha256 of its
+    loans input file (from the day's ingest report, so the extract of the day being run does
+    not depend on the run manifest it is itself listed in)."""
     found = []
     for day in sorted(set(days)):
-        path = lake.run_manifest(day)
-        if path.exists():
-            status = read_json(path).get("status")
-            found.append({"date": day.isoformat(), "status": status, "sha256": sha256_file(path)})
+        ingest = lake.stage_report(day, "ingest_loan_snapshot")
+        entry = {"date": day.isoformat(), "manifest": lake.relative(lake.run_manifest(day))}
+        if ingest.exists():
+            entry["input_sha256"] = read_json(ingest).get("input", {}).get("sha256")
+        found.append(entry)
     return found
 
 

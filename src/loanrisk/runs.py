@@ -15,7 +15,7 @@ from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
-from loanrisk.storage import Lake, read_json, write_json_atomic
+from loanrisk.storage import Lake, read_json, sha256_file, write_json_atomic
 
 #: Curated tables of a business day: removed when the day stops, so nothing stale is published.
 CURATED_TABLES = (
@@ -26,6 +26,9 @@ CURATED_TABLES = (
     "loan_risk",
     "risk_actions",
     "score_monitoring",
+    "collections_queue",
+    "collections_suppressed",
+    "collections_movements",
 )
 MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
 
@@ -91,6 +94,13 @@ def _feed_summary(lake: Lake, business_date: dt.date, feed: str) -> dict:
     return {**{k: v for k, v in ingest.items() if k != "output"}, **validate}
 
 
+def _extract_output(lake: Lake, extract: dict) -> dict:
+    """An extract in the run manifest: its manifest file (which lists and hashes the files)."""
+    path = lake.data_root / extract["manifest"]
+    rows = sum(f["rows"] for f in extract["files"] if f["path"].endswith(".csv"))
+    return {"path": extract["manifest"], "rows": rows, "sha256": sha256_file(path)}
+
+
 def finalize_run(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
@@ -101,6 +111,7 @@ def finalize_run(
     aging = _read_stage(lake, business_date, "age_loans")
     signals = _read_stage(lake, business_date, "compute_signals")
     scoring = _read_stage(lake, business_date, "score_loans")
+    collections = _read_stage(lake, business_date, "build_collections")
     if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
         raise ReconciliationError(
             f"{loans['input']['file']}: rows_in {loans['rows_in']} != rows_valid "
@@ -132,7 +143,11 @@ def finalize_run(
                 "curated/loan_risk": scoring["output"],
                 "curated/risk_actions": scoring["actions"],
                 "curated/score_monitoring": scoring["monitoring"],
-                "extracts/risk_actions": scoring["actions_extract"],
+                "extracts/risk_actions": _extract_output(lake, scoring["actions_extract"]),
+                "curated/collections_queue": collections["output"],
+                "curated/collections_suppressed": collections["suppressed_output"],
+                "curated/collections_movements": collections["movements"],
+                "extracts/collections": _extract_output(lake, collections["extract"]),
             },
             "scorecard_version": scoring["scorecard_version"],
         }

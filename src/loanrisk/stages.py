@@ -139,11 +139,23 @@ def compute_signals(business_date: dt.date, settings: Settings) -> dict:
 @stops_day
 def score_loans(business_date: dt.date, settings: Settings) -> dict:
     """Aged loans + signals -> ``loan_risk`` (score, PD, ECL), ``risk_actions``,
-    ``score_monitoring``; then stored later days are recomputed if this day changed them."""
+    ``score_monitoring``."""
     lake = lake_of(settings)
     report = score_day(lake, settings, business_date)
-    report["recomputed_days"] = recompute_later_days(lake, settings, business_date)
     return stage_report(lake, business_date, "score_loans", report)
+
+
+@stops_day
+def build_collections(business_date: dt.date, settings: Settings) -> dict:
+    """Scored loans + contact log -> collections queue, suppressions, movements and the
+    per-channel extracts (DESIGN.md §5 Collections); then, the day's computations done, stored
+    later days are recomputed if this day changed them."""
+    from loanrisk.collections_stage import build_collections as collections_day
+
+    lake = lake_of(settings)
+    report = collections_day(lake, settings, settings.risk.collections, business_date)
+    report["recomputed_days"] = recompute_later_days(lake, settings, business_date)
+    return stage_report(lake, business_date, "build_collections", report)
 
 
 def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
@@ -178,8 +190,8 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
             f"run it first (loanrisk run --date {business_date})"
         )
     path = build_risk_report(lake, business_date)
-    scoring = lake.stage_report(business_date, "score_loans")
-    recomputed = read_json(scoring).get("recomputed_days", []) if scoring.exists() else []
+    last = lake.stage_report(business_date, "build_collections")
+    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
     for day in recomputed:
         if lake.risk_report(dt.date.fromisoformat(day)).exists():
             build_risk_report(lake, dt.date.fromisoformat(day))
@@ -200,6 +212,7 @@ def run_day(
     age_loans(business_date, settings, allow_gap)
     compute_signals(business_date, settings)
     score_loans(business_date, settings)
+    build_collections(business_date, settings)
     publish_warehouse(business_date, settings)
     manifest = publish_day(business_date, settings, accepted)
     build_report(business_date, settings)

@@ -95,6 +95,9 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
                 "risk_actions",
                 "score_monitoring",
                 "borrower_signals",
+                "collections_queue",
+                "collections_suppressed",
+                "collections_movements",
             )
         },
         "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
