@@ -1,0 +1,264 @@
+"""The ``regulatory`` stage: a day's loan_aging and loan_risk -> the curated tables
+``reg_five_category``, ``reg_ifrs9_ecl``, ``reg_ifrs9_stage_transfers`` and, on a reporting day,
+``reg_credit_report``, each also handed over as ``extracts/regulatory/<report>/<date>/``
+(CSV + Parquet + manifest; the stage transfers travel with ``reg_ifrs9_ecl``).
+
+Every extract's control totals are checked against its source before anything is written
+(``RECONCILIATION`` otherwise). The transfer matrix compares with the previous month-end: the
+latest processed day of the previous calendar month. The credit report is dated its reporting
+day (partition and extract folder), whichever run builds it (see ``loanrisk.credit_report``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import polars as pl
+
+from loanrisk.config import Settings
+from loanrisk.contracts import load_contract
+from loanrisk.credit_report import ReportingPeriod, credit_report, months_between, period_to_build
+from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.extracts import write_extract_files, write_extract_manifest
+from loanrisk.feeds import LOANS
+from loanrisk.regulatory import (
+    EXIT,
+    RegulatoryPolicy,
+    five_category_report,
+    ifrs9_ecl_report,
+    stage_transfers,
+)
+from loanrisk.storage import Lake, sha256_file, write_partition
+
+AGING, RISK, STATE = "loan_aging", "loan_risk", "loan_state"
+FIVE, ECL, TRANSFERS, CREDIT = (
+    "reg_five_category",
+    "reg_ifrs9_ecl",
+    "reg_ifrs9_stage_transfers",
+    "reg_credit_report",
+)
+AGING_COLUMNS = (
+    "snapshot_date", "loan_id", "borrower_id", "product_code", "account_status",
+    "origination_date", "currency", "principal_amount", "outstanding_principal",
+    "overdue_principal", "overdue_amount", "dpd",
+)  # fmt: skip
+SNAPSHOT_COLUMNS = (
+    "snapshot_date", "loan_id", "borrower_name", "national_id", "maturity_date", "credit_limit",
+    "installments_total", "installments_paid", "next_due_date", "oldest_unpaid_due_date",
+    "last_payment_date", "last_payment_amount",
+)  # fmt: skip
+
+
+class ReconciliationError(LoanriskError):
+    """An extract's control total does not match its source."""
+
+    code = "RECONCILIATION"
+
+
+def extract_kind(report: str) -> str:
+    return f"regulatory/{report}"
+
+
+def _scan(lake: Lake, zone: str, table: str, days: list[dt.date]) -> pl.LazyFrame:
+    files = [lake.partition_file(zone, table, d) for d in days]
+    if missing := [lake.relative(f) for f in files if not f.exists()]:
+        raise InputFileError(f"{missing[0]}: missing; run the stages before regulatory first")
+    return pl.scan_parquet(files)
+
+
+def _contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.DataFrame:
+    columns = load_contract(settings.contracts_dir, table).columns
+    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns).collect()
+
+
+def _totals_of(frame: pl.LazyFrame, *totals: pl.Expr) -> dict:
+    """One row of source totals, as a dict."""
+    return frame.select(*totals).collect().row(0, named=True)
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{Decimal(value or 0):.2f}"
+
+
+def _check(report: str, totals: dict, source: dict) -> dict:
+    """Raise unless every source total equals the extract's total of the same name."""
+    for name, expected in source.items():
+        if totals[name] != expected:
+            raise ReconciliationError(
+                f"{report}: {name} {totals[name]} does not reconcile to the source's {expected}"
+            )
+    return {**totals, "reconciled_with_source": sorted(source)}
+
+
+def _publish(
+    lake: Lake,
+    settings: Settings,
+    report: str,
+    day: dt.date,
+    frames: dict[str, pl.DataFrame],
+    totals: dict,
+    source_days: list[dt.date],
+) -> dict:
+    """Curated partitions, then the extract files and their manifest."""
+    written, files = {}, []
+    for table, frame in frames.items():
+        path = write_partition(frame, lake.partition("curated", table, day), lake.scratch)
+        entry = {"path": lake.relative(path), "rows": frame.height, "sha256": sha256_file(path)}
+        written[table] = entry
+        files += write_extract_files(lake, extract_kind(report), day, table, frame)
+    manifest = write_extract_manifest(
+        lake, settings, extract_kind(report), day, files, totals, source_days
+    )
+    return {"outputs": written, "manifest": manifest["path"], "control_totals": totals}
+
+
+def five_category_day(lake: Lake, settings: Settings, day: dt.date) -> dict:
+    aging = _scan(lake, "curated", AGING, [day])
+    report = five_category_report(
+        aging,
+        day,
+        settings.pipeline.products,
+        settings.classification.five_category.npl_categories,
+    )
+    frame = _contract_select(report, settings, FIVE)
+    source = _totals_of(
+        aging.filter(pl.col("account_status") != "CLOSED"),
+        pl.len().alias("loans"),
+        pl.col("outstanding_principal").sum(),
+    )
+    totals = {
+        "rows": frame.height,
+        "loans": int(frame["loans"].sum()),
+        "outstanding_principal": _money(frame["outstanding_principal"].sum()),
+        "overdue_amount": _money(frame["overdue_amount"].sum()),
+        "npl_outstanding": _money(frame.filter("is_npl")["outstanding_principal"].sum()),
+    }
+    expected = {**source, "outstanding_principal": _money(source["outstanding_principal"])}
+    return _publish(lake, settings, FIVE, day, {FIVE: frame}, _check(FIVE, totals, expected), [day])
+
+
+def previous_month_end(lake: Lake, day: dt.date) -> dt.date | None:
+    """The latest processed (scored) day of the calendar month before ``day``'s."""
+    first = day.replace(day=1)
+    earlier = [d for d in lake.partition_dates("curated", RISK) if d < first]
+    month = first - dt.timedelta(days=1)
+    return earlier[-1] if earlier and earlier[-1].replace(day=1) == month.replace(day=1) else None
+
+
+def _ecl_totals(ecl: pl.DataFrame, transfers: pl.DataFrame) -> dict:
+    on_book = transfers.filter(pl.col("to_stage") != EXIT)
+    return {
+        "rows": ecl.height,
+        "loans": int(ecl["loans"].sum()),
+        "ead": _money(ecl["ead"].sum()),
+        "ecl": _money(ecl["ecl"].sum()),
+        "transfer_rows": transfers.height,
+        "transfer_loans_today": int(on_book["loans"].sum()),
+        "transfer_ecl_today": _money(on_book["ecl_current"].sum()),
+        "transfer_ecl_previous_month_end": _money(transfers["ecl_previous"].sum()),
+    }
+
+
+def ecl_day(lake: Lake, settings: Settings, day: dt.date) -> dict:
+    risk = _scan(lake, "curated", RISK, [day])
+    ecl = _contract_select(ifrs9_ecl_report(risk, day, settings.pipeline.products), settings, ECL)
+    month_end = previous_month_end(lake, day)
+    if month_end is None:
+        schema = load_contract(settings.contracts_dir, TRANSFERS).polars_schema
+        transfers = pl.DataFrame(schema=schema)
+    else:
+        previous = _scan(lake, "curated", RISK, [month_end])
+        matrix = stage_transfers(previous, risk, day, month_end)
+        transfers = _contract_select(matrix, settings, TRANSFERS)
+    source = _totals_of(
+        risk, pl.col("ecl_stage").is_not_null().sum().alias("loans"), pl.col("ecl").sum()
+    )
+    totals = _ecl_totals(ecl, transfers)
+    expected = {"loans": source["loans"], "ecl": _money(source["ecl"])}
+    if month_end is not None:
+        expected |= {"transfer_loans_today": totals["loans"], "transfer_ecl_today": totals["ecl"]}
+    totals["previous_month_end"] = None if month_end is None else month_end.isoformat()
+    days = [day] if month_end is None else [month_end, day]
+    frames = {ECL: ecl, TRANSFERS: transfers}
+    return _publish(lake, settings, ECL, day, frames, _check(ECL, totals, expected), days)
+
+
+def _previous_report(lake: Lake, period: ReportingPeriod) -> tuple[pl.LazyFrame, int] | None:
+    stored = [d for d in lake.partition_dates("curated", CREDIT) if d < period.reporting_day]
+    if not stored:
+        return None
+    frame = pl.scan_parquet(lake.partition_file("curated", CREDIT, stored[-1]))
+    months = months_between(stored[-1], period.reporting_day)
+    return frame.select("loan_id", "repayment_history_24m"), months
+
+
+def _credit_totals(frame: pl.DataFrame, period: ReportingPeriod) -> dict:
+    on_data_day = frame.filter(pl.col("data_date") == period.data_day)
+    return {
+        "rows": frame.height,
+        "loans": frame["loan_id"].n_unique(),
+        "balance": _money(frame["balance"].sum()),
+        "overdue_amount": _money(frame["overdue_amount"].sum()),
+        "balance_on_data_day": _money(on_data_day["balance"].sum()),
+        "by_status": dict(sorted(frame["repayment_status"].value_counts().iter_rows())),
+        "reporting_month": period.month,
+        "period_first_day": period.first_day.isoformat(),
+        "data_day": period.data_day.isoformat(),
+    }
+
+
+def _credit_source(aging: pl.LazyFrame, period: ReportingPeriod) -> dict:
+    """What the report must add up to: every loan of the period's loan_aging once, and the
+    outstanding principal of the data day."""
+    on_data_day = pl.col("snapshot_date") == period.data_day
+    source = _totals_of(
+        aging,
+        pl.col("loan_id").n_unique().alias("loans"),
+        pl.col("outstanding_principal").filter(on_data_day).sum().alias("balance"),
+    )
+    return {
+        "rows": source["loans"],
+        "loans": source["loans"],
+        "balance_on_data_day": _money(source["balance"]),
+    }
+
+
+def credit_report_day(
+    lake: Lake, settings: Settings, policy: RegulatoryPolicy, day: dt.date
+) -> dict:
+    """The credit report the run of ``day`` builds, if any (see ``period_to_build``)."""
+    processed = [d for d in lake.partition_dates("curated", AGING) if d <= day]
+    period, why = period_to_build(day, processed, policy.credit_report.reporting_day)
+    if period is None:
+        return {"built": False, "reason": why}
+    days = [d for d in processed if period.first_day <= d <= period.data_day]
+    before = [d for d in processed if d < period.first_day][-1:]
+    aging = _scan(lake, "curated", AGING, days).select(AGING_COLUMNS)
+    rows = credit_report(
+        aging,
+        _scan(lake, "raw", LOANS, before + days).select(SNAPSHOT_COLUMNS),
+        _scan(lake, "curated", STATE, days).select(
+            "snapshot_date", "loan_id", "first_delinquency_date"
+        ),
+        _previous_report(lake, period),
+        period,
+        policy.credit_report,
+    )
+    frame = _contract_select(rows, settings, CREDIT)
+    checked = _check(CREDIT, _credit_totals(frame, period), _credit_source(aging, period))
+    dated = period.reporting_day
+    report = _publish(lake, settings, CREDIT, dated, {CREDIT: frame}, checked, before + days)
+    return {"built": True, "reason": why, "reporting_day": dated.isoformat(), **report}
+
+
+def build_regulatory(
+    lake: Lake, settings: Settings, policy: RegulatoryPolicy, business_date: dt.date
+) -> dict:
+    """Compute, reconcile and write the day's regulatory tables and extracts; return the stage
+    report (the credit report says whether it was built, and why or why not)."""
+    return {
+        FIVE: five_category_day(lake, settings, business_date),
+        ECL: ecl_day(lake, settings, business_date),
+        CREDIT: credit_report_day(lake, settings, policy, business_date),
+    }

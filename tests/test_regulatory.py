@@ -1,0 +1,373 @@
+"""Regulatory extracts (issue 6 point 1): five-category, IFRS 9 ECL and stage transfers, and the
+PBoC-style credit report's codes and 24-month history, on tiny hand-built frames; then the
+stage on a tmp data_root across two month-ends, one of them not a processed day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from loanrisk import credit_report as cr
+from loanrisk.config import load_settings
+from loanrisk.errors import ConfigError
+from loanrisk.regulatory import (
+    five_category_report,
+    ifrs9_ecl_report,
+    load_regulatory_policy,
+    stage_transfers,
+)
+from loanrisk.regulatory_stage import (
+    AGING_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    ReconciliationError,
+    _check,
+    build_regulatory,
+    extract_kind,
+)
+from loanrisk.stages import lake_of
+from loanrisk.storage import sha256_file, write_partition
+
+D = dt.date
+MONEY = pl.Decimal(18, 2)
+OPENED = D(2025, 1, 10)
+SEP30, OCT15, OCT30, OCT31, NOV2, NOV15, NOV30 = (
+    D(2026, 9, 30), D(2026, 10, 15), D(2026, 10, 30), D(2026, 10, 31),
+    D(2026, 11, 2), D(2026, 11, 15), D(2026, 11, 30),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reg_policy(config_dir):
+    return load_regulatory_policy(config_dir)
+
+
+def row(day, loan_id, dpd=0, status="ACTIVE", next_due=None, opened=OPENED, product="CASH_LOAN"):
+    """One loan on one processed day, with every column the regulatory inputs carry."""
+    balance = Decimal("0.00") if status == "CLOSED" else Decimal("1000.00")
+    overdue = Decimal("100.00") if dpd else Decimal("0.00")
+    stage = None if status == "CLOSED" else 3 if dpd > 90 or status != "ACTIVE" else 1 + (dpd > 30)
+    category = {None: None, 1: "NORMAL", 2: "SPECIAL_MENTION", 3: "SUBSTANDARD"}[stage]
+    return {
+        "snapshot_date": day, "loan_id": loan_id, "borrower_id": f"B{loan_id}",
+        "product_code": product, "account_status": status, "origination_date": opened,
+        "currency": "CNY", "principal_amount": Decimal("1200.00"), "outstanding_principal": balance,
+        "overdue_principal": overdue, "overdue_amount": overdue, "dpd": dpd,
+        "five_category": "LOSS" if status == "WRITTEN_OFF" else category, "ecl_stage": stage,
+        "ead": None if stage is None else balance, "ecl": None if stage is None else Decimal(stage),
+        "borrower_name": "=王小明", "national_id": "11010119900101001X",
+        "maturity_date": D(2027, 1, 10), "credit_limit": None, "installments_total": 24,
+        "installments_paid": 3, "next_due_date": None if status != "ACTIVE" else next_due,
+        "oldest_unpaid_due_date": day - dt.timedelta(days=dpd - 1) if dpd else None,
+        "last_payment_date": None, "last_payment_amount": None,
+        "first_delinquency_date": day - dt.timedelta(days=dpd - 1) if dpd else None,
+    }  # fmt: skip
+
+
+def frame(rows: list[dict]) -> pl.DataFrame:
+    money = ["principal_amount", "outstanding_principal", "overdue_principal", "overdue_amount"]
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.col(*money, "ead", "ecl", "credit_limit", "last_payment_amount").cast(MONEY),
+        pl.col("dpd", "ecl_stage", "installments_total", "installments_paid").cast(pl.Int32),
+        pl.col("last_payment_date").cast(pl.Date),
+    )
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+def test_policy_loads_and_refuses_bad_values(tmp_path, config_dir, reg_policy):
+    assert reg_policy.credit_report.reporting_day == "last"
+    text = (config_dir / "regulatory.yaml").read_text()
+    (tmp_path / "regulatory.yaml").write_text(
+        text.replace("reporting_day: last", "reporting_day: 29")
+    )
+    with pytest.raises(ConfigError, match="reporting_day"):
+        load_regulatory_policy(tmp_path)
+    (tmp_path / "regulatory.yaml").write_text(text.replace("[30, 60, 90,", "[30, 60, 60,"))
+    with pytest.raises(ConfigError, match="must strictly ascend"):
+        load_regulatory_policy(tmp_path)
+
+
+# --- credit report codes --------------------------------------------------------------------
+
+
+def test_every_status_code_at_its_edge(reg_policy):
+    cases = [  # (account_status, dpd, payment due in the period) -> code
+        ("ACTIVE", 0, True, "N"), ("ACTIVE", 0, False, "*"), ("ACTIVE", 1, False, "1"),
+        ("ACTIVE", 30, True, "1"), ("ACTIVE", 31, True, "2"), ("ACTIVE", 60, True, "2"),
+        ("ACTIVE", 61, True, "3"), ("ACTIVE", 90, True, "3"), ("ACTIVE", 91, True, "4"),
+        ("ACTIVE", 120, True, "4"), ("ACTIVE", 121, True, "5"), ("ACTIVE", 150, True, "5"),
+        ("ACTIVE", 151, True, "6"), ("ACTIVE", 180, True, "6"), ("ACTIVE", 181, True, "7"),
+        ("ACTIVE", 400, True, "7"), ("CLOSED", 0, True, "C"), ("WRITTEN_OFF", 200, True, "B"),
+    ]  # fmt: skip
+    got = pl.DataFrame(
+        [c[:3] for c in cases],
+        schema=["account_status", "dpd", "payment_due_in_period"],
+        orient="row",
+    ).select(
+        cr.repayment_status(reg_policy.credit_report).alias("code"),
+        cr.overdue_periods(reg_policy.credit_report).alias("periods"),
+    )
+    assert got["code"].to_list() == [c[3] for c in cases]
+    assert got["periods"].to_list()[:6] == [0, 0, 1, 1, 2, 2]
+    assert got["periods"].to_list()[14:16] == [7, 14]
+
+
+def test_reporting_periods_last_day_fixed_day_and_an_unprocessed_reporting_day():
+    built, why = cr.period_to_build(OCT31, [SEP30, OCT30, OCT31], "last")
+    assert built == cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31) and why == "reporting day"
+    assert cr.period_to_build(OCT30, [SEP30, OCT30], "last") == (
+        None,
+        "not a reporting day (next: 2026-10-31)",
+    )
+    built, why = cr.period_to_build(NOV2, [OCT15, OCT30, NOV2], "last")  # Oct 31 not processed
+    assert built == cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT30) and "not processed" in why
+    assert cr.period_to_build(NOV15, [OCT30, NOV2, NOV15], "last")[0] is None
+    assert cr.period_to_build(NOV2, [SEP30, NOV2], "last")[0] is None  # nothing in October
+    assert cr.period_to_build(OCT15, [OCT15], 15)[0] == cr.ReportingPeriod(
+        OCT15, D(2026, 9, 16), OCT15
+    )
+    assert cr.reporting_day_of(2028, 2, "last") == D(2028, 2, 29)
+    assert cr.months_back(D(2026, 3, 31), 1, "last") == D(2026, 2, 28)
+
+
+def october(reg_policy) -> pl.DataFrame:
+    """The October report of a small book: days Sep 30 (before the period), Oct 15, Oct 31."""
+    rows = [
+        row(SEP30, "A", next_due=D(2026, 10, 20)), row(OCT15, "A", next_due=D(2026, 10, 20)),
+        row(OCT31, "A", next_due=D(2026, 11, 20)),
+        row(OCT15, "MID", opened=D(2026, 10, 10), next_due=D(2026, 11, 10)),
+        row(OCT31, "MID", opened=D(2026, 10, 10), next_due=D(2026, 11, 10)),
+        row(OCT31, "IDLE", next_due=D(2026, 12, 5)),  # nothing due in October
+        row(SEP30, "CLS", next_due=D(2026, 10, 3)), row(OCT15, "CLS", status="CLOSED"),
+        row(OCT15, "WO", dpd=185), row(OCT31, "WO", dpd=201, status="WRITTEN_OFF"),
+        row(OCT31, "D30", dpd=30), row(OCT31, "D31", dpd=31),
+        row(OCT31, "D180", dpd=180), row(OCT31, "D181", dpd=181),
+    ]  # fmt: skip
+    return report(frame(rows), cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31), None, reg_policy)
+
+
+def report(rows: pl.DataFrame, period, previous, reg_policy) -> pl.DataFrame:
+    in_period = rows.filter(pl.col("snapshot_date") >= period.first_day).lazy()
+    return cr.credit_report(
+        in_period.select(AGING_COLUMNS),
+        rows.lazy().select(SNAPSHOT_COLUMNS),
+        in_period.select("snapshot_date", "loan_id", "first_delinquency_date"),
+        previous,
+        period,
+        reg_policy.credit_report,
+    ).collect()
+
+
+def test_october_codes_filler_and_data_dates(reg_policy):
+    got = {r["loan_id"]: r for r in october(reg_policy).iter_rows(named=True)}
+    codes = {k: (v["repayment_status"], v["payment_due_in_period"]) for k, v in got.items()}
+    assert codes == {
+        "A": ("N", True), "MID": ("*", False), "IDLE": ("*", False), "CLS": ("C", True),
+        "WO": ("B", True), "D30": ("1", True), "D31": ("2", True), "D180": ("6", True),
+        "D181": ("7", True),
+    }  # fmt: skip
+    # Opened 2025-01-10: not open at the Nov and Dec 2024 reporting days, open and unknown after.
+    assert got["A"]["repayment_history_24m"] == "//" + "#" * 21 + "N"
+    assert got["MID"]["repayment_history_24m"] == "/" * 23 + "*"  # opened mid-month
+    assert got["CLS"]["data_date"] == OCT15 and got["CLS"]["balance"] == Decimal("0.00")
+    assert got["WO"]["data_date"] == OCT31 and got["WO"]["first_delinquency_date"] == D(2026, 4, 14)
+    assert got["A"]["first_delinquency_date"] is None and got["A"]["overdue_periods"] == 0
+    assert got["D181"]["overdue_periods"] == 7 and got["A"]["reporting_month"] == "2026-10"
+
+
+def test_history_carries_across_the_month_end_and_over_a_skipped_month(reg_policy):
+    oct_report = october(reg_policy)
+    previous = oct_report.lazy().select("loan_id", "repayment_history_24m")
+    rows = frame([
+        row(OCT31, "A", next_due=D(2026, 11, 20)), row(NOV30, "A", next_due=D(2026, 12, 20)),
+        row(OCT31, "MID", opened=D(2026, 10, 10), next_due=D(2026, 11, 10)),
+        row(NOV30, "MID", dpd=20, opened=D(2026, 10, 10), next_due=D(2026, 12, 10)),
+    ])  # fmt: skip
+    period = cr.ReportingPeriod(NOV30, D(2026, 11, 1), NOV30)
+    nov = {r["loan_id"]: r for r in report(rows, period, (previous, 1), reg_policy).iter_rows(
+        named=True)}  # fmt: skip
+    assert set(nov) == {"A", "MID"}  # closed and written off in October: not reported again
+    assert nov["A"]["repayment_history_24m"] == "/" + "#" * 21 + "NN"
+    assert nov["MID"]["repayment_history_24m"] == "/" * 22 + "*1"
+    jan = cr.ReportingPeriod(D(2027, 1, 31), D(2027, 1, 1), D(2027, 1, 31))
+    rows = frame([row(D(2027, 1, 31), "A", next_due=D(2027, 2, 20))])
+    skipped = report(rows, jan, (previous, 3), reg_policy)  # Nov and Dec never reported
+    assert skipped["repayment_history_24m"][0] == "#" * 20 + "N" + "##" + "N"
+
+
+def test_payment_due_from_a_due_date_seen_only_before_the_period(reg_policy):
+    rows = [row(SEP30, "X", next_due=D(2026, 10, 1)), row(OCT31, "X", next_due=D(2026, 12, 1))]
+    got = report(frame(rows), cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31), None, reg_policy)
+    assert got["repayment_status"].to_list() == ["N"]  # Oct 1 fell due between the two days
+
+
+# --- five-category, ECL, transfers --------------------------------------------------------
+
+
+def test_five_category_grid_reconciles_to_loan_aging():
+    aging = frame([
+        row(OCT31, "A"), row(OCT31, "B", dpd=45), row(OCT31, "C", dpd=95),
+        row(OCT31, "D", status="CLOSED"), row(OCT31, "E", product="INSTALLMENT"),
+    ])  # fmt: skip
+    got = five_category_report(aging.lazy(), OCT31, ["CASH_LOAN", "INSTALLMENT"], ["SUBSTANDARD"])
+    got = got.collect()
+    assert got.height == 10 and got["loans"].sum() == 4
+    assert got["outstanding_principal"].sum() == Decimal("4000.00")
+    cash = got.filter(product_code="CASH_LOAN")
+    assert cash["share"].to_list() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0, 0])
+    assert cash["npl_ratio"].to_list() == pytest.approx([1 / 3] * 5)
+    assert cash["five_category"].to_list()[:2] == ["NORMAL", "SPECIAL_MENTION"]
+
+
+def test_ecl_by_stage_and_transfers_against_the_month_end():
+    before = frame([row(SEP30, "S", dpd=0), row(SEP30, "G", dpd=40), row(SEP30, "X"),
+                    row(SEP30, "Z", status="CLOSED")])  # fmt: skip
+    now = frame([row(OCT31, "S", dpd=40), row(OCT31, "G", dpd=95), row(OCT31, "N"),
+                 row(OCT31, "X", status="CLOSED")])  # fmt: skip
+    ecl = ifrs9_ecl_report(now.lazy(), OCT31, ["CASH_LOAN"]).collect()
+    assert ecl["loans"].to_list() == [1, 1, 1] and ecl["ecl"].to_list() == [1, 2, 3]
+    assert ecl["coverage_ratio"].to_list() == pytest.approx([0.001, 0.002, 0.003])
+    moves = stage_transfers(before.lazy(), now.lazy(), OCT31, SEP30).collect()
+    assert moves.select("from_stage", "to_stage", "loans").rows() == [
+        ("1", "2", 1), ("1", "EXIT", 1), ("2", "3", 1), ("NEW", "1", 1)
+    ]  # fmt: skip
+    assert moves["ecl_current"].sum() == ecl["ecl"].sum()
+    assert moves["ecl_previous"].sum() == Decimal("4.00")  # Z was closed at the month-end
+
+
+def test_a_total_that_does_not_reconcile_stops_the_stage():
+    with pytest.raises(ReconciliationError, match="loans 3 does not reconcile"):
+        _check("reg_x", {"loans": 3}, {"loans": 4})
+
+
+# --- the stage on a tmp data_root ---------------------------------------------------------
+
+
+def book(day: dt.date) -> list[dict]:
+    """L1 pays on the 15th; L2 falls behind in November; L3 closes on Nov 2; L4 opens Nov 1;
+    L5 is written off on Oct 30. October's reporting day (Oct 31) is not processed."""
+    due = D(day.year + (day.month == 12), day.month % 12 + 1, 15)
+    rows = {
+        SEP30: [row(SEP30, "L1", next_due=due), row(SEP30, "L2", next_due=due),
+                row(SEP30, "L3", next_due=due), row(SEP30, "L5", dpd=170)],
+        OCT30: [row(OCT30, "L1", next_due=due), row(OCT30, "L2", next_due=due),
+                row(OCT30, "L3", next_due=due), row(OCT30, "L5", dpd=200, status="WRITTEN_OFF")],
+        NOV2: [row(NOV2, "L1", next_due=D(2026, 11, 15)), row(NOV2, "L2", dpd=40, next_due=due),
+               row(NOV2, "L3", status="CLOSED"),
+               row(NOV2, "L4", opened=D(2026, 11, 1), next_due=D(2026, 12, 1))],
+        NOV30: [row(NOV30, "L1", next_due=due), row(NOV30, "L2", dpd=68, next_due=due),
+                row(NOV30, "L4", opened=D(2026, 11, 1), next_due=D(2026, 12, 1))],
+    }  # fmt: skip
+    return rows[day]
+
+
+def write_inputs(lake, day: dt.date) -> None:
+    rows = frame(book(day))
+    tables = {
+        ("curated", "loan_aging"): [*AGING_COLUMNS, "five_category"],
+        ("curated", "loan_risk"): ["snapshot_date", "loan_id", "product_code", "ecl_stage", "ead",
+                                   "ecl"],
+        ("curated", "loan_state"): ["snapshot_date", "loan_id", "first_delinquency_date"],
+        ("raw", "loan_snapshot"): list(SNAPSHOT_COLUMNS),
+    }  # fmt: skip
+    for (zone, table), columns in tables.items():
+        write_partition(rows.select(columns), lake.partition(zone, table, day), lake.scratch)
+
+
+def manifest_of(lake, report: str, day: dt.date) -> dict:
+    return json.loads((lake.extract_dir(extract_kind(report), day) / "manifest.json").read_text())
+
+
+def extract(lake, report: str, day: dt.date, name: str | None = None) -> pl.DataFrame:
+    return pl.read_parquet(
+        lake.extract_dir(extract_kind(report), day) / f"{name or report}.parquet"
+    )
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory, config_dir, reg_policy):
+    """The stage run on Sep 30, Oct 30, Nov 2 and Nov 30 of a fresh data_root."""
+    settings = load_settings(config_dir, tmp_path_factory.mktemp("regulatory") / "data")
+    lake, reports = lake_of(settings), {}
+    for day in (SEP30, OCT30, NOV2, NOV30):
+        write_inputs(lake, day)
+        reports[day] = build_regulatory(lake, settings, reg_policy, day)
+    return settings, lake, reports
+
+
+def test_credit_report_on_reporting_days_and_after_an_unprocessed_one(staged):
+    _, lake, reports = staged
+    credit = {d: r["reg_credit_report"] for d, r in reports.items()}
+    assert credit[OCT30] == {"built": False, "reason": "not a reporting day (next: 2026-10-31)"}
+    assert credit[NOV2]["reporting_day"] == "2026-10-31"  # built the first processed day after
+    assert credit[NOV2]["control_totals"]["data_day"] == "2026-10-30"
+    assert lake.partition_dates("curated", "reg_credit_report") == [SEP30, OCT31, NOV30]
+    folder = lake.extract_dir(extract_kind("reg_credit_report"), OCT31)  # dated the reporting day
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "reg_credit_report.csv", "reg_credit_report.parquet"
+    ]  # fmt: skip
+    assert not lake.extract_dir(extract_kind("reg_credit_report"), NOV2).exists()
+    october = extract(lake, "reg_credit_report", OCT31)
+    assert dict(october.select("loan_id", "repayment_status").iter_rows())["L5"] == "B"
+    november = extract(lake, "reg_credit_report", NOV30)
+    assert dict(november.select("loan_id", "repayment_history_24m").iter_rows()) == {
+        "L1": "/" + "#" * 20 + "NNN", "L2": "/" + "#" * 20 + "NN3",
+        "L3": "/" + "#" * 20 + "NNC", "L4": "/" * 23 + "*",
+    }  # fmt: skip
+
+
+def test_stage_transfers_against_the_previous_months_latest_processed_day(staged):
+    _, lake, reports = staged
+    moves = extract(lake, "reg_ifrs9_ecl", NOV30, "reg_ifrs9_stage_transfers")
+    assert moves.select("from_stage", "to_stage", "loans").rows() == [
+        ("1", "1", 1), ("1", "2", 1), ("1", "EXIT", 1), ("3", "EXIT", 1), ("NEW", "1", 1)
+    ]  # fmt: skip
+    assert set(moves["previous_month_end"]) == {OCT30}  # Oct 31 was not processed
+    assert extract(lake, "reg_ifrs9_ecl", SEP30, "reg_ifrs9_stage_transfers").is_empty()
+    assert reports[SEP30]["reg_ifrs9_ecl"]["control_totals"]["previous_month_end"] is None
+
+
+@pytest.mark.parametrize("day", [SEP30, OCT30, NOV2, NOV30])
+def test_every_extract_reconciles_to_its_source(staged, day):
+    _, lake, _ = staged
+    aging = pl.read_parquet(lake.partition_file("curated", "loan_aging", day))
+    risk = pl.read_parquet(lake.partition_file("curated", "loan_risk", day))
+    five = extract(lake, "reg_five_category", day)
+    on_book = aging.filter(pl.col("account_status") != "CLOSED")
+    assert five["loans"].sum() == on_book.height
+    assert five["outstanding_principal"].sum() == on_book["outstanding_principal"].sum()
+    ecl = extract(lake, "reg_ifrs9_ecl", day)
+    assert (ecl["ecl"].sum(), ecl["ead"].sum()) == (risk["ecl"].sum(), risk["ead"].sum())
+    moves = extract(lake, "reg_ifrs9_ecl", day, "reg_ifrs9_stage_transfers")
+    today = moves.filter(pl.col("to_stage") != "EXIT")
+    assert moves.is_empty() or today["ecl_current"].sum() == ecl["ecl"].sum()
+    totals = manifest_of(lake, "reg_five_category", day)["control_totals"]
+    assert totals["outstanding_principal"] == f"{on_book['outstanding_principal'].sum():.2f}"
+    if day in (SEP30, NOV30):
+        credit = extract(lake, "reg_credit_report", day)
+        period = aging if day == SEP30 else pl.concat(
+            pl.read_parquet(lake.partition_file("curated", "loan_aging", d)) for d in (NOV2, NOV30)
+        )  # fmt: skip
+        assert sorted(credit["loan_id"]) == sorted(period["loan_id"].unique())
+        totals = manifest_of(lake, "reg_credit_report", day)["control_totals"]
+        assert totals["balance_on_data_day"] == f"{aging['outstanding_principal'].sum():.2f}"
+
+
+def test_pii_only_in_the_credit_report_and_a_rerun_is_byte_identical(staged, reg_policy):
+    settings, lake, _ = staged
+    folder = lake.extract_dir(extract_kind("reg_credit_report"), NOV30)
+    text = (folder / "reg_credit_report.csv").read_text()
+    assert "'=王小明" in text and "11010119900101001X" in text  # formula neutralised; identity
+    for report in ("reg_five_category", "reg_ifrs9_ecl"):
+        for file in lake.extract_dir(extract_kind(report), NOV30).glob("*.csv"):
+            assert "national_id" not in file.read_text() and "王" not in file.read_text()
+    files = manifest_of(lake, "reg_credit_report", NOV30)["files"]
+    before = {f["path"]: f["sha256"] for f in files}
+    assert before == {lake.relative(p): sha256_file(p) for p in folder.glob("reg_*")}
+    build_regulatory(lake, settings, reg_policy, NOV30)
+    assert {lake.relative(p): sha256_file(p) for p in folder.glob("reg_*")} == before
