@@ -84,7 +84,13 @@ def loan_daily():
         return run_stage("build_collections", ds, params)
 
     @task
-    def publish_warehouse(built: str, ds=None, params=None) -> str:
+    def build_regulatory(scored: str, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("build_regulatory", ds, params)
+
+    @task
+    def publish_warehouse(built: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("publish_warehouse", ds, params)
@@ -108,7 +114,8 @@ def loan_daily():
         for feed in FEEDS
     ]
     scored = score_loans(age_loans(validated), compute_signals(validated))
-    build_report(finalize_run(publish_warehouse(build_collections(scored))))
+    extracts = [build_regulatory(scored), build_collections(scored)]
+    build_report(finalize_run(publish_warehouse(extracts)))
 
 
 loan_daily()

@@ -12,8 +12,8 @@ from conftest import PROJECT
 pytestmark = pytest.mark.airflow
 
 FEEDS = ["loan_snapshot", "events", "contacts"]
-MIDDLE = ["age_loans", "compute_signals"]
-TAIL = ["score_loans", "build_collections", "publish_warehouse", "finalize_run", "build_report"]
+MIDDLE = ["age_loans", "compute_signals", "score_loans", "build_regulatory", "build_collections"]
+TAIL = ["publish_warehouse", "finalize_run", "build_report"]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
 from loanrisk.storage import Lake, read_json, sha256_file, write_partition
 
-STATE, AGING, RISK, QUEUE = "loan_state", "loan_aging", "loan_risk", "collections_queue"
+STATE, AGING = "loan_state", "loan_aging"
 
 
 class HistoryGapError(LoanriskError):
@@ -95,19 +95,40 @@ def age_day(
     }
 
 
+#: Tables whose partition shows that a later stage ran for a day, in pipeline order.
+DOWNSTREAM = ("loan_risk", "reg_five_category", "collections_queue")
+
+
 def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
-    tables = (AGING, STATE, RISK, QUEUE)
-    files = (lake.partition_file("curated", t, business_date) for t in tables)
+    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE, *DOWNSTREAM))
     return tuple(sha256_file(f) if f.exists() else None for f in files)
+
+
+def _rebuilders(settings: Settings) -> tuple:
+    """(stage name, rebuild(lake, day)) for each of DOWNSTREAM."""
+    from loanrisk.collections_stage import build_collections
+    from loanrisk.regulatory_stage import build_regulatory
+    from loanrisk.risk_stage import score_day
+
+    policies = settings.risk
+    return (
+        ("score_loans", lambda lake, day: score_day(lake, settings, day)),
+        (
+            "build_regulatory",
+            lambda lake, day: build_regulatory(lake, settings, policies.regulatory, day),
+        ),
+        (
+            "build_collections",
+            lambda lake, day: build_collections(lake, settings, policies.collections, day),
+        ),
+    )
 
 
 def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
     """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
-    before it, in order (aging and history, then scores and collections where the day had
-    them), until one comes out unchanged; each rebuilt day gets fresh stage reports and, if it
-    was published, a fresh manifest."""
-    from loanrisk.collections_stage import build_collections
-    from loanrisk.risk_stage import score_day
+    before it, in order (aging and history, then every later stage the day had run), until one
+    comes out unchanged; each rebuilt day gets fresh stage reports and, if it was published, a
+    fresh manifest."""
     from loanrisk.runs import finalize_run, stage_report
 
     later = [d for d in lake.partition_dates("curated", STATE) if d > business_date]
@@ -115,11 +136,9 @@ def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date)
     for day in later:
         before = fingerprints(lake, day)
         reports = {"age_loans": age_day(lake, settings, day, previous)}
-        if before[2] is not None:
-            reports["score_loans"] = score_day(lake, settings, day)
-        if before[3] is not None:
-            policy = settings.risk.collections
-            reports["build_collections"] = build_collections(lake, settings, policy, day)
+        for ran, (stage, rebuild) in zip(before[2:], _rebuilders(settings), strict=True):
+            if ran is not None:
+                reports[stage] = rebuild(lake, day)
         if fingerprints(lake, day) == before:
             break
         for stage, report in reports.items():

@@ -17,6 +17,7 @@ from loanrisk.errors import ConfigError
 if TYPE_CHECKING:
     from loanrisk.collections import CollectionsPolicy
     from loanrisk.ecl import EclPolicy
+    from loanrisk.regulatory import RegulatoryPolicy
     from loanrisk.risk_actions import RiskActionPolicy
     from loanrisk.scorecard import Scorecard
     from loanrisk.signals import SignalPolicy
@@ -230,6 +231,7 @@ class RiskPolicies:
     signals: SignalPolicy
     actions: RiskActionPolicy
     collections: CollectionsPolicy
+    regulatory: RegulatoryPolicy
 
 
 POLICY_FILES = (
@@ -240,6 +242,7 @@ POLICY_FILES = (
     "signals.yaml",
     "risk_actions.yaml",
     "collections.yaml",
+    "regulatory.yaml",
 )
 
 
@@ -247,6 +250,7 @@ def load_risk_policies(config_dir: Path) -> RiskPolicies:
     # Imported here: these modules build their models on this one's StrictModel.
     from loanrisk.collections import load_collections_policy
     from loanrisk.ecl import load_ecl_policy
+    from loanrisk.regulatory import load_regulatory_policy
     from loanrisk.risk_actions import load_risk_action_policy
     from loanrisk.scorecard import load_scorecard
     from loanrisk.signals import load_signal_policy
@@ -257,6 +261,7 @@ def load_risk_policies(config_dir: Path) -> RiskPolicies:
         signals=load_signal_policy(config_dir),
         actions=load_risk_action_policy(config_dir),
         collections=load_collections_policy(config_dir),
+        regulatory=load_regulatory_policy(config_dir),
     )
 
 

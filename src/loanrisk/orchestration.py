@@ -35,6 +35,9 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, params
     if stage == "score_loans":
         stages.score_loans(business_date, settings)
         return str(lake.partition("curated", "loan_risk", business_date))
+    if stage == "build_regulatory":
+        stages.build_regulatory(business_date, settings)
+        return str(lake.partition("curated", "reg_five_category", business_date))
     if stage == "build_collections":
         stages.build_collections(business_date, settings)
         return str(lake.extract_dir("collections", business_date))

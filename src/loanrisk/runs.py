@@ -29,6 +29,9 @@ CURATED_TABLES = (
     "collections_queue",
     "collections_suppressed",
     "collections_movements",
+    "reg_five_category",
+    "reg_ifrs9_ecl",
+    "reg_ifrs9_stage_transfers",
 )
 MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
 
@@ -101,6 +104,21 @@ def _extract_output(lake: Lake, extract: dict) -> dict:
     return {"path": extract["manifest"], "rows": rows, "sha256": sha256_file(path)}
 
 
+def _regulatory_outputs(lake: Lake, regulatory: dict) -> dict:
+    """Curated tables and extract manifests of the regulatory reports built for the day."""
+    outputs = {}
+    for report, built in sorted(regulatory.items()):
+        if "outputs" not in built:
+            continue  # e.g. the credit report off its reporting day
+        outputs.update({f"curated/{t}": entry for t, entry in built["outputs"].items()})
+        manifest = lake.data_root / built["manifest"]
+        outputs[f"extracts/regulatory/{report}"] = {
+            "path": built["manifest"],
+            "sha256": sha256_file(manifest),
+        }
+    return outputs
+
+
 def finalize_run(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
@@ -112,6 +130,7 @@ def finalize_run(
     signals = _read_stage(lake, business_date, "compute_signals")
     scoring = _read_stage(lake, business_date, "score_loans")
     collections = _read_stage(lake, business_date, "build_collections")
+    regulatory = _read_stage(lake, business_date, "build_regulatory")
     if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
         raise ReconciliationError(
             f"{loans['input']['file']}: rows_in {loans['rows_in']} != rows_valid "
@@ -148,6 +167,7 @@ def finalize_run(
                 "curated/collections_suppressed": collections["suppressed_output"],
                 "curated/collections_movements": collections["movements"],
                 "extracts/collections": _extract_output(lake, collections["extract"]),
+                **_regulatory_outputs(lake, regulatory),
             },
             "scorecard_version": scoring["scorecard_version"],
         }

@@ -146,6 +146,17 @@ def score_loans(business_date: dt.date, settings: Settings) -> dict:
 
 
 @stops_day
+def build_regulatory(business_date: dt.date, settings: Settings) -> dict:
+    """Aged and scored loans -> five-category, IFRS 9 ECL and stage-transfer tables and, on the
+    reporting day, the credit-bureau report; each with its reconciled extract."""
+    from loanrisk.regulatory_stage import build_regulatory as regulatory_day
+
+    lake = lake_of(settings)
+    report = regulatory_day(lake, settings, settings.risk.regulatory, business_date)
+    return stage_report(lake, business_date, "build_regulatory", report)
+
+
+@stops_day
 def build_collections(business_date: dt.date, settings: Settings) -> dict:
     """Scored loans + contact log -> collections queue, suppressions, movements and the
     per-channel extracts (DESIGN.md §5 Collections); then, the day's computations done, stored
@@ -212,6 +223,7 @@ def run_day(
     age_loans(business_date, settings, allow_gap)
     compute_signals(business_date, settings)
     score_loans(business_date, settings)
+    build_regulatory(business_date, settings)
     build_collections(business_date, settings)
     publish_warehouse(business_date, settings)
     manifest = publish_day(business_date, settings, accepted)

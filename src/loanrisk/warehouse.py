@@ -98,9 +98,17 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
                 "collections_queue",
                 "collections_suppressed",
                 "collections_movements",
+                "reg_five_category",
+                "reg_ifrs9_ecl",
+                "reg_ifrs9_stage_transfers",
             )
         },
         "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
+        "reg_credit_report": (
+            lake.table_glob("curated", "reg_credit_report"),
+            masked_select(load_contract(contracts_dir, "reg_credit_report")),
+            "",
+        ),
     }
     for name, (glob, select, where) in parquet_views.items():
         if _has_files(glob):
