@@ -36,8 +36,10 @@ def book(tmp_path_factory, config_dir):
 
 
 def outputs(root):
-    files = sorted(p for p in (root / "lake").rglob("*.parquet")) + sorted(
-        (root / "runs").rglob("*.json")
+    files = (
+        sorted((root / "lake").rglob("*.parquet"))
+        + sorted((root / "runs").rglob("*.json"))
+        + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
     )
     return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
 
@@ -309,3 +311,46 @@ def test_fit_scorecard_without_enough_history_is_one_line(book, config_dir):
     )
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_extracts_reconcile_to_the_published_tables(book):
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        five = con.execute(
+            """
+            SELECT f.loans, f.outstanding, a.loans, a.outstanding FROM (
+                SELECT snapshot_date, sum(loans) AS loans,
+                       sum(outstanding_principal) AS outstanding
+                FROM reg_five_category GROUP BY ALL) f
+            JOIN (SELECT snapshot_date, count(*) AS loans,
+                         sum(outstanding_principal) AS outstanding
+                  FROM loan_aging WHERE account_status <> 'CLOSED' GROUP BY ALL) a
+            USING (snapshot_date)
+            """
+        ).fetchall()
+        assert len(five) == DAYS and all(r[:2] == r[2:] for r in five)
+        ecl = con.execute(
+            "SELECT (SELECT sum(ecl) FROM reg_ifrs9_ecl), (SELECT sum(ecl) FROM loan_risk)"
+        ).fetchone()
+        assert ecl[0] == ecl[1]
+        # every overdue yuan of a delinquent borrower is queued or suppressed, never lost
+        listed, owed = con.execute(
+            """
+            SELECT
+              (SELECT sum(borrower_overdue) FROM collections_queue WHERE snapshot_date = $1)
+              + (SELECT coalesce(sum(borrower_overdue), 0) FROM collections_suppressed
+                 WHERE snapshot_date = $1),
+              (SELECT sum(overdue_amount) FROM loan_aging WHERE snapshot_date = $1
+                 AND account_status = 'ACTIVE' AND borrower_id IN (
+                   SELECT borrower_id FROM loan_aging WHERE snapshot_date = $1
+                     AND account_status = 'ACTIVE' GROUP BY ALL HAVING max(dpd) >= 1))
+            """,
+            [END],
+        ).fetchone()
+        assert listed == owed and listed > 0
+    folder = book / "extracts" / "collections" / str(END)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        assert sha256_file(book / entry["path"]) == entry["sha256"]
+        assert (book / entry["path"]).stat().st_mode & 0o777 == 0o600
+    header = (folder / "SMS.csv").read_text().splitlines()[0]
+    assert "national_id" not in header and "mobile_phone" in header
