@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from loanrisk import gx_validation, gx_workers
 from loanrisk.config import load_settings
 from loanrisk.contracts import load_contract
 from loanrisk.gates import GateError
@@ -901,6 +902,12 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     polars_counts = rule_counts(flagged, rules)
     gx_counts = run_suite(tmp_path / "gx", tmp_path / "docs", LOANS, DAY, flagged, rules)
     assert gx_counts == polars_counts
+    # ... in forked workers too (what days of PARALLEL_ROWS and more take), in narrow groups.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
+        patch.setattr(gx_validation, "GROUP_CELLS", 1)
+        forked = run_suite(tmp_path / "gx2", tmp_path / "docs2", LOANS, DAY, flagged, rules)
+    assert forked == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
 
     # 3. ... and == the manifest's reasons and warnings.
@@ -914,6 +921,163 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     assert {k.split(":")[0] for k in nonzero} == kinds
     unbroken = sorted(k for k, v in polars_counts.items() if not v)
     assert [k for k in unbroken if not k.startswith(("PARSE_ERROR:", "REQUIRED_MISSING:"))] == []
+
+
+# Raw text the two engines must judge alike: GX's own parsers (``gx_custom.parses_as``) against
+# what Polars' ``cast_expr`` types (a non-empty value that does not type is a PARSE_ERROR).
+PARSE_CASES = {
+    "decimal(18,2)": [
+        "0",
+        "-0",
+        "12",
+        "12.3",
+        "12.34",
+        "12.345",
+        "-12.34",
+        "+12.34",
+        ".5",
+        "-.5",
+        "5.",
+        "-",
+        ".",
+        "--5",
+        "1..5",
+        "1.2.3",
+        "1e5",
+        "1,000.00",
+        "1_000",
+        "NaN",
+        "inf",
+        " 12.34 ",
+        "\t7\n",
+        "1" * 16,
+        "1" * 17,
+        "1" * 16 + ".99",
+        "-" + "9" * 16 + ".9",
+        "\u0663",
+        "\uff11",
+        "12.\u0663",
+        "0x10",
+        "00012.10",
+        "",
+        "\u3000",
+        "5 .5",
+    ],
+    "decimal(9,6)": ["0.36", "0.123456", "0.1234567", "123.5", "1234.5", "-0.000001", "1."],
+    "int32": [
+        "0",
+        "-0",
+        "007",
+        "-007",
+        "2147483647",
+        "2147483648",
+        "-2147483648",
+        "-2147483649",
+        "00000000002147483647",
+        "+1",
+        "1.0",
+        "1e3",
+        "- 1",
+        "--1",
+        "-",
+        " 42 ",
+        "\u0663",
+        "",
+    ],
+    "date": [
+        "2026-03-01",
+        " 2026-03-01\n",
+        "2026-02-29",
+        "2024-02-29",
+        "1900-02-29",
+        "2000-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-04-31",
+        "2026-3-1",
+        "+2026-03-01",
+        "02026-03-01",
+        "2026/03/01",
+        "2026-03-01T00:00",
+        "0000-01-01",
+        "9999-12-31",
+        "2026-03-0\u0663",
+        "",
+    ],
+    "boolean": [
+        "true",
+        "TRUE",
+        "tRuE",
+        "1",
+        "0",
+        "y",
+        "Y",
+        "yes",
+        "YeS",
+        "no",
+        "N",
+        "false",
+        "t",
+        "f",
+        "2",
+        "on",
+        "\u212aes",
+        " yes ",
+        "yes.",
+        "",
+    ],
+}
+
+
+@pytest.mark.parametrize("physical_type", sorted(PARSE_CASES))
+def test_gx_parsers_agree_with_polars_casts(physical_type):
+    import pandas as pd
+
+    from loanrisk.contracts import Column, polars_dtype
+    from loanrisk.gx_custom import parses_as
+    from loanrisk.parsing import cast_expr, raw_name
+
+    values = PARSE_CASES[physical_type]
+    dtype = polars_dtype(physical_type, "test")
+    column = Column("v", dtype, physical_type, required=False, unique=False, description="")
+    typed = pl.DataFrame({raw_name("v"): values}).select(cast_expr(column))["v"]
+    gx = parses_as(pd.Series(values, dtype="str"), physical_type)
+    assert gx.tolist() == typed.is_not_null().to_list()
+
+
+def test_blank_value_pattern_agrees_between_engines():
+    """BLANK_VALUE's class of white space: Polars' and pyarrow's (pandas') regex engines take
+    it alike, and it is Polars' notion of white space (``strip_chars``)."""
+    import pandas as pd
+
+    from loanrisk.rules import NOT_BLANK
+
+    chars = [chr(c) for c in range(0x3001) if not 0xD800 <= c < 0xE000]
+    values = [*chars, "", "  a ", "\u3000\u3000", "\x1c", "a\nb"]
+    polars = pl.Series(values).str.contains(NOT_BLANK)
+    pandas = pd.Series(values, dtype="str").str.contains(NOT_BLANK)
+    assert pandas.tolist() == polars.to_list()
+    assert polars.to_list() == (pl.Series(values).str.strip_chars() != "").to_list()
+
+
+def test_resident_id_check_digit_by_base_13_equals_the_weighted_sum():
+    from loanrisk.rules import (
+        RESIDENT_ID_CHECK_CHARS,
+        RESIDENT_ID_SHAPE,
+        RESIDENT_ID_WEIGHTS,
+        resident_id_check_digit_ok,
+    )
+
+    ids = [f"{n:017d}" for n in range(0, 10**17, 10**17 // 4999 + 1)] + ["11010519491231002"]
+    ids = [i + c for i in ids for c in "0123456789X"]
+
+    def check(text: str) -> bool:
+        total = sum(int(d) * w for d, w in zip(text[:17], RESIDENT_ID_WEIGHTS, strict=True))
+        return text[17] == RESIDENT_ID_CHECK_CHARS[total % 11]
+
+    frame = pl.DataFrame({"id": ids})
+    assert frame["id"].str.contains(RESIDENT_ID_SHAPE).all()
+    assert frame.select(resident_id_check_digit_ok("id"))["id"].to_list() == list(map(check, ids))
 
 
 EVENT_CASES: list[tuple[str, str, list[str]]] = [

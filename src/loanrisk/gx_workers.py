@@ -1,0 +1,141 @@
+"""Running a feed's GX validation definitions on one day: here, or in forked workers.
+
+GX has no Polars engine: the columns the suites read are converted once, through Arrow, and
+each group gets a pandas frame of only its own columns: strings as pandas' Arrow-backed ``str``,
+dates and other non-numbers as Arrow dtypes (no text formatting; ``isin`` of ISO strings still
+matches a date), money as float64 (exact enough for comparisons at 2 decimals) and integers as
+int64 (float64 with nulls), the dtypes GX's range checks vectorise. Days of ``PARALLEL_ROWS``
+and more validate their groups in up to ``WORKERS`` forked processes, which inherit the Arrow
+table (never Polars, which is not fork-safe) and store their own results.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+
+import polars as pl
+
+# The unexpected count and a sample of unexpected values: all the stage and the Data Docs use.
+# SUMMARY adds each rule's unexpected index list and query, about half as much work again.
+RESULT_FORMAT = "BASIC"
+# Days of at least this many rows validate their groups in up to WORKERS forked processes
+# (1 turns that off): figures in benchmarks/README.md.
+PARALLEL_ROWS = 10_000
+WORKERS = 2
+
+log = logging.getLogger("loanrisk.gx_validation")
+
+
+def arrow_table(frame: pl.DataFrame, columns: list[str]):
+    """``columns`` of ``frame`` as one Arrow table: money as float64, integers as int64 (one
+    conversion for every group: per group it costs twice as much)."""
+    selected = []
+    for name in columns:
+        dtype = frame.schema[name]
+        if isinstance(dtype, pl.Decimal):
+            selected.append(pl.col(name).cast(pl.Float64))
+        elif dtype.is_integer():
+            selected.append(pl.col(name).cast(pl.Int64))
+        else:
+            selected.append(pl.col(name))
+    return frame.select(selected).to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _pandas_dtype(arrow_type):
+    """None (pandas' default: numpy numbers, Arrow-backed ``str``) or an Arrow dtype."""
+    import pandas as pd
+    from pyarrow import types
+
+    native = (types.is_integer, types.is_floating, types.is_string, types.is_large_string)
+    return None if any(test(arrow_type) for test in native) else pd.ArrowDtype(arrow_type)
+
+
+@contextmanager
+def without_data_fingerprint():
+    """Skip GX's md5 of each batch's rows, a marker stored with the result and not a check:
+    hashing a big day's text takes seconds (0.3-0.5 s per million strings)."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    saved = getattr(engine, "HASH_THRESHOLD", 0)
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = saved
+
+
+def _validate(definition, table, columns: list[str], parameters: dict, run_id):
+    """One group run: (unexpected rows per reason, batch id, seconds converting and running)."""
+    start = time.perf_counter()
+    batch = table.select(columns).to_pandas(types_mapper=_pandas_dtype)
+    converted = time.perf_counter()
+    result = definition.run(
+        batch_parameters={"dataframe": batch},
+        expectation_parameters=parameters,
+        result_format=RESULT_FORMAT,
+        run_id=run_id,
+    )
+    counts = {
+        item.expectation_config.meta["reason"]: int(item.result.get("unexpected_count") or 0)
+        for item in result.results
+    }
+    seconds = {"convert": converted - start, "runs": time.perf_counter() - converted}
+    return counts, result.batch_id, seconds
+
+
+_JOBS: list[tuple] = []  # (definition, Arrow table, columns) per group, for forked workers
+
+
+def _forked_job(index: int, parameters: dict, run_id):
+    return _validate(*_JOBS[index], parameters, run_id)
+
+
+def worker_count(rows: int, groups: int) -> int:
+    """Processes to validate in: several only for a big day, on Linux (fork is unsafe on
+    macOS), outside daemonic processes (which may not have children), with cores to use."""
+    if rows < PARALLEL_ROWS or multiprocessing.current_process().daemon:
+        return 1
+    if not sys.platform.startswith("linux"):
+        return 1
+    return max(1, min(WORKERS, len(os.sched_getaffinity(0)), groups))
+
+
+def _shared(pool, count: int, parameters: dict, run_id) -> list:
+    """Outcomes of jobs 0..count-1 shared with ``pool``: the workers take them from the first,
+    this process from the last, until a job it reaches has already gone to a worker."""
+    futures = [pool.submit(_forked_job, i, parameters, run_id) for i in range(count)]
+    here = {}
+    for i in reversed(range(count)):
+        if not futures[i].cancel():  # running, or queued for a worker
+            break
+        here[i] = _validate(*_JOBS[i], parameters, run_id)
+    return [here[i] if i in here else futures[i].result() for i in range(count)]
+
+
+def validate_groups(table, jobs: list[tuple], parameters: dict, run_id):
+    """Every group's outcome, in order, for ``jobs`` of (definition, columns), and the number
+    of processes used: this one and ``workers - 1`` forked ones (one fork fewer than workers
+    only: forking a process holding the day costs 0.2-0.5 CPU-s). A worker's exception is
+    raised as it is; a worker that dies (killed, out of memory) makes this process validate
+    the groups itself."""
+    workers = worker_count(table.num_rows, len(jobs))
+    _JOBS[:] = [(definition, table, columns) for definition, columns in jobs]
+    try:
+        if workers == 1:
+            return [_validate(*job, parameters, run_id) for job in _JOBS], workers
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+                return _shared(pool, len(jobs), parameters, run_id), workers
+        except BrokenProcessPool:
+            log.warning("a GX worker process died; validating %d groups serially", len(jobs))
+            return [_validate(*job, parameters, run_id) for job in _JOBS], 1
+    finally:
+        _JOBS.clear()
