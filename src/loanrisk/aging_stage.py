@@ -20,7 +20,7 @@ from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
-from loanrisk.storage import Lake, read_json, sha256_file, write_partition
+from loanrisk.storage import Lake, read_json, sha256_file, write_table
 
 STATE, AGING = "loan_state", "loan_aging"
 
@@ -72,11 +72,6 @@ def aged_day(
     return aged, state
 
 
-def _write(lake: Lake, business_date: dt.date, table: str, frame: pl.DataFrame) -> dict:
-    written = write_partition(frame, lake.partition("curated", table, business_date), lake.scratch)
-    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
-
-
 def age_day(
     lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None
 ) -> dict:
@@ -85,8 +80,8 @@ def age_day(
     expected_previous = business_date - dt.timedelta(days=1)
     return {
         "rows_out": aged.height,
-        "output": _write(lake, business_date, AGING, aged),
-        "state": _write(lake, business_date, STATE, state),
+        "output": write_table(lake, "curated", AGING, business_date, aged),
+        "state": write_table(lake, "curated", STATE, business_date, state),
         "history": {
             "previous_state_date": None if previous is None else previous.isoformat(),
             "starts_history": previous is None,

@@ -35,7 +35,7 @@ from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.extracts import write_extract_files, write_extract_manifest
 from loanrisk.feeds import LOANS
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.storage import Lake, write_table
 
 QUEUE, SUPPRESSED, MOVEMENTS = (
     "collections_queue",
@@ -214,11 +214,6 @@ def write_extracts(
     return {"manifest": manifest["path"], "files": files}
 
 
-def _write(lake: Lake, day: dt.date, table: str, frame: pl.DataFrame) -> dict:
-    written = write_partition(frame, lake.partition("curated", table, day), lake.scratch)
-    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
-
-
 def collections_tables(
     lake: Lake, settings: Settings, policy: CollectionsPolicy, day: dt.date
 ) -> tuple[dict[str, pl.DataFrame], dict]:
@@ -279,8 +274,10 @@ def build_collections(
         "suppressed": tables[SUPPRESSED].height,
         "previous_date": None if previous is None else previous.isoformat(),
         "contact_days": [d.isoformat() for d in facts["contact_days"]],
-        "output": _write(lake, business_date, QUEUE, tables[QUEUE]),
-        "suppressed_output": _write(lake, business_date, SUPPRESSED, tables[SUPPRESSED]),
-        "movements": _write(lake, business_date, MOVEMENTS, tables[MOVEMENTS]),
+        "output": write_table(lake, "curated", QUEUE, business_date, tables[QUEUE]),
+        "suppressed_output": write_table(
+            lake, "curated", SUPPRESSED, business_date, tables[SUPPRESSED]
+        ),
+        "movements": write_table(lake, "curated", MOVEMENTS, business_date, tables[MOVEMENTS]),
         "extract": write_extracts(lake, settings, policy, business_date, tables, totals, sources),
     }

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
-SIGNAL_COLUMNS = (
-    "signal_login_failure_burst",
-    "signal_new_device",
-    "signal_out_of_province_login",
-    "signal_transaction_spike",
-    "signal_fund_flow_mismatch",
-    "signal_cash_out_after_disbursement",
-)
+from loanrisk.signals import SIGNALS
+
+SIGNAL_COLUMNS = SIGNALS
 
 #: The snapshot columns features read besides those of loan_aging.
 SNAPSHOT_COLUMNS = ("loan_id", "credit_limit", "installments_total", "installments_paid")

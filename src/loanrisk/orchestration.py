@@ -15,6 +15,15 @@ def parse_business_date(value: str) -> dt.date:
         raise UsageError(f"bad date {value!r}: expected YYYY-MM-DD") from None
 
 
+#: Stages whose task output (for XCom) is a curated table's partition of the day.
+_CURATED_OUTPUT = {
+    "compute_signals": "borrower_signals",
+    "score_loans": "loan_risk",
+    "build_regulatory": "reg_five_category",
+    "build_collections": "collections_queue",
+}
+
+
 def _call(stage: str, business_date: dt.date, settings, feed: str | None, params: dict) -> str:
     from loanrisk import stages
 
@@ -29,18 +38,9 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, params
     if stage == "age_loans":
         stages.age_loans(business_date, settings, bool(params.get("allow_gap")))
         return str(lake.partition("curated", "loan_aging", business_date))
-    if stage == "compute_signals":
-        stages.compute_signals(business_date, settings)
-        return str(lake.partition("curated", "borrower_signals", business_date))
-    if stage == "score_loans":
-        stages.score_loans(business_date, settings)
-        return str(lake.partition("curated", "loan_risk", business_date))
-    if stage == "build_regulatory":
-        stages.build_regulatory(business_date, settings)
-        return str(lake.partition("curated", "reg_five_category", business_date))
-    if stage == "build_collections":
-        stages.build_collections(business_date, settings)
-        return str(lake.extract_dir("collections", business_date))
+    if stage in _CURATED_OUTPUT:
+        getattr(stages, stage)(business_date, settings)
+        return str(lake.partition("curated", _CURATED_OUTPUT[stage], business_date))
     if stage == "publish_warehouse":
         stages.publish_warehouse(business_date, settings)
         return str(lake.warehouse)

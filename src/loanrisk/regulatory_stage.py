@@ -29,7 +29,7 @@ from loanrisk.regulatory import (
     ifrs9_ecl_report,
     stage_transfers,
 )
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.storage import Lake, write_table
 
 AGING, RISK, STATE = "loan_aging", "loan_risk", "loan_state"
 FIVE, ECL, TRANSFERS, CREDIT = (
@@ -103,9 +103,7 @@ def _publish(
     """Curated partitions, then the extract files and their manifest."""
     written, files = {}, []
     for table, frame in frames.items():
-        path = write_partition(frame, lake.partition("curated", table, day), lake.scratch)
-        entry = {"path": lake.relative(path), "rows": frame.height, "sha256": sha256_file(path)}
-        written[table] = entry
+        written[table] = write_table(lake, "curated", table, day, frame)
         files += write_extract_files(lake, extract_kind(report), day, table, frame)
     manifest = write_extract_manifest(
         lake, settings, extract_kind(report), day, files, totals, source_days

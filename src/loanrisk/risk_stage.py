@@ -22,7 +22,7 @@ from loanrisk.feeds import LOANS
 from loanrisk.risk_actions import risk_actions
 from loanrisk.score_monitoring import characteristic_drift, score_psi
 from loanrisk.scorecard import score_loans
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.storage import Lake, write_table
 
 RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
 SIGNALS = "borrower_signals"
@@ -68,11 +68,6 @@ def scored_loans(lake: Lake, settings: Settings, business_date: dt.date) -> pl.L
     return expected_credit_loss(scored.with_columns(first.alias("first_pd_12m")), policies.ecl)
 
 
-def _write(lake: Lake, day: dt.date, table: str, frame: pl.DataFrame) -> dict:
-    written = write_partition(frame, lake.partition("curated", table, day), lake.scratch)
-    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
-
-
 def write_actions_extract(
     lake: Lake, settings: Settings, business_date: dt.date, actions: pl.DataFrame
 ) -> dict:
@@ -112,8 +107,8 @@ def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
     return {
         "rows_out": risk.height,
         "scorecard_version": card.version,
-        "output": _write(lake, business_date, RISK, risk),
-        "actions": _write(lake, business_date, ACTIONS, actions),
+        "output": write_table(lake, "curated", RISK, business_date, risk),
+        "actions": write_table(lake, "curated", ACTIONS, business_date, actions),
         "actions_extract": write_actions_extract(lake, settings, business_date, actions),
-        "monitoring": _write(lake, business_date, MONITORING, monitoring.collect()),
+        "monitoring": write_table(lake, "curated", MONITORING, business_date, monitoring.collect()),
     }

@@ -15,24 +15,8 @@ from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
-from loanrisk.storage import Lake, read_json, sha256_file, write_json_atomic
+from loanrisk.storage import CURATED_TABLES, Lake, read_json, sha256_file, write_json_atomic
 
-#: Curated tables of a business day: removed when the day stops, so nothing stale is published.
-CURATED_TABLES = (
-    "loan_aging",
-    "loan_state",
-    "borrower_events_daily",
-    "borrower_signals",
-    "loan_risk",
-    "risk_actions",
-    "score_monitoring",
-    "collections_queue",
-    "collections_suppressed",
-    "collections_movements",
-    "reg_five_category",
-    "reg_ifrs9_ecl",
-    "reg_ifrs9_stage_transfers",
-)
 MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
 
 

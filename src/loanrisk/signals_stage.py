@@ -18,7 +18,7 @@ from loanrisk import signals as rules
 from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError
 from loanrisk.feeds import LOANS
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.storage import Lake, write_table
 
 EVENTS, DAILY, SIGNALS = "events", "borrower_events_daily", "borrower_signals"
 LOAN_COLUMNS = (
@@ -118,11 +118,6 @@ def signal_table(
     return borrower_signals(loans, collected, d)
 
 
-def _write(lake: Lake, business_date: dt.date, table: str, frame: pl.DataFrame) -> dict:
-    written = write_partition(frame, lake.partition("curated", table, business_date), lake.scratch)
-    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
-
-
 def compute_signals(
     lake: Lake, contracts_dir: Path, policy: rules.SignalPolicy, business_date: dt.date
 ) -> dict:
@@ -145,6 +140,6 @@ def compute_signals(
         "events_feed": lake.partition_file("raw", EVENTS, business_date).exists(),
         "window_days_rebuilt_from_raw": rebuilt,
         "borrowers_flagged": fired,
-        "daily": _write(lake, business_date, DAILY, today),
-        "output": _write(lake, business_date, SIGNALS, signals),
+        "daily": write_table(lake, "curated", DAILY, business_date, today),
+        "output": write_table(lake, "curated", SIGNALS, business_date, signals),
     }

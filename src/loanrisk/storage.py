@@ -18,6 +18,24 @@ import polars as pl
 
 PARQUET_FILE = "part-0.parquet"
 
+#: Curated tables written per business day (lake/curated/<table>/snapshot_date=D): each is a
+#: view of warehouse.duckdb, and a day stopped by a gate has none of them.
+CURATED_TABLES = (
+    "loan_aging",
+    "loan_state",
+    "borrower_events_daily",
+    "borrower_signals",
+    "loan_risk",
+    "risk_actions",
+    "score_monitoring",
+    "collections_queue",
+    "collections_suppressed",
+    "collections_movements",
+    "reg_five_category",
+    "reg_ifrs9_ecl",
+    "reg_ifrs9_stage_transfers",
+)
+
 
 @dataclass(frozen=True)
 class Lake:
@@ -153,6 +171,15 @@ def write_partition(frame: pl.DataFrame, partition_dir: Path, scratch: Path) -> 
         os.fsync(handle.fileno())
     _replace_dir(staged, partition_dir, scratch)
     return partition_dir / PARQUET_FILE
+
+
+def write_table(
+    lake: Lake, zone: str, table: str, business_date: dt.date, frame: pl.DataFrame
+) -> dict:
+    """Write a table's partition for a day atomically; return its {path, rows, sha256} entry
+    for stage reports and run manifests."""
+    written = write_partition(frame, lake.partition(zone, table, business_date), lake.scratch)
+    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
 
 
 def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path:

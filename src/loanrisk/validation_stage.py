@@ -17,7 +17,7 @@ from loanrisk.gx_validation import run_suite
 from loanrisk.parsing import type_text
 from loanrisk.rules import RowRule
 from loanrisk.runs import as_money
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.storage import Lake, write_table
 from loanrisk.validation import (
     QUARANTINED,
     derived_columns,
@@ -34,11 +34,6 @@ class ValidationMismatchError(LoanriskError):
     """Great Expectations and the quarantine disagree: a bug, never publish on it."""
 
     code = "GX_MISMATCH"
-
-
-def _write(lake: Lake, zone: str, feed: str, day: dt.date, frame: pl.DataFrame) -> dict:
-    path = write_partition(frame, lake.partition(zone, feed, day), lake.scratch)
-    return {"path": lake.relative(path), "rows": frame.height, "sha256": sha256_file(path)}
 
 
 def _continuity(
@@ -114,8 +109,8 @@ def check_feed(
     valid = valid_rows(flagged, contract, key)
     quarantined = quarantined_rows(flagged, rules, contract, day, staged["input"]["file"])
     outputs = {
-        "output": _write(lake, "raw", feed, day, valid),
-        "quarantine": _write(lake, "quarantine", feed, day, quarantined),
+        "output": write_table(lake, "raw", feed, day, valid),
+        "quarantine": write_table(lake, "quarantine", feed, day, quarantined),
     }
     gx_counts = run_suite(lake.gx_root, lake.data_docs, feed, day, flagged, rules)
     _same_counts(counts, gx_counts, staged["input"]["file"])

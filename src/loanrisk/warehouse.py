@@ -13,7 +13,7 @@ from pathlib import Path
 from loanrisk.config import ClassificationConfig
 from loanrisk.contracts import Contract, load_contract
 from loanrisk.marts import mart_views
-from loanrisk.storage import Lake
+from loanrisk.storage import CURATED_TABLES, Lake
 
 _MASKS = {
     # Keep the operator/region prefix and the last digits a call-centre agent quotes.
@@ -86,23 +86,7 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
             masked_select(load_contract(contracts_dir, "loan_snapshot")),
             published,
         ),
-        "loan_aging": (lake.table_glob("curated", "loan_aging"), "*", ""),
-        **{
-            table: (lake.table_glob("curated", table), "*", "")
-            for table in (
-                "loan_state",
-                "loan_risk",
-                "risk_actions",
-                "score_monitoring",
-                "borrower_signals",
-                "collections_queue",
-                "collections_suppressed",
-                "collections_movements",
-                "reg_five_category",
-                "reg_ifrs9_ecl",
-                "reg_ifrs9_stage_transfers",
-            )
-        },
+        **{table: (lake.table_glob("curated", table), "*", "") for table in CURATED_TABLES},
         "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
         "reg_credit_report": (
             lake.table_glob("curated", "reg_credit_report"),
