@@ -34,6 +34,17 @@ EXACT = pl.Decimal(38, 8)  # room for money x a factor with up to 6 decimals, ex
 Months = Annotated[int, Field(ge=1, le=1_200)]
 
 
+def power(base: pl.Expr, exponent: pl.Expr) -> pl.Expr:
+    """base ** exponent for a positive base and a per-row exponent, as exp(exponent * ln base).
+
+    Polars' ``pow`` with an exponent column takes a different code path for a one-row chunk
+    (the streaming engine makes those), which can change the last bit: ECL would then differ
+    between reruns. exp/ln are computed element by element whatever the chunking.
+    """
+    exponent = exponent.cast(pl.Float64)
+    return pl.when(exponent == 0).then(1.0).otherwise((exponent * base.log()).exp())
+
+
 class PdTermStructure(StrictModel):
     method: Literal["constant_hazard"]
 
@@ -121,12 +132,12 @@ def period_survival(policy: EclPolicy, pd_12m: pl.Expr | None = None) -> pl.Expr
 
 def marginal_pd(q: pl.Expr, period: pl.Expr) -> pl.Expr:
     """Marginal PD of period t: S(t-1) - S(t) = q^(t-1) x (1 - q)."""
-    return q.pow(period - 1) * (1.0 - q)
+    return power(q, period - 1) * (1.0 - q)
 
 
 def lifetime_pd(q: pl.Expr, periods: pl.Expr) -> pl.Expr:
     """Cumulative PD over n periods: 1 - S(n) = 1 - q^n."""
-    return 1.0 - q.pow(periods)
+    return 1.0 - power(q, periods)
 
 
 def period_discount(policy: EclPolicy) -> pl.Expr:
@@ -139,7 +150,7 @@ def _exposure_share(v: pl.Expr, n: pl.Expr, t: pl.Expr) -> pl.Expr:
     """Annuity balance at the start of period t as a share of today's balance, n level payments
     at the period rate 1/v - 1: (1 - v^(n-t+1)) / (1 - v^n); straight line n-t+1 / n at 0%."""
     left = n - t + 1
-    annuity = (1.0 - v.pow(left)) / (1.0 - v.pow(n))
+    annuity = (1.0 - power(v, left)) / (1.0 - power(v, n))
     return pl.when(v < 1.0).then(annuity).otherwise(left.cast(pl.Float64) / n)
 
 
@@ -179,7 +190,7 @@ def projection_schedule(loans: pl.LazyFrame, policy: EclPolicy) -> pl.LazyFrame:
             marginal_pd(pl.col("_q"), t).alias("marginal_pd"),
             (pl.col("_ead") * exposure).alias("exposure_at_start"),
             "lgd",
-            pl.col("_v").pow(t).alias("discount_factor"),
+            power(pl.col("_v"), t).alias("discount_factor"),
         )
     )
 

@@ -23,6 +23,7 @@ from loanrisk.ecl import (
     lgd,
     lifetime_pd,
     loan_terms,
+    power,
     projection_schedule,
 )
 
@@ -76,7 +77,7 @@ def _exact_lgd(policy: EclPolicy) -> pl.Expr:
 
 def _geometric(x: pl.Expr, m: pl.Expr) -> pl.Expr:
     """G(x, m) = 1 + x + ... + x^(m-1) = (1 - x^m) / (1 - x); m when x = 1 (x in [0, 1])."""
-    return pl.when(x < 1.0).then((1.0 - x.pow(m)) / (1.0 - x)).otherwise(m.cast(pl.Float64))
+    return pl.when(x < 1.0).then((1.0 - power(x, m)) / (1.0 - x)).otherwise(m.cast(pl.Float64))
 
 
 def closed_form_shortfall(periods: pl.Expr) -> pl.Expr:
@@ -87,8 +88,8 @@ def closed_form_shortfall(periods: pl.Expr) -> pl.Expr:
     q, v, n, m = pl.col("_q"), pl.col("_v"), pl.col("_n"), periods
     qv = q * v
     line = (1.0 - q) * v * _geometric(qv, m)
-    annuity = (v * _geometric(qv, m) - v.pow(n + 1) * _geometric(q, m)) / (1.0 - v.pow(n))
-    straight = (n + 1 - _geometric(q, m) - q.pow(m) * (n + 1 - m)) / n
+    annuity = (v * _geometric(qv, m) - power(v, n + 1) * _geometric(q, m)) / (1.0 - power(v, n))
+    straight = (n + 1 - _geometric(q, m) - power(q, m) * (n + 1 - m)) / n
     amortising = pl.when(v < 1.0).then((1.0 - q) * annuity).otherwise(straight)
     return pl.when(pl.col("_line")).then(line).otherwise(amortising)
 
