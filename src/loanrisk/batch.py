@@ -66,6 +66,11 @@ def print_day_summary(console: Console, settings: Settings, day: dt.date) -> Non
         f"balance CNY {figures['active_balance']:,.2f}, NPL ratio {figures['npl_ratio']:.2%}, "
         f"{figures['written_off_today']} written off and {figures['closed_today']} closed today"
     )
+    if figures.get("ecl") is not None:
+        console.print(
+            f"IFRS 9 ECL CNY {figures['ecl']:,.2f} on EAD CNY {figures['ead']:,.2f} "
+            f"(coverage {figures['ecl'] / figures['ead']:.2%})"
+        )
     order = [b.name for b in settings.classification.aging_buckets]
     order += [settings.classification.written_off_bucket, settings.classification.closed_bucket]
     table = Table("aging_bucket", "loans", "outstanding (CNY)", "share of loans")
@@ -101,6 +106,8 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
         ("quarantine", lake.table_dir("quarantine")),
         ("loan_aging", lake.table_dir("curated", "loan_aging")),
         ("loan_state", lake.table_dir("curated", "loan_state")),
+        ("scores and ECL", lake.table_dir("curated", "loan_risk")),
+        ("extracts", lake.extract_dir("collections", end).parent.parent),
         ("risk report", lake.risk_report(end)),
         ("GX Data Docs", lake.data_docs / "index.html"),
         ("run manifests", lake.runs_dir),

@@ -24,6 +24,11 @@ GROUP BY aging_bucket ORDER BY aging_bucket
 """
 
 
+ECL_SQL = """
+SELECT sum(ecl), sum(ead) FROM loan_risk WHERE snapshot_date = ? AND ecl_stage IS NOT NULL
+"""
+
+
 def day_summary(warehouse: Path, business_date: dt.date) -> dict:
     """Headline figures and the bucket distribution of one day (amounts as Decimal)."""
     import duckdb
@@ -31,6 +36,12 @@ def day_summary(warehouse: Path, business_date: dt.date) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         head = con.execute(SUMMARY_SQL, [business_date]).fetchone()
         buckets = con.execute(BUCKETS_SQL, [business_date]).fetchall()
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        ecl, ead = (
+            con.execute(ECL_SQL, [business_date]).fetchone()
+            if "loan_risk" in views
+            else (None, None)
+        )
     active_loans, balance, npl_balance, written_off, closed = head
     return {
         "active_loans": active_loans,
@@ -39,4 +50,6 @@ def day_summary(warehouse: Path, business_date: dt.date) -> dict:
         "written_off_today": written_off,
         "closed_today": closed,
         "buckets": [(name, loans, amount) for name, loans, amount in buckets],
+        "ecl": ecl if ead else None,
+        "ead": ead,
     }
