@@ -1113,6 +1113,19 @@ def test_events_timestamps_agree_between_engines(settings, corpus_landing):
     assert report["reasons"] == dict(Counter(c for codes in expected.values() for c in codes))
 
 
+def test_header_only_optional_feeds_are_days_without_events_or_contacts(settings, corpus_landing):
+    """No contacts or events that day is news, not a broken file: zero rows, day published."""
+    shutil.copytree(corpus_landing, settings.landing_dir)
+    for feed in ("events", "contacts"):
+        path = settings.landing_dir / f"{feed}_{DAY}.csv"
+        path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    manifest = run_day(DAY, settings, ACCEPT)
+    assert manifest["status"] == "published"
+    for feed in ("events", "contacts"):
+        report = manifest["feeds"][feed]
+        assert report["rows_in"] == report["rows_valid"] == report["rows_quarantined"] == 0
+
+
 # --------------------------------------------------------------------------- a big day
 
 

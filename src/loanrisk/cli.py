@@ -101,6 +101,32 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config folder (default ./config)")
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from loanrisk.stages import lake_of
+    from loanrisk.status import day_statuses
+
+    statuses = day_statuses(lake_of(_settings(args)))
+    if args.json:
+        print(json.dumps(statuses, indent=2))
+        return
+    colours = {"published": "green", "gated": "yellow", "failed": "red"}
+    table = Table("date", "status", "reason")
+    for day in statuses:
+        colour = colours.get(day["status"], "cyan")
+        table.add_row(day["date"], f"[{colour}]{day['status']}[/]", day["reason"])
+    console = Console(soft_wrap=True)
+    console.print(table)
+    counts = {}
+    for day in statuses:
+        counts[day["status"]] = counts.get(day["status"], 0) + 1
+    console.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no days")
+
+
 def cmd_fit_scorecard(args: argparse.Namespace) -> None:
     from loanrisk.fit_scorecard import fit_scorecard
     from loanrisk.storage import Lake
@@ -166,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", type=_date, required=True)
     _common(report)
     report.set_defaults(func=cmd_report)
+
+    status = sub.add_parser("status", help="list days published, gated, failed and missing")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(status)
+    status.set_defaults(func=cmd_status)
 
     fit = sub.add_parser("fit-scorecard", help="fit a new behaviour scorecard from stored history")
     fit.add_argument("--from", dest="from_date", type=_date, required=True)

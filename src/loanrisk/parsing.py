@@ -167,6 +167,9 @@ def _one_line_reason(exc: Exception) -> str:
 def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
     """The landing file as text: ``<column>__raw`` per contract column and ``source_line``.
 
+    A header with no rows is FILE_EMPTY for a required feed (the day's book cannot be empty)
+    and zero rows for an optional one (no events or contacts that day).
+
     Raises ``LandingFileError`` naming the file gate for a missing, unreadable or empty file
     or a missing contract column.
     """
@@ -202,7 +205,8 @@ def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
         )
     frame = _without_blank_lines(frame.with_columns(_source_lines(frame, path)), path)
     if frame.height == 0:
-        raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
+        if contract.required_feed:
+            raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
     return frame.select(SOURCE_LINE, *(_empty_as_null(c) for c in contract.column_names))
 
 

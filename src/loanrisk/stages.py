@@ -23,6 +23,7 @@ from loanrisk.gates import GateError
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
 from loanrisk.risk_stage import score_day
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
+from loanrisk.stage_log import logged
 from loanrisk.storage import Lake, read_json, sha256_file, write_partition
 from loanrisk.validation_stage import check_feed
 from loanrisk.warehouse import refresh_warehouse
@@ -39,6 +40,9 @@ __all__ = [
 
 def lake_of(settings: Settings) -> Lake:
     return Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
+
+
+log_stage = logged(lake_of)
 
 
 def contract_of(settings: Settings, feed: str) -> Contract:
@@ -67,6 +71,7 @@ def landing_path(lake: Lake, contract: Contract, business_date: dt.date) -> Path
     return parquet if not csv.exists() and parquet.exists() else csv
 
 
+@log_stage
 @stops_day
 def ingest_feed(business_date: dt.date, settings: Settings, feed: str) -> dict:
     """Landing file -> ``lake/staging/<feed>/snapshot_date=D``: every field as text.
@@ -96,6 +101,7 @@ def ingest_feed(business_date: dt.date, settings: Settings, feed: str) -> dict:
     return stage_report(lake, business_date, stage, report)
 
 
+@log_stage
 @stops_day
 def validate_feed(
     business_date: dt.date, settings: Settings, feed: str, accepted: dict[str, str] | None = None
@@ -116,6 +122,7 @@ def validate_feed(
     return stage_report(lake, business_date, f"validate_{feed}", report)
 
 
+@log_stage
 @stops_day
 def age_loans(business_date: dt.date, settings: Settings, allow_gap: bool = False) -> dict:
     """Valid snapshot + previous day's state -> ``lake/curated/loan_aging`` and
@@ -126,6 +133,7 @@ def age_loans(business_date: dt.date, settings: Settings, allow_gap: bool = Fals
     return stage_report(lake, business_date, "age_loans", report)
 
 
+@log_stage
 @stops_day
 def compute_signals(business_date: dt.date, settings: Settings) -> dict:
     """Events + snapshot -> ``borrower_events_daily`` and ``borrower_signals`` (monitoring)."""
@@ -136,6 +144,7 @@ def compute_signals(business_date: dt.date, settings: Settings) -> dict:
     return stage_report(lake, business_date, "compute_signals", report)
 
 
+@log_stage
 @stops_day
 def score_loans(business_date: dt.date, settings: Settings) -> dict:
     """Aged loans + signals -> ``loan_risk`` (score, PD, ECL), ``risk_actions``,
@@ -145,6 +154,7 @@ def score_loans(business_date: dt.date, settings: Settings) -> dict:
     return stage_report(lake, business_date, "score_loans", report)
 
 
+@log_stage
 @stops_day
 def build_regulatory(business_date: dt.date, settings: Settings) -> dict:
     """Aged and scored loans -> five-category, IFRS 9 ECL and stage-transfer tables and, on the
@@ -156,6 +166,7 @@ def build_regulatory(business_date: dt.date, settings: Settings) -> dict:
     return stage_report(lake, business_date, "build_regulatory", report)
 
 
+@log_stage
 @stops_day
 def build_collections(business_date: dt.date, settings: Settings) -> dict:
     """Scored loans + contact log -> collections queue, suppressions, movements and the
@@ -169,6 +180,7 @@ def build_collections(business_date: dt.date, settings: Settings) -> dict:
     return stage_report(lake, business_date, "build_collections", report)
 
 
+@log_stage
 def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
     """Refresh the BI views of ``warehouse.duckdb`` over every published partition."""
     lake = lake_of(settings)
@@ -178,6 +190,7 @@ def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
     )
 
 
+@log_stage
 @stops_day
 def publish_day(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
@@ -188,6 +201,7 @@ def publish_day(
     return manifest
 
 
+@log_stage
 def build_report(business_date: dt.date, settings: Settings) -> dict:
     """``reports/D/risk_report.html`` from the warehouse views of a published day; the reports
     of later days that ``age_loans`` recomputed for it are rebuilt too."""
