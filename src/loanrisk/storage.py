@@ -118,6 +118,10 @@ class Lake:
         """Fitted scorecards and their reports (candidates until promoted into config/)."""
         return self.data_root / "models"
 
+    def stage_log(self, business_date: dt.date) -> Path:
+        """``logs/YYYY-MM-DD.jsonl``: one JSON line per stage run of the day (with timings)."""
+        return self.data_root / "logs" / f"{business_date.isoformat()}.jsonl"
+
     @property
     def airflow_home(self) -> Path:
         """AIRFLOW_HOME of the embedded Airflow (SQLite metadata) used by the demo."""
