@@ -204,9 +204,8 @@ def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
             f"{path.name}: column(s) named more than once in the header: {', '.join(repeated)}",
         )
     frame = _without_blank_lines(frame.with_columns(_source_lines(frame, path)), path)
-    if frame.height == 0:
-        if contract.required_feed:
-            raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
+    if frame.height == 0 and contract.required_feed:
+        raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
     return frame.select(SOURCE_LINE, *(_empty_as_null(c) for c in contract.column_names))
 
 
