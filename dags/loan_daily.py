@@ -6,15 +6,37 @@ end-of-day extract of D has landed.
 Every task is one ``loanrisk`` stage, the same function ``loanrisk run`` calls; only the
 business date and output paths travel through XCom. Set ``data_root`` / ``config_dir`` in the
 run conf to point a run elsewhere than the configured defaults.
+
+Operations (timings in the ``airflow:`` block of ``config/pipeline.yaml``):
+
+* ``wait_for_loans_file`` waits for ``landing/loans_<ds>.csv`` (or ``.parquet``) in reschedule
+  mode (no worker slot held) and fails, naming the file, when it has not come in time;
+* a failed task appends an alert to ``runs/<ds>/alerts.jsonl`` (``on_task_failure``), and so does
+  a run still unfinished ``run_deadline_hours`` after it was queued (a ``DeadlineAlert``);
+* each stage's published tables are Airflow Assets (``loanrisk://lake/curated/<table>``, ...)
+  that downstream DAGs can be scheduled on; ``loanrisk://runs/published`` marks a published day;
+* ``age_loans`` depends on the past: a day's delinquency history needs the day before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    SyncCallback,
+    dag,
+    task,
+)
 
+from loanrisk.alerts import on_deadline_missed, on_task_failure
 from loanrisk.feeds import FEEDS
+from loanrisk.orchestration import airflow_policy, outlets
+
+POLICY = airflow_policy()
 
 DEFAULT_ARGS = {
     "owner": "risk-data-engineering",
@@ -22,6 +44,7 @@ DEFAULT_ARGS = {
     "retry_delay": dt.timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=30),
+    "on_failure_callback": on_task_failure,
 }
 
 
@@ -43,10 +66,27 @@ DEFAULT_ARGS = {
             False, type="boolean", description="continue history across unprocessed days"
         ),
     },
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=dt.timedelta(hours=POLICY.run_deadline_hours),
+        callback=SyncCallback(on_deadline_missed),
+        name="loan_daily_late",
+    ),
     tags=["loanrisk", "daily"],
     doc_md=__doc__,
 )
 def loan_daily():
+    @task.sensor(
+        mode="reschedule",
+        poke_interval=POLICY.landing_poke_interval_seconds,
+        timeout=dt.timedelta(hours=POLICY.landing_timeout_hours),
+        soft_fail=False,
+    )
+    def wait_for_loans_file(ds=None, params=None) -> bool:
+        from loanrisk.orchestration import poke_landing_file
+
+        return poke_landing_file(ds, params)
+
     @task
     def ingest(feed: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
@@ -59,59 +99,60 @@ def loan_daily():
 
         return run_stage("validate", ds, params, feed)
 
-    @task
+    @task(outlets=outlets("age_loans"), depends_on_past=True)
     def age_loans(validated: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("age_loans", ds, params)
 
-    @task
+    @task(outlets=outlets("compute_signals"))
     def compute_signals(validated: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("compute_signals", ds, params)
 
-    @task
+    @task(outlets=outlets("score_loans"))
     def score_loans(aged: str, signals: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("score_loans", ds, params)
 
-    @task
+    @task(outlets=outlets("build_collections"))
     def build_collections(scored: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("build_collections", ds, params)
 
-    @task
+    @task(outlets=outlets("build_regulatory"))
     def build_regulatory(scored: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("build_regulatory", ds, params)
 
-    @task
+    @task(outlets=outlets("publish_warehouse"))
     def publish_warehouse(built: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("publish_warehouse", ds, params)
 
-    @task
+    @task(outlets=outlets("finalize_run"))
     def finalize_run(published: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("finalize_run", ds, params)
 
-    @task
+    @task(outlets=outlets("build_report"))
     def build_report(published: str, ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("build_report", ds, params)
 
+    landed = wait_for_loans_file()
+    staged = [ingest.override(task_id=f"ingest_{feed}")(feed) for feed in FEEDS]
+    landed >> staged
     validated = [
-        validate.override(task_id=f"validate_{feed}")(
-            feed, ingest.override(task_id=f"ingest_{feed}")(feed)
-        )
-        for feed in FEEDS
+        validate.override(task_id=f"validate_{feed}")(feed, ingested)
+        for feed, ingested in zip(FEEDS, staged, strict=True)
     ]
     scored = score_loans(age_loans(validated), compute_signals(validated))
     extracts = [build_regulatory(scored), build_collections(scored)]

@@ -1,10 +1,13 @@
-"""The loan_daily DAG: loads cleanly, is wired as designed, and writes what the CLI writes."""
+"""The loan_daily and loan_monthly DAGs: load cleanly, are wired as designed, alert as
+documented, and loan_daily writes what the CLI writes."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from conftest import PROJECT
@@ -23,9 +26,16 @@ def dagbag():
     return DagBag(dag_folder=PROJECT / "dags")
 
 
+@pytest.fixture(scope="module")
+def airflow_policy():
+    from loanrisk.orchestration import airflow_policy
+
+    return airflow_policy(PROJECT / "config")
+
+
 def test_dagbag_has_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "loan_daily" in dagbag.dag_ids
+    assert {"loan_daily", "loan_monthly"} <= set(dagbag.dag_ids)
 
 
 def test_loan_daily_is_wired_as_designed(dagbag):
@@ -35,7 +45,11 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert "0 0 * * *" in repr(dag.timetable)
     order = [t.task_id for t in dag.topological_sort()]
     feed_tasks = {f"{s}_{f}" for f in FEEDS for s in ("ingest", "validate")}
-    assert set(order) == feed_tasks | set(MIDDLE) | set(TAIL)
+    assert set(order) == {"wait_for_loans_file"} | feed_tasks | set(MIDDLE) | set(TAIL)
+    assert order[0] == "wait_for_loans_file"
+    assert dag.get_task("wait_for_loans_file").downstream_task_ids == {
+        f"ingest_{feed}" for feed in FEEDS
+    }
     for feed in FEEDS:
         assert order.index(f"ingest_{feed}") < order.index(f"validate_{feed}")
         for task in MIDDLE:
@@ -46,19 +60,200 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert set(dag.params.keys()) == {"data_root", "config_dir", "accept_gates", "allow_gap"}
 
 
-def test_dag_file_has_no_heavy_top_level_imports():
+@pytest.mark.parametrize("dag_file", ["loan_daily.py", "loan_monthly.py"])
+def test_dag_file_has_no_heavy_top_level_imports(dag_file):
     code = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
         "heavy = [m for m in ('polars', 'duckdb', 'great_expectations', 'loanrisk.stages') "
-        "if m in sys.modules]; print(','.join(heavy))"
+        "if m in sys.modules]; print('HEAVY=' + ','.join(heavy))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, str(PROJECT / "dags" / "loan_daily.py")],
+        [sys.executable, "-c", code, str(PROJECT / "dags" / dag_file)],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert done.stdout.strip() == ""
+    # (Airflow may log warnings to stdout; only the marked line is the answer.)
+    [heavy] = [line for line in done.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert heavy == "HEAVY="
+
+
+def test_landing_sensor_reschedules_with_the_configured_timeout(dagbag, airflow_policy):
+    sensor = dagbag.dags["loan_daily"].get_task("wait_for_loans_file")
+    assert sensor.mode == "reschedule"
+    assert sensor.timeout == airflow_policy.landing_timeout_hours * 3600
+    assert sensor.poke_interval == airflow_policy.landing_poke_interval_seconds
+    assert sensor.soft_fail is False
+
+
+def test_only_age_loans_depends_on_past(dagbag):
+    dag = dagbag.dags["loan_daily"]
+    assert {t.task_id for t in dag.tasks if t.depends_on_past} == {"age_loans"}
+
+
+def test_every_published_table_is_an_asset_outlet(dagbag):
+    from loanrisk.storage import CURATED_TABLES
+
+    dag = dagbag.dags["loan_daily"]
+    uris = {a.uri: t.task_id for t in dag.tasks for a in t.outlets}
+    expected = {f"loanrisk://lake/curated/{table}" for table in CURATED_TABLES}
+    expected |= {
+        "loanrisk://lake/curated/reg_credit_report",
+        "loanrisk://warehouse/warehouse.duckdb",
+        "loanrisk://runs/published",
+    }
+    assert expected <= set(uris)
+    assert uris["loanrisk://lake/curated/loan_aging"] == "age_loans"
+    assert uris["loanrisk://lake/curated/loan_state"] == "age_loans"
+    assert uris["loanrisk://lake/curated/loan_risk"] == "score_loans"
+    assert uris["loanrisk://lake/curated/risk_actions"] == "score_loans"
+    assert uris["loanrisk://lake/curated/collections_queue"] == "build_collections"
+    assert uris["loanrisk://lake/curated/reg_five_category"] == "build_regulatory"
+    assert uris["loanrisk://warehouse/warehouse.duckdb"] == "publish_warehouse"
+    assert uris["loanrisk://runs/published"] == "finalize_run"
+
+
+@pytest.mark.parametrize("dag_id", ["loan_daily", "loan_monthly"])
+def test_deadline_alert_and_failure_callback_are_configured(dagbag, airflow_policy, dag_id):
+    from airflow.sdk import DeadlineReference
+
+    from loanrisk.alerts import on_task_failure
+
+    dag = dagbag.dags[dag_id]
+    [deadline] = dag.deadline
+    assert deadline.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    hours = airflow_policy.run_deadline_hours
+    if dag_id == "loan_monthly":
+        hours += airflow_policy.month_end_timeout_hours
+    assert deadline.interval == dt.timedelta(hours=hours)
+    assert deadline.callback.path == "loanrisk.alerts.on_deadline_missed"
+    for task in dag.tasks:
+        assert on_task_failure in task.on_failure_callback, task.task_id
+
+
+def _alerts(root, day):
+    path = root / "runs" / day / "alerts.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_failure_callback_appends_an_alert_line(tmp_path, config_dir):
+    from loanrisk.alerts import on_task_failure
+
+    params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
+    ti = SimpleNamespace(task_id="age_loans", dag_id="loan_daily", run_id="r1", try_number=3)
+    context = {
+        "ti": ti,
+        "dag": SimpleNamespace(dag_id="loan_daily"),
+        "ds": "2026-04-02",
+        "params": params,
+        "exception": ValueError("no previous day"),
+    }
+    on_task_failure(context)
+    on_task_failure(context)
+    alerts = _alerts(tmp_path, "2026-04-02")
+    assert len(alerts) == 2
+    assert alerts[0] == {
+        "kind": "task_failed",
+        "dag_id": "loan_daily",
+        "task_id": "age_loans",
+        "run_id": "r1",
+        "try_number": 3,
+        "ds": "2026-04-02",
+        "exception": "ValueError: no previous day",
+    }
+
+
+def test_deadline_callback_appends_an_alert_line(tmp_path, config_dir):
+    from loanrisk.alerts import on_deadline_missed
+
+    run = {
+        "dag_id": "loan_daily",
+        "dag_run_id": "scheduled__2026-04-02",
+        "logical_date": "2026-04-02T00:00:00Z",
+        "conf": {"data_root": str(tmp_path), "config_dir": str(config_dir)},
+    }
+    on_deadline_missed(context={"dag_run": run, "deadline": {"deadline_time": "t"}})
+    [alert] = _alerts(tmp_path, "2026-04-02")
+    assert alert["kind"] == "deadline_missed"
+    assert alert["run_id"] == "scheduled__2026-04-02"
+    assert alert["deadline"] == "t"
+
+
+def test_a_broken_alert_target_only_logs(tmp_path):
+    from loanrisk.alerts import write_alert
+
+    assert write_alert({"ds": "2026-04-02"}, {"config_dir": str(tmp_path / "none")}) is None
+
+
+def test_landing_file_ready(tmp_path, config_dir):
+    from loanrisk.orchestration import expected_landing_file, landing_file_ready
+
+    params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    assert not landing_file_ready("2026-04-01", params)
+    assert expected_landing_file("2026-04-01", params) == landing / "loans_2026-04-01.csv"
+    (landing / "loans_2026-04-01.parquet").write_bytes(b"PAR1")
+    assert landing_file_ready("2026-04-01", params)
+    assert not landing_file_ready("2026-04-02", params)
+    (landing / "loans_2026-04-02.csv").write_text("snapshot_date\n", encoding="utf-8")
+    assert landing_file_ready("2026-04-02", params)
+
+
+def test_landing_sensor_fails_naming_the_file_after_its_timeout(tmp_path, config_dir, monkeypatch):
+    import airflow.sdk
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    from loanrisk.orchestration import poke_landing_file
+
+    params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    context = {
+        "task": SimpleNamespace(timeout=7200.0),
+        "ti": SimpleNamespace(get_first_reschedule_date=lambda _: started),
+    }
+    monkeypatch.setattr(airflow.sdk, "get_current_context", lambda: context, raising=False)
+    with pytest.raises(AirflowSensorTimeout, match=r"loans_2026-04-01\.csv .*within 2 h"):
+        poke_landing_file("2026-04-01", params)
+    context["task"] = SimpleNamespace(timeout=3 * 7200.0)
+    assert poke_landing_file("2026-04-01", params) is False
+
+
+def test_loan_monthly_is_wired_as_designed(dagbag, airflow_policy):
+    dag = dagbag.dags["loan_monthly"]
+    assert "0 0 1 * *" in repr(dag.timetable)
+    assert dag.catchup is False and dag.max_active_runs == 1
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order[0] == "wait_for_month_end"
+    assert set(order) == {
+        "wait_for_month_end",
+        "build_credit_report",
+        "refresh_warehouse",
+        "score_monitoring_summary",
+        "refit_scorecard",
+    }
+    assert dag.get_task("wait_for_month_end").downstream_task_ids == {
+        "build_credit_report",
+        "refresh_warehouse",
+        "score_monitoring_summary",
+        "refit_scorecard",
+    }
+    assert order.index("build_credit_report") < order.index("refresh_warehouse")
+    sensor = dag.get_task("wait_for_month_end")
+    assert sensor.mode == "reschedule"
+    assert sensor.timeout == airflow_policy.month_end_timeout_hours * 3600
+    assert dag.params["refit"] is False
+    for task in dag.tasks:
+        assert task.retries >= 1, task.task_id
+
+
+def test_refit_is_skipped_unless_asked():
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from loanrisk.orchestration import run_month_step
+
+    with pytest.raises(AirflowSkipException):
+        run_month_step("refit", "2026-04-30", {"refit": False})
 
 
 @pytest.mark.slow
@@ -85,3 +280,25 @@ def test_dag_test_writes_the_same_loan_aging_as_the_cli(tmp_path, config_dir):
     assert (dag_root / "runs" / day.isoformat() / "manifest.json").read_bytes() == (
         cli_root / "runs" / day.isoformat() / "manifest.json"
     ).read_bytes()
+    assert not (dag_root / "runs" / day.isoformat() / "alerts.jsonl").exists()
+    _month_end_work_reads_the_published_days(load_settings(config_dir, cli_root), day)
+
+
+def _month_end_work_reads_the_published_days(settings, day):
+    """loanrisk.monthly on a lake holding one published day (1 April)."""
+    from loanrisk import monthly
+
+    lake = monthly.lake_of(settings)
+    assert monthly.last_published_day(lake, dt.date(2026, 4, 20)) == day
+    assert monthly.last_published_day(lake, dt.date(2026, 3, 31)) is None
+    assert monthly.month_closed(lake, day) is None  # 30 April is not published
+    path = monthly.monitoring_summary(settings, dt.date(2026, 4, 30))
+    assert path == settings.data_root / "reports" / "2026-04" / "monitoring.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    assert summary["month"] == "2026-04" and summary["days"] == 1
+    [daily] = summary["daily"]
+    assert daily["snapshot_date"] == "2026-04-01" and daily["scored_loans"] > 0
+    assert summary["max_psi"] == daily["psi"]
+    assert summary["reading"] in {"stable", "watch", "shifted"}
+    with pytest.raises(monthly.InputFileError, match="no partition in 2026-05"):
+        monthly.monitoring_summary(settings, dt.date(2026, 5, 1))

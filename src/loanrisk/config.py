@@ -49,6 +49,29 @@ class ValidationPolicy(StrictModel):
     max_outstanding_change: Annotated[float, Field(ge=0, le=100)]
 
 
+class AirflowPolicy(StrictModel):
+    """Operational timings of the Airflow DAGs (read when a DAG file is parsed)."""
+
+    landing_poke_interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 600
+    landing_timeout_hours: Annotated[float, Field(gt=0, le=168)] = 8
+    run_deadline_hours: Annotated[float, Field(gt=0, le=168)] = 6
+    month_end_poke_interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 1_800
+    month_end_timeout_hours: Annotated[float, Field(gt=0, le=744)] = 48
+
+    @model_validator(mode="after")
+    def _poke_within_timeout(self) -> AirflowPolicy:
+        for poke, hours, what in (
+            (self.landing_poke_interval_seconds, self.landing_timeout_hours, "landing"),
+            (self.month_end_poke_interval_seconds, self.month_end_timeout_hours, "month_end"),
+        ):
+            if poke >= hours * 3600:
+                raise ValueError(
+                    f"{what}_poke_interval_seconds ({poke}) must be below "
+                    f"{what}_timeout_hours ({hours}) in seconds"
+                )
+        return self
+
+
 class PipelineConfig(StrictModel):
     data_root: Path
     landing_dir: Path | None = None
@@ -57,6 +80,7 @@ class PipelineConfig(StrictModel):
     products: tuple[str, ...] = Field(min_length=1)
     annual_interest_rate_cap: Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("10"))]
     validation: ValidationPolicy
+    airflow: AirflowPolicy = AirflowPolicy()
 
     @model_validator(mode="after")
     def _encoding_exists(self) -> PipelineConfig:

@@ -1,11 +1,66 @@
-"""What an Airflow task calls: one stage for one business date, returning a path for XCom."""
+"""What an Airflow task calls: one stage for one business date, returning a path for XCom.
+
+Also the DAGs' operational glue: the landing-file sensor, the Airflow Assets of the published
+tables, the failure / deadline alert hook and the DAG timings of ``config/pipeline.yaml``.
+Import-light: the DAG files import this module when they are parsed (no Polars, no stages).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from loanrisk.config import load_settings
+from loanrisk.config import (
+    AirflowPolicy,
+    PipelineConfig,
+    default_config_dir,
+    load_settings,
+    load_yaml_model,
+)
 from loanrisk.errors import LoanriskError, UsageError
+
+if TYPE_CHECKING:
+    from loanrisk.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: Scheme of the Assets of the published tables: logical names, independent of data_root (a run
+#: can point anywhere with its conf), e.g. ``loanrisk://lake/curated/loan_aging``.
+ASSET_SCHEME = "loanrisk"
+
+#: The Assets each loan_daily stage publishes (zone, table). A downstream DAG scheduled on one of
+#: them runs once that table's day is written; schedule on ``runs/published`` to see only days
+#: whose run manifest is published (every gate passed).
+STAGE_ASSETS: dict[str, tuple[tuple[str, str], ...]] = {
+    "age_loans": (("lake/curated", "loan_aging"), ("lake/curated", "loan_state")),
+    "compute_signals": (
+        ("lake/curated", "borrower_events_daily"),
+        ("lake/curated", "borrower_signals"),
+    ),
+    "score_loans": (
+        ("lake/curated", "loan_risk"),
+        ("lake/curated", "risk_actions"),
+        ("lake/curated", "score_monitoring"),
+    ),
+    "build_regulatory": (
+        ("lake/curated", "reg_five_category"),
+        ("lake/curated", "reg_ifrs9_ecl"),
+        ("lake/curated", "reg_ifrs9_stage_transfers"),
+        ("lake/curated", "reg_credit_report"),
+        ("extracts", "regulatory"),
+    ),
+    "build_collections": (
+        ("lake/curated", "collections_queue"),
+        ("lake/curated", "collections_suppressed"),
+        ("lake/curated", "collections_movements"),
+        ("extracts", "collections"),
+    ),
+    "publish_warehouse": (("warehouse", "warehouse.duckdb"),),
+    "finalize_run": (("runs", "published"),),
+    "build_report": (("reports", "risk_report"),),
+}
 
 
 def parse_business_date(value: str) -> dt.date:
@@ -35,6 +90,13 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, params
     if stage == "validate":
         stages.validate_feed(business_date, settings, feed, accepted)
         return str(lake.partition("raw", feed, business_date))
+    if stage == "rebuild_regulatory":
+        # Month-end rebuild of a published day: a failure must not unpublish that day, so the
+        # stage is called without the daily wrapper that records a failed day.
+        from loanrisk.regulatory_stage import build_regulatory
+
+        build_regulatory(lake, settings, settings.risk.regulatory, business_date)
+        return str(lake.partition("curated", "reg_five_category", business_date))
     if stage == "age_loans":
         stages.age_loans(business_date, settings, bool(params.get("allow_gap")))
         return str(lake.partition("curated", "loan_aging", business_date))
@@ -62,6 +124,146 @@ def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None)
     try:
         settings = load_settings(params.get("config_dir"), params.get("data_root"))
         return _call(stage, parse_business_date(ds), settings, feed, params)
+    except LoanriskError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
+
+
+# --- DAG settings and Assets (read at parse time: keep these light) ------------------------
+
+
+def airflow_policy(config_dir: Path | None = None) -> AirflowPolicy:
+    """The ``airflow:`` block of ``pipeline.yaml`` (only that file is read: DAG parsing is hot).
+
+    Read when a DAG file is parsed, from ``$LOANRISK_CONFIG`` or the project's ``config/``; a
+    run's ``config_dir`` param does not change its sensor timeout or deadline."""
+    path = Path(config_dir or default_config_dir()) / "pipeline.yaml"
+    return load_yaml_model(path, PipelineConfig).airflow
+
+
+def asset_uri(zone: str, table: str) -> str:
+    return f"{ASSET_SCHEME}://{zone}/{table}"
+
+
+def outlets(stage: str) -> list:
+    """Airflow Assets published by a loan_daily stage (``outlets=`` of its task)."""
+    from airflow.sdk import Asset
+
+    return [
+        Asset(
+            name=f"loanrisk_{table.removesuffix('.duckdb')}",
+            uri=asset_uri(zone, table),
+            group="loanrisk",
+        )
+        for zone, table in STAGE_ASSETS[stage]
+    ]
+
+
+def asset(table: str):
+    """The Asset of one published table by name, for a downstream DAG's ``schedule=``."""
+    for stage in STAGE_ASSETS:
+        for found in outlets(stage):
+            if found.name == f"loanrisk_{table}":
+                return found
+    raise UsageError(f"no loan_daily asset for table {table!r}")
+
+
+# --- landing-file sensor -------------------------------------------------------------------
+
+
+def _settings_of(params: dict | None) -> Settings:
+    params = params or {}
+    return load_settings(params.get("config_dir"), params.get("data_root"))
+
+
+def expected_landing_file(ds: str, params: dict | None) -> Path:
+    """``<landing>/loans_<ds>.csv``, or the ``.parquet`` beside it when only that one exists."""
+    from loanrisk import stages
+    from loanrisk.feeds import LOANS
+
+    settings = _settings_of(params)
+    return stages.landing_path(
+        stages.lake_of(settings), stages.contract_of(settings, LOANS), parse_business_date(ds)
+    )
+
+
+def landing_file_ready(ds: str, params: dict | None) -> bool:
+    """True when the day's loan snapshot (.csv or .parquet) is in the landing folder.
+
+    The lending core must move the file into place when it is complete (write, then rename);
+    a file still being written would be seen as ready."""
+    return expected_landing_file(ds, params).is_file()
+
+
+def poke_landing_file(ds: str, params: dict | None) -> bool:
+    """One poke of ``wait_for_loans_file``: True when the file is there; when the sensor's
+    timeout has passed, fail (no retry) with a message naming the missing file."""
+    try:
+        path = expected_landing_file(ds, params)
+    except LoanriskError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
+    if path.is_file():
+        log.info("landing file %s is there", path)
+        return True
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    timeout = float(context["task"].timeout)
+    started = context["ti"].get_first_reschedule_date(context)
+    waited = 0.0 if started is None else (dt.datetime.now(dt.UTC) - started).total_seconds()
+    if waited >= timeout:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        raise AirflowSensorTimeout(
+            f"landing file {path.name} (or {path.with_suffix('.parquet').name}) did not arrive "
+            f"in {path.parent} within {timeout / 3600:g} h: the day {ds} cannot run; ask the "
+            f"lending core for the extract, then clear this task"
+        )
+    log.info("waiting for %s (%.0f s of %.0f s)", path, waited, timeout)
+    return False
+
+
+# --- loan_monthly -----------------------------------------------------------------------------
+
+
+def poke_month_end(ds: str, params: dict | None):
+    """One poke of ``wait_for_month_end``: done, with the month-end day for XCom, once the
+    last calendar day of ``ds``'s month has a published run manifest."""
+    from airflow.sdk import PokeReturnValue
+
+    from loanrisk import monthly
+
+    settings = _settings_of(params)
+    closed = monthly.month_closed(monthly.lake_of(settings), parse_business_date(ds))
+    if closed is None:
+        log.info("waiting for the month-end day of %s to be published", ds[:7])
+        return PokeReturnValue(is_done=False)
+    return PokeReturnValue(is_done=True, xcom_value=closed.isoformat())
+
+
+def run_month_step(step: str, day: str, params: dict | None) -> str:
+    """Run a month-end step for the month-end day ``day``; return its output path.
+
+    ``score_monitoring_summary`` writes ``reports/YYYY-MM/monitoring.json``; ``refit`` fits a
+    candidate scorecard into ``<data_root>/models`` and is skipped unless ``params["refit"]``."""
+    params = params or {}
+    if step == "refit" and not params.get("refit"):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("refit is off (trigger with conf {'refit': true})")
+    try:
+        from loanrisk import monthly
+
+        settings = _settings_of(params)
+        business_date = parse_business_date(day)
+        if step == "score_monitoring_summary":
+            return str(monthly.monitoring_summary(settings, business_date))
+        if step == "refit":
+            return monthly.refit(settings, business_date)["scorecard"]
+        raise UsageError(f"unknown month-end step {step!r}")
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 

@@ -1,0 +1,111 @@
+"""loan_monthly: month-end work of the loanrisk pipeline, once a month's last daily run is done.
+
+Scheduled by a cron timetable, not by loan_daily's Assets: an asset-scheduled DAG would run
+after every day and need a month-end check to skip 29 runs of 30. The run for month M has the
+data interval [M-01 00:00, M+1-01 00:00) UTC, so it starts at 00:00 UTC on the 1st of M+1 -
+the same time as loan_daily's run for M's last day. Its first task, ``wait_for_month_end``,
+therefore waits (reschedule mode) until that day's run manifest is published, then hands the
+month-end day to the month-end tasks:
+
+* ``build_credit_report``: the regulatory stage of the month-end day again (five-category, IFRS 9
+  and the PBoC credit-bureau report of the month), so a corrected day or policy is reported;
+* ``refresh_warehouse``: the BI views, incl. the vintage curves and monthly roll rates marts;
+* ``score_monitoring_summary``: ``reports/YYYY-MM/monitoring.json``, the month's PSI per day;
+* ``refit_scorecard``: a candidate scorecard fitted on the stored history, only with
+  ``{"refit": true}`` in the run conf (skipped otherwise; promoting it is a reviewed change).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    SyncCallback,
+    dag,
+    task,
+)
+
+from loanrisk.alerts import on_deadline_missed, on_task_failure
+from loanrisk.orchestration import airflow_policy
+
+POLICY = airflow_policy()
+
+DEFAULT_ARGS = {
+    "owner": "risk-data-engineering",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(minutes=30),
+    "on_failure_callback": on_task_failure,
+}
+
+
+@dag(
+    dag_id="loan_monthly",
+    # One run per calendar month M, started on the 1st of M+1; ds = M's first day.
+    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params={
+        "data_root": Param(None, type=["null", "string"], description="overrides config"),
+        "config_dir": Param(None, type=["null", "string"], description="folder of YAMLs"),
+        "refit": Param(False, type="boolean", description="fit a candidate scorecard"),
+    },
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=dt.timedelta(hours=POLICY.month_end_timeout_hours + POLICY.run_deadline_hours),
+        callback=SyncCallback(on_deadline_missed),
+        name="loan_monthly_late",
+    ),
+    tags=["loanrisk", "monthly"],
+    doc_md=__doc__,
+)
+def loan_monthly():
+    @task.sensor(
+        mode="reschedule",
+        poke_interval=POLICY.month_end_poke_interval_seconds,
+        timeout=dt.timedelta(hours=POLICY.month_end_timeout_hours),
+        soft_fail=False,
+    )
+    def wait_for_month_end(ds=None, params=None):
+        from loanrisk.orchestration import poke_month_end
+
+        return poke_month_end(ds, params)
+
+    @task
+    def build_credit_report(day: str, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("rebuild_regulatory", day, params)
+
+    @task
+    def refresh_warehouse(day: str, reported: str, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("publish_warehouse", day, params)
+
+    @task
+    def score_monitoring_summary(day: str, params=None) -> str:
+        from loanrisk.orchestration import run_month_step
+
+        return run_month_step("score_monitoring_summary", day, params)
+
+    @task
+    def refit_scorecard(day: str, params=None) -> str:
+        from loanrisk.orchestration import run_month_step
+
+        return run_month_step("refit", day, params)
+
+    day = wait_for_month_end()
+    refresh_warehouse(day, build_credit_report(day))
+    score_monitoring_summary(day)
+    refit_scorecard(day)
+
+
+loan_monthly()
