@@ -55,7 +55,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     from loanrisk.stages import run_day
 
     settings = _settings(args)
-    manifest = run_day(args.date, settings, _accepted_gates(args), allow_gap=args.allow_gap)
+    with _locked(args, settings, args.date, "run"):
+        manifest = run_day(args.date, settings, _accepted_gates(args), allow_gap=args.allow_gap)
     print(
         f"{args.date}: published {manifest['rows_out']} loans "
         f"(quarantined {manifest['rows_quarantined']}); "
@@ -80,7 +81,9 @@ def cmd_backfill(args: argparse.Namespace) -> None:
 
     if args.end < args.start:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
-    backfill(_settings(args), args.start, args.end, allow_gap=args.allow_gap)
+    settings = _settings(args)
+    with _locked(args, settings, f"{args.start}..{args.end}", "backfill"):
+        backfill(settings, args.start, args.end, allow_gap=args.allow_gap)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -145,6 +148,37 @@ def cmd_fit_scorecard(args: argparse.Namespace) -> None:
     print(f"scorecard {fitted['scorecard']}\nreport    {fitted['report']}")
 
 
+def _locked(args: argparse.Namespace, settings, business_date, purpose: str):
+    """The data_root's run lock: a second run refuses (or waits ``--lock-timeout``); a lock
+    left by a run that died is reported unless ``--break-stale-lock``."""
+    from loanrisk.locks import run_lock
+    from loanrisk.storage import Lake
+
+    lake = Lake(settings.data_root, settings.landing_dir)
+    return run_lock(
+        lake,
+        business_date,
+        purpose=purpose,
+        timeout=args.lock_timeout,
+        break_stale=args.break_stale_lock,
+    )
+
+
+def _lock_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run of this data_root to finish (default: refuse)",
+    )
+    parser.add_argument(
+        "--break-stale-lock",
+        action="store_true",
+        help="take over the run lock left by a run that died (check its outputs first)",
+    )
+
+
 def _allow_gap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-gap",
@@ -178,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--reason", help="why the accepted gate is safe (kept in the manifest)")
     _allow_gap(run)
+    _lock_options(run)
     _common(run)
     run.set_defaults(func=cmd_run)
 
@@ -185,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--start", type=_date, required=True)
     fill.add_argument("--end", type=_date, required=True)
     _allow_gap(fill)
+    _lock_options(fill)
     _common(fill)
     fill.set_defaults(func=cmd_backfill)
 

@@ -114,6 +114,27 @@ def _call(stage: str, business_date: dt.date, settings, feed: str | None, params
     raise UsageError(f"unknown stage {stage!r}")
 
 
+#: How long a task waits for the data_root's run lock (another task of the run, e.g. the
+#: validate tasks of the three feeds, which Airflow starts together).
+TASK_LOCK_WAIT_SECONDS = 3600.0
+
+
+def _task_lock(settings, business_date: dt.date, stage: str):
+    """The run lock around one task. A lock left by a task Airflow killed is taken over: flock
+    proves nobody holds it, and the failed try has already raised its alert."""
+    from loanrisk.locks import run_lock
+    from loanrisk.storage import Lake
+
+    lake = Lake(settings.data_root, settings.landing_dir)
+    return run_lock(
+        lake,
+        business_date,
+        purpose=f"airflow {stage}",
+        timeout=TASK_LOCK_WAIT_SECONDS,
+        break_stale=True,
+    )
+
+
 def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None) -> str:
     """Run ``stage`` (for ``feed``) for business date ``ds``; return its output path.
 
@@ -123,7 +144,9 @@ def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None)
     params = params or {}
     try:
         settings = load_settings(params.get("config_dir"), params.get("data_root"))
-        return _call(stage, parse_business_date(ds), settings, feed, params)
+        business_date = parse_business_date(ds)
+        with _task_lock(settings, business_date, stage):
+            return _call(stage, business_date, settings, feed, params)
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 

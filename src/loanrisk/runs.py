@@ -14,6 +14,7 @@ from loanrisk import __version__
 from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.faults import crash_point
 from loanrisk.feeds import FEEDS
 from loanrisk.storage import CURATED_TABLES, Lake, read_json, sha256_file, write_json_atomic
 
@@ -26,6 +27,7 @@ class ReconciliationError(LoanriskError):
 
 def stage_report(lake: Lake, business_date: dt.date, stage: str, report: dict) -> dict:
     write_json_atomic(report, lake.stage_report(business_date, stage))
+    crash_point(f"stage_report:{stage}")  # a stage boundary: the stage is done and recorded
     return report
 
 

@@ -10,11 +10,12 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from loanrisk.faults import crash_point, scratch_name, sweep_scratch, sweep_siblings
 
 PARQUET_FILE = "part-0.parquet"
 
@@ -149,30 +150,42 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _replace_dir(staged: Path, target: Path, scratch: Path) -> None:
-    """Swap ``staged`` in as ``target``; the old one is moved aside first, then deleted."""
+    """Put ``staged``'s Parquet file in as ``target``'s, atomically for a reader.
+
+    A new partition is its staged folder renamed into place; an existing one has its file
+    replaced by rename (never a moment without a partition), then any other file dropped.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if target.exists():
-        old = scratch / f"old-{uuid.uuid4().hex}"
-        os.replace(target, old)
-    os.replace(staged, target)
-    _fsync_dir(target.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if not target.is_dir():
+        os.replace(staged, target)
+        _fsync_dir(target.parent)
+        return
+    os.replace(staged / PARQUET_FILE, target / PARQUET_FILE)
+    _fsync_dir(target)
+    for extra in target.iterdir():
+        if extra.name != PARQUET_FILE:
+            if extra.is_dir():
+                shutil.rmtree(extra)
+            else:
+                extra.unlink()
+    staged.rmdir()
 
 
 def write_partition(frame: pl.DataFrame, partition_dir: Path, scratch: Path) -> Path:
     """Write one partition atomically: a reader sees the old partition or the new, never half.
 
     The caller sorts ``frame``; Parquet settings are fixed so equal frames give equal bytes.
+    Scratch left by crashed runs is swept first.
     """
     scratch.mkdir(parents=True, exist_ok=True)
-    staged = scratch / f"new-{uuid.uuid4().hex}"
+    sweep_scratch(scratch)
+    staged = scratch / scratch_name("new-")
     staged.mkdir()
     out = staged / PARQUET_FILE
     frame.write_parquet(out, compression="zstd", compression_level=3, statistics=True)
     with open(out, "rb") as handle:
         os.fsync(handle.fileno())
+    crash_point(f"write_partition:{partition_dir.parent.name}")
     _replace_dir(staged, partition_dir, scratch)
     return partition_dir / PARQUET_FILE
 
@@ -190,13 +203,15 @@ def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path
     """Write a file via a temporary sibling and a rename; ``mode`` (e.g. 0o600 for extracts
     holding PII) is set before the file appears under its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    sweep_siblings(path)
+    tmp = path.with_name(f".{path.name}.{scratch_name('')}.tmp")
     with open(tmp, "wb") as handle:
         if mode is not None:
             os.fchmod(handle.fileno(), mode)
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    crash_point(f"write_bytes_atomic:{path.name}")
     os.replace(tmp, path)
     return path
 

@@ -7,11 +7,11 @@ a BI tool never opens a half-built warehouse. Views read Parquet with DuckDB's b
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from loanrisk.config import ClassificationConfig
 from loanrisk.contracts import Contract, load_contract
+from loanrisk.faults import crash_point, scratch_name, sweep_siblings
 from loanrisk.marts import mart_views
 from loanrisk.storage import CURATED_TABLES, Lake
 
@@ -69,7 +69,7 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
     """
     statements = []
     runs = lake.runs_glob()
-    published = ""
+    published = recorded = ""
     if _has_files(runs):
         statements.append(
             "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
@@ -80,18 +80,19 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
             " WHERE snapshot_date IN "
             "(SELECT snapshot_date FROM pipeline_runs WHERE status = 'published')"
         )
+        recorded = " WHERE snapshot_date IN (SELECT snapshot_date FROM pipeline_runs)"
     parquet_views = {
         "loan_snapshot": (
             lake.table_glob("raw", "loan_snapshot"),
             masked_select(load_contract(contracts_dir, "loan_snapshot")),
             published,
         ),
-        **{table: (lake.table_glob("curated", table), "*", "") for table in CURATED_TABLES},
-        "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, ""),
+        **{table: (lake.table_glob("curated", table), "*", published) for table in CURATED_TABLES},
+        "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, recorded),
         "reg_credit_report": (
             lake.table_glob("curated", "reg_credit_report"),
             masked_select(load_contract(contracts_dir, "reg_credit_report")),
-            "",
+            published,
         ),
     }
     for name, (glob, select, where) in parquet_views.items():
@@ -119,10 +120,12 @@ def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationCon
 
     target = lake.warehouse
     target.parent.mkdir(parents=True, exist_ok=True)
-    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    sweep_siblings(target)  # a crashed refresh's half-built file
+    staged = target.with_name(f".{target.name}.{scratch_name('')}.tmp")
     with duckdb.connect(str(staged)) as con:
         for statement in view_statements(lake, contracts_dir, policy):
             con.execute(statement)
         con.execute("CHECKPOINT")
+    crash_point("refresh_warehouse")
     staged.replace(target)
     return target
