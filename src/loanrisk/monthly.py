@@ -59,7 +59,7 @@ def month_closed(lake: Lake, day: dt.date) -> dt.date | None:
 
 def monitoring_path(lake: Lake, day: dt.date) -> Path:
     """``reports/YYYY-MM/monitoring.json`` (a month's folder beside the days' folders)."""
-    return lake.report_dir(day).parent / f"{day:%Y-%m}" / "monitoring.json"
+    return lake.month_report_dir(day) / "monitoring.json"
 
 
 def monitoring_summary(settings: Settings, day: dt.date, watch: float = 0.1, shift: float = 0.25):

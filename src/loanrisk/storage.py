@@ -106,6 +106,10 @@ class Lake:
         """``reports/YYYY-MM-DD``: the day's human-readable reports."""
         return self.data_root / "reports" / business_date.isoformat()
 
+    def month_report_dir(self, any_day: dt.date) -> Path:
+        """``reports/YYYY-MM``: month-end reports of the month holding ``any_day``."""
+        return self.data_root / "reports" / f"{any_day:%Y-%m}"
+
     def risk_report(self, business_date: dt.date) -> Path:
         """The day's self-contained HTML risk report."""
         return self.report_dir(business_date) / "risk_report.html"
