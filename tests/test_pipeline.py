@@ -204,25 +204,11 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, config_dir):
 
 
 def test_rerunning_a_corrected_earlier_day_recomputes_the_days_after_it(book, tmp_path, config_dir):
-    import polars as pl
 
     root = tmp_path / "data"
     shutil.copytree(book, root)
     fixed = START + dt.timedelta(days=1)
-    landing = root / "landing" / f"loans_{fixed}.csv"
-    rows = pl.read_csv(landing, infer_schema=False)
-    loan = rows.filter(pl.col("oldest_unpaid_due_date").is_null())["loan_id"][0]
-    overdue = pl.col("loan_id") == loan
-    rows.with_columns(  # the corrected file: this loan was 20 days past due that day
-        pl.when(overdue)
-        .then(pl.lit(str(fixed - dt.timedelta(days=20))))
-        .otherwise(pl.col("oldest_unpaid_due_date"))
-        .alias("oldest_unpaid_due_date"),
-        pl.when(overdue)
-        .then(pl.lit("50.00"))
-        .otherwise(pl.col("overdue_principal"))
-        .alias("overdue_principal"),
-    ).write_csv(landing)
+    loan = correct_day(root / "landing", fixed)
     later = START + dt.timedelta(days=2)
     before = json.loads((root / "runs" / str(later) / "manifest.json").read_text())
     report = root / "reports" / str(later) / "risk_report.html"
@@ -354,3 +340,38 @@ def test_extracts_reconcile_to_the_published_tables(book):
         assert (book / entry["path"]).stat().st_mode & 0o777 == 0o600
     header = (folder / "SMS.csv").read_text().splitlines()[0]
     assert "national_id" not in header and "mobile_phone" in header
+
+
+def correct_day(landing, day: dt.date) -> str:
+    """Rewrite a day's loans file as a corrected resend: one current loan was 20 days past due."""
+    import polars as pl
+
+    path = landing / f"loans_{day}.csv"
+    rows = pl.read_csv(path, infer_schema=False)
+    loan = rows.filter(pl.col("oldest_unpaid_due_date").is_null())["loan_id"][0]
+    overdue = pl.col("loan_id") == loan
+    rows.with_columns(
+        pl.when(overdue)
+        .then(pl.lit(str(day - dt.timedelta(days=20))))
+        .otherwise(pl.col("oldest_unpaid_due_date"))
+        .alias("oldest_unpaid_due_date"),
+        pl.when(overdue)
+        .then(pl.lit("50.00"))
+        .otherwise(pl.col("overdue_principal"))
+        .alias("overdue_principal"),
+    ).write_csv(path)
+    return loan
+
+
+def test_reprocess_ends_as_if_the_corrected_file_had_arrived_on_time(book, tmp_path, config_dir):
+    fixed = START + dt.timedelta(days=1)
+    late, on_time = tmp_path / "late" / "data", tmp_path / "on_time" / "data"
+    shutil.copytree(book, late)
+    shutil.copytree(book / "landing", on_time / "landing")
+    for root in (late, on_time):
+        correct_day(root / "landing", fixed)
+    on_time_args = ["--data-root", str(on_time), "--config", str(config_dir)]
+    assert main(["backfill", "--start", str(START), "--end", str(END), *on_time_args]) == 0
+    late_args = ["--data-root", str(late), "--config", str(config_dir)]
+    assert main(["reprocess", "--date", str(fixed), *late_args]) == 0
+    assert outputs(late) == outputs(on_time)

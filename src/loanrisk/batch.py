@@ -43,10 +43,29 @@ def backfill(
         bar = progress.add_task("", total=len(days))
         for day in days:
             progress.update(bar, description=day.isoformat())
-            manifests.append(run_day(day, settings, allow_gap=allow_gap and day == start))
+            # Later days of the range are rerun in full next: recompute only after the last one.
+            manifests.append(
+                run_day(
+                    day, settings, allow_gap=allow_gap and day == start, recompute_later=day == end
+                )
+            )
             progress.advance(bar)
     _print_backfill_summary(console, manifests, time.perf_counter() - started)
     return manifests
+
+
+def reprocess(settings: Settings, day: dt.date, console: Console | None = None) -> list[dict]:
+    """A corrected file for a past ``day``: rerun it and every later processed day in order, in
+    full (validation, continuity, history, scores, extracts), so the data_root ends as if the
+    corrected file had arrived on time."""
+    lake = lake_of(settings)
+    runs = lake.runs_dir
+    processed = (
+        [dt.date.fromisoformat(p.parent.name) for p in runs.glob("*/manifest.json")]
+        if runs.is_dir()
+        else []
+    )
+    return backfill(settings, day, max([day, *processed]), console)
 
 
 def _print_backfill_summary(console: Console, manifests: list[dict], seconds: float) -> None:

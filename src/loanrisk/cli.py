@@ -86,6 +86,14 @@ def cmd_backfill(args: argparse.Namespace) -> None:
         backfill(settings, args.start, args.end, allow_gap=args.allow_gap)
 
 
+def cmd_reprocess(args: argparse.Namespace) -> None:
+    from loanrisk.batch import reprocess
+
+    settings = _settings(args)
+    with _locked(args, settings, args.date, "reprocess"):
+        reprocess(settings, args.date)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from loanrisk.stages import build_report
 
@@ -223,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     _lock_options(fill)
     _common(fill)
     fill.set_defaults(func=cmd_backfill)
+
+    again = sub.add_parser(
+        "reprocess", help="rerun a corrected past day and every processed day after it"
+    )
+    again.add_argument("--date", type=_date, required=True)
+    _lock_options(again)
+    _common(again)
+    again.set_defaults(func=cmd_reprocess)
 
     report = sub.add_parser("report", help="rebuild the HTML risk report of a published day")
     report.add_argument("--date", type=_date, required=True)

@@ -168,15 +168,19 @@ def build_regulatory(business_date: dt.date, settings: Settings) -> dict:
 
 @log_stage
 @stops_day
-def build_collections(business_date: dt.date, settings: Settings) -> dict:
+def build_collections(
+    business_date: dt.date, settings: Settings, recompute_later: bool = True
+) -> dict:
     """Scored loans + contact log -> collections queue, suppressions, movements and the
     per-channel extracts (DESIGN.md §5 Collections); then, the day's computations done, stored
-    later days are recomputed if this day changed them."""
+    later days are recomputed if this day changed them (unless the caller is about to rerun
+    them in full, as a backfill does for every day but its last)."""
     from loanrisk.collections_stage import build_collections as collections_day
 
     lake = lake_of(settings)
     report = collections_day(lake, settings, settings.risk.collections, business_date)
-    report["recomputed_days"] = recompute_later_days(lake, settings, business_date)
+    later = recompute_later_days(lake, settings, business_date) if recompute_later else []
+    report["recomputed_days"] = later
     return stage_report(lake, business_date, "build_collections", report)
 
 
@@ -228,6 +232,7 @@ def run_day(
     settings: Settings,
     accepted: dict[str, str] | None = None,
     allow_gap: bool = False,
+    recompute_later: bool = True,
 ) -> dict:
     """Every stage of one business day, in order; returns the run manifest."""
     for feed in FEEDS:
@@ -238,7 +243,7 @@ def run_day(
     compute_signals(business_date, settings)
     score_loans(business_date, settings)
     build_regulatory(business_date, settings)
-    build_collections(business_date, settings)
+    build_collections(business_date, settings, recompute_later)
     publish_warehouse(business_date, settings)
     manifest = publish_day(business_date, settings, accepted)
     build_report(business_date, settings)
