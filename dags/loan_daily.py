@@ -32,20 +32,12 @@ from airflow.sdk import (
     task,
 )
 
-from loanrisk.alerts import on_deadline_missed, on_task_failure
+from loanrisk.alerts import on_deadline_missed
+from loanrisk.dag_defaults import DEFAULT_ARGS, lake_params
 from loanrisk.feeds import FEEDS
 from loanrisk.orchestration import airflow_policy, outlets
 
 POLICY = airflow_policy()
-
-DEFAULT_ARGS = {
-    "owner": "risk-data-engineering",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": dt.timedelta(minutes=30),
-    "on_failure_callback": on_task_failure,
-}
 
 
 @dag(
@@ -56,16 +48,14 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params={
-        "data_root": Param(None, type=["null", "string"], description="overrides config"),
-        "config_dir": Param(None, type=["null", "string"], description="folder of YAMLs"),
-        "accept_gates": Param(
+    params=lake_params(
+        accept_gates=Param(
             {}, type="object", description='gates to accept: {"GATE_NAME": "reason"}'
         ),
-        "allow_gap": Param(
+        allow_gap=Param(
             False, type="boolean", description="continue history across unprocessed days"
         ),
-    },
+    ),
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=dt.timedelta(hours=POLICY.run_deadline_hours),

@@ -29,19 +29,11 @@ from airflow.sdk import (
     task,
 )
 
-from loanrisk.alerts import on_deadline_missed, on_task_failure
+from loanrisk.alerts import on_deadline_missed
+from loanrisk.dag_defaults import DEFAULT_ARGS, lake_params
 from loanrisk.orchestration import airflow_policy
 
 POLICY = airflow_policy()
-
-DEFAULT_ARGS = {
-    "owner": "risk-data-engineering",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": dt.timedelta(minutes=30),
-    "on_failure_callback": on_task_failure,
-}
 
 
 @dag(
@@ -52,11 +44,9 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params={
-        "data_root": Param(None, type=["null", "string"], description="overrides config"),
-        "config_dir": Param(None, type=["null", "string"], description="folder of YAMLs"),
-        "refit": Param(False, type="boolean", description="fit a candidate scorecard"),
-    },
+    params=lake_params(
+        refit=Param(False, type="boolean", description="fit a candidate scorecard"),
+    ),
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=dt.timedelta(hours=POLICY.month_end_timeout_hours + POLICY.run_deadline_hours),

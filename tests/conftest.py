@@ -35,3 +35,16 @@ def policy(config_dir):
     from loanrisk.config import load_settings
 
     return load_settings(config_dir).classification
+
+
+def outputs(root: Path) -> dict[str, str]:
+    """sha256 of every published file of a data_root (lake Parquet, run records, extracts):
+    what "a rerun gives the same bytes" compares."""
+    from loanrisk.storage import sha256_file
+
+    files = (
+        sorted((root / "lake").rglob("*.parquet"))
+        + sorted((root / "runs").rglob("*.json"))
+        + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
+    )
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}

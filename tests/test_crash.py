@@ -15,11 +15,12 @@ import sys
 
 import duckdb
 import pytest
+from conftest import outputs
 
 from loanrisk.cli import main
 from loanrisk.faults import CRASH_ENV
 from loanrisk.locks import run_lock
-from loanrisk.storage import Lake, read_json, sha256_file
+from loanrisk.storage import Lake, read_json
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +44,6 @@ COUNTED = {
     "loan_risk": "curated/loan_risk",
     "collections_queue": "curated/collections_queue",
 }
-
-
-def outputs(root):
-    files = (
-        sorted((root / "lake").rglob("*.parquet"))
-        + sorted((root / "runs").rglob("*.json"))
-        + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
-    )
-    return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
 
 
 def run(root, config_dir, day) -> None:

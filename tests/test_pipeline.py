@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from conftest import outputs
 
 from loanrisk.cli import main
 from loanrisk.storage import sha256_file
@@ -33,15 +34,6 @@ def book(tmp_path_factory, config_dir):
     code = main(["backfill", *args, "--config", str(config_dir)])
     assert code == 0
     return root
-
-
-def outputs(root):
-    files = (
-        sorted((root / "lake").rglob("*.parquet"))
-        + sorted((root / "runs").rglob("*.json"))
-        + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
-    )
-    return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
 
 
 def test_every_day_is_published_and_reconciles(book):
