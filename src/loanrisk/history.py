@@ -181,8 +181,8 @@ def _window_lists(joined: pl.LazyFrame, business_date: dt.date, since: dt.date) 
     return starts.join(peaks, on="loan_id", how="full", coalesce=True)
 
 
-def _finished(business_date: dt.date) -> list[pl.Expr]:
-    """Counts and maxima derived from the carried lists."""
+def _counts(business_date: dt.date) -> list[pl.Expr]:
+    """Presence, days in bucket and the episode counts, from the carried columns."""
     loan_episodes = pl.col("episode_start_dates_12m").list.len().cast(pl.Int32)
     return [
         pl.col("present").alias("in_snapshot"),
@@ -192,8 +192,12 @@ def _finished(business_date: dt.date) -> list[pl.Expr]:
         .alias("days_in_bucket"),
         loan_episodes.alias("loan_episodes_12m"),
         loan_episodes.sum().over("borrower_id").cast(pl.Int32).alias("episodes_12m"),
-        pl.col("dpd_peaks").list.first().struct.field("dpd").fill_null(0).alias("max_dpd_12m"),
     ]
+
+
+def _window_max() -> pl.Expr:
+    """The window's highest dpd: the first running peak (none kept means 0)."""
+    return pl.col("dpd_peaks").list.first().struct.field("dpd").fill_null(0).alias("max_dpd_12m")
 
 
 def _still_relevant() -> pl.Expr:
@@ -224,7 +228,7 @@ def advance_state(
             pl.col("dpd_peaks").fill_null(no_peaks),
         )
         .filter(_still_relevant())
-        .with_columns(_finished(business_date))
+        .with_columns(*_counts(business_date), _window_max())
         .select(STATE_SCHEMA.names())
         .cast(dict(STATE_SCHEMA))
         .sort("loan_id")
@@ -277,7 +281,7 @@ def state_from_history(
             running_peaks(pl.col("window_dpd"), since).alias("dpd_peaks"),
             pl.col("max_dpd_12m").fill_null(0),
         )
-        .with_columns(_finished(business_date)[:-1])
+        .with_columns(_counts(business_date))  # max_dpd_12m: taken from the rows directly
         .select(STATE_SCHEMA.names())
         .cast(dict(STATE_SCHEMA))
         .sort("loan_id")
