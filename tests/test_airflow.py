@@ -281,6 +281,16 @@ def test_dag_test_writes_the_same_loan_aging_as_the_cli(tmp_path, config_dir):
         cli_root / "runs" / day.isoformat() / "manifest.json"
     ).read_bytes()
     assert not (dag_root / "runs" / day.isoformat() / "alerts.jsonl").exists()
+    # OpenLineage (provider, file transport): a START and a COMPLETE event for every task
+    events = [
+        json.loads(line)
+        for line in Lake(dag_root, dag_root / "landing").lineage_file.read_text().splitlines()
+    ]
+    completed = {e["job"]["name"] for e in events if e["eventType"] == "COMPLETE"}
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=PROJECT / "dags").dags["loan_daily"]
+    assert {f"loan_daily.{t.task_id}" for t in dag.tasks} <= completed
     _month_end_work_reads_the_published_days(load_settings(config_dir, cli_root), day)
 
 

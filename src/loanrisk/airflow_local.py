@@ -9,6 +9,7 @@ child process with ``AIRFLOW_HOME`` under ``<data_root>/airflow``:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -29,9 +30,15 @@ def dags_folder(settings: Settings) -> Path:
     return settings.config_dir.parent / "dags"
 
 
-def airflow_env(home: Path, dags: Path) -> dict[str, str]:
-    """Environment for a self-contained Airflow: SQLite metadata, this project's dags only."""
+def airflow_env(home: Path, dags: Path, lineage: Path | None = None) -> dict[str, str]:
+    """Environment for a self-contained Airflow: SQLite metadata, this project's dags only, and
+    OpenLineage events appended to ``lineage`` (the provider's file transport) when given."""
     env = dict(os.environ)
+    if lineage is not None:
+        lineage.parent.mkdir(parents=True, exist_ok=True)
+        transport = {"type": "file", "log_file_path": str(lineage), "append": True}
+        env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(transport)
+        env["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "loanrisk"
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -55,9 +62,10 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
 
 def run_dag_test(business_date: dt.date, settings: Settings) -> None:
     """Migrate the SQLite metadata DB (idempotent) and run one DAG run with ``dag.test()``."""
-    home = Lake(settings.data_root, settings.landing_dir).airflow_home
+    lake = Lake(settings.data_root, settings.landing_dir)
+    home = lake.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    env = airflow_env(home, dags_folder(settings))
+    env = airflow_env(home, dags_folder(settings), lake.lineage_file)
     _run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow db migrate")
     _run(
         [

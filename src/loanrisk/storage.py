@@ -133,6 +133,11 @@ class Lake:
         return self.data_root / "airflow"
 
     @property
+    def lineage_file(self) -> Path:
+        """OpenLineage events of the embedded Airflow's runs (file transport, JSON lines)."""
+        return self.data_root / "lineage" / "openlineage.jsonl"
+
+    @property
     def warehouse(self) -> Path:
         return self.data_root / "warehouse.duckdb"
 
