@@ -62,13 +62,9 @@ def aged_day(
         prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
     ).collect()
     history = state.filter("in_snapshot").select("loan_id", "episodes_12m", "max_dpd_12m")
+    joined = rules.drop("episodes_12m", "max_dpd_12m").join(history, on="loan_id", how="left")
     contract = load_contract(settings.contracts_dir, AGING)
-    aged = (
-        rules.drop("episodes_12m", "max_dpd_12m")
-        .join(history, on="loan_id", how="left")
-        .select(pl.col(c.name).cast(c.dtype) for c in contract.columns)
-        .sort("loan_id")
-    )
+    aged = contract.conform(joined.lazy()).sort("loan_id").collect()
     return aged, state
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from loanrisk.config import Settings
 from loanrisk.errors import LoanriskError
-from loanrisk.storage import Lake
+from loanrisk.storage import lake_of
 
 DAG_ID = "loan_daily"
 
@@ -62,7 +62,7 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
 
 def run_dag_test(business_date: dt.date, settings: Settings) -> None:
     """Migrate the SQLite metadata DB (idempotent) and run one DAG run with ``dag.test()``."""
-    lake = Lake(settings.data_root, settings.landing_dir)
+    lake = lake_of(settings)
     home = lake.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home, dags_folder(settings), lake.lineage_file)

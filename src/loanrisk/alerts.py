@@ -21,10 +21,10 @@ def write_alert(alert: dict[str, Any], params: dict | None) -> Path | None:
     fails would hide the failure it reports."""
     log.error("loanrisk alert: %s", json.dumps(alert, sort_keys=True, default=str))
     try:
-        from loanrisk.storage import Lake
+        from loanrisk.storage import lake_of
 
         settings = _settings_of(params)
-        lake = Lake(settings.data_root, settings.landing_dir)
+        lake = lake_of(settings)
         path = lake.run_dir(parse_business_date(str(alert["ds"]))) / "alerts.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as out:

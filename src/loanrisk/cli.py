@@ -140,12 +140,12 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 def cmd_fit_scorecard(args: argparse.Namespace) -> None:
     from loanrisk.fit_scorecard import fit_scorecard
-    from loanrisk.storage import Lake
+    from loanrisk.storage import lake_of
 
     if args.to_date < args.from_date:
         raise UsageError(f"--to {args.to_date} is before --from {args.from_date}")
     settings = _settings(args)
-    out = args.out or Lake(settings.data_root, settings.landing_dir).models_dir
+    out = args.out or lake_of(settings).models_dir
     fitted = fit_scorecard(settings, args.from_date, args.to_date, out)
     for sample in ("train", "holdout"):
         figures = fitted[sample]
@@ -160,9 +160,9 @@ def _locked(args: argparse.Namespace, settings, business_date, purpose: str):
     """The data_root's run lock: a second run refuses (or waits ``--lock-timeout``); a lock
     left by a run that died is reported unless ``--break-stale-lock``."""
     from loanrisk.locks import run_lock
-    from loanrisk.storage import Lake
+    from loanrisk.storage import lake_of
 
-    lake = Lake(settings.data_root, settings.landing_dir)
+    lake = lake_of(settings)
     return run_lock(
         lake,
         business_date,

@@ -81,8 +81,7 @@ def _required(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame:
 
 
 def _contract(frame: pl.DataFrame, settings: Settings, table: str) -> pl.DataFrame:
-    columns = load_contract(settings.contracts_dir, table).columns
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns)
+    return load_contract(settings.contracts_dir, table).conform(frame.lazy()).collect()
 
 
 def contact_log(

@@ -89,6 +89,10 @@ class Contract:
     def polars_schema(self) -> pl.Schema:
         return pl.Schema({c.name: c.dtype for c in self.columns})
 
+    def conform(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame``'s contract columns, in contract order, cast to their contract types."""
+        return frame.select(pl.col(c.name).cast(c.dtype) for c in self.columns)
+
     def column(self, name: str) -> Column:
         for col in self.columns:
             if col.name == name:

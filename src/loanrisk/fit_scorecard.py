@@ -33,7 +33,7 @@ from loanrisk.scorecard import (
     load_scorecard,
     score_loans,
 )
-from loanrisk.storage import Lake, write_bytes_atomic
+from loanrisk.storage import lake_of, write_bytes_atomic
 
 SMOOTHING = 0.5  # added to a bin's good and bad counts when either is 0 (finite WoE)
 SPLIT_DECIMALS = 4
@@ -217,7 +217,7 @@ def fit_scorecard(
     if current.fit is None:
         raise ConfigError(f"{card_path or 'scorecard.yaml'}: fit: missing (fit settings)")
     fit = current.fit
-    lake = Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
+    lake = lake_of(settings)
     train, holdout = split_out_of_time(observation_sample(lake, fit, start, end), fit.holdout_share)
     binned = bin_features(train, fit)
     kept = [fb for fb in binned if fb.iv >= fit.min_iv and len(fb.uppers) > 1]

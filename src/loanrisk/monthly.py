@@ -18,13 +18,9 @@ import polars as pl
 from loanrisk.config import Settings
 from loanrisk.errors import InputFileError
 from loanrisk.runs import previous_published
-from loanrisk.storage import Lake, write_bytes_atomic
+from loanrisk.storage import Lake, lake_of, write_bytes_atomic
 
 MONITORING = "score_monitoring"
-
-
-def lake_of(settings: Settings) -> Lake:
-    return Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
 
 
 def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:

@@ -123,9 +123,9 @@ def _task_lock(settings, business_date: dt.date, stage: str):
     """The run lock around one task. A lock left by a task Airflow killed is taken over: flock
     proves nobody holds it, and the failed try has already raised its alert."""
     from loanrisk.locks import run_lock
-    from loanrisk.storage import Lake
+    from loanrisk.storage import lake_of
 
-    lake = Lake(settings.data_root, settings.landing_dir)
+    lake = lake_of(settings)
     return run_lock(
         lake,
         business_date,

@@ -68,8 +68,7 @@ def _scan(lake: Lake, zone: str, table: str, days: list[dt.date]) -> pl.LazyFram
 
 
 def _contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.DataFrame:
-    columns = load_contract(settings.contracts_dir, table).columns
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns).collect()
+    return load_contract(settings.contracts_dir, table).conform(frame).collect()
 
 
 def _totals_of(frame: pl.LazyFrame, *totals: pl.Expr) -> dict:

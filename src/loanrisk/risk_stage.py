@@ -36,8 +36,7 @@ def _scan(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame | Non
 
 
 def _contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.LazyFrame:
-    columns = load_contract(settings.contracts_dir, table).columns
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns)
+    return load_contract(settings.contracts_dir, table).conform(frame)
 
 
 def previous_risk_date(lake: Lake, business_date: dt.date) -> dt.date | None:

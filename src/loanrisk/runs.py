@@ -16,7 +16,14 @@ from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.faults import crash_point
 from loanrisk.feeds import FEEDS
-from loanrisk.storage import CURATED_TABLES, Lake, read_json, sha256_file, write_json_atomic
+from loanrisk.storage import (
+    CURATED_TABLES,
+    Lake,
+    lake_of,
+    read_json,
+    sha256_file,
+    write_json_atomic,
+)
 
 MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
 
@@ -109,7 +116,7 @@ def finalize_run(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
     """Assemble the stage reports into ``runs/D/manifest.json``: the day is published."""
-    lake = Lake(settings.data_root, settings.landing_dir)
+    lake = lake_of(settings)
     feeds = {feed: _feed_summary(lake, business_date, feed) for feed in FEEDS}
     loans = feeds["loan_snapshot"]
     aging = _read_stage(lake, business_date, "age_loans")

@@ -37,8 +37,7 @@ LOAN_COLUMNS = (
 
 def _contract_frame(frame: pl.LazyFrame, contracts_dir: Path, table: str) -> pl.LazyFrame:
     """Select and type ``frame``'s columns from the table's contract."""
-    columns = load_contract(contracts_dir, table).columns
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in columns)
+    return load_contract(contracts_dir, table).conform(frame)
 
 
 def day_events(lake: Lake, contracts_dir: Path, day: dt.date) -> pl.LazyFrame:

@@ -24,7 +24,7 @@ from loanrisk.parsing import LandingFileError, extra_columns, read_text
 from loanrisk.risk_stage import score_day
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
 from loanrisk.stage_log import logged
-from loanrisk.storage import Lake, read_json, sha256_file, write_partition
+from loanrisk.storage import Lake, lake_of, read_json, sha256_file, write_partition
 from loanrisk.validation_stage import check_feed
 from loanrisk.warehouse import refresh_warehouse
 
@@ -36,10 +36,6 @@ __all__ = [
     "publish_warehouse",
     "validate_feed",
 ]
-
-
-def lake_of(settings: Settings) -> Lake:
-    return Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
 
 
 log_stage = logged(lake_of)

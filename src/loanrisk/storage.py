@@ -150,6 +150,11 @@ class Lake:
         return path.relative_to(self.data_root).as_posix()
 
 
+def lake_of(settings) -> Lake:
+    """The Lake of loaded settings (anything with ``data_root`` and ``landing_dir``)."""
+    return Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
