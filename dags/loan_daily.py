@@ -15,7 +15,10 @@ Operations (timings in the ``airflow:`` block of ``config/pipeline.yaml``):
   a run still unfinished ``run_deadline_hours`` after it was queued (a ``DeadlineAlert``);
 * each stage's published tables are Airflow Assets (``loanrisk://lake/curated/<table>``, ...)
   that downstream DAGs can be scheduled on; ``loanrisk://runs/published`` marks a published day;
-* ``age_loans`` depends on the past: a day's delinquency history needs the day before.
+* ``age_loans`` depends on the past: a day's delinquency history needs the day before;
+* ``age_loans`` and ``score_loans`` combine the parts of their mapped shard tasks (one per
+  shard of ``shards: K`` in ``execution.yaml``, by borrower; with K = 1 the single shard task has
+  nothing to do and the combine step computes the whole book, see ``loanrisk.shards``).
 """
 
 from __future__ import annotations
@@ -89,8 +92,20 @@ def loan_daily():
 
         return run_stage("validate", ds, params, feed)
 
+    @task
+    def shard_numbers(ds=None, params=None) -> list[int]:
+        from loanrisk.orchestration import shard_numbers
+
+        return shard_numbers(params)
+
+    @task
+    def age_loans_shard(shard: int, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("age_loans_shard", ds, params, shard=shard)
+
     @task(outlets=outlets("age_loans"), depends_on_past=True)
-    def age_loans(validated: list[str], ds=None, params=None) -> str:
+    def age_loans(parts: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("age_loans", ds, params)
@@ -101,8 +116,14 @@ def loan_daily():
 
         return run_stage("compute_signals", ds, params)
 
+    @task
+    def score_loans_shard(shard: int, ds=None, params=None) -> str:
+        from loanrisk.orchestration import run_stage
+
+        return run_stage("score_loans_shard", ds, params, shard=shard)
+
     @task(outlets=outlets("score_loans"))
-    def score_loans(aged: str, signals: str, ds=None, params=None) -> str:
+    def score_loans(parts: list[str], ds=None, params=None) -> str:
         from loanrisk.orchestration import run_stage
 
         return run_stage("score_loans", ds, params)
@@ -144,7 +165,12 @@ def loan_daily():
         validate.override(task_id=f"validate_{feed}")(feed, ingested)
         for feed, ingested in zip(FEEDS, staged, strict=True)
     ]
-    scored = score_loans(age_loans(validated), compute_signals(validated))
+    shards = shard_numbers()  # 0 .. K-1 (shards: K in execution.yaml); one task each below
+    validated >> shards
+    aged = age_loans(age_loans_shard.expand(shard=shards))
+    scoring = score_loans_shard.expand(shard=shards)
+    [aged, compute_signals(validated)] >> scoring
+    scored = score_loans(scoring)
     extracts = [build_regulatory(scored), build_collections(scored)]
     build_report(finalize_run(publish_warehouse(extracts)))
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, outputs
 
 pytestmark = pytest.mark.airflow
 
 FEEDS = ["loan_snapshot", "events", "contacts"]
 MIDDLE = ["age_loans", "compute_signals", "score_loans", "build_regulatory", "build_collections"]
 TAIL = ["publish_warehouse", "finalize_run", "build_report"]
+SHARDED = {"age_loans_shard": "age_loans", "score_loans_shard": "score_loans"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,13 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert "0 0 * * *" in repr(dag.timetable)
     order = [t.task_id for t in dag.topological_sort()]
     feed_tasks = {f"{s}_{f}" for f in FEEDS for s in ("ingest", "validate")}
-    assert set(order) == {"wait_for_loans_file"} | feed_tasks | set(MIDDLE) | set(TAIL)
+    expected = {"wait_for_loans_file", "shard_numbers"} | feed_tasks | set(MIDDLE) | set(TAIL)
+    assert set(order) == expected | set(SHARDED)
+    for shard_task, combine in SHARDED.items():  # mapped over shard_numbers, then combined
+        assert dag.get_task(shard_task).upstream_task_ids >= {"shard_numbers"}
+        assert order.index(shard_task) < order.index(combine)
+        assert type(dag.get_task(shard_task)).__name__.endswith("MappedOperator")
+    assert order.index("age_loans") < order.index("score_loans_shard")
     assert order[0] == "wait_for_loans_file"
     assert dag.get_task("wait_for_loans_file").downstream_task_ids == {
         f"ingest_{feed}" for feed in FEEDS
@@ -128,7 +136,9 @@ def test_deadline_alert_and_failure_callback_are_configured(dagbag, airflow_poli
     assert deadline.interval == dt.timedelta(hours=hours)
     assert deadline.callback.path == "loanrisk.alerts.on_deadline_missed"
     for task in dag.tasks:
-        assert on_task_failure in task.on_failure_callback, task.task_id
+        callbacks = task.on_failure_callback  # a mapped task keeps the bare function
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert on_task_failure in callbacks, task.task_id
 
 
 def _alerts(root, day):
@@ -257,30 +267,34 @@ def test_refit_is_skipped_unless_asked():
 
 
 @pytest.mark.slow
-def test_dag_test_writes_the_same_loan_aging_as_the_cli(tmp_path, config_dir):
+def test_thirty_days_through_the_dag_publish_the_bytes_of_the_cli_backfill(tmp_path, config_dir):
+    """30 days through loan_daily (dag.test per day, shard tasks mapped over 2 shards) against
+    `loanrisk backfill` of the same days (unsharded): the same published bytes."""
     from loanrisk.airflow_local import run_dag_test
     from loanrisk.cli import main
     from loanrisk.config import load_settings
-    from loanrisk.storage import Lake, sha256_file
+    from loanrisk.storage import Lake
     from loanrisk.synth import generate
 
-    day = dt.date(2026, 4, 1)
+    first, last = dt.date(2026, 4, 1), dt.date(2026, 4, 30)
     cli_root, dag_root = tmp_path / "cli", tmp_path / "dag"
     for root in (cli_root, dag_root):
-        generate(day, 1, 150, 3, root / "landing", config_dir)
-    assert (
-        main(["run", "--date", str(day), "--data-root", str(cli_root), "--config", str(config_dir)])
-        == 0
-    )
-    run_dag_test(day, load_settings(config_dir, dag_root))
-    for zone, table in (("curated", "loan_aging"), ("raw", "loan_snapshot")):
-        cli_file = Lake(cli_root, cli_root / "landing").partition_file(zone, table, day)
-        dag_file = Lake(dag_root, dag_root / "landing").partition_file(zone, table, day)
-        assert sha256_file(dag_file) == sha256_file(cli_file), table
-    assert (dag_root / "runs" / day.isoformat() / "manifest.json").read_bytes() == (
-        cli_root / "runs" / day.isoformat() / "manifest.json"
-    ).read_bytes()
-    assert not (dag_root / "runs" / day.isoformat() / "alerts.jsonl").exists()
+        generate(first, 30, 60, 3, root / "landing", config_dir)
+    span = ["--start", str(first), "--end", str(last)]
+    assert main(["backfill", *span, "--data-root", str(cli_root), "--config", str(config_dir)]) == 0
+    two_shards = tmp_path / "config"
+    shutil.copytree(config_dir, two_shards)
+    (two_shards / "execution.yaml").write_text("shards: 2\n")
+    for folder in ("data_contracts", "dags"):
+        shutil.copytree(config_dir.parent / folder, tmp_path / folder)
+    settings = load_settings(two_shards, dag_root)
+    assert settings.execution.shards == 2
+    assert settings.config_hash == load_settings(config_dir).config_hash
+    run_dag_test(first, settings, last)
+    published = outputs(cli_root)
+    assert len([p for p in published if p.endswith("manifest.json")]) >= 30
+    assert outputs(dag_root) == published
+    assert not list((dag_root / "runs").glob("*/alerts.jsonl"))
     # OpenLineage (provider, file transport): a START and a COMPLETE event for every task
     events = [
         json.loads(line)
@@ -291,24 +305,25 @@ def test_dag_test_writes_the_same_loan_aging_as_the_cli(tmp_path, config_dir):
 
     dag = DagBag(dag_folder=PROJECT / "dags").dags["loan_daily"]
     assert {f"loan_daily.{t.task_id}" for t in dag.tasks} <= completed
-    _month_end_work_reads_the_published_days(load_settings(config_dir, cli_root), day)
+    _month_end_work_reads_the_published_days(load_settings(config_dir, cli_root), first)
 
 
-def _month_end_work_reads_the_published_days(settings, day):
-    """loanrisk.monthly on a lake holding one published day (1 April)."""
+def _month_end_work_reads_the_published_days(settings, first):
+    """loanrisk.monthly on a lake holding the whole of April, published."""
     from loanrisk import monthly
 
     lake = monthly.lake_of(settings)
-    assert monthly.last_published_day(lake, dt.date(2026, 4, 20)) == day
+    assert monthly.last_published_day(lake, dt.date(2026, 4, 20)) == dt.date(2026, 4, 30)
     assert monthly.last_published_day(lake, dt.date(2026, 3, 31)) is None
-    assert monthly.month_closed(lake, day) is None  # 30 April is not published
+    assert monthly.month_closed(lake, first) == dt.date(2026, 4, 30)
     path = monthly.monitoring_summary(settings, dt.date(2026, 4, 30))
     assert path == settings.data_root / "reports" / "2026-04" / "monitoring.json"
     summary = json.loads(path.read_text(encoding="utf-8"))
-    assert summary["month"] == "2026-04" and summary["days"] == 1
-    [daily] = summary["daily"]
-    assert daily["snapshot_date"] == "2026-04-01" and daily["scored_loans"] > 0
-    assert summary["max_psi"] == daily["psi"]
+    assert summary["month"] == "2026-04" and summary["days"] == 30
+    daily = summary["daily"]
+    assert [d["snapshot_date"] for d in daily][:2] == ["2026-04-01", "2026-04-02"]
+    assert len(daily) == 30 and all(d["scored_loans"] > 0 for d in daily)
+    assert summary["max_psi"] == max(d["psi"] for d in daily)
     assert summary["reading"] in {"stable", "watch", "shifted"}
     with pytest.raises(monthly.InputFileError, match="no partition in 2026-05"):
         monthly.monitoring_summary(settings, dt.date(2026, 5, 1))

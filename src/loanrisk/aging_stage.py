@@ -11,6 +11,7 @@ unchanged (the ``build_collections`` stage, the day's last computation, calls it
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 
@@ -20,6 +21,14 @@ from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
+from loanrisk.shards import (
+    Shard,
+    drop_parts,
+    in_shard,
+    input_fingerprints,
+    read_parts,
+    write_part,
+)
 from loanrisk.storage import Lake, read_json, sha256_file, write_table
 
 STATE, AGING = "loan_state", "loan_aging"
@@ -46,18 +55,29 @@ def previous_state_date(lake: Lake, business_date: dt.date, allow_gap: bool) -> 
     return latest
 
 
-def aged_day(
-    lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read the day's valid snapshot and the previous state; return (loan_aging, loan_state)."""
+def aging_inputs(lake: Lake, business_date: dt.date, previous: dt.date | None) -> list[Path]:
+    """The files a day's aging reads: the valid snapshot and the previous day's state."""
     source = lake.partition_file("raw", LOANS, business_date)
     if not source.exists():
         raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
+    if previous is None:
+        return [source]
+    return [source, lake.partition_file("curated", STATE, previous)]
+
+
+def aged_day(
+    lake: Lake,
+    settings: Settings,
+    business_date: dt.date,
+    previous: dt.date | None,
+    shard: Shard | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read the day's valid snapshot and the previous state (of ``shard``'s borrowers only,
+    when given); return (loan_aging, loan_state)."""
+    source, *before = aging_inputs(lake, business_date, previous)
     policy = settings.classification
-    rules = loan_aging(pl.scan_parquet(source), policy).collect()
-    prior = None
-    if previous is not None:
-        prior = pl.scan_parquet(lake.partition_file("curated", STATE, previous))
+    rules = loan_aging(in_shard(pl.scan_parquet(source), shard), policy).collect()
+    prior = in_shard(pl.scan_parquet(before[0]), shard) if before else None
     state = advance_state(
         prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
     ).collect()
@@ -73,6 +93,41 @@ def age_day(
 ) -> dict:
     """Compute and write one day's loan_aging and loan_state; return the stage report."""
     aged, state = aged_day(lake, settings, business_date, previous)
+    return _write_aged(lake, business_date, previous, aged, state)
+
+
+def age_shard(
+    lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None, shard: Shard
+) -> dict:
+    """Compute one shard's part of the day's loan_aging and loan_state (``loanrisk.shards``)."""
+    aged, state = aged_day(lake, settings, business_date, previous, shard)
+    inputs = input_fingerprints(lake, aging_inputs(lake, business_date, previous))
+    return {
+        "shard": shard.label,
+        "rows_out": aged.height,
+        "output": write_part(lake, AGING, business_date, shard, aged, inputs),
+        "state": write_part(lake, STATE, business_date, shard, state, inputs),
+    }
+
+
+def combine_aging(lake: Lake, business_date: dt.date, previous: dt.date | None, count: int) -> dict:
+    """Publish the day's loan_aging and loan_state from the parts of ``count`` shards."""
+    inputs = input_fingerprints(lake, aging_inputs(lake, business_date, previous))
+    aged = read_parts(lake, AGING, business_date, count, inputs)
+    state = read_parts(lake, STATE, business_date, count, inputs)
+    report = _write_aged(lake, business_date, previous, aged, state)
+    for table in (AGING, STATE):
+        drop_parts(lake, table, business_date)
+    return report
+
+
+def _write_aged(
+    lake: Lake,
+    business_date: dt.date,
+    previous: dt.date | None,
+    aged: pl.DataFrame,
+    state: pl.DataFrame,
+) -> dict:
     expected_previous = business_date - dt.timedelta(days=1)
     return {
         "rows_out": aged.height,

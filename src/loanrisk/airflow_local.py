@@ -3,7 +3,7 @@
 Airflow reads its settings from the environment when it is first imported, so the DAG runs in a
 child process with ``AIRFLOW_HOME`` under ``<data_root>/airflow``:
 
-    python -m loanrisk.airflow_local test DATE DATA_ROOT CONFIG_DIR
+    python -m loanrisk.airflow_local test FIRST_DATE DATA_ROOT CONFIG_DIR LAST_DATE
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
         raise AirflowRunError(f"{what} failed: {reason}")
 
 
-def run_dag_test(business_date: dt.date, settings: Settings) -> None:
-    """Migrate the SQLite metadata DB (idempotent) and run one DAG run with ``dag.test()``."""
+def run_dag_test(business_date: dt.date, settings: Settings, last: dt.date | None = None) -> None:
+    """Migrate the SQLite metadata DB (idempotent) and run the DAG with ``dag.test()`` for
+    ``business_date`` (through ``last``, one run a day, in one process)."""
     lake = lake_of(settings)
     home = lake.airflow_home
     home.mkdir(parents=True, exist_ok=True)
@@ -76,14 +77,15 @@ def run_dag_test(business_date: dt.date, settings: Settings) -> None:
             business_date.isoformat(),
             str(settings.data_root),
             str(settings.config_dir),
+            (last or business_date).isoformat(),
         ],
         env,
-        f"dag.test of {DAG_ID} for {business_date}",
+        f"dag.test of {DAG_ID} for {business_date}" + (f" to {last}" if last else ""),
     )
 
 
-def _dag_test(day: str, data_root: str, config_dir: str) -> int:
-    """Child-process side: load the DAG through a DagBag and run it once."""
+def _dag_test(first: str, data_root: str, config_dir: str, last: str) -> int:
+    """Child-process side: load the DAG through a DagBag and run it once a day, in order."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
@@ -92,22 +94,25 @@ def _dag_test(day: str, data_root: str, config_dir: str) -> int:
         print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
         return 1
     dag = bag.dags[DAG_ID]
-    logical = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     # Airflow 3.3.2: at the end of dag.test() the run looks its deadline alerts up by id, but
     # the in-process DAG holds the alert objects (a scheduled run holds ids): drop them here.
     dag.deadline = None
-    run = dag.test(
-        logical_date=logical,
-        run_after=logical,
-        run_conf={"data_root": data_root, "config_dir": config_dir},
-    )
-    if run.state != DagRunState.SUCCESS:
-        print(f"dag run {run.run_id} ended {run.state}", file=sys.stderr)
-        return 1
+    day, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    while day <= end:
+        logical = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        run = dag.test(
+            logical_date=logical,
+            run_after=logical,
+            run_conf={"data_root": data_root, "config_dir": config_dir},
+        )
+        if run.state != DagRunState.SUCCESS:
+            print(f"dag run {run.run_id} ended {run.state}", file=sys.stderr)
+            return 1
+        day += dt.timedelta(days=1)
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5 or sys.argv[1] != "test":
+    if len(sys.argv) != 6 or sys.argv[1] != "test":
         sys.exit(__doc__)
     sys.exit(_dag_test(*sys.argv[2:]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
@@ -91,6 +91,15 @@ class PipelineConfig(StrictModel):
         except LookupError:
             raise ValueError(f"{self.input_encoding!r} is not a known codec") from None
         return self
+
+
+class ExecutionConfig(StrictModel):
+    """How the pipeline runs, not what it computes (``config/execution.yaml``): no setting here
+    changes a published byte, so the file is outside the config hash of the manifests."""
+
+    #: Shards of the per-loan stages (age_loans, score_loans): 1 runs them whole; K > 1 runs K
+    #: shard tasks by borrower and a combine step (``loanrisk.shards``).
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
 
 
 class AgingBucket(StrictModel):
@@ -243,6 +252,7 @@ class Settings:
     classification: ClassificationConfig
     config_hash: str
     risk: RiskPolicies
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,9 @@ class RiskPolicies:
     regulatory: RegulatoryPolicy
 
 
+#: How the pipeline runs (shards): not part of the config hash (see ExecutionConfig).
+EXECUTION_FILE = "execution.yaml"
+#: What the pipeline computes: the config hash every manifest carries is over these files.
 POLICY_FILES = (
     "pipeline.yaml",
     "classification.yaml",
@@ -318,4 +331,5 @@ def load_settings(config_dir: Path | None = None, data_root: Path | None = None)
         classification=classification,
         config_hash=config_hash(config_dir),
         risk=load_risk_policies(config_dir),
+        execution=load_yaml_model(config_dir / EXECUTION_FILE, ExecutionConfig),
     )

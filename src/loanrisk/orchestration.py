@@ -79,6 +79,20 @@ _CURATED_OUTPUT = {
 }
 
 
+#: Shard tasks of the per-loan stages (``loanrisk.shards``): each writes only its own part.
+SHARD_STAGES = {"age_loans_shard": "loan_aging", "score_loans_shard": "scored_loans"}
+
+
+def _call_shard(stage: str, business_date: dt.date, settings, shard: int, params: dict) -> str:
+    from loanrisk import stages
+
+    if stage == "age_loans_shard":
+        stages.age_loans_shard(business_date, settings, shard, bool(params.get("allow_gap")))
+    else:
+        stages.score_loans_shard(business_date, settings, shard)
+    return str(stages.lake_of(settings).partition("shards", SHARD_STAGES[stage], business_date))
+
+
 def _call(stage: str, business_date: dt.date, settings, feed: str | None, params: dict) -> str:
     from loanrisk import stages
 
@@ -135,8 +149,11 @@ def _task_lock(settings, business_date: dt.date, stage: str):
     )
 
 
-def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None) -> str:
-    """Run ``stage`` (for ``feed``) for business date ``ds``; return its output path.
+def run_stage(
+    stage: str, ds: str, params: dict | None, feed: str | None = None, shard: int | None = None
+) -> str:
+    """Run ``stage`` (for ``feed``, or ``shard``) for business date ``ds``; return its output
+    path. Shard tasks take no run lock, so they run side by side; every other task holds it.
 
     A ``LoanriskError`` (bad file, gate, bad config) will not fix itself on retry, so it fails
     the task at once instead of burning retries.
@@ -145,6 +162,8 @@ def run_stage(stage: str, ds: str, params: dict | None, feed: str | None = None)
     try:
         settings = load_settings(params.get("config_dir"), params.get("data_root"))
         business_date = parse_business_date(ds)
+        if stage in SHARD_STAGES:
+            return _call_shard(stage, business_date, settings, int(shard or 0), params)
         with _task_lock(settings, business_date, stage):
             return _call(stage, business_date, settings, feed, params)
     except LoanriskError as exc:
@@ -190,6 +209,16 @@ def asset(table: str):
             if found.name == f"loanrisk_{table}":
                 return found
     raise UsageError(f"no loan_daily asset for table {table!r}")
+
+
+def shard_numbers(params: dict | None) -> list[int]:
+    """0 .. K-1 for ``shards: K`` of the run's config: what the shard tasks are mapped over."""
+    try:
+        return list(range(_settings_of(params).execution.shards))
+    except LoanriskError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
 
 
 # --- landing-file sensor -------------------------------------------------------------------

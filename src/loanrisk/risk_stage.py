@@ -22,9 +22,12 @@ from loanrisk.feeds import LOANS
 from loanrisk.risk_actions import risk_actions
 from loanrisk.score_monitoring import characteristic_drift, score_psi
 from loanrisk.scorecard import score_loans
+from loanrisk.shards import Shard, drop_parts, in_shard, input_fingerprints, read_parts, write_part
 from loanrisk.storage import Lake, write_table
 
 RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
+#: A shard's part of the day's scored loans: every column the combine step publishes from.
+SCORED = "scored_loans"
 SIGNALS = "borrower_signals"
 #: Snapshot columns the ECL and the actions read besides the features.
 TERMS = ("loan_id", "annual_interest_rate", "maturity_date", "last_payment_date")
@@ -44,14 +47,30 @@ def previous_risk_date(lake: Lake, business_date: dt.date) -> dt.date | None:
     return earlier[-1] if earlier else None
 
 
-def scored_loans(lake: Lake, settings: Settings, business_date: dt.date) -> pl.LazyFrame:
-    """Features, score and PD, the first recorded PD, and ECL for every loan of the day."""
+def scoring_inputs(lake: Lake, business_date: dt.date) -> list:
+    """The files a day's scoring reads: aging, snapshot, signals and the previous loan_risk."""
+    inputs = [
+        lake.partition_file("curated", "loan_aging", business_date),
+        lake.partition_file("raw", LOANS, business_date),
+        lake.partition_file("curated", SIGNALS, business_date),
+    ]
+    if (previous := previous_risk_date(lake, business_date)) is not None:
+        inputs.append(lake.partition_file("curated", RISK, previous))
+    return inputs
+
+
+def scored_loans(
+    lake: Lake, settings: Settings, business_date: dt.date, shard: Shard | None = None
+) -> pl.LazyFrame:
+    """Features, score and PD, the first recorded PD, and ECL for every loan of the day (of
+    ``shard``'s borrowers only, when given)."""
     aging = _scan(lake, "curated", "loan_aging", business_date)
     snapshot = _scan(lake, "raw", LOANS, business_date)
     if aging is None or snapshot is None:
         raise InputFileError(f"{business_date}: loan_aging not built yet; run age_loans first")
     policies = settings.risk
-    features = loan_features(aging, snapshot, _scan(lake, "curated", SIGNALS, business_date))
+    signals = _scan(lake, "curated", SIGNALS, business_date)
+    features = loan_features(in_shard(aging, shard), snapshot, signals)
     scored = score_loans(features, policies.scorecard).join(
         snapshot.select(TERMS), on="loan_id", how="left"
     )
@@ -85,8 +104,32 @@ def write_actions_extract(
 
 def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
     """Compute and write the day's loan_risk, risk_actions and score_monitoring."""
+    loans = scored_loans(lake, settings, business_date).sort("loan_id").collect()
+    return _publish_scores(lake, settings, business_date, loans)
+
+
+def score_shard(lake: Lake, settings: Settings, business_date: dt.date, shard: Shard) -> dict:
+    """Score one shard's loans into its part (``loanrisk.shards``)."""
+    loans = scored_loans(lake, settings, business_date, shard).collect()
+    inputs = input_fingerprints(lake, scoring_inputs(lake, business_date))
+    part = write_part(lake, SCORED, business_date, shard, loans, inputs)
+    return {"shard": shard.label, "rows_out": loans.height, "output": part}
+
+
+def combine_scores(lake: Lake, settings: Settings, business_date: dt.date, count: int) -> dict:
+    """Publish the day's loan_risk, risk_actions and score_monitoring from ``count`` parts."""
+    inputs = input_fingerprints(lake, scoring_inputs(lake, business_date))
+    loans = read_parts(lake, SCORED, business_date, count, inputs)
+    report = _publish_scores(lake, settings, business_date, loans)
+    drop_parts(lake, SCORED, business_date)
+    return report
+
+
+def _publish_scores(
+    lake: Lake, settings: Settings, business_date: dt.date, loans: pl.DataFrame
+) -> dict:
+    """loan_risk, risk_actions (and their extract) and score_monitoring of the scored loans."""
     card = settings.risk.scorecard
-    loans = scored_loans(lake, settings, business_date).collect()
     risk = _contract_select(loans.lazy(), settings, RISK).sort("loan_id").collect()
     actions = _contract_select(
         risk_actions(loans.lazy(), settings.risk.actions), settings, ACTIONS

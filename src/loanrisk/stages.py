@@ -14,15 +14,22 @@ import shutil
 from pathlib import Path
 
 from loanrisk import signals_stage
-from loanrisk.aging_stage import age_day, previous_state_date, recompute_later_days
+from loanrisk.aging_stage import (
+    age_day,
+    age_shard,
+    combine_aging,
+    previous_state_date,
+    recompute_later_days,
+)
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
-from loanrisk.risk_stage import score_day
+from loanrisk.risk_stage import combine_scores, score_day, score_shard
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
+from loanrisk.shards import Shard
 from loanrisk.stage_log import logged
 from loanrisk.storage import Lake, lake_of, read_json, sha256_file, write_partition
 from loanrisk.validation_stage import check_feed
@@ -122,11 +129,28 @@ def validate_feed(
 @stops_day
 def age_loans(business_date: dt.date, settings: Settings, allow_gap: bool = False) -> dict:
     """Valid snapshot + previous day's state -> ``lake/curated/loan_aging`` and
-    ``lake/curated/loan_state`` (DESIGN.md §5); later stored days are recomputed if it changed."""
-    lake = lake_of(settings)
+    ``lake/curated/loan_state`` (DESIGN.md §5); with ``shards: K > 1``, from the K parts
+    ``age_loans_shard`` wrote."""
+    lake, count = lake_of(settings), settings.execution.shards
     previous = previous_state_date(lake, business_date, allow_gap)
-    report = age_day(lake, settings, business_date, previous)
+    if count == 1:
+        report = age_day(lake, settings, business_date, previous)
+    else:
+        report = combine_aging(lake, business_date, previous, count)
     return stage_report(lake, business_date, "age_loans", report)
+
+
+@log_stage
+@stops_day
+def age_loans_shard(
+    business_date: dt.date, settings: Settings, shard: int, allow_gap: bool = False
+) -> dict:
+    """One shard's part of ``age_loans`` (nothing to do unsharded: ``age_loans`` does it all)."""
+    lake, count = lake_of(settings), settings.execution.shards
+    if count == 1:
+        return {"shard": None}
+    previous = previous_state_date(lake, business_date, allow_gap)
+    return age_shard(lake, settings, business_date, previous, Shard(shard, count))
 
 
 @log_stage
@@ -145,9 +169,22 @@ def compute_signals(business_date: dt.date, settings: Settings) -> dict:
 def score_loans(business_date: dt.date, settings: Settings) -> dict:
     """Aged loans + signals -> ``loan_risk`` (score, PD, ECL), ``risk_actions``,
     ``score_monitoring``."""
-    lake = lake_of(settings)
-    report = score_day(lake, settings, business_date)
+    lake, count = lake_of(settings), settings.execution.shards
+    if count == 1:
+        report = score_day(lake, settings, business_date)
+    else:
+        report = combine_scores(lake, settings, business_date, count)
     return stage_report(lake, business_date, "score_loans", report)
+
+
+@log_stage
+@stops_day
+def score_loans_shard(business_date: dt.date, settings: Settings, shard: int) -> dict:
+    """One shard's part of ``score_loans`` (nothing to do unsharded)."""
+    lake, count = lake_of(settings), settings.execution.shards
+    if count == 1:
+        return {"shard": None}
+    return score_shard(lake, settings, business_date, Shard(shard, count))
 
 
 @log_stage
@@ -235,8 +272,13 @@ def run_day(
         ingest_feed(business_date, settings, feed)
     for feed in FEEDS:
         validate_feed(business_date, settings, feed, accepted)
+    shards = range(settings.execution.shards) if settings.execution.shards > 1 else ()
+    for shard in shards:  # one after another here; side by side as Airflow's mapped tasks
+        age_loans_shard(business_date, settings, shard, allow_gap)
     age_loans(business_date, settings, allow_gap)
     compute_signals(business_date, settings)
+    for shard in shards:
+        score_loans_shard(business_date, settings, shard)
     score_loans(business_date, settings)
     build_regulatory(business_date, settings)
     build_collections(business_date, settings, recompute_later)

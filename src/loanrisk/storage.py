@@ -76,6 +76,15 @@ class Lake:
         )
         return sorted(found)
 
+    def shard_partition(self, table: str, business_date: dt.date, shard: str) -> Path:
+        """``lake/shards/<table>/snapshot_date=D/<shard>``: one shard's part of a table, until
+        the combine step publishes the whole (``loanrisk.shards``)."""
+        return self.partition("shards", table, business_date) / shard
+
+    def shard_inputs(self, table: str, business_date: dt.date, shard: str) -> Path:
+        """Fingerprints of the inputs a shard's part was computed from (beside the part)."""
+        return self.partition("shards", table, business_date) / f"{shard}.inputs.json"
+
     def run_dir(self, business_date: dt.date) -> Path:
         return self.data_root / "runs" / business_date.isoformat()
 
