@@ -52,7 +52,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from loanrisk.stages import run_day
+    from loanrisk.stages import lake_of, run_day
 
     settings = _settings(args)
     with _locked(args, settings, args.date, "run"):
@@ -60,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(
         f"{args.date}: published {manifest['rows_out']} loans "
         f"(quarantined {manifest['rows_quarantined']}); "
-        f"manifest {settings.data_root / 'runs' / args.date.isoformat() / 'manifest.json'}"
+        f"manifest {lake_of(settings).run_manifest(args.date)}"
     )
 
 
@@ -108,7 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", type=Path, help="overrides config's data_root")
+    parser.add_argument(
+        "--data-root", help="overrides config's data_root (a path or a file:// URL)"
+    )
     parser.add_argument("--config", type=Path, help="config folder (default ./config)")
 
 

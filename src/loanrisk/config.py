@@ -73,7 +73,7 @@ class AirflowPolicy(StrictModel):
 
 
 class PipelineConfig(StrictModel):
-    data_root: Path
+    data_root: str = Field(min_length=1)  # a path, or a file:// URL
     landing_dir: Path | None = None
     contracts_dir: Path = Path("data_contracts")
     input_encoding: str = "utf-8"
@@ -311,13 +311,34 @@ def config_hash(config_dir: Path, files: tuple[str, ...] = POLICY_FILES) -> str:
     return digest.hexdigest()
 
 
+def local_root(value: str | Path) -> Path:
+    """A data_root given as a path or an fsspec URL, as the local folder it names.
+
+    Only a local filesystem (a path, ``file://``) is taken: the lake's atomic writes are POSIX
+    renames, the run lock is ``flock`` and DuckDB's views read local files; object storage
+    (``s3://``, ``memory://``, ...) needs the ``loanrisk.storage.Lake`` write path ported first
+    (README, "Scale-out")."""
+    text = str(value)
+    if "://" not in text:
+        return Path(text)
+    from fsspec.core import split_protocol
+
+    protocol, path = split_protocol(text)
+    if protocol not in ("file", "local"):
+        raise ConfigError(
+            f"data_root: {text}: {protocol}:// is not supported; the lake needs a local "
+            "filesystem (a path or a file:// URL)"
+        )
+    return Path(path)
+
+
 def load_settings(config_dir: Path | None = None, data_root: Path | None = None) -> Settings:
     """Load and validate ``config/``; ``data_root`` overrides the configured one."""
     config_dir = Path(config_dir or default_config_dir()).resolve()
     pipeline = load_yaml_model(config_dir / "pipeline.yaml", PipelineConfig)
     classification = load_yaml_model(config_dir / "classification.yaml", ClassificationConfig)
     project_root = config_dir.parent
-    root = Path(data_root) if data_root else project_root / pipeline.data_root
+    root = local_root(data_root) if data_root else project_root / local_root(pipeline.data_root)
     root = root.resolve()
     landing = pipeline.landing_dir
     landing = (project_root / landing).resolve() if landing else root / "landing"

@@ -38,7 +38,6 @@ from pathlib import Path
 from loanrisk.errors import LoanriskError
 from loanrisk.storage import Lake
 
-LOCK_FILE = ".loanrisk-run.lock"
 POLL_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ _held: dict[Path, tuple[int, RunLock, list[int]]] = {}  # path -> (pid, lock, [d
 
 
 def lock_path(lake: Lake) -> Path:
-    return lake.data_root / LOCK_FILE
+    return lake.run_lock_file
 
 
 def pid_alive(pid: int) -> bool:

@@ -92,7 +92,7 @@ def _feed_summary(lake: Lake, business_date: dt.date, feed: str) -> dict:
 
 def _extract_output(lake: Lake, extract: dict) -> dict:
     """An extract in the run manifest: its manifest file (which lists and hashes the files)."""
-    path = lake.data_root / extract["manifest"]
+    path = lake.resolve(extract["manifest"])
     rows = sum(f["rows"] for f in extract["files"] if f["path"].endswith(".csv"))
     return {"path": extract["manifest"], "rows": rows, "sha256": sha256_file(path)}
 
@@ -104,7 +104,7 @@ def _regulatory_outputs(lake: Lake, regulatory: dict) -> dict:
         if "outputs" not in built:
             continue  # e.g. the credit report off its reporting day
         outputs.update({f"curated/{t}": entry for t, entry in built["outputs"].items()})
-        manifest = lake.data_root / built["manifest"]
+        manifest = lake.resolve(built["manifest"])
         outputs[f"extracts/regulatory/{report}"] = {
             "path": built["manifest"],
             "sha256": sha256_file(manifest),

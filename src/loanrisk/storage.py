@@ -158,6 +158,15 @@ class Lake:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.data_root).as_posix()
 
+    def resolve(self, relative: str) -> Path:
+        """The file a data_root-relative path (as stage reports record them) names."""
+        return self.data_root / relative
+
+    @property
+    def run_lock_file(self) -> Path:
+        """The data_root's run lock (``loanrisk.locks``)."""
+        return self.data_root / ".loanrisk-run.lock"
+
 
 def lake_of(settings) -> Lake:
     """The Lake of loaded settings (anything with ``data_root`` and ``landing_dir``)."""
