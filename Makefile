@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test format install clean lock browser
+.PHONY: demo test format install clean lock browser bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# One benchmark size (LOANS=1000000 by default): a two-day run timed stage by stage, the I/O
+# floor and the pandas / DuckDB baselines; results in benchmarks/results/ and RESULTS.md.
+LOANS ?= 1000000
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks run --loans $(LOANS)
 
 # Debian's chromium for the risk report's browser test (tests/test_report_browser.py); needs root
 # (or run the same apt-get line with sudo). Without it `make test` skips that test.

@@ -1,0 +1,279 @@
+"""The benchmark run: synthetic landing data (cached), the pipeline's two-day sequence timed
+stage by stage, the I/O floor, the baselines and their equality with the pipeline.
+
+Each business day runs ``loanrisk.stages.run_day`` itself, with every stage function of
+``loanrisk.stages`` wrapped for the duration so that each call is measured (wall, CPU incl.
+children, peak RSS with VmHWM reset before the stage); what run_day does between stages is
+``unattributed``. Imports are warmed before the first measurement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks.measure import Cost, measured, timed
+
+PROJECT = Path(__file__).resolve().parents[1]
+START = dt.date(2026, 3, 1)
+STAGES = (
+    "ingest_feed",
+    "validate_feed",
+    "age_loans",
+    "compute_signals",
+    "score_loans",
+    "build_regulatory",
+    "build_collections",
+    "publish_warehouse",
+    "publish_day",
+    "build_report",
+)
+#: Stages a newer run_day may call (sharded aging and scoring), wrapped when they exist.
+OPTIONAL_STAGES = ("age_loans_shard", "score_loans_shard")
+#: Stages called once per feed or shard: labelled ``<stage>:<first argument>``.
+PER_ARGUMENT = ("ingest_feed", "validate_feed", *OPTIONAL_STAGES)
+#: Stages doing the shared core work (loans feed only for ingest and validate).
+CORE_STAGES = ("ingest_feed:loan_snapshot", "validate_feed:loan_snapshot", "age_loans")
+CORE_STAGES += ("build_collections",)
+CORE_PREFIXES = ("age_loans_shard:",)
+FEED_PREFIXES = (("loans", "loan_snapshot"), ("events", "events"), ("contacts", "contacts"))
+
+
+def _synth(command: list[str], log: Path) -> dict:
+    """Run ``loanrisk synth``; its wall, CPU and peak RSS (from ``wait4``). Its peak also
+    enters this process's RUSAGE_CHILDREN, so a forked GX worker's peak is only known when it
+    is larger (the report says so)."""
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"loanrisk synth failed: {log.read_text()[-2000:]}")
+    return {
+        "wall_s": round(time.perf_counter() - started, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 3),
+    }
+
+
+def landing(workdir: Path, loans: int, days: int, seed: int) -> tuple[Path, dict | None]:
+    """The cached landing folder of ``loanrisk synth`` for (loans, days, seed); generated, and
+    its cost returned, only when not there yet."""
+    folder = workdir / f"landing-{loans}-{days}-{seed}"
+    marker = folder / ".complete"
+    if marker.exists():
+        return folder, None
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    loanrisk = Path(sys.executable).with_name("loanrisk")
+    command = [str(loanrisk), "synth", "--start", START.isoformat(), "--days", str(days)]
+    command += ["--loans", str(loans), "--seed", str(seed), "--out", str(folder)]
+    command += ["--config", str(PROJECT / "config")]
+    cost = _synth(command, folder.parent / f"{folder.name}.log")
+    marker.write_text("ok\n")
+    return folder, cost
+
+
+def settings_for(data_root: Path, landing_dir: Path):
+    """Settings of the project's config on a fresh ``data_root``, reading ``landing_dir``."""
+    from loanrisk.config import load_settings
+
+    shutil.rmtree(data_root, ignore_errors=True)
+    settings = load_settings(PROJECT / "config", data_root)
+    return dataclasses.replace(settings, landing_dir=landing_dir)
+
+
+def warm_imports() -> None:
+    """Import what the stages import lazily, so no stage pays for an import."""
+    import great_expectations  # noqa: F401
+    import pandas  # noqa: F401
+
+    import loanrisk.collections_stage
+    import loanrisk.regulatory_stage
+    import loanrisk.report
+    import loanrisk.stages  # noqa: F401
+
+
+@contextmanager
+def stage_timers(records: list):
+    """Wrap each stage of ``loanrisk.stages`` so that run_day's calls append
+    ``{"stage", "wall_s", "cpu_s", "peak_rss_mib"}`` to ``records``; restored on exit."""
+    import loanrisk.stages as stages
+
+    names = [n for n in (*STAGES, *OPTIONAL_STAGES) if hasattr(stages, n)]
+    originals = {name: getattr(stages, name) for name in names}
+
+    def wrap(name, function):
+        @functools.wraps(function)
+        def wrapper(business_date, settings, *args, **kwargs):
+            label = f"{name}:{args[0]}" if name in PER_ARGUMENT else name
+            cost = Cost()
+            try:
+                with measured(cost):
+                    return function(business_date, settings, *args, **kwargs)
+            finally:
+                records.append({"stage": label, **cost.as_dict()})
+
+        return wrapper
+
+    for name, function in originals.items():
+        setattr(stages, name, wrap(name, function))
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(stages, name, function)
+
+
+def run_one_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
+    """run_day for ``day``: end-to-end cost, each stage's cost, and the manifest's counts."""
+    from loanrisk.stages import run_day
+
+    records: list[dict] = []
+    total = Cost()
+    with stage_timers(records), measured(total):
+        manifest = run_day(day, settings, recompute_later=recompute_later)
+    end_to_end = total.as_dict()
+    end_to_end["peak_rss_mib"] = max(
+        [end_to_end["peak_rss_mib"]] + [r["peak_rss_mib"] for r in records]
+    )
+    attributed = sum(r["wall_s"] for r in records)
+    return {
+        "date": day.isoformat(),
+        "end_to_end": end_to_end,
+        "unattributed_wall_s": round(end_to_end["wall_s"] - attributed, 3),
+        "stages": records,
+        "rows": {k: manifest.get(k) for k in ("rows_in", "rows_out", "rows_quarantined")},
+    }
+
+
+def floor(landing_dir: Path, day: dt.date, scratch: Path) -> dict:
+    """The I/O floor: each feed's CSV read by Polars with every column as text (as the
+    pipeline's ingest reads it) and written to Parquet, no logic; plus the loans file typed by
+    Polars' inference, for reference."""
+    import polars as pl
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for prefix, feed in FEED_PREFIXES:
+        source = landing_dir / f"{prefix}_{day.isoformat()}.csv"
+        target = scratch / f"{feed}.parquet"
+        _, out[feed] = timed(
+            lambda s=source, t=target: pl.read_csv(s, infer_schema=False).write_parquet(t)
+        )
+    source = landing_dir / f"loans_{day.isoformat()}.csv"
+    _, out["loan_snapshot_inferred"] = timed(
+        lambda: pl.read_csv(source).write_parquet(scratch / "inferred.parquet")
+    )
+    keys = [feed for _, feed in FEED_PREFIXES]
+    out["all_feeds_text"] = {k: round(sum(out[f][k] for f in keys), 3) for k in ("wall_s", "cpu_s")}
+    out["all_feeds_text"]["peak_rss_mib"] = max(out[f]["peak_rss_mib"] for f in keys)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
+def core_comparison(settings, day1: dt.date, day2: dt.date) -> dict:
+    """Time the shared core work by the pipeline's functions and by each baseline, and check
+    every result against the pipeline's published tables."""
+    from benchmarks import pipeline_core
+    from benchmarks.baselines import duckdb_baseline, load_rules, pandas_baseline
+    from benchmarks.compare import all_equal, canonical_all, compare
+
+    rules = load_rules(settings.config_dir)
+    published = canonical_all(pipeline_core.published(settings, day1, day2))
+    result = {"rows": {t: f.height for t, f in published.items()}}
+    runs = {
+        "pipeline_core": (lambda: pipeline_core.core(settings, day1, day2), False),
+        "pandas": (lambda: pandas_baseline.core(settings.landing_dir, day1, day2, rules), True),
+        "duckdb": (lambda: duckdb_baseline.core(settings.landing_dir, day1, day2, rules), False),
+    }
+    for name, (run, in_cents) in runs.items():
+        frames, cost = timed(run)
+        comparison = compare(published, canonical_all(frames, in_cents))
+        result[name] = {**cost, "equal": all_equal(comparison), "comparison": comparison}
+        if "parse_wall_s" in frames:
+            result[name]["parse_wall_s"] = frames["parse_wall_s"]
+        del frames
+    _, result["roll_rates_view"] = timed(pipeline_core.query_roll_rates, settings, day2)
+    return result
+
+
+def stage_core_cost(days: list[dict], roll_rates_view: dict) -> dict:
+    """The two days' cost of the stages doing the core work (CORE_STAGES) plus the roll-rate
+    view query: what the pipeline as it runs spends on it (it also validates with GX,
+    quarantines and writes)."""
+    rows = [
+        r
+        for d in days
+        for r in d["stages"]
+        if r["stage"] in CORE_STAGES or r["stage"].startswith(CORE_PREFIXES)
+    ]
+    return {
+        "wall_s": round(sum(r["wall_s"] for r in rows) + roll_rates_view["wall_s"], 3),
+        "cpu_s": round(sum(r["cpu_s"] for r in rows) + roll_rates_view["cpu_s"], 3),
+        "stages": [*CORE_STAGES, "roll_rates view query"],
+    }
+
+
+def run_benchmark(loans: int, seed: int, workdir: Path, baselines: bool = True) -> dict:
+    """The two-day benchmark at ``loans`` loans: synth (cached), day 1 and day 2 through
+    run_day, the floor on day 2's files, and (``baselines``) the core-work comparison."""
+    from benchmarks.measure import machine
+
+    landing_dir, synth_cost = landing(workdir, loans, 2, seed)
+    settings = settings_for(workdir / f"data-{loans}-{seed}", landing_dir)
+    warm_imports()
+    day1, day2 = START, START + dt.timedelta(days=1)
+    result = {
+        "kind": "run",
+        "loans": loans,
+        "seed": seed,
+        "machine": machine(),
+        "synth": synth_cost,
+        "days": [run_one_day(day1, settings), run_one_day(day2, settings)],
+    }
+    result["floor"] = floor(landing_dir, day2, workdir / "floor-scratch")
+    if baselines:
+        core = core_comparison(settings, day1, day2)
+        core["pipeline_stages"] = stage_core_cost(result["days"], core["roll_rates_view"])
+        result["core"] = core
+    return result
+
+
+def run_backfill(loans: int, days: int, seed: int, workdir: Path) -> dict:
+    """``days`` business days at ``loans`` loans run in order as ``loanrisk backfill`` does
+    (run_day per day, later days recomputed only after the last): total and per-day cost."""
+    from benchmarks.measure import machine
+
+    landing_dir, synth_cost = landing(workdir, loans, days, seed)
+    settings = settings_for(workdir / f"backfill-{loans}-{days}-{seed}", landing_dir)
+    warm_imports()
+    dates = [START + dt.timedelta(days=n) for n in range(days)]
+    per_day, total = [], Cost()
+    with measured(total):
+        for day in dates:
+            run = run_one_day(day, settings, recompute_later=day == dates[-1])
+            per_day.append({"date": run["date"], **run["end_to_end"], "rows": run["rows"]})
+    walls = sorted(d["wall_s"] for d in per_day)
+    summary = total.as_dict()
+    summary["peak_rss_mib"] = max(d["peak_rss_mib"] for d in per_day)
+    return {
+        "kind": "backfill",
+        "loans": loans,
+        "days": days,
+        "seed": seed,
+        "machine": machine(),
+        "synth": synth_cost,
+        "total": summary,
+        "day_wall_s": {"min": walls[0], "median": walls[len(walls) // 2], "max": walls[-1]},
+        "per_day": per_day,
+    }
