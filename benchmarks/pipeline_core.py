@@ -34,7 +34,7 @@ ROLL_COLUMNS = "from_bucket, to_bucket, loans, balance"
 
 def _roll_rates(con: duckdb.DuckDBPyConnection, day2: dt.date) -> pl.DataFrame:
     sql = f"SELECT {ROLL_COLUMNS} FROM ({roll_rates_sql()}) WHERE snapshot_date = ?"
-    return pl.from_arrow(con.execute(sql, [day2]).to_arrow_table())
+    return pl.from_arrow(con.sql(sql, params=[day2]).to_arrow_table())
 
 
 def _disposition(queue: pl.DataFrame, suppressed: pl.DataFrame) -> pl.DataFrame:
@@ -57,7 +57,7 @@ def published(settings: Settings, day1: dt.date, day2: dt.date) -> dict[str, pl.
 
     with duckdb.connect(str(lake.warehouse), read_only=True) as con:
         sql = f"SELECT {ROLL_COLUMNS} FROM roll_rates WHERE snapshot_date = ?"
-        roll = pl.from_arrow(con.execute(sql, [day2]).to_arrow_table())
+        roll = pl.from_arrow(con.sql(sql, params=[day2]).to_arrow_table())
     return {
         "aging": read("loan_aging"),
         "roll_rates": roll,
