@@ -82,6 +82,8 @@ def test_combine_names_a_missing_or_stale_part(tmp_path, landing, config_dir):
     for feed in stages.FEEDS:
         stages.ingest_feed(START, two, feed)
         stages.validate_feed(START, two, feed)
+    with pytest.raises(ShardError, match=r"shard 2 does not exist: shards are 0 \.\. 1"):
+        stages.age_loans_shard(START, two, 2)
     stages.age_loans_shard(START, two, 0)
     with pytest.raises(ShardError, match=r"shard=1-of-2 missing; rerun the shard tasks"):
         stages.age_loans(START, two)

@@ -46,6 +46,11 @@ class Shard:
     number: int
     count: int
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.number < self.count:
+            last = self.count - 1
+            raise ShardError(f"shard {self.number} does not exist: shards are 0 .. {last}")
+
     @property
     def label(self) -> str:
         return f"shard={self.number}-of-{self.count}"
