@@ -25,18 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import (
-    CronDataIntervalTimetable,
-    DeadlineAlert,
-    DeadlineReference,
-    Param,
-    SyncCallback,
-    dag,
-    task,
-)
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from loanrisk.alerts import on_deadline_missed
-from loanrisk.dag_defaults import DEFAULT_ARGS, lake_params
+from loanrisk.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
 from loanrisk.feeds import FEEDS
 from loanrisk.orchestration import airflow_policy, outlets
 
@@ -47,10 +38,7 @@ POLICY = airflow_policy()
     dag_id="loan_daily",
     # One run per UTC day D, started once D has ended; ds = D is the business date.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     params=lake_params(
         accept_gates=Param(
             {}, type="object", description='gates to accept: {"GATE_NAME": "reason"}'
@@ -59,12 +47,7 @@ POLICY = airflow_policy()
             False, type="boolean", description="continue history across unprocessed days"
         ),
     ),
-    deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=dt.timedelta(hours=POLICY.run_deadline_hours),
-        callback=SyncCallback(on_deadline_missed),
-        name="loan_daily_late",
-    ),
+    deadline=late_run_alert("loan_daily", POLICY.run_deadline_hours),
     tags=["loanrisk", "daily"],
     doc_md=__doc__,
 )

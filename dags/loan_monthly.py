@@ -19,18 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import (
-    CronDataIntervalTimetable,
-    DeadlineAlert,
-    DeadlineReference,
-    Param,
-    SyncCallback,
-    dag,
-    task,
-)
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from loanrisk.alerts import on_deadline_missed
-from loanrisk.dag_defaults import DEFAULT_ARGS, lake_params
+from loanrisk.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
 from loanrisk.orchestration import airflow_policy
 
 POLICY = airflow_policy()
@@ -40,18 +31,13 @@ POLICY = airflow_policy()
     dag_id="loan_monthly",
     # One run per calendar month M, started on the 1st of M+1; ds = M's first day.
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     params=lake_params(
         refit=Param(False, type="boolean", description="fit a candidate scorecard"),
     ),
-    deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=dt.timedelta(hours=POLICY.month_end_timeout_hours + POLICY.run_deadline_hours),
-        callback=SyncCallback(on_deadline_missed),
-        name="loan_monthly_late",
+    # The run waits for the month-end day first: its deadline adds that wait.
+    deadline=late_run_alert(
+        "loan_monthly", POLICY.month_end_timeout_hours + POLICY.run_deadline_hours
     ),
     tags=["loanrisk", "monthly"],
     doc_md=__doc__,
