@@ -32,8 +32,8 @@ POINTS = {
     "write_partition:loan_aging": False,  # mid-write: Parquet in scratch, not renamed
     "stage_report:score_loans": False,  # boundary: curated day-2 tables half the set
     "write_bytes_atomic:movements.csv": False,  # mid-write of a collections extract file
-    "refresh_warehouse": False,  # new warehouse built, not renamed (before the manifest)
-    "refresh_warehouse@2": True,  # manifest written, the refresh after it not renamed
+    "refresh_warehouse": False,  # warehouse refresh begun (before the manifest)
+    "refresh_warehouse@2": True,  # manifest written, the refresh after it begun
     "write_bytes_atomic:risk_report.html": True,  # after publishing, during the HTML report
 }
 

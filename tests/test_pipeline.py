@@ -58,6 +58,30 @@ def test_rerun_gives_identical_bytes(book, config_dir):
     assert not list((book / "lake" / "_tmp").iterdir())
 
 
+def test_warehouse_is_rebuilt_only_when_its_views_change(book, config_dir):
+    """A published day needs no rebuild (views read the lake by glob); a changed view set does."""
+    from loanrisk.config import load_settings
+    from loanrisk.storage import lake_of
+    from loanrisk.warehouse import refresh_warehouse
+
+    settings = load_settings(config_dir, book)
+    lake, refresh = (
+        lake_of(settings),
+        lambda: refresh_warehouse(
+            lake_of(settings), settings.contracts_dir, settings.classification
+        ),
+    )
+    before = lake.warehouse.stat().st_ino
+    refresh()
+    assert lake.warehouse.stat().st_ino == before  # same views: the file is left as it is
+    lake.warehouse_views.write_text("another view set\n")
+    refresh()
+    assert lake.warehouse.stat().st_ino != before  # rebuilt, and its digest recorded
+    assert lake.warehouse_views.read_text() != "another view set\n"
+    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone()[0] == DAYS
+
+
 def test_bi_views_read_back_from_duckdb(book):
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         views = {

@@ -151,6 +151,11 @@ class Lake:
         return self.data_root / "warehouse.duckdb"
 
     @property
+    def warehouse_views(self) -> Path:
+        """sha256 of the view statements ``warehouse.duckdb`` was last built with."""
+        return self.data_root / "warehouse.views.sha256"
+
+    @property
     def scratch(self) -> Path:
         """Same-filesystem scratch space for atomic renames, outside every table's glob."""
         return self.data_root / "lake" / "_tmp"

@@ -7,13 +7,14 @@ a BI tool never opens a half-built warehouse. Views read Parquet with DuckDB's b
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from loanrisk.config import ClassificationConfig
 from loanrisk.contracts import Contract, load_contract
 from loanrisk.faults import crash_point, scratch_name, sweep_siblings
 from loanrisk.marts import mart_views
-from loanrisk.storage import CURATED_TABLES, Lake
+from loanrisk.storage import CURATED_TABLES, Lake, write_bytes_atomic
 
 _MASKS = {
     # Keep the operator/region prefix and the last digits a call-centre agent quotes.
@@ -115,17 +116,37 @@ def _has_files(glob: Path) -> bool:
 
 
 def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> Path:
-    """Rebuild warehouse.duckdb with the current views, atomically."""
+    """Rebuild warehouse.duckdb with the current views, atomically; skipped when the views are
+    the ones it already has.
+
+    Views read the lake's files by glob when queried, so a new day needs no rebuild: only a
+    change of the view set (a table's first file, the first manifest, a contract or a policy
+    change, another data_root path or DuckDB version) does. Building binds every view, which
+    reads the footer of every partition file: 1.6 s at 90 days, growing with each day kept.
+    """
     import duckdb
 
     target = lake.warehouse
+    statements = view_statements(lake, contracts_dir, policy)
+    digest = hashlib.sha256("\n".join([duckdb.__version__, *statements]).encode()).hexdigest()
+    crash_point("refresh_warehouse")
+    if target.exists() and _built_with(lake) == digest:
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_siblings(target)  # a crashed refresh's half-built file
     staged = target.with_name(f".{target.name}.{scratch_name('')}.tmp")
     with duckdb.connect(str(staged)) as con:
-        for statement in view_statements(lake, contracts_dir, policy):
+        for statement in statements:
             con.execute(statement)
         con.execute("CHECKPOINT")
-    crash_point("refresh_warehouse")
+    crash_point("refresh_warehouse:built")
     staged.replace(target)
+    # Written after the rename: a crash in between leaves an old digest, so the next refresh
+    # rebuilds (never the other way round).
+    write_bytes_atomic(digest.encode(), lake.warehouse_views)
     return target
+
+
+def _built_with(lake: Lake) -> str | None:
+    path = lake.warehouse_views
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
