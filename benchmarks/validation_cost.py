@@ -159,10 +159,13 @@ def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int]) -> dict
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     clock = Clock()
+    from loanrisk.storage import Lake
+
+    lake = Lake(data_root, data_root / "landing")
     try:
         with clock.phase("gx"):
             gx_counts = gxv.run_suite(
-                data_root / "gx", data_root / "reports" / "validation", FEED, DAY, flagged, rules
+                lake.gx_root, lake.data_docs, lake.gx_archive, FEED, DAY, flagged, rules
             )
     finally:
         logger.removeHandler(handler)

@@ -900,13 +900,17 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         derived_columns(contract, day),
     )
     polars_counts = rule_counts(flagged, rules)
-    gx_counts = run_suite(tmp_path / "gx", tmp_path / "docs", LOANS, DAY, flagged, rules)
+    gx_counts = run_suite(
+        tmp_path / "gx", tmp_path / "docs", tmp_path / "archive", LOANS, DAY, flagged, rules
+    )
     assert gx_counts == polars_counts
     # ... in forked workers too (what days of PARALLEL_ROWS and more take), in narrow groups.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
         patch.setattr(gx_validation, "GROUP_CELLS", 1)
-        forked = run_suite(tmp_path / "gx2", tmp_path / "docs2", LOANS, DAY, flagged, rules)
+        forked = run_suite(
+            tmp_path / "gx2", tmp_path / "docs2", tmp_path / "archive2", LOANS, DAY, flagged, rules
+        )
     assert forked == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
 

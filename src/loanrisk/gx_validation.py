@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from loanrisk.gx_archive import archive_old_results
 from loanrisk.gx_workers import arrow_table, validate_groups, without_data_fingerprint
 from loanrisk.rules import BUSINESS_DATE_PARAMETER, RowRule
 
@@ -217,9 +218,14 @@ def _jobs(context, feed: str, names: list[str], groups: list, columns: list[str]
     ]
 
 
+def _results_store(context) -> Path:
+    return Path(context.validation_results_store.store_backend.full_base_directory)
+
+
 def run_suite(
     gx_root: Path,
     docs_dir: Path,
+    archive: Path,
     feed: str,
     business_date: dt.date,
     frame: pl.DataFrame,
@@ -229,7 +235,8 @@ def run_suite(
 
     One suite per group of columns checked together (``<feed>.<first column>[--<last>]``);
     results are stored in the file context under the run name ``<feed> <business date>`` and
-    rendered as Data Docs. Cost (seconds) is logged at DEBUG level as ``record.gx_cost``.
+    rendered as Data Docs; results of days before the store's window move to ``archive``.
+    Cost (seconds) is logged at DEBUG level as ``record.gx_cost``.
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -245,6 +252,7 @@ def run_suite(
     with without_data_fingerprint():
         outcomes, workers = validate_groups(table, jobs, parameters, run_id)
     validated = time.perf_counter()
+    archive_old_results(_results_store(context), archive, feed, business_date)
     _render(context, names, outcomes, run_id)
     cost = {k: sum(seconds[k] for _, _, seconds in outcomes) for k in ("convert", "runs")}
     cost["convert"] += converted - start

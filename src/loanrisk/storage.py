@@ -107,6 +107,11 @@ class Lake:
         return self.data_root / "gx"
 
     @property
+    def gx_archive(self) -> Path:
+        """Validation results older than GX store's window (``loanrisk.gx_archive``)."""
+        return self.gx_root / "archive"
+
+    @property
     def data_docs(self) -> Path:
         """Great Expectations Data Docs site."""
         return self.data_root / "reports" / "validation"

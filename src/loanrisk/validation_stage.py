@@ -112,7 +112,7 @@ def check_feed(
         "output": write_table(lake, "raw", feed, day, valid),
         "quarantine": write_table(lake, "quarantine", feed, day, quarantined),
     }
-    gx_counts = run_suite(lake.gx_root, lake.data_docs, feed, day, flagged, rules)
+    gx_counts = run_suite(lake.gx_root, lake.data_docs, lake.gx_archive, feed, day, flagged, rules)
     _same_counts(counts, gx_counts, staged["input"]["file"])
     warnings = {r.reason: counts[r.reason] for r in rules if r.warning and counts[r.reason]}
     warnings.update({f"EXTRA_COLUMN:{c}": 1 for c in staged.get("extra_columns", [])})
