@@ -116,6 +116,7 @@ def test_quarantine_share_gate_stops_the_day_and_publishes_nothing(landed):
         assert con.execute("SELECT count(*) FROM loan_quarantine").fetchone()[0] == 8
         status = con.execute("SELECT status, failure->>'gate' FROM pipeline_runs").fetchall()
         assert status == [("failed", "QUARANTINE_SHARE")]
+    indexed_pages(landed, DAY, {"loan_snapshot"})  # the stopped day's results, for diagnosis
 
 
 def test_missing_column_is_a_file_gate(landed):
@@ -163,18 +164,22 @@ def test_blank_identifiers_are_quarantined(landed):
     assert bad["raw_borrower_id"].to_list() == ["   "]
 
 
-def test_gx_results_are_kept_and_rendered_as_data_docs(landed):
-    run_day(DAY, landed)
-    docs = landed.data_root / "reports" / "validation"
+def indexed_pages(settings, day: dt.date, feeds: set[str]) -> list:
+    """The day's Data Docs pages of ``feeds``, each asserted linked from the index."""
+    docs = settings.data_root / "reports" / "validation"
     index = (docs / "index.html").read_text()
     pages = sorted(docs.glob("validations/**/*.html"))
-    day_pages = [p for p in pages if DAY.isoformat() in str(p)]
-    assert {"loan_snapshot", "events", "contacts"} <= {
-        p.relative_to(docs).parts[1] for p in day_pages
-    }
+    day_pages = [p for p in pages if day.isoformat() in str(p)]
+    assert feeds == {p.relative_to(docs).parts[1] for p in day_pages}
     for page in day_pages:
         assert page.relative_to(docs).as_posix().replace(" ", "%20") in index or (
             page.relative_to(docs).as_posix() in index
         )
+    return day_pages
+
+
+def test_gx_results_are_kept_and_rendered_as_data_docs(landed):
+    run_day(DAY, landed)
+    day_pages = indexed_pages(landed, DAY, {"loan_snapshot", "events", "contacts"})
     results = sorted((landed.data_root / "gx").glob("**/uncommitted/validations/**/*.json"))
     assert len(results) == len(day_pages)

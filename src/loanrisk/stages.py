@@ -26,6 +26,7 @@ from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
+from loanrisk.gx_validation import build_docs_index
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
 from loanrisk.risk_stage import combine_scores, score_day, score_shard
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
@@ -119,9 +120,13 @@ def validate_feed(
         report = {"status": "missing", "warnings": {f"FEED_MISSING:{feed}": 1}}
         return stage_report(lake, business_date, f"validate_{feed}", report)
     previous = previous_published(lake, business_date)
-    report = check_feed(
-        lake, settings, contract_of(settings, feed), business_date, staged, previous, accepted or {}
-    )
+    contract = contract_of(settings, feed)
+    try:
+        report = check_feed(lake, settings, contract, business_date, staged, previous, accepted or {})
+    except LoanriskError:
+        # a stopped day is diagnosed from Data Docs: list its results now, not at the next report
+        build_docs_index(lake.gx_root, lake.data_docs)
+        raise
     return stage_report(lake, business_date, f"validate_{feed}", report)
 
 
@@ -252,6 +257,7 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
             f"run it first (loanrisk run --date {business_date})"
         )
     path = build_risk_report(lake, business_date)
+    build_docs_index(lake.gx_root, lake.data_docs)  # the report links to it
     last = lake.stage_report(business_date, "build_collections")
     recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
     for day in recomputed:
