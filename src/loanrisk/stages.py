@@ -119,10 +119,11 @@ def validate_feed(
             shutil.rmtree(lake.partition(zone, feed, business_date), ignore_errors=True)
         report = {"status": "missing", "warnings": {f"FEED_MISSING:{feed}": 1}}
         return stage_report(lake, business_date, f"validate_{feed}", report)
-    previous = previous_published(lake, business_date)
-    contract = contract_of(settings, feed)
+    previous, contract = previous_published(lake, business_date), contract_of(settings, feed)
     try:
-        report = check_feed(lake, settings, contract, business_date, staged, previous, accepted or {})
+        report = check_feed(
+            lake, settings, contract, business_date, staged, previous, accepted or {}
+        )
     except LoanriskError:
         # a stopped day is diagnosed from Data Docs: list its results now, not at the next report
         build_docs_index(lake.gx_root, lake.data_docs)
