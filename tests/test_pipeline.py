@@ -82,6 +82,17 @@ def test_warehouse_is_rebuilt_only_when_its_views_change(book, config_dir):
         assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone()[0] == DAYS
 
 
+def test_a_past_report_rebuilt_later_shows_what_was_known_that_day(book, config_dir):
+    """Each report section reads history up to its business date only (``report/scope.py``):
+    day 2's report, rebuilt once days 3 and 4 are published, has the bytes it was built with."""
+    day = START + dt.timedelta(days=1)
+    report = book / "reports" / str(day) / "risk_report.html"
+    first = report.read_bytes()
+    args = ["--date", str(day), "--data-root", str(book), "--config", str(config_dir)]
+    assert main(["report", *args]) == 0
+    assert report.read_bytes() == first
+
+
 def test_bi_views_read_back_from_duckdb(book):
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         views = {

@@ -31,7 +31,7 @@ SCHEMAS = {
     "loan_aging": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
     " account_status VARCHAR, outstanding_principal DECIMAL(18,2), overdue_amount DECIMAL(18,2),"
     " dpd INT, aging_bucket VARCHAR, five_category VARCHAR, is_npl BOOL, ifrs9_stage INT,"
-    " episodes_12m INT, max_dpd_12m INT",
+    " episodes_12m INT, max_dpd_12m INT, origination_date DATE",
     "pipeline_runs": "snapshot_date DATE, status VARCHAR, rows_in BIGINT, rows_valid BIGINT,"
     " rows_quarantined BIGINT, warnings JSON, gates JSON, failure JSON",
     "portfolio_summary": "snapshot_date DATE, product_code VARCHAR, aging_bucket VARCHAR,"
@@ -73,7 +73,8 @@ def _aging_row(n: int, product: str) -> tuple:
     category = CATEGORY[bucket]
     npl = category in ("SUBSTANDARD", "DOUBTFUL", "LOSS")
     ids = (DAY, f"L{n:04d}", f"B{n:04d}", product if n == 7 else "CASH_LOAN", status)
-    return (*ids, balance, Decimal(dpd), dpd, bucket, category, npl, 1, 0, dpd)
+    originated = DAY - dt.timedelta(days=20 * n)
+    return (*ids, balance, Decimal(dpd), dpd, bucket, category, npl, 1, 0, dpd, originated)
 
 
 def _trend_row(n: int) -> tuple:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from loanrisk.errors import InputFileError
-from loanrisk.report import risk_data
+from loanrisk.report import risk_data, scope
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 
 TREND_DAYS = 90
@@ -202,7 +202,8 @@ def _run(con, day: dt.date) -> Run | None:
 
 
 def load_report_data(warehouse: Path, day: dt.date) -> ReportData:
-    """Read every section that the warehouse can answer for ``day``."""
+    """Read every section that the warehouse can answer for ``day``, each from only the history
+    it shows (``scope.py``)."""
     import duckdb
 
     if not warehouse.exists():
@@ -210,13 +211,16 @@ def load_report_data(warehouse: Path, day: dt.date) -> ReportData:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         views = _views(con)
         data = ReportData(business_date=day, views=views)
+        scope.snapshot_runs(con, views)
         if "loan_aging" in views:
+            scope.limit_history(con, views, day, day)
             data.headline = _headline(con, day)
             data.buckets = _rows(con, BUCKETS_SQL, [day])
             data.five_category = _rows(con, FIVE_CATEGORY_SQL, [day])
         if "portfolio_summary" in views:
-            data.portfolio = _portfolio(con, day)
             start = day - dt.timedelta(days=TREND_DAYS - 1)
+            scope.limit_history(con, views, start, day)
+            data.portfolio = _portfolio(con, day)
             data.par_trend = _rows(con, TREND_SQL, [start, day])
         _load_marts(con, data, views, day)
         _load_risk(con, data, views, day)
@@ -235,12 +239,19 @@ def _load_risk(con, data: ReportData, views: set[str], day: dt.date) -> None:
 
 def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
     if "roll_rates" in views:
+        scope.limit_history(con, views, scope.previous_published(con, views, day), day)
         data.roll_rates = _rows(con, ROLL_SQL, [day])
     if "vintage_curves" in views:
+        # a loan is in no snapshot before its origination date (a quarantine rule)
+        first = scope.month_start(day, MAX_VINTAGES - 1)
+        scope.limit_history(con, views, first, day, originated_from=first)
         data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
     if "cure_rates" in views:
+        scope.limit_history(con, views, scope.month_start(day, CURE_MONTHS - 1), day)
         data.cure_rates = _rows(con, CURE_SQL, [day, CURE_MONTHS])
     if "flow_rates" in views:
+        # the earliest flow shown starts from the month end before its own
+        scope.limit_history(con, views, scope.month_start(day, FLOW_MONTHS + 1), day)
         data.flow_rates = _rows(con, FLOW_SQL, [day, FLOW_MONTHS])
     if "pipeline_runs" in views:
         data.run = _run(con, day)
