@@ -163,23 +163,21 @@ def new_device(
     """Abnormal login, new device: a device seen on the business day and on none of the
     lookback_days before it, for a borrower with some device seen in those days.
 
-    ``days``: each day's aggregate (a missing day has no events). Walked nearest day first, so
-    the candidates (today's devices not seen yet) shrink fast and older days cost little.
+    ``days``: each day's aggregate (a missing day has no events). One query over the window,
+    read for the day's borrowers only (a walk a day at a time cost 90 collects).
     """
     empty = pl.LazyFrame(schema={"borrower_id": pl.String(), "devices_seen": pl.List(pl.String())})
-    candidates = _device_pairs(days.get(business_date, empty)).collect()
-    known = [candidates.clear().select("borrower_id")]
-    for back in range(1, policy.lookback_days + 1):
-        frame = days.get(business_date - dt.timedelta(days=back))
-        if frame is None or candidates.is_empty():
-            continue
-        who = candidates.select("borrower_id").unique().lazy()
-        seen = _device_pairs(frame.join(who, on="borrower_id", how="semi")).collect()
-        known.append(seen.select("borrower_id"))
-        candidates = candidates.join(seen, on=["borrower_id", "device"], how="anti")
+    today = _device_pairs(days.get(business_date, empty))
+    lookback = (business_date - dt.timedelta(days=n) for n in range(1, policy.lookback_days + 1))
+    window = [days[day].select("borrower_id", "devices_seen") for day in lookback if day in days]
+    seen = _device_pairs(
+        pl.concat(window or [empty]).join(
+            today.select("borrower_id").unique(), on="borrower_id", how="semi"
+        )
+    )
     new = (
-        candidates.lazy()
-        .join(pl.concat(known).lazy().unique(), on="borrower_id", how="semi")
+        today.join(seen, on=["borrower_id", "device"], how="anti")
+        .join(seen.select("borrower_id").unique(), on="borrower_id", how="semi")
         .group_by("borrower_id")
         .agg(pl.len().alias("devices"))
     )
