@@ -262,7 +262,10 @@ def run_backfill(loans: int, days: int, seed: int, workdir: Path) -> dict:
     with measured(total):
         for day in dates:
             run = run_one_day(day, settings, recompute_later=day == dates[-1])
-            per_day.append({"date": run["date"], **run["end_to_end"], "rows": run["rows"]})
+            stages = {r["stage"]: r["wall_s"] for r in run["stages"]}
+            per_day.append(
+                {"date": run["date"], **run["end_to_end"], "rows": run["rows"], "stages": stages}
+            )
     walls = sorted(d["wall_s"] for d in per_day)
     summary = total.as_dict()
     summary["peak_rss_mib"] = max(d["peak_rss_mib"] for d in per_day)
