@@ -164,8 +164,9 @@ def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int]) -> dict
     lake = Lake(data_root, data_root / "landing")
     try:
         with clock.phase("gx"):
+            table = gxv.suite_table(flagged, rules)
             gx_counts = gxv.run_suite(
-                lake.gx_root, lake.data_docs, lake.gx_archive, FEED, DAY, flagged, rules
+                lake.gx_root, lake.data_docs, lake.gx_archive, FEED, DAY, table, rules
             )
     finally:
         logger.removeHandler(handler)

@@ -28,7 +28,7 @@ from loanrisk import gx_validation, gx_workers
 from loanrisk.config import load_settings
 from loanrisk.contracts import load_contract
 from loanrisk.gates import GateError
-from loanrisk.gx_validation import run_suite
+from loanrisk.gx_validation import run_suite, suite_table
 from loanrisk.parsing import read_text, type_text
 from loanrisk.stages import lake_of, run_day
 from loanrisk.validation import derived_columns, feed_rules, flag_rows, rule_counts
@@ -900,8 +900,9 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         derived_columns(contract, day),
     )
     polars_counts = rule_counts(flagged, rules)
+    table = suite_table(flagged, rules)
     gx_counts = run_suite(
-        tmp_path / "gx", tmp_path / "docs", tmp_path / "archive", LOANS, DAY, flagged, rules
+        tmp_path / "gx", tmp_path / "docs", tmp_path / "archive", LOANS, DAY, table, rules
     )
     assert gx_counts == polars_counts
     # ... in forked workers too (what days of PARALLEL_ROWS and more take), in narrow groups.
@@ -909,7 +910,7 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
         patch.setattr(gx_validation, "GROUP_CELLS", 1)
         forked = run_suite(
-            tmp_path / "gx2", tmp_path / "docs2", tmp_path / "archive2", LOANS, DAY, flagged, rules
+            tmp_path / "gx2", tmp_path / "docs2", tmp_path / "archive2", LOANS, DAY, table, rules
         )
     assert forked == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
