@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -48,3 +49,24 @@ def outputs(root: Path) -> dict[str, str]:
         + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
     )
     return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
+
+
+def correct_day(landing: Path, day: dt.date) -> str:
+    """Rewrite a day's loans file as a corrected resend: one current loan was 20 days past due."""
+    import polars as pl
+
+    path = landing / f"loans_{day}.csv"
+    rows = pl.read_csv(path, infer_schema=False)
+    loan = rows.filter(pl.col("oldest_unpaid_due_date").is_null())["loan_id"][0]
+    overdue = pl.col("loan_id") == loan
+    rows.with_columns(
+        pl.when(overdue)
+        .then(pl.lit(str(day - dt.timedelta(days=20))))
+        .otherwise(pl.col("oldest_unpaid_due_date"))
+        .alias("oldest_unpaid_due_date"),
+        pl.when(overdue)
+        .then(pl.lit("50.00"))
+        .otherwise(pl.col("overdue_principal"))
+        .alias("overdue_principal"),
+    ).write_csv(path)
+    return loan

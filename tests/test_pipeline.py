@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from conftest import outputs
+from conftest import correct_day, outputs
 
 from loanrisk.cli import main
 from loanrisk.storage import sha256_file
@@ -367,27 +367,6 @@ def test_extracts_reconcile_to_the_published_tables(book):
         assert (book / entry["path"]).stat().st_mode & 0o777 == 0o600
     header = (folder / "SMS.csv").read_text().splitlines()[0]
     assert "national_id" not in header and "mobile_phone" in header
-
-
-def correct_day(landing, day: dt.date) -> str:
-    """Rewrite a day's loans file as a corrected resend: one current loan was 20 days past due."""
-    import polars as pl
-
-    path = landing / f"loans_{day}.csv"
-    rows = pl.read_csv(path, infer_schema=False)
-    loan = rows.filter(pl.col("oldest_unpaid_due_date").is_null())["loan_id"][0]
-    overdue = pl.col("loan_id") == loan
-    rows.with_columns(
-        pl.when(overdue)
-        .then(pl.lit(str(day - dt.timedelta(days=20))))
-        .otherwise(pl.col("oldest_unpaid_due_date"))
-        .alias("oldest_unpaid_due_date"),
-        pl.when(overdue)
-        .then(pl.lit("50.00"))
-        .otherwise(pl.col("overdue_principal"))
-        .alias("overdue_principal"),
-    ).write_csv(path)
-    return loan
 
 
 def test_reprocess_ends_as_if_the_corrected_file_had_arrived_on_time(book, tmp_path, config_dir):

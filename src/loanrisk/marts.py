@@ -202,18 +202,42 @@ GROUP BY GROUPING SETS ((snapshot_date, product_code, aging_bucket),
 """
 
 
-def vintage_curves_sql() -> str:
+def vintage_loans_sql(aging: str = "loan_aging") -> str:
+    """Per loan, over the rows of ``aging``: earliest origination date, first day seen and the
+    principal that day, first day more than 30 and more than 90 days past due. Rows of disjoint
+    periods combine into the same by ``combine_vintage_loans_sql`` (mins and the principal of
+    the earliest first day), which is how the report reuses past months (``report/cache.py``)."""
+    return f"""
+SELECT loan_id, min(origination_date) AS origination_date, min(snapshot_date) AS first_seen,
+       arg_min(principal_amount, snapshot_date) AS principal,
+       min(snapshot_date) FILTER (WHERE dpd > 30) AS first_30,
+       min(snapshot_date) FILTER (WHERE dpd > 90) AS first_90
+FROM {aging} GROUP BY loan_id
+"""
+
+
+def combine_vintage_loans_sql(parts: str) -> str:
+    """``vintage_loans`` rows of several periods -> one row per loan, as over all of them."""
+    return f"""
+SELECT loan_id, min(origination_date) AS origination_date, min(first_seen) AS first_seen,
+       arg_min(principal, first_seen) AS principal, min(first_30) AS first_30,
+       min(first_90) AS first_90
+FROM {parts} GROUP BY loan_id
+"""
+
+
+def vintage_curves_sql(vintage_loans: str | None = None) -> str:
     """By origination month x months on book: loans and principal disbursed, and how many had
     been more than 30 / 90 days past due on any processed day by the end of that month on book.
     Only months already processed appear; loans originated before history began are counted
-    from the first processed day (their earlier delinquency is unknown)."""
+    from the first processed day (their earlier delinquency is unknown). ``vintage_loans``:
+    the relation of ``vintage_loans_sql`` (computed over ``loan_aging`` when not given)."""
+    loans = vintage_loans or f"({vintage_loans_sql()})"
     return f"""
 WITH loans AS (
-    SELECT loan_id, CAST(date_trunc('month', min(origination_date)) AS DATE) AS vintage_month,
-           arg_min(principal_amount, snapshot_date) AS principal,
-           min(snapshot_date) FILTER (WHERE dpd > 30) AS first_30,
-           min(snapshot_date) FILTER (WHERE dpd > 90) AS first_90
-    FROM loan_aging GROUP BY loan_id
+    SELECT loan_id, CAST(date_trunc('month', origination_date) AS DATE) AS vintage_month,
+           principal, first_30, first_90
+    FROM {loans}
 ), months AS (
     SELECT DISTINCT CAST(date_trunc('month', snapshot_date) AS DATE) AS month FROM loan_aging
 )
@@ -234,33 +258,50 @@ GROUP BY ALL
 """
 
 
-def cure_rates_sql(policy: ClassificationConfig) -> str:
+def delinquency_entries_sql(
+    policy: ClassificationConfig, state: str = "loan_state", aging: str = "loan_aging"
+) -> str:
+    """Loans entering the first delinquent bucket (an episode starting in M1): loan, day and
+    product that day."""
+    first_delinquent = _quote(policy.aging_buckets[1].name)
+    return f"""
+SELECT e.loan_id, e.snapshot_date AS entry_date, a.product_code
+FROM {state} e JOIN {aging} a ON a.loan_id = e.loan_id AND a.snapshot_date = e.snapshot_date
+WHERE e.in_snapshot AND e.episode_start_date = e.snapshot_date
+  AND e.aging_bucket = {first_delinquent}
+"""
+
+
+def delinquency_cures_sql(state: str = "loan_state") -> str:
+    """Loans back in M0 after a day past due: loan and cure day."""
+    return f"""
+SELECT loan_id, snapshot_date AS cure_date FROM {state}
+WHERE in_snapshot AND cure_date = snapshot_date
+"""
+
+
+def cure_rates_sql(
+    policy: ClassificationConfig, entries: str | None = None, cures: str | None = None
+) -> str:
     """Of the loans entering M1 (an episode starting in the first delinquent bucket) in a month,
     the share back in M0 within cure_window_days; only entries already observed that long
-    count in the rate."""
-    first_delinquent = _quote(policy.aging_buckets[1].name)
+    count in the rate. ``entries``/``cures``: relations of ``delinquency_entries_sql`` and
+    ``delinquency_cures_sql`` (computed over loan_state and loan_aging when not given)."""
     days = policy.history.cure_window_days
+    entries = entries or f"({delinquency_entries_sql(policy)})"
+    cures = cures or f"({delinquency_cures_sql()})"
     return f"""
-WITH entries AS (
-    SELECT loan_id, snapshot_date AS entry_date, aging_bucket
-    FROM loan_state WHERE in_snapshot AND episode_start_date = snapshot_date
-), cures AS (
-    SELECT loan_id, snapshot_date AS cure_date FROM loan_state
-    WHERE in_snapshot AND cure_date = snapshot_date
-), products AS (
-    SELECT loan_id, snapshot_date, product_code FROM loan_aging
-), last_day AS (SELECT max(snapshot_date) AS day FROM loan_state)
-SELECT CAST(date_trunc('month', e.entry_date) AS DATE) AS entry_month, p.product_code,
+WITH last_day AS (SELECT max(snapshot_date) AS day FROM loan_state)
+SELECT CAST(date_trunc('month', e.entry_date) AS DATE) AS entry_month, e.product_code,
        count(*) AS loans_entered,
        count(*) FILTER (WHERE e.entry_date + {days} <= (SELECT day FROM last_day))
          AS loans_observed_30d,
        count(*) FILTER (WHERE e.entry_date + {days} <= (SELECT day FROM last_day) AND EXISTS (
-           SELECT 1 FROM cures c WHERE c.loan_id = e.loan_id
+           SELECT 1 FROM {cures} c WHERE c.loan_id = e.loan_id
              AND c.cure_date > e.entry_date AND c.cure_date <= e.entry_date + {days}))
          AS loans_cured_30d,
        loans_cured_30d / nullif(loans_observed_30d, 0) AS cure_rate_30d
-FROM entries e JOIN products p ON p.loan_id = e.loan_id AND p.snapshot_date = e.entry_date
-WHERE e.aging_bucket = {first_delinquent}
+FROM {entries} e
 GROUP BY ALL
 """
 
@@ -272,6 +313,9 @@ def mart_views(policy: ClassificationConfig) -> dict[str, str]:
         "roll_rates_monthly": roll_rates_monthly_sql(),
         "flow_rates": flow_rates_view_sql(policy),
         "portfolio_summary": portfolio_summary_sql(policy),
-        "vintage_curves": vintage_curves_sql(),
-        "cure_rates": cure_rates_sql(policy),
+        "vintage_loans": vintage_loans_sql(),
+        "vintage_curves": vintage_curves_sql("vintage_loans"),
+        "delinquency_entries": delinquency_entries_sql(policy),
+        "delinquency_cures": delinquency_cures_sql(),
+        "cure_rates": cure_rates_sql(policy, "delinquency_entries", "delinquency_cures"),
     }

@@ -85,6 +85,15 @@ class Lake:
         """Fingerprints of the inputs a shard's part was computed from (beside the part)."""
         return self.partition("shards", table, business_date) / f"{shard}.inputs.json"
 
+    def month_extract(self, table: str, month: dt.date) -> Path:
+        """``lake/marts/<table>/month=YYYY-MM``: a complete month's extract the risk report
+        reuses (``report/cache.py``)."""
+        return self.table_dir("marts", table) / f"month={month:%Y-%m}"
+
+    def month_extract_inputs(self, table: str, month: dt.date) -> Path:
+        """Fingerprint of the published days a month's extract was computed from."""
+        return self.table_dir("marts", table) / f"month={month:%Y-%m}.inputs.json"
+
     def run_dir(self, business_date: dt.date) -> Path:
         return self.data_root / "runs" / business_date.isoformat()
 

@@ -19,6 +19,6 @@ def docs_link(lake: Lake, business_date: dt.date) -> str:
 
 def build_risk_report(lake: Lake, business_date: dt.date) -> Path:
     """Render the day's risk report; the same warehouse contents give the same bytes."""
-    data = load_report_data(lake.warehouse, business_date)
+    data = load_report_data(lake, business_date)
     page = render(data, docs_link(lake, business_date))
     return write_bytes_atomic(page.encode("utf-8"), lake.risk_report(business_date))

@@ -11,11 +11,12 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from loanrisk.errors import InputFileError
-from loanrisk.report import risk_data, scope
+from loanrisk.marts import combine_vintage_loans_sql
+from loanrisk.report import cache, risk_data, scope
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
+from loanrisk.storage import Lake
 
 TREND_DAYS = 90
 MAX_VINTAGES = 12
@@ -201,11 +202,12 @@ def _run(con, day: dt.date) -> Run | None:
     )
 
 
-def load_report_data(warehouse: Path, day: dt.date) -> ReportData:
+def load_report_data(lake: Lake, day: dt.date) -> ReportData:
     """Read every section that the warehouse can answer for ``day``, each from only the history
-    it shows (``scope.py``)."""
+    it shows (``scope.py``), past months from their stored extracts (``cache.py``)."""
     import duckdb
 
+    warehouse = lake.warehouse
     if not warehouse.exists():
         raise InputFileError(f"{warehouse}: warehouse not found; run the pipeline first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -223,6 +225,7 @@ def load_report_data(warehouse: Path, day: dt.date) -> ReportData:
             data.portfolio = _portfolio(con, day)
             data.par_trend = _rows(con, TREND_SQL, [start, day])
         _load_marts(con, data, views, day)
+        _load_history(con, data, views, day, lake)
         _load_risk(con, data, views, day)
     return data
 
@@ -237,18 +240,35 @@ def _load_risk(con, data: ReportData, views: set[str], day: dt.date) -> None:
         data.actions = risk_data.actions(con, day)
 
 
+def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: Lake) -> None:
+    """Vintages and cure rates: the marts over month extracts (``cache.py``) when the warehouse
+    has their per-month views, else over the bounded history."""
+    if "vintage_curves" in views:
+        # the latest MAX_VINTAGES vintages: those of the current month and the ones before it,
+        # which has none on its first days
+        first = scope.month_start(day, MAX_VINTAGES)
+        if "vintage_loans" in views:
+            parts = cache.month_rows(con, views, lake, "vintage_loans", first, day)
+            loans = f"SELECT * FROM ({combine_vintage_loans_sql(parts)})"
+            recent = f"{loans} WHERE origination_date >= DATE '{first.isoformat()}'"
+            scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE vintage_loans AS {recent}")
+            scope.published_days_only(con, first, day)  # the mart's months
+        data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
+    if "cure_rates" in views:
+        first = scope.month_start(day, CURE_MONTHS - 1)
+        if "delinquency_entries" in views:
+            for view in ("delinquency_entries", "delinquency_cures"):
+                parts = cache.month_rows(con, views, lake, view, first, day)
+                scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {parts}")
+            first = day  # the mart reads only the last day of loan_state then
+        scope.limit_history(con, views, first, day)
+        data.cure_rates = _rows(con, CURE_SQL, [day, CURE_MONTHS])
+
+
 def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
     if "roll_rates" in views:
         scope.limit_history(con, views, scope.previous_published(con, views, day), day)
         data.roll_rates = _rows(con, ROLL_SQL, [day])
-    if "vintage_curves" in views:
-        # a loan is in no snapshot before its origination date (a quarantine rule)
-        first = scope.month_start(day, MAX_VINTAGES - 1)
-        scope.limit_history(con, views, first, day, originated_from=first)
-        data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
-    if "cure_rates" in views:
-        scope.limit_history(con, views, scope.month_start(day, CURE_MONTHS - 1), day)
-        data.cure_rates = _rows(con, CURE_SQL, [day, CURE_MONTHS])
     if "flow_rates" in views:
         # the earliest flow shown starts from the month end before its own
         scope.limit_history(con, views, scope.month_start(day, FLOW_MONTHS + 1), day)

@@ -1,5 +1,5 @@
-"""Bound the history each report section reads, so a day's report costs the same on day 400 as
-on day 40.
+"""Bound the history each report section reads to what it shows, so a day's report stops
+costing more with every day kept.
 
 The warehouse's views read every day kept: ``pipeline_runs`` parses every run manifest, and the
 marts (roll, flow, cure rates, vintage curves, portfolio summary) compute over all of
@@ -9,10 +9,13 @@ binds before the warehouse's own (the temp schema comes first in its search path
 
 * ``pipeline_runs``: a table holding the run manifests once, instead of a parse per query;
 * ``loan_aging`` and ``loan_state``: views of the warehouse's, limited to the dates a section
-  shows (and for vintages, to the loans originated in its months). The mart views then compute
-  over those rows only; their SQL stays the one in ``loanrisk.marts``.
+  shows. The mart views then compute over those rows only; their SQL stays the one in
+  ``loanrisk.marts``;
+* for vintages and cure rates, the per-loan and per-event views the marts read
+  (``vintage_loans``, ``delinquency_entries``, ``delinquency_cures``): tables combining stored
+  month extracts with the current month (``cache.py``).
 
-Nothing is written: the temporary objects die with the connection.
+Nothing is written to the warehouse: the temporary objects die with the connection.
 """
 
 from __future__ import annotations
@@ -28,41 +31,58 @@ def month_start(day: dt.date, months_back: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def _warehouse(con, view: str) -> str:
+def run_ddl(con, statement: str) -> None:
+    """Execute a statement to completion (DuckDB refuses new work while a result is open)."""
+    con.execute(statement).fetchall()
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def warehouse_view(con, view: str) -> str:
     """The warehouse's own ``view`` (``main`` alone would name the temp schema's)."""
-    (catalog,) = con.execute("SELECT current_database()").fetchone()
+    ((catalog,),) = con.execute("SELECT current_database()").fetchall()
     return '"' + catalog.replace('"', '""') + f'".main.{view}'
 
 
 def snapshot_runs(con, views: set[str]) -> None:
     """Read the run manifests once for the whole report."""
     if "pipeline_runs" in views:
-        source = _warehouse(con, "pipeline_runs")
-        con.execute(f"CREATE TEMP TABLE pipeline_runs AS SELECT * FROM {source}")
+        source = warehouse_view(con, "pipeline_runs")
+        run_ddl(con, f"CREATE TEMP TABLE pipeline_runs AS SELECT * FROM {source}")
 
 
-def limit_history(
-    con, views: set[str], first: dt.date, last: dt.date, originated_from: dt.date | None = None
-) -> None:
-    """Point ``loan_aging`` and ``loan_state`` at snapshot dates ``first``..``last`` (and, when
-    given, ``loan_aging`` at loans originated on or after ``originated_from``)."""
+def limit_history(con, views: set[str], first: dt.date, last: dt.date) -> None:
+    """Point ``loan_aging`` and ``loan_state`` at snapshot dates ``first``..``last``."""
     for view in BOUNDED:
         if view not in views:
             continue
         where = f"snapshot_date BETWEEN DATE '{first.isoformat()}' AND DATE '{last.isoformat()}'"
-        if originated_from is not None and view == "loan_aging":
-            where += f" AND origination_date >= DATE '{originated_from.isoformat()}'"
-        source = _warehouse(con, view)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source} WHERE {where}")
+        source = warehouse_view(con, view)
+        run_ddl(con, f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source} WHERE {where}")
+
+
+def published_days_only(con, first: dt.date, last: dt.date) -> None:
+    """Point ``loan_aging`` at its published days from ``first`` to ``last``, their dates only:
+    for a mart that reads nothing else of it once its per-loan rows come from month extracts
+    (a view reading another column fails to bind rather than reading wrong rows)."""
+    run_ddl(
+        con,
+        "CREATE OR REPLACE TEMP VIEW loan_aging AS SELECT snapshot_date FROM pipeline_runs "
+        f"WHERE status = 'published' AND snapshot_date BETWEEN DATE '{first.isoformat()}' "
+        f"AND DATE '{last.isoformat()}'",
+    )
 
 
 def previous_published(con, views: set[str], day: dt.date) -> dt.date:
     """The published day before ``day`` (``day`` itself when there is none)."""
     if "pipeline_runs" not in views:
         return day
-    (previous,) = con.execute(
+    ((previous,),) = con.execute(
         "SELECT max(snapshot_date) FROM pipeline_runs "
         "WHERE status = 'published' AND snapshot_date < ?",
         [day],
-    ).fetchone()
+    ).fetchall()
     return previous or day

@@ -1,0 +1,79 @@
+"""Month extracts of the history behind the report's vintage and cure sections, kept between
+reports so each day reads one month of detail instead of up to a year.
+
+A section's rows are a warehouse view (``vintage_loans``, ``delinquency_entries``,
+``delinquency_cures``) computed over each month apart, then combined: a complete month's extract
+is stored under ``lake/marts/<view>/month=YYYY-MM`` beside the fingerprint of the published
+days it was computed from (their loan_aging and loan_state sha256, from the run manifests) and
+recomputed only when that changes (a day of the month rerun or published late); the current
+month is computed live. The view's SQL stays the one in ``loanrisk.marts``: a month is that
+view with ``loan_aging`` and ``loan_state`` limited to the month (``scope.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from loanrisk.report import scope
+from loanrisk.storage import Lake, read_json, write_json_atomic, write_partition
+
+
+def published_months(con, first: dt.date, last: dt.date) -> dict[dt.date, list[dt.date]]:
+    """Month start -> the published days of that month between ``first`` and ``last``."""
+    rows = con.execute(
+        "SELECT snapshot_date FROM pipeline_runs WHERE status = 'published' "
+        "AND snapshot_date BETWEEN ? AND ? ORDER BY snapshot_date",
+        [first, last],
+    ).fetchall()
+    months: dict[dt.date, list[dt.date]] = {}
+    for (day,) in rows:
+        months.setdefault(scope.month_start(day), []).append(day)
+    return months
+
+
+def fingerprint(lake: Lake, days: list[dt.date]) -> dict:
+    """What a month's extract depends on: each published day's loan_aging and loan_state."""
+    tables = ("curated/loan_aging", "curated/loan_state")
+    entries = []
+    for day in days:
+        outputs = read_json(lake.run_manifest(day)).get("outputs", {})
+        entries.append([day.isoformat(), *(outputs.get(t, {}).get("sha256") for t in tables)])
+    return {"days": entries}
+
+
+def _extract(con, views: set[str], view: str, first: dt.date, last: dt.date) -> pl.DataFrame:
+    scope.limit_history(con, views, first, last)
+    source = scope.warehouse_view(con, view)
+    return pl.from_arrow(con.sql(f"SELECT * FROM {source} ORDER BY ALL").to_arrow_table())
+
+
+def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.date]) -> str:
+    """Path of a complete month's extract, written first when missing or stale."""
+    month = scope.month_start(days[0])
+    folder, recorded = lake.month_extract(view, month), lake.month_extract_inputs(view, month)
+    inputs = fingerprint(lake, days)
+    part = folder / "part-0.parquet"
+    if not (part.exists() and recorded.exists() and read_json(recorded) == inputs):
+        part = write_partition(_extract(con, views, view, month, days[-1]), folder, lake.scratch)
+        write_json_atomic(inputs, recorded)
+    return part.as_posix()
+
+
+def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day: dt.date) -> str:
+    """A temp table of the warehouse ``view`` over each month from ``first`` (a month start) to
+    ``day``'s, month by month; returns its name."""
+    current = scope.month_start(day)
+    months = published_months(con, first, day)
+    paths = [_stored_month(con, views, lake, view, d) for m, d in months.items() if m < current]
+    scope.limit_history(con, views, current, day)
+    stored = [
+        f"SELECT * FROM read_parquet({scope.quote(p)}, hive_partitioning = false)" for p in paths
+    ]
+    live = f"SELECT * FROM {scope.warehouse_view(con, view)}"
+    table = f"{view}_by_month"
+    scope.run_ddl(
+        con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
+    )
+    return table
