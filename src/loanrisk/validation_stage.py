@@ -143,9 +143,11 @@ def check_feed(
     }
     checked = (flagged, valid, quarantined, rules, counts)
     report = _feed_report(lake, settings, feed, day, staged, previous, checked) | outputs
+    # GX reads only its columns: the day's frames go as soon as they are not needed (at 3M
+    # rows the valid rows hold 0.85 GB, GX's columns 1.8 GB, the flagged frame more)
+    del valid, quarantined, checked
     table = suite_table(flagged, rules)
-    # GX reads only its columns: the day's frames go first (several GB at 10M rows)
-    del flagged, valid, quarantined, checked
+    del flagged
     gx_counts = run_suite(lake.gx_root, lake.data_docs, lake.gx_archive, feed, day, table, rules)
     _same_counts(counts, gx_counts, file_name)
     report["gx_unexpected_total"] = sum(gx_counts.values())
