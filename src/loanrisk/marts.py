@@ -202,17 +202,17 @@ GROUP BY GROUPING SETS ((snapshot_date, product_code, aging_bucket),
 """
 
 
-def vintage_loans_sql(aging: str = "loan_aging") -> str:
-    """Per loan, over the rows of ``aging``: earliest origination date, first day seen and the
+def vintage_loans_sql() -> str:
+    """Per loan, over its rows of ``loan_aging``: earliest origination date, first day seen and the
     principal that day, first day more than 30 and more than 90 days past due. Rows of disjoint
     periods combine into the same by ``combine_vintage_loans_sql`` (mins and the principal of
     the earliest first day), which is how the report reuses past months (``report/cache.py``)."""
-    return f"""
+    return """
 SELECT loan_id, min(origination_date) AS origination_date, min(snapshot_date) AS first_seen,
        arg_min(principal_amount, snapshot_date) AS principal,
        min(snapshot_date) FILTER (WHERE dpd > 30) AS first_30,
        min(snapshot_date) FILTER (WHERE dpd > 90) AS first_90
-FROM {aging} GROUP BY loan_id
+FROM loan_aging GROUP BY loan_id
 """
 
 
@@ -258,24 +258,22 @@ GROUP BY ALL
 """
 
 
-def delinquency_entries_sql(
-    policy: ClassificationConfig, state: str = "loan_state", aging: str = "loan_aging"
-) -> str:
+def delinquency_entries_sql(policy: ClassificationConfig) -> str:
     """Loans entering the first delinquent bucket (an episode starting in M1): loan, day and
     product that day."""
     first_delinquent = _quote(policy.aging_buckets[1].name)
     return f"""
 SELECT e.loan_id, e.snapshot_date AS entry_date, a.product_code
-FROM {state} e JOIN {aging} a ON a.loan_id = e.loan_id AND a.snapshot_date = e.snapshot_date
+FROM loan_state e JOIN loan_aging a ON a.loan_id = e.loan_id AND a.snapshot_date = e.snapshot_date
 WHERE e.in_snapshot AND e.episode_start_date = e.snapshot_date
   AND e.aging_bucket = {first_delinquent}
 """
 
 
-def delinquency_cures_sql(state: str = "loan_state") -> str:
+def delinquency_cures_sql() -> str:
     """Loans back in M0 after a day past due: loan and cure day."""
-    return f"""
-SELECT loan_id, snapshot_date AS cure_date FROM {state}
+    return """
+SELECT loan_id, snapshot_date AS cure_date FROM loan_state
 WHERE in_snapshot AND cure_date = snapshot_date
 """
 

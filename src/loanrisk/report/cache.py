@@ -17,7 +17,7 @@ import datetime as dt
 import polars as pl
 
 from loanrisk.report import scope
-from loanrisk.storage import Lake, read_json, write_json_atomic, write_partition
+from loanrisk.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
 
 
 def published_months(con, first: dt.date, last: dt.date) -> dict[dt.date, list[dt.date]]:
@@ -54,7 +54,7 @@ def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.dat
     month = scope.month_start(days[0])
     folder, recorded = lake.month_extract(view, month), lake.month_extract_inputs(view, month)
     inputs = fingerprint(lake, days)
-    part = folder / "part-0.parquet"
+    part = folder / PARQUET_FILE
     if not (part.exists() and recorded.exists() and read_json(recorded) == inputs):
         part = write_partition(_extract(con, views, view, month, days[-1]), folder, lake.scratch)
         write_json_atomic(inputs, recorded)
