@@ -27,36 +27,20 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import resource
 import shutil
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))  # run as a script: benchmarks/ is on the path, not its parent
+
+from benchmarks.measure import cpu_seconds, peak_mib, reset_peak  # noqa: E402
+
 DAY = dt.date(2026, 3, 1)
 FEED = "loan_snapshot"
-
-
-def _peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _reset_peak() -> None:
-    # Not Linux, or not allowed: peaks then accumulate over the phases.
-    with suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its waited-for children (forked workers)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
 
 
 class Clock:
@@ -69,12 +53,12 @@ class Clock:
 
     @contextmanager
     def phase(self, name: str):
-        _reset_peak()
-        start, cpu = time.perf_counter(), _cpu_seconds()
+        reset_peak()
+        start, cpu = time.perf_counter(), cpu_seconds()
         yield
         self.seconds[name] = time.perf_counter() - start
-        self.cpu[name] = _cpu_seconds() - cpu
-        self.peaks[name] = _peak_mib()
+        self.cpu[name] = cpu_seconds() - cpu
+        self.peaks[name] = peak_mib()
 
 
 class GxCost(logging.Handler):
