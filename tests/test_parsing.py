@@ -1,0 +1,39 @@
+"""Reading a landing file as text: each row's source line, however the file breaks its lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loanrisk.contracts import load_contract
+from loanrisk.parsing import SOURCE_LINE, read_text
+
+HEADER = "contact_id,borrower_id,loan_id,contact_time,channel,outcome,promise_date,promise_amount"
+ROW = "C{n},B{n},L{n},2026-03-01T09:00:00+08:00,SMS,NO_ANSWER,,"
+QUOTED = 'C{n},B{n},L{n},2026-03-01T09:00:00+08:00,SMS,"NO\nANSWER",,'
+
+# (lines after the header, line ending, final line break) -> source line of each row.
+LAYOUTS = {
+    "lf": ([ROW, ROW, ROW], "\n", True, [2, 3, 4]),
+    "lf-no-final-break": ([ROW, ROW, ROW], "\n", False, [2, 3, 4]),
+    "crlf": ([ROW, ROW, ROW], "\r\n", True, [2, 3, 4]),
+    "blank-line-between": ([ROW, "", ROW], "\n", True, [2, 4]),
+    "trailing-blank-lines": ([ROW, ROW, "", ""], "\n", True, [2, 3]),
+    # One embedded break and no final one: the file's break count equals the rows', yet the
+    # third row starts a line further down.
+    "embedded-break-no-final-break": ([ROW, QUOTED, ROW], "\n", False, [2, 3, 5]),
+    "embedded-break": ([QUOTED, ROW, QUOTED, ROW], "\n", True, [2, 4, 5, 7]),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS), ids=list(LAYOUTS))
+def test_source_line_is_where_the_record_starts(tmp_path: Path, config_dir, layout):
+    lines, ending, final_break, expected = LAYOUTS[layout]
+    body = [line.format(n=i) for i, line in enumerate(lines)]
+    text = ending.join([HEADER, *body]) + (ending if final_break else "")
+    path = tmp_path / "contacts_2026-03-01.csv"
+    path.write_bytes(text.encode())
+    contract = load_contract(config_dir.parent / "data_contracts", "contacts")
+    frame = read_text(path, contract, "utf-8")
+    assert frame[SOURCE_LINE].to_list() == expected
