@@ -15,7 +15,14 @@ import polars as pl
 
 from loanrisk import __version__
 from loanrisk.config import Settings
-from loanrisk.storage import Lake, read_json, sha256_file, write_bytes_atomic, write_json_atomic
+from loanrisk.storage import (
+    PARQUET_OPTIONS,
+    Lake,
+    read_json,
+    sha256_file,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 OWNER_ONLY = 0o600
@@ -56,7 +63,7 @@ def write_extract_files(
     entries = [_file_entry(lake, csv, frame.height)]
     if parquet:
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
+        frame.write_parquet(buffer, **PARQUET_OPTIONS)
         target = folder / f"{name}.parquet"
         write_bytes_atomic(buffer.getvalue(), target, OWNER_ONLY)
         entries.append(_file_entry(lake, target, frame.height))

@@ -182,10 +182,26 @@ def _parses(text: pa.Array, physical_type: str) -> np.ndarray:
     raise ValueError(f"no parser for physical type {physical_type!r}")
 
 
+def _trimmed(text: pa.Array) -> pa.Array:
+    """The text without surrounding whitespace. Values that begin and end with a printable
+    ASCII byte other than a space have none (any Unicode space is made of bytes of 0x80 and
+    above): when all do, as in a well-formed file, the copy is skipped."""
+    _, offsets, data = text.buffers()
+    if data is None or len(text) == 0:
+        return text
+    bounds = np.frombuffer(offsets, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    starts, ends = bounds[:-1], bounds[1:]
+    filled = ends > starts
+    chars = np.frombuffer(data, dtype=np.uint8)
+    edges = np.concatenate([chars[starts[filled]], chars[ends[filled] - 1]])
+    if ((edges > ord(" ")) & (edges < 0x7F)).all():
+        return text
+    return pc.utf8_trim_whitespace(text)
+
+
 def parses_as(text: pd.Series, physical_type: str) -> pd.Series:
     """True where the (stripped) text parses as the contract's physical type; null is False."""
-    stripped = pc.utf8_trim_whitespace(_arrow_text(text))
-    return pd.Series(_parses(stripped, physical_type), index=text.index)
+    return pd.Series(_parses(_trimmed(_arrow_text(text)), physical_type), index=text.index)
 
 
 _CHECK_CHARS = np.frombuffer(RESIDENT_ID_CHECK_CHARS.encode("ascii"), dtype=np.uint8)
