@@ -1,5 +1,7 @@
-"""The risk report's month extracts (``report/cache.py``): stored per complete month, reused,
-refreshed when a day of the month is rerun, and never changing a figure."""
+"""The month extracts (``report/cache.py``) behind the stored vintage curves and the report's cure
+rates: stored per complete month, reused, refreshed when a day of the month is rerun, and never
+changing a figure; and the marts stored per day (``marts_stage.py``) equal their SQL over the
+whole history."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import json
 import shutil
 
 import duckdb
+import polars as pl
 import pytest
 from conftest import correct_day
 
+from loanrisk import marts
 from loanrisk.cli import main
+from loanrisk.config import load_settings
+from loanrisk.marts_stage import mart_frames
 from loanrisk.report import data as report_data
 from loanrisk.storage import Lake
 
@@ -41,6 +47,19 @@ def rebuild_report(root, config_dir, day: dt.date) -> bytes:
     return (root / "reports" / str(day) / "risk_report.html").read_bytes()
 
 
+def drop_month_extracts(root) -> None:
+    for view in VIEWS:
+        shutil.rmtree(root / "lake" / "marts" / view)
+
+
+def assert_stored_marts_recompute(root, config_dir, day: dt.date) -> None:
+    """The marts stored for ``day`` equal a recomputation without any month extract."""
+    lake, settings = Lake(root, root / "landing"), load_settings(config_dir, root)
+    drop_month_extracts(root)
+    for name, frame in mart_frames(lake, settings, day).items():
+        assert frame.equals(pl.read_parquet(lake.partition_file("marts", name, day))), name
+
+
 def recorded(lake: Lake, view: str) -> dict:
     return json.loads(lake.month_extract_inputs(view, APRIL).read_text())
 
@@ -52,18 +71,41 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
         assert [d for d, *_ in recorded(lake, view)["days"]] == ["2026-04-29", "2026-04-30"]
     assert not lake.month_extract("vintage_loans", dt.date(2026, 5, 1)).exists()  # live month
     built = (book / "reports" / str(LAST) / "risk_report.html").read_bytes()
-    shutil.rmtree(book / "lake" / "marts")
+    assert_stored_marts_recompute(book, config_dir, LAST)
     assert rebuild_report(book, config_dir, LAST) == built
 
 
 def test_the_report_shows_what_the_full_history_marts_show(book):
-    """The latest day's vintages and cure rates equal the warehouse views over all history."""
+    """The latest day's vintages and cure rates equal their marts' SQL over all history."""
     data = report_data.load_report_data(Lake(book, book / "landing"), LAST)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        full = marts.vintage_curves_sql()
+        con.execute(f"CREATE TEMP VIEW vintage_curves AS {full}").fetchall()
         vintages = con.execute(report_data.VINTAGE_SQL, [LAST, LAST, 12]).fetchall()
         cures = con.execute(report_data.CURE_SQL, [LAST, 6]).fetchall()
     assert data.vintages == (vintages or None) and data.vintages
     assert data.cure_rates == (cures or None)
+
+
+def test_stored_marts_equal_their_sql_over_the_whole_history(book, config_dir):
+    """Each day's roll rates and portfolio summary, and the last day's vintage curves, in
+    ``lake/marts`` equal the marts' SQL over every stored day; the BI views read them."""
+    policy = load_settings(config_dir, book).classification
+    full = {
+        "roll_rates": marts.roll_rates_sql(),
+        "portfolio_summary": marts.portfolio_summary_sql(policy),
+        "vintage_curves": f"SELECT DATE '{LAST}' AS snapshot_date, * FROM "
+        f"({marts.vintage_curves_sql()})",
+    }
+    lake = Lake(book, book / "landing")
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        for name, sql in full.items():
+            stored = con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+            expected = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL").fetchall()
+            assert stored == expected and stored, name
+    days = [START + dt.timedelta(days=n) for n in range(DAYS)]
+    assert lake.partition_dates("marts", "roll_rates") == days
+    assert pl.read_parquet(lake.partition_file("marts", "roll_rates", START)).height == 0
 
 
 def test_a_rerun_day_refreshes_its_months_extract(book, tmp_path, config_dir):
@@ -77,5 +119,5 @@ def test_a_rerun_day_refreshes_its_months_extract(book, tmp_path, config_dir):
     after = recorded(lake, "vintage_loans")
     assert after != before and after["days"][0] == before["days"][0]  # April 30 changed
     built = (root / "reports" / str(LAST) / "risk_report.html").read_bytes()
-    shutil.rmtree(root / "lake" / "marts")
+    assert_stored_marts_recompute(root, config_dir, LAST)  # later days' marts were refreshed
     assert rebuild_report(root, config_dir, LAST) == built

@@ -10,6 +10,9 @@ from __future__ import annotations
 from loanrisk.config import ClassificationConfig
 
 MONEY = "DECIMAL(18,2)"
+#: Marts stored per published day under lake/marts/<table>/snapshot_date=D
+#: (``marts_stage.py``, DESIGN.md section 3); their warehouse views read those files.
+MATERIALIZED = ("roll_rates", "portfolio_summary", "vintage_curves")
 
 
 def _quote(text: str) -> str:
@@ -305,14 +308,12 @@ GROUP BY ALL
 
 
 def mart_views(policy: ClassificationConfig) -> dict[str, str]:
-    """View name -> SELECT, for every mart (loan_state-based ones need that view too)."""
+    """View name -> SELECT, for every mart computed when queried (loan_state-based ones need
+    that view too). The ``MATERIALIZED`` marts are views of their stored files instead."""
     return {
-        "roll_rates": roll_rates_sql(),
         "roll_rates_monthly": roll_rates_monthly_sql(),
         "flow_rates": flow_rates_view_sql(policy),
-        "portfolio_summary": portfolio_summary_sql(policy),
         "vintage_loans": vintage_loans_sql(),
-        "vintage_curves": vintage_curves_sql("vintage_loans"),
         "delinquency_entries": delinquency_entries_sql(policy),
         "delinquency_cures": delinquency_cures_sql(),
         "cure_rates": cure_rates_sql(policy, "delinquency_entries", "delinquency_cures"),

@@ -238,10 +238,24 @@ def publish_warehouse(business_date: dt.date, settings: Settings) -> dict:
 def publish_day(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
-    """Write the run manifest (the day is published) and show it in ``pipeline_runs``."""
+    """Write the run manifest (the day is published) and show it in ``pipeline_runs``, then
+    the day's marts in ``lake/marts`` (and those of later days ``age_loans`` recomputed)."""
+    from loanrisk.marts_stage import publish_marts
+
+    lake = lake_of(settings)
     manifest = finalize_run(business_date, settings, accepted)
-    refresh_warehouse(lake_of(settings), settings.contracts_dir, settings.classification)
+    refresh_warehouse(lake, settings.contracts_dir, settings.classification)
+    for day in [business_date, *_recomputed_days(lake, business_date)]:
+        publish_marts(lake, settings, day)
+    refresh_warehouse(lake, settings.contracts_dir, settings.classification)  # first marts
     return manifest
+
+
+def _recomputed_days(lake: Lake, business_date: dt.date) -> list[dt.date]:
+    """Later published days whose tables a rerun of ``business_date`` recomputed."""
+    last = lake.stage_report(business_date, "build_collections")
+    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
+    return [dt.date.fromisoformat(day) for day in recomputed]
 
 
 @log_stage
@@ -259,12 +273,12 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
         )
     path = build_risk_report(lake, business_date)
     build_docs_index(lake.gx_root, lake.data_docs)  # the report links to it
-    last = lake.stage_report(business_date, "build_collections")
-    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
+    recomputed = _recomputed_days(lake, business_date)
     for day in recomputed:
-        if lake.risk_report(dt.date.fromisoformat(day)).exists():
-            build_risk_report(lake, dt.date.fromisoformat(day))
-    return {"path": str(path), "bytes": path.stat().st_size, "rebuilt": recomputed}
+        if lake.risk_report(day).exists():
+            build_risk_report(lake, day)
+    rebuilt = [day.isoformat() for day in recomputed]
+    return {"path": str(path), "bytes": path.stat().st_size, "rebuilt": rebuilt}
 
 
 def run_day(

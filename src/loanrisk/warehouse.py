@@ -13,7 +13,7 @@ from pathlib import Path
 from loanrisk.config import ClassificationConfig
 from loanrisk.contracts import Contract, load_contract
 from loanrisk.faults import crash_point, scratch_name, sweep_siblings
-from loanrisk.marts import mart_views
+from loanrisk.marts import MATERIALIZED, mart_views
 from loanrisk.storage import CURATED_TABLES, Lake, write_bytes_atomic
 
 _MASKS = {
@@ -107,6 +107,22 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
             f"CREATE OR REPLACE VIEW {name} AS {select}"
             for name, select in mart_views(policy).items()
         ]
+    return statements + _stored_mart_views(lake, published)
+
+
+def _stored_mart_views(lake: Lake, published: str) -> list[str]:
+    """Views of the marts stored per published day; ``vintage_curves`` shows the latest day's
+    curves (each day's partition holds every vintage as known that day)."""
+    statements = []
+    for name in MATERIALIZED:
+        glob = lake.table_glob("marts", name)
+        if not _has_files(glob):
+            continue
+        rows = f"SELECT * FROM {_parquet_source(glob)}{published}"
+        if name == "vintage_curves":
+            latest = f"(SELECT max(snapshot_date) FROM ({rows}))"
+            rows = f"SELECT * FROM ({rows}) WHERE snapshot_date = {latest}"
+        statements.append(f"CREATE OR REPLACE VIEW {name} AS {rows}")
     return statements
 
 

@@ -1,5 +1,6 @@
-"""Month extracts of the history behind the report's vintage and cure sections, kept between
-reports so each day reads one month of detail instead of up to a year.
+"""Month extracts of the history behind the vintage curves (``marts_stage.py``) and the
+report's cure rates, kept between days so each day reads one month of detail instead of up to
+a year.
 
 A section's rows are a warehouse view (``vintage_loans``, ``delinquency_entries``,
 ``delinquency_cures``) computed over each month apart, then combined: a complete month's extract

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from loanrisk.errors import InputFileError
-from loanrisk.marts import combine_vintage_loans_sql
 from loanrisk.report import cache, risk_data, scope
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 from loanrisk.storage import Lake
@@ -74,14 +73,6 @@ class ReportData:
     flow_rates: list[tuple] | None = None
     run: Run | None = None
     views: set[str] = field(default_factory=set)
-
-
-def _views(con) -> set[str]:
-    rows = con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
-        "UNION SELECT table_name FROM duckdb_tables() ORDER BY 1"
-    ).fetchall()
-    return {name for (name,) in rows}
 
 
 def _columns(con, view: str) -> set[str]:
@@ -211,7 +202,7 @@ def load_report_data(lake: Lake, day: dt.date) -> ReportData:
     if not warehouse.exists():
         raise InputFileError(f"{warehouse}: warehouse not found; run the pipeline first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        views = _views(con)
+        views = scope.relations(con)
         data = ReportData(business_date=day, views=views)
         scope.snapshot_runs(con, views)
         if "loan_aging" in views:
@@ -221,7 +212,6 @@ def load_report_data(lake: Lake, day: dt.date) -> ReportData:
             data.five_category = _rows(con, FIVE_CATEGORY_SQL, [day])
         if "portfolio_summary" in views:
             start = day - dt.timedelta(days=TREND_DAYS - 1)
-            scope.limit_history(con, views, start, day)
             data.portfolio = _portfolio(con, day)
             data.par_trend = _rows(con, TREND_SQL, [start, day])
         _load_marts(con, data, views, day)
@@ -241,18 +231,14 @@ def _load_risk(con, data: ReportData, views: set[str], day: dt.date) -> None:
 
 
 def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: Lake) -> None:
-    """Vintages and cure rates: the marts over month extracts (``cache.py``) when the warehouse
-    has their per-month views, else over the bounded history."""
+    """Vintages: the curves stored for the day (as known that day, ``marts_stage.py``). Cure
+    rates: the mart over month extracts (``cache.py``) when the warehouse has their per-month
+    views, else over the bounded history."""
     if "vintage_curves" in views:
-        # the latest MAX_VINTAGES vintages: those of the current month and the ones before it,
-        # which has none on its first days
-        first = scope.month_start(day, MAX_VINTAGES)
-        if "vintage_loans" in views:
-            parts = cache.month_rows(con, views, lake, "vintage_loans", first, day)
-            loans = f"SELECT * FROM ({combine_vintage_loans_sql(parts)})"
-            recent = f"{loans} WHERE origination_date >= DATE '{first.isoformat()}'"
-            scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE vintage_loans AS {recent}")
-            scope.published_days_only(con, first, day)  # the mart's months
+        stored = lake.partition_file("marts", "vintage_curves", day)
+        if stored.exists():  # the curves as known on the day; the view shows the latest day's
+            source = f"read_parquet({scope.quote(stored.as_posix())}, hive_partitioning = false)"
+            scope.run_ddl(con, f"CREATE OR REPLACE TEMP VIEW vintage_curves AS FROM {source}")
         data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
     if "cure_rates" in views:
         first = scope.month_start(day, CURE_MONTHS - 1)
@@ -267,7 +253,6 @@ def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: La
 
 def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
     if "roll_rates" in views:
-        scope.limit_history(con, views, scope.previous_published(con, views, day), day)
         data.roll_rates = _rows(con, ROLL_SQL, [day])
     if "flow_rates" in views:
         # the earliest flow shown starts from the month end before its own

@@ -2,9 +2,10 @@
 costing more with every day kept.
 
 The warehouse's views read every day kept: ``pipeline_runs`` parses every run manifest, and the
-marts (roll, flow, cure rates, vintage curves, portfolio summary) compute over all of
-``loan_aging`` and ``loan_state``. A report shows a few months at most. Within its read-only
-connection the report therefore creates temporary objects under the same names, which DuckDB
+marts computed when queried (flow and cure rates, and the SQL behind the stored roll rates,
+portfolio summary and vintage curves) compute over all of ``loan_aging`` and ``loan_state``. A
+report, or one day's stored marts (``marts_stage.py``), needs a few months at most. Within a
+read-only connection they therefore create temporary objects under the same names, which DuckDB
 binds before the warehouse's own (the temp schema comes first in its search path):
 
 * ``pipeline_runs``: a table holding the run manifests once, instead of a parse per query;
@@ -45,6 +46,15 @@ def warehouse_view(con, view: str) -> str:
     """The warehouse's own ``view`` (``main`` alone would name the temp schema's)."""
     ((catalog,),) = con.execute("SELECT current_database()").fetchall()
     return '"' + catalog.replace('"', '""') + f'".main.{view}'
+
+
+def relations(con) -> set[str]:
+    """Names of the connection's views and tables."""
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+        "UNION SELECT table_name FROM duckdb_tables() ORDER BY 1"
+    ).fetchall()
+    return {name for (name,) in rows}
 
 
 def snapshot_runs(con, views: set[str]) -> None:
