@@ -14,6 +14,7 @@ import pytest
 from conftest import correct_day, outputs
 
 from loanrisk.cli import main
+from loanrisk.marts import MATERIALIZED
 from loanrisk.storage import sha256_file
 
 pytestmark = pytest.mark.slow
@@ -132,7 +133,10 @@ def test_bi_views_read_back_from_duckdb(book):
         assert con.execute("SELECT count(*) FROM loan_quarantine").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("view", ["loan_aging", "loan_state", "loan_quarantine", "pipeline_runs"])
+@pytest.mark.parametrize(
+    "view",
+    ["loan_aging", "loan_state", "loan_quarantine", "pipeline_runs", *MATERIALIZED],
+)
 def test_published_views_carry_their_contract_columns(book, config_dir, view):
     from loanrisk.contracts import load_contract
 
