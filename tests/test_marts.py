@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from loanrisk import marts
+from loanrisk import cohort_marts, marts
 
 D1, D2 = dt.date(2026, 8, 30), dt.date(2026, 8, 31)
 
@@ -219,7 +219,7 @@ def test_vintage_curves_count_ever_30_and_90_by_month_on_book():
             aging_row(sep, "B", "M1", 20, "1000.00"),
         ]
     )
-    got = rows(con, marts.vintage_curves_sql(), "months_on_book")
+    got = rows(con, cohort_marts.vintage_curves_sql(), "months_on_book")
     june = dt.date(2026, 6, 1)
     assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in got] == [
         (june, 1, 2, Decimal("2000.00"), 0, 0),
@@ -259,5 +259,5 @@ def test_cure_rates_share_of_m1_entries_back_in_m0_within_30_days(policy):
         aging_row(r["snapshot_date"], r["loan_id"], r["aging_bucket"], 1, "1.00") for r in state
     ]
     con = warehouse(aging, state)
-    got = rows(con, marts.cure_rates_sql(policy), "entry_month")
+    got = rows(con, cohort_marts.cure_rates_sql(policy), "entry_month")
     assert got == [(dt.date(2026, 8, 1), "CASH_LOAN", 4, 3, 1, pytest.approx(1 / 3))]

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from conftest import correct_day
 
-from loanrisk import marts
+from loanrisk import cohort_marts, marts
 from loanrisk.cli import main
 from loanrisk.config import load_settings
 from loanrisk.marts_stage import mart_frames
@@ -79,7 +79,7 @@ def test_the_report_shows_what_the_full_history_marts_show(book):
     """The latest day's vintages and cure rates equal their marts' SQL over all history."""
     data = report_data.load_report_data(Lake(book, book / "landing"), LAST)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
-        full = marts.vintage_curves_sql()
+        full = cohort_marts.vintage_curves_sql()
         con.execute(f"CREATE TEMP VIEW vintage_curves AS {full}").fetchall()
         vintages = con.execute(report_data.VINTAGE_SQL, [LAST, LAST, 12]).fetchall()
         cures = con.execute(report_data.CURE_SQL, [LAST, 6]).fetchall()
@@ -95,7 +95,7 @@ def test_stored_marts_equal_their_sql_over_the_whole_history(book, config_dir):
         "roll_rates": marts.roll_rates_sql(),
         "portfolio_summary": marts.portfolio_summary_sql(policy),
         "vintage_curves": f"SELECT DATE '{LAST}' AS snapshot_date, * FROM "
-        f"({marts.vintage_curves_sql()})",
+        f"({cohort_marts.vintage_curves_sql()})",
     }
     lake = Lake(book, book / "landing")
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:

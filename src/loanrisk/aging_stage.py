@@ -195,3 +195,11 @@ def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date)
         rebuilt.append(day.isoformat())
         previous = day
     return rebuilt
+
+
+def recomputed_days(lake: Lake, business_date: dt.date) -> list[dt.date]:
+    """Later days whose tables the last run of ``business_date`` recomputed (from its
+    ``build_collections`` stage report, written once they are all rebuilt)."""
+    last = lake.stage_report(business_date, "build_collections")
+    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
+    return [dt.date.fromisoformat(day) for day in recomputed]

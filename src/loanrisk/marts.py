@@ -1,27 +1,29 @@
 """Portfolio marts as DuckDB SQL over ``loan_aging`` and ``loan_state`` (issue 4, DESIGN.md §6).
 
-Each function returns the SELECT behind one view of ``warehouse.duckdb``; the views read the
-curated Parquet, so a mart is never stale. Buckets and windows come from
-``config/classification.yaml``. Shares and rates are DOUBLE; balances stay DECIMAL(18,2).
+Each function returns the SELECT behind one view of ``warehouse.duckdb`` (the vintage and cure
+marts are in ``cohort_marts.py``). Buckets and windows come from ``config/classification.yaml``.
+Shares and rates are DOUBLE; balances stay DECIMAL(18,2).
 """
 
 from __future__ import annotations
 
+from loanrisk.cohort_marts import (
+    cure_rates_sql,
+    delinquency_cures_sql,
+    delinquency_entries_sql,
+    vintage_loans_sql,
+)
 from loanrisk.config import ClassificationConfig
+from loanrisk.sql import MONEY, quote
 
-MONEY = "DECIMAL(18,2)"
 #: Marts stored per published day under lake/marts/<table>/snapshot_date=D
 #: (``marts_stage.py``, DESIGN.md section 3); their warehouse views read those files.
 MATERIALIZED = ("roll_rates", "portfolio_summary", "vintage_curves")
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def chain_values(buckets: list[str]) -> str:
     """``(VALUES (0, 'M0'), (1, 'M1'), ...) AS chain(position, bucket)``."""
-    rows = ", ".join(f"({i}, {_quote(b)})" for i, b in enumerate(buckets))
+    rows = ", ".join(f"({i}, {quote(b)})" for i, b in enumerate(buckets))
     return f"(VALUES {rows}) AS chain(position, bucket)"
 
 
@@ -90,7 +92,7 @@ def roll_rates_monthly_sql() -> str:
 def month_end_balances_sql(policy: ClassificationConfig) -> str:
     """(month_end, bucket, balance): ACTIVE outstanding by bucket on each complete month's last
     day, and for the written-off bucket the outstanding written off during that month."""
-    wo = _quote(policy.written_off_bucket)
+    wo = quote(policy.written_off_bucket)
     return f"""
 WITH month_ends AS (
     SELECT date_trunc('month', snapshot_date) AS month, snapshot_date AS month_end
@@ -165,7 +167,7 @@ def flow_rates_view_sql(policy: ClassificationConfig) -> str:
     """``flow_rates``: roll and loss rates between month ends, with the allowance they imply for
     the book (every bucket but written-off) at the later month end."""
     balances = month_end_balances_sql(policy)
-    book = f"SELECT * FROM ({balances}) WHERE bucket <> {_quote(policy.written_off_bucket)}"
+    book = f"SELECT * FROM ({balances}) WHERE bucket <> {quote(policy.written_off_bucket)}"
     return allowance_sql(flow_rates_sql(balances, flow_chain(policy)), book)
 
 
@@ -173,7 +175,7 @@ def portfolio_summary_sql(policy: ClassificationConfig) -> str:
     """Loans, outstanding and overdue by day x product x bucket ('ALL' rolls up), with PAR1
     (dpd >= 1), PAR30 (dpd > 30), PAR90 (dpd > 90) and the NPL ratio as shares of ACTIVE
     outstanding (written-off and closed loans are off the book)."""
-    npl = ", ".join(_quote(c) for c in policy.five_category.npl_categories)
+    npl = ", ".join(quote(c) for c in policy.five_category.npl_categories)
     active = "account_status = 'ACTIVE'"
 
     def share(condition: str) -> str:
@@ -202,108 +204,6 @@ FROM loan_aging
 GROUP BY GROUPING SETS ((snapshot_date, product_code, aging_bucket),
                         (snapshot_date, product_code), (snapshot_date, aging_bucket),
                         (snapshot_date))
-"""
-
-
-def vintage_loans_sql() -> str:
-    """Per loan, over its rows of ``loan_aging``: earliest origination date, first day seen and the
-    principal that day, first day more than 30 and more than 90 days past due. Rows of disjoint
-    periods combine into the same by ``combine_vintage_loans_sql`` (mins and the principal of
-    the earliest first day), which is how the report reuses past months (``report/cache.py``)."""
-    return """
-SELECT loan_id, min(origination_date) AS origination_date, min(snapshot_date) AS first_seen,
-       arg_min(principal_amount, snapshot_date) AS principal,
-       min(snapshot_date) FILTER (WHERE dpd > 30) AS first_30,
-       min(snapshot_date) FILTER (WHERE dpd > 90) AS first_90
-FROM loan_aging GROUP BY loan_id
-"""
-
-
-def combine_vintage_loans_sql(parts: str) -> str:
-    """``vintage_loans`` rows of several periods -> one row per loan, as over all of them."""
-    return f"""
-SELECT loan_id, min(origination_date) AS origination_date, min(first_seen) AS first_seen,
-       arg_min(principal, first_seen) AS principal, min(first_30) AS first_30,
-       min(first_90) AS first_90
-FROM {parts} GROUP BY loan_id
-"""
-
-
-def vintage_curves_sql(vintage_loans: str | None = None) -> str:
-    """By origination month x months on book: loans and principal disbursed, and how many had
-    been more than 30 / 90 days past due on any processed day by the end of that month on book.
-    Only months already processed appear; loans originated before history began are counted
-    from the first processed day (their earlier delinquency is unknown). ``vintage_loans``:
-    the relation of ``vintage_loans_sql`` (computed over ``loan_aging`` when not given)."""
-    loans = vintage_loans or f"({vintage_loans_sql()})"
-    return f"""
-WITH loans AS (
-    SELECT loan_id, CAST(date_trunc('month', origination_date) AS DATE) AS vintage_month,
-           principal, first_30, first_90
-    FROM {loans}
-), months AS (
-    SELECT DISTINCT CAST(date_trunc('month', snapshot_date) AS DATE) AS month FROM loan_aging
-)
-SELECT l.vintage_month,
-       CAST(datediff('month', l.vintage_month, m.month) AS INTEGER) AS months_on_book,
-       count(*) AS loans,
-       CAST(sum(l.principal) AS {MONEY}) AS disbursed,
-       count(*) FILTER (WHERE l.first_30 < m.month + INTERVAL 1 MONTH) AS ever_30_loans,
-       count(*) FILTER (WHERE l.first_90 < m.month + INTERVAL 1 MONTH) AS ever_90_loans,
-       CAST(coalesce(sum(l.principal) FILTER (WHERE l.first_30 < m.month + INTERVAL 1 MONTH), 0)
-            AS {MONEY}) AS ever_30_principal,
-       CAST(coalesce(sum(l.principal) FILTER (WHERE l.first_90 < m.month + INTERVAL 1 MONTH), 0)
-            AS {MONEY}) AS ever_90_principal,
-       ever_30_loans / count(*) AS ever_30_rate,
-       ever_90_loans / count(*) AS ever_90_rate
-FROM loans l JOIN months m ON m.month >= l.vintage_month
-GROUP BY ALL
-"""
-
-
-def delinquency_entries_sql(policy: ClassificationConfig) -> str:
-    """Loans entering the first delinquent bucket (an episode starting in M1): loan, day and
-    product that day."""
-    first_delinquent = _quote(policy.aging_buckets[1].name)
-    return f"""
-SELECT e.loan_id, e.snapshot_date AS entry_date, a.product_code
-FROM loan_state e JOIN loan_aging a ON a.loan_id = e.loan_id AND a.snapshot_date = e.snapshot_date
-WHERE e.in_snapshot AND e.episode_start_date = e.snapshot_date
-  AND e.aging_bucket = {first_delinquent}
-"""
-
-
-def delinquency_cures_sql() -> str:
-    """Loans back in M0 after a day past due: loan and cure day."""
-    return """
-SELECT loan_id, snapshot_date AS cure_date FROM loan_state
-WHERE in_snapshot AND cure_date = snapshot_date
-"""
-
-
-def cure_rates_sql(
-    policy: ClassificationConfig, entries: str | None = None, cures: str | None = None
-) -> str:
-    """Of the loans entering M1 (an episode starting in the first delinquent bucket) in a month,
-    the share back in M0 within cure_window_days; only entries already observed that long
-    count in the rate. ``entries``/``cures``: relations of ``delinquency_entries_sql`` and
-    ``delinquency_cures_sql`` (computed over loan_state and loan_aging when not given)."""
-    days = policy.history.cure_window_days
-    entries = entries or f"({delinquency_entries_sql(policy)})"
-    cures = cures or f"({delinquency_cures_sql()})"
-    return f"""
-WITH last_day AS (SELECT max(snapshot_date) AS day FROM loan_state)
-SELECT CAST(date_trunc('month', e.entry_date) AS DATE) AS entry_month, e.product_code,
-       count(*) AS loans_entered,
-       count(*) FILTER (WHERE e.entry_date + {days} <= (SELECT day FROM last_day))
-         AS loans_observed_30d,
-       count(*) FILTER (WHERE e.entry_date + {days} <= (SELECT day FROM last_day) AND EXISTS (
-           SELECT 1 FROM {cures} c WHERE c.loan_id = e.loan_id
-             AND c.cure_date > e.entry_date AND c.cure_date <= e.entry_date + {days}))
-         AS loans_cured_30d,
-       loans_cured_30d / nullif(loans_observed_30d, 0) AS cure_rate_30d
-FROM {entries} e
-GROUP BY ALL
 """
 
 

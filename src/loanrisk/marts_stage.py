@@ -16,14 +16,10 @@ import datetime as dt
 
 import polars as pl
 
+from loanrisk.cohort_marts import combine_vintage_loans_sql, vintage_curves_sql
 from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
-from loanrisk.marts import (
-    combine_vintage_loans_sql,
-    portfolio_summary_sql,
-    roll_rates_sql,
-    vintage_curves_sql,
-)
+from loanrisk.marts import portfolio_summary_sql, roll_rates_sql
 from loanrisk.report import cache, scope
 from loanrisk.storage import Lake, write_table
 

@@ -20,6 +20,7 @@ from loanrisk.aging_stage import (
     combine_aging,
     previous_state_date,
     recompute_later_days,
+    recomputed_days,
 )
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract, load_contract
@@ -245,17 +246,10 @@ def publish_day(
     lake = lake_of(settings)
     manifest = finalize_run(business_date, settings, accepted)
     refresh_warehouse(lake, settings.contracts_dir, settings.classification)
-    for day in [business_date, *_recomputed_days(lake, business_date)]:
+    for day in [business_date, *recomputed_days(lake, business_date)]:
         publish_marts(lake, settings, day)
     refresh_warehouse(lake, settings.contracts_dir, settings.classification)  # first marts
     return manifest
-
-
-def _recomputed_days(lake: Lake, business_date: dt.date) -> list[dt.date]:
-    """Later published days whose tables a rerun of ``business_date`` recomputed."""
-    last = lake.stage_report(business_date, "build_collections")
-    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
-    return [dt.date.fromisoformat(day) for day in recomputed]
 
 
 @log_stage
@@ -273,7 +267,7 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
         )
     path = build_risk_report(lake, business_date)
     build_docs_index(lake.gx_root, lake.data_docs)  # the report links to it
-    recomputed = _recomputed_days(lake, business_date)
+    recomputed = recomputed_days(lake, business_date)
     for day in recomputed:
         if lake.risk_report(day).exists():
             build_risk_report(lake, day)

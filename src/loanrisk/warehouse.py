@@ -14,6 +14,7 @@ from loanrisk.config import ClassificationConfig
 from loanrisk.contracts import Contract, load_contract
 from loanrisk.faults import crash_point, scratch_name, sweep_siblings
 from loanrisk.marts import MATERIALIZED, mart_views
+from loanrisk.sql import quote
 from loanrisk.storage import CURATED_TABLES, Lake, write_bytes_atomic
 
 _MASKS = {
@@ -42,7 +43,7 @@ _QUARANTINE = "*, source_line - 1 AS row_number"
 
 
 def _quote_path(path: Path) -> str:
-    return "'" + path.as_posix().replace("'", "''") + "'"
+    return quote(path.as_posix())
 
 
 def _parquet_source(glob: Path) -> str:

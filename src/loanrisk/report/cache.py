@@ -18,6 +18,7 @@ import datetime as dt
 import polars as pl
 
 from loanrisk.report import scope
+from loanrisk.sql import quote
 from loanrisk.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
 
 
@@ -69,9 +70,7 @@ def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day:
     months = published_months(con, first, day)
     paths = [_stored_month(con, views, lake, view, d) for m, d in months.items() if m < current]
     scope.limit_history(con, views, current, day)
-    stored = [
-        f"SELECT * FROM read_parquet({scope.quote(p)}, hive_partitioning = false)" for p in paths
-    ]
+    stored = [f"SELECT * FROM read_parquet({quote(p)}, hive_partitioning = false)" for p in paths]
     live = f"SELECT * FROM {scope.warehouse_view(con, view)}"
     table = f"{view}_by_month"
     scope.run_ddl(

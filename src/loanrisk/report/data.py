@@ -15,6 +15,7 @@ from decimal import Decimal
 from loanrisk.errors import InputFileError
 from loanrisk.report import cache, risk_data, scope
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
+from loanrisk.sql import quote
 from loanrisk.storage import Lake
 
 TREND_DAYS = 90
@@ -237,7 +238,7 @@ def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: La
     if "vintage_curves" in views:
         stored = lake.partition_file("marts", "vintage_curves", day)
         if stored.exists():  # the curves as known on the day; the view shows the latest day's
-            source = f"read_parquet({scope.quote(stored.as_posix())}, hive_partitioning = false)"
+            source = f"read_parquet({quote(stored.as_posix())}, hive_partitioning = false)"
             scope.run_ddl(con, f"CREATE OR REPLACE TEMP VIEW vintage_curves AS FROM {source}")
         data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
     if "cure_rates" in views:

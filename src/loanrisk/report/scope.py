@@ -37,11 +37,6 @@ def run_ddl(con, statement: str) -> None:
     con.execute(statement).fetchall()
 
 
-def quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def warehouse_view(con, view: str) -> str:
     """The warehouse's own ``view`` (``main`` alone would name the temp schema's)."""
     ((catalog,),) = con.execute("SELECT current_database()").fetchall()
