@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 import shutil
+from urllib.parse import unquote
 
 import duckdb
 import polars as pl
@@ -117,6 +120,7 @@ def test_quarantine_share_gate_stops_the_day_and_publishes_nothing(landed):
         status = con.execute("SELECT status, failure->>'gate' FROM pipeline_runs").fetchall()
         assert status == [("failed", "QUARANTINE_SHARE")]
     indexed_pages(landed, DAY, {"loan_snapshot"})  # the stopped day's results, for diagnosis
+    assert "PATTERN_MISMATCH:currency: 8" in lake.validation_page(DAY).read_text()
 
 
 def test_missing_column_is_a_file_gate(landed):
@@ -165,7 +169,8 @@ def test_blank_identifiers_are_quarantined(landed):
 
 
 def indexed_pages(settings, day: dt.date, feeds: set[str]) -> list:
-    """The day's Data Docs pages of ``feeds``, each asserted linked from the index."""
+    """The day's Data Docs pages of ``feeds``, each asserted linked from the index and from
+    the day's ``reports/D/validation/index.html`` (which links nothing else but the index)."""
     docs = settings.data_root / "reports" / "validation"
     index = (docs / "index.html").read_text()
     pages = sorted(docs.glob("validations/**/*.html"))
@@ -175,6 +180,10 @@ def indexed_pages(settings, day: dt.date, feeds: set[str]) -> list:
         assert page.relative_to(docs).as_posix().replace(" ", "%20") in index or (
             page.relative_to(docs).as_posix() in index
         )
+    day_page = lake_of(settings).validation_page(day)
+    links = re.findall(r'href="([^"]+)"', day_page.read_text())
+    linked = {(day_page.parent / unquote(html.unescape(link))).resolve() for link in links}
+    assert linked == {p.resolve() for p in day_pages} | {(docs / "index.html").resolve()}
     return day_pages
 
 

@@ -242,6 +242,11 @@ def _results_store(context) -> Path:
     return Path(context.validation_results_store.store_backend.full_base_directory)
 
 
+def results_store(gx_root: Path, docs_dir: Path) -> Path:
+    """Folder of the validation results GX keeps (``<feed>/<group>/<run name>/...``)."""
+    return _results_store(_context(gx_root, docs_dir))
+
+
 def suite_table(frame: pl.DataFrame, rules: list[RowRule]):
     """The columns of ``frame`` that ``rules`` read, as the one Arrow table every suite runs
     on. Built before validating so the caller can let go of the (much wider) frame first: at

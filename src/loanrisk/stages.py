@@ -27,13 +27,13 @@ from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
-from loanrisk.gx_validation import build_docs_index
 from loanrisk.parsing import LandingFileError, extra_columns, read_text
 from loanrisk.risk_stage import combine_scores, score_day, score_shard
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
 from loanrisk.shards import Shard
 from loanrisk.stage_log import logged
 from loanrisk.storage import Lake, lake_of, read_json, sha256_file, write_partition
+from loanrisk.validation_docs import build_validation_docs
 from loanrisk.validation_stage import check_feed
 from loanrisk.warehouse import refresh_warehouse
 
@@ -127,7 +127,7 @@ def validate_feed(
         )
     except LoanriskError:
         # a stopped day is diagnosed from Data Docs: list its results now, not at the next report
-        build_docs_index(lake.gx_root, lake.data_docs)
+        build_validation_docs(lake, business_date)
         raise
     return stage_report(lake, business_date, f"validate_{feed}", report)
 
@@ -266,7 +266,7 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
             f"run it first (loanrisk run --date {business_date})"
         )
     path = build_risk_report(lake, business_date)
-    build_docs_index(lake.gx_root, lake.data_docs)  # the report links to it
+    build_validation_docs(lake, business_date)  # the report links to it
     recomputed = recomputed_days(lake, business_date)
     for day in recomputed:
         if lake.risk_report(day).exists():

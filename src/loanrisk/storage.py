@@ -141,6 +141,10 @@ class Lake:
         """The day's self-contained HTML risk report."""
         return self.report_dir(business_date) / "risk_report.html"
 
+    def validation_page(self, business_date: dt.date) -> Path:
+        """``reports/D/validation/index.html``: the day's GX results, linking the Data Docs."""
+        return self.report_dir(business_date) / "validation" / "index.html"
+
     def extract_dir(self, kind: str, business_date: dt.date) -> Path:
         """``extracts/<kind>/YYYY-MM-DD``: files handed to other teams."""
         return self.data_root / "extracts" / kind / business_date.isoformat()

@@ -1,0 +1,88 @@
+"""``reports/D/validation/index.html``: the day's Great Expectations results (DESIGN.md section 3).
+
+One row per feed and column group of the day's latest run, with GX's own statistics and every
+rule that found unexpected rows, each linking its Data Docs page in the shared site
+(``reports/validation``, which also holds the index of recent results). Read from the results
+GX stored (or archived, ``gx_archive.py``); pages of a rerun replace the earlier run's here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from loanrisk.feeds import FEEDS
+from loanrisk.gx_validation import build_docs_index, results_store
+from loanrisk.storage import Lake, write_bytes_atomic
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
+    "text-align:left;vertical-align:top}.bad{color:#b00020;font-weight:600}"
+)
+
+
+def latest_results(store: Path, feed: str, day: dt.date) -> list[Path]:
+    """The result file of each column group's latest run of ``feed`` on ``day`` (sorted)."""
+    found = []
+    for group in sorted(p for p in (store / feed).glob("*") if p.is_dir()):
+        runs = sorted((group / f"{feed} {day.isoformat()}").glob("*/*.json"))
+        if runs:
+            found.append(runs[-1])  # run folders are GX run times: the last is the latest
+    return found
+
+
+def _row(result_file: Path, relative: Path, page: Path, report_dir: Path) -> str:
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    stats = result.get("statistics", {})
+    found = sorted(
+        (r["expectation_config"]["meta"].get("reason", r["expectation_config"]["type"]), n)
+        for r in result.get("results", [])
+        if (n := int((r.get("result") or {}).get("unexpected_count") or 0))
+    )
+    rules = "<br>".join(f"{html.escape(reason)}: {n:,}" for reason, n in found) or "none"
+    link = quote(Path(os.path.relpath(page, report_dir)).as_posix())  # run names hold a space
+    failed = stats.get("unsuccessful_expectations", 0)
+    return (
+        f"<tr><td>{html.escape(relative.parts[0])}</td><td>{html.escape(relative.parts[1])}</td>"
+        f"<td>{stats.get('evaluated_expectations', 0)}</td>"
+        f"<td{' class=bad' if failed else ''}>{failed}</td><td>{rules}</td>"
+        f'<td><a href="{html.escape(link)}">page</a></td></tr>'
+    )
+
+
+def build_day_validation_page(lake: Lake, store: Path, day: dt.date) -> Path:
+    """Write ``reports/D/validation/index.html`` from the day's stored GX results."""
+    target = lake.validation_page(day)
+    rows = []
+    for feed in FEEDS:
+        for base in (store, lake.gx_archive):
+            results = latest_results(base, feed, day)
+            if results:
+                break
+        for result in results:
+            relative = result.relative_to(base)
+            page = lake.data_docs / "validations" / relative.with_suffix(".html")
+            rows.append(_row(result, relative, page, target.parent))
+    index = Path(os.path.relpath(lake.data_docs / "index.html", target.parent)).as_posix()
+    body = "".join(rows) or '<tr><td colspan="6">no validation results for this day</td></tr>'
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Validation {day}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Validation, {day}</h1>"
+        "<p>Great Expectations results of the day's feeds (latest run), one row per column "
+        f'group. All recent results: <a href="{index}">Data Docs</a>.</p>'
+        "<table><tr><th>feed</th><th>column group</th><th>expectations</th><th>failed</th>"
+        f"<th>rules with unexpected rows</th><th></th></tr>{body}</table></body></html>\n"
+    )
+    return write_bytes_atomic(page.encode("utf-8"), target)
+
+
+def build_validation_docs(lake: Lake, day: dt.date) -> Path:
+    """The Data Docs index and the day's page, built once a day (by the report, or at once when
+    validation stops the day); returns the day's page."""
+    build_docs_index(lake.gx_root, lake.data_docs)
+    return build_day_validation_page(lake, results_store(lake.gx_root, lake.data_docs), day)
