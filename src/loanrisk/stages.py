@@ -63,8 +63,10 @@ def stops_day(stage):
         try:
             return stage(business_date, settings, *args, **kwargs)
         except LoanriskError as exc:
-            fail_day(lake_of(settings), business_date, settings, exc)
-            refresh_warehouse(lake_of(settings), settings.contracts_dir, settings.classification)
+            lake = lake_of(settings)
+            fail_day(lake, business_date, settings, exc)
+            refresh_warehouse(lake, settings.contracts_dir, settings.classification)
+            build_validation_docs(lake, business_date)  # the stopped day's diagnosis
             raise
 
     return wrapper
@@ -121,14 +123,7 @@ def validate_feed(
         report = {"status": "missing", "warnings": {f"FEED_MISSING:{feed}": 1}}
         return stage_report(lake, business_date, f"validate_{feed}", report)
     previous, contract = previous_published(lake, business_date), contract_of(settings, feed)
-    try:
-        report = check_feed(
-            lake, settings, contract, business_date, staged, previous, accepted or {}
-        )
-    except LoanriskError:
-        # a stopped day is diagnosed from Data Docs: list its results now, not at the next report
-        build_validation_docs(lake, business_date)
-        raise
+    report = check_feed(lake, settings, contract, business_date, staged, previous, accepted or {})
     return stage_report(lake, business_date, f"validate_{feed}", report)
 
 

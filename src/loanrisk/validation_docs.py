@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from loanrisk.feeds import FEEDS
-from loanrisk.gx_validation import build_docs_index, results_store
+from loanrisk.gx_validation import build_docs, results_store
 from loanrisk.storage import Lake, write_bytes_atomic
 
 STYLE = (
@@ -82,7 +82,7 @@ def build_day_validation_page(lake: Lake, store: Path, day: dt.date) -> Path:
 
 
 def build_validation_docs(lake: Lake, day: dt.date) -> Path:
-    """The Data Docs index and the day's page, built once a day (by the report, or at once when
-    validation stops the day); returns the day's page."""
-    build_docs_index(lake.gx_root, lake.data_docs)
+    """The day's Data Docs pages, the site index and the day's page, built once a day (by the
+    report, or at once when a stage stops the day); returns the day's page."""
+    build_docs(lake.gx_root, lake.data_docs, {f"{feed} {day.isoformat()}" for feed in FEEDS})
     return build_day_validation_page(lake, results_store(lake.gx_root, lake.data_docs), day)
