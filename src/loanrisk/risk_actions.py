@@ -105,38 +105,42 @@ def borrowers(loans: pl.LazyFrame, policy: RiskActionPolicy) -> pl.LazyFrame:
     )
 
 
-def _reasons(parts: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
-    """'; '-joined texts of the conditions that hold (null when none does)."""
+def _reasons(parts: list[tuple[pl.Expr, pl.Expr]]) -> tuple[pl.Expr, pl.Expr]:
+    """(whether any condition holds, the '; '-joined texts of those that do)."""
+    fires = pl.any_horizontal(cond for cond, _ in parts)
     texts = [pl.when(cond).then(text) for cond, text in parts]
-    joined = pl.concat_str(texts, separator="; ", ignore_nulls=True)
-    return pl.when(joined != "").then(joined)
+    return fires, pl.concat_str(texts, separator="; ", ignore_nulls=True)
 
 
 def _signal_parts(names: tuple[str, ...]) -> list[tuple[pl.Expr, pl.Expr]]:
     return [(pl.col(n) > 0, pl.format(f"{n} = {{}}", pl.col(n))) for n in names]
 
 
-def action_rules(policy: RiskActionPolicy) -> dict[str, pl.Expr]:
-    """Action -> the rule text when it fires for the borrower row (null when it does not)."""
+def action_rules(policy: RiskActionPolicy) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """Action -> (whether it fires for the borrower row, the rule text). The text is built for
+    the rows that fire only: formatting it for every borrower cost 0.1 s a million."""
     freeze, cut, rule = policy.freeze_line, policy.reduce_limit, policy.blacklist
     dpd = pl.col("borrower_dpd")
     blacklisted = (pl.col("episodes_12m") >= rule.min_episodes_12m) & (
         pl.col("evading_loans").list.len() > 0
     )
     past_due = (dpd >= freeze.min_dpd, pl.format(f"borrower_dpd {{}} >= {freeze.min_dpd}", dpd))
+    limited = pl.col("limited") & (pl.col("borrower_score") < cut.score_below)
     return {
         "FREEZE_LINE": _reasons([past_due, *_signal_parts(freeze.fraud_signals)]),
-        "REDUCE_LIMIT": pl.when(
-            pl.col("limited") & (pl.col("borrower_score") < cut.score_below)
-        ).then(pl.format(f"score {{}} < {cut.score_below:g}", pl.col("borrower_score").round(1))),
+        "REDUCE_LIMIT": (
+            limited.fill_null(False),
+            pl.format(f"score {{}} < {cut.score_below:g}", pl.col("borrower_score").round(1)),
+        ),
         "WATCHLIST": _reasons(_signal_parts(policy.watchlist.signals)),
-        "BLACKLIST": pl.when(blacklisted).then(
+        "BLACKLIST": (
+            blacklisted.fill_null(False),
             pl.format(
                 f"episodes_12m {{}} >= {rule.min_episodes_12m}; dpd > {rule.dpd_over} and no "
                 f"payment in {rule.days_without_payment} days on {{}}",
                 pl.col("episodes_12m"),
                 pl.col("evading_loans").list.join(","),
-            )
+            ),
         ),
     }
 
@@ -158,12 +162,12 @@ def risk_actions(loans: pl.LazyFrame, policy: RiskActionPolicy) -> pl.LazyFrame:
     """Every action that fires for every borrower of the day, sorted by borrower and action."""
     rows = borrowers(loans, policy)
     fired = [
-        rows.filter(text.is_not_null()).with_columns(
+        rows.filter(fires).with_columns(
             pl.lit(action).alias("action"),
             pl.lit(None, pl.String).alias("action_value"),
             text.alias("rule"),
         )
-        for action, text in action_rules(policy).items()
+        for action, (fires, text) in action_rules(policy).items()
     ]
     tier, text = pricing_tier(policy)
     fired.append(
