@@ -114,3 +114,23 @@ def test_policy_errors_name_the_key(tmp_path, config_dir):
     (tmp_path / "risk_actions.yaml").write_text(text.replace("min_score: 610", "min_score: 700"))
     with pytest.raises(ConfigError, match=r"pricing_tiers: min_score must strictly descend"):
         load_risk_action_policy(tmp_path)
+
+
+def test_loan_lists_are_sorted_whatever_the_input_order(action_policy):
+    """loan_ids and the blacklist rule's loans are sorted (byte-stable extracts), for a
+    borrower with several loans as for one with a single loan."""
+    long_ago = DAY - dt.timedelta(days=90)
+    rows = [
+        loan("B1", "L9", dpd=91, episodes=3, paid=long_ago),
+        loan("B1", "L2", dpd=95, episodes=3, paid=long_ago),
+        loan("B1", "L5", dpd=0, episodes=3),
+        loan("B2", "L7"),
+    ]
+    frame = pl.LazyFrame(rows).with_columns(
+        pl.col("dpd", "episodes_12m", *SIGNAL_COLUMNS).cast(pl.Int32)
+    )
+    out = risk_actions(frame, action_policy).collect()
+    loan_ids = dict(out.select("borrower_id", "loan_ids").unique("borrower_id").iter_rows())
+    assert loan_ids == {"B1": ["L2", "L5", "L9"], "B2": ["L7"]}
+    rule = out.filter(pl.col("action") == "BLACKLIST")["rule"].to_list()
+    assert rule == ["episodes_12m 3 >= 3; dpd > 90 and no payment in 90 days on L2,L9"]
