@@ -171,6 +171,18 @@ def test_borrower_consolidates_active_loans(cpolicy):
     assert got["disposition"] == "AGENT_CALL"
 
 
+def test_contact_details_of_the_newest_loan_with_loan_id_breaking_ties(cpolicy):
+    same_day = dt.date(2026, 4, 1)
+    got = classify(
+        cpolicy,
+        loan("B1", "L7", region="440300", originated=same_day),
+        loan("B1", "L9", region="310000", originated=same_day),
+        loan("B1", "L8", region="110105", originated=dt.date(2026, 3, 1)),
+    ).row(0, named=True)
+    assert got["loan_ids"] == ["L7", "L8", "L9"]
+    assert got["region_code"] == "310000"  # L9: same origination day as L7, greater loan_id
+
+
 def contact(cid, borrower, when, channel="VOICE_BOT", outcome="NO_ANSWER", promise=None):
     return {
         "contact_id": cid,

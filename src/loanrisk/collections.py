@@ -16,6 +16,7 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from loanrisk.config import StrictModel, load_yaml_model
+from loanrisk.lists import sorted_list
 
 CHANNELS = ("SMS", "VOICE_BOT", "AGENT_CALL", "LETTER", "FIELD_VISIT", "AGENCY", "LEGAL")
 SUPPRESSIONS = ("DECEASED", "BANKRUPTCY", "DISPUTE")
@@ -184,8 +185,8 @@ def collections_borrowers(
         .join(risk.select("loan_id", "pd_12m"), on="loan_id", how="left")
     )
     newest = [pl.col("origination_date"), pl.col("loan_id")]
-    return loans.group_by("snapshot_date", "borrower_id").agg(
-        pl.col("loan_id").sort().alias("loan_ids"),
+    borrowers = loans.group_by("snapshot_date", "borrower_id").agg(
+        pl.col("loan_id").alias("loan_ids"),
         pl.len().cast(pl.Int32).alias("loans"),
         pl.col("dpd").max().cast(pl.Int32).alias("borrower_dpd"),
         pl.col("overdue_amount").sum().cast(pl.Decimal(18, 2)).alias("borrower_overdue"),
@@ -194,6 +195,7 @@ def collections_borrowers(
         pl.col("pd_12m").max(),
         *(pl.col(c).sort_by(newest, descending=True).first() for c in details),
     )
+    return borrowers.with_columns(sorted_list("loan_ids"))
 
 
 def field_visit_trigger(rules: ChannelRules) -> tuple[pl.Expr, pl.Expr]:
