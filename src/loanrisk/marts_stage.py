@@ -32,14 +32,14 @@ def _day(day: dt.date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
-def _roll_rates(con, views: set[str], day: dt.date) -> pl.DataFrame:
-    scope.limit_history(con, views, scope.previous_published(con, views, day), day)
+def _roll_rates(con, views: set[str], lake: Lake, day: dt.date) -> pl.DataFrame:
+    scope.limit_history(con, views, lake, scope.previous_published(con, views, day), day)
     return _frame(con, f"SELECT * FROM ({roll_rates_sql()}) WHERE snapshot_date = {_day(day)}")
 
 
-def _portfolio_summary(con, views: set[str], day: dt.date, settings: Settings) -> pl.DataFrame:
-    scope.limit_history(con, views, day, day)
-    return _frame(con, portfolio_summary_sql(settings.classification))
+def _portfolio_summary(con, views: set[str], lake: Lake, day: dt.date, policy) -> pl.DataFrame:
+    scope.limit_history(con, views, lake, day, day)
+    return _frame(con, portfolio_summary_sql(policy))
 
 
 def _vintage_curves(con, views: set[str], lake: Lake, day: dt.date) -> pl.DataFrame:
@@ -63,8 +63,8 @@ def mart_frames(lake: Lake, settings: Settings, day: dt.date) -> dict[str, pl.Da
         views = scope.relations(con)
         scope.snapshot_runs(con, views)
         frames = {
-            "roll_rates": _roll_rates(con, views, day),
-            "portfolio_summary": _portfolio_summary(con, views, day, settings),
+            "roll_rates": _roll_rates(con, views, lake, day),
+            "portfolio_summary": _portfolio_summary(con, views, lake, day, settings.classification),
             "vintage_curves": _vintage_curves(con, views, lake, day),
         }
     return {

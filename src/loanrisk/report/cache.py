@@ -45,8 +45,10 @@ def fingerprint(lake: Lake, days: list[dt.date]) -> dict:
     return {"days": entries}
 
 
-def _extract(con, views: set[str], view: str, first: dt.date, last: dt.date) -> pl.DataFrame:
-    scope.limit_history(con, views, first, last)
+def _extract(
+    con, views: set[str], lake: Lake, view: str, first: dt.date, last: dt.date
+) -> pl.DataFrame:
+    scope.limit_history(con, views, lake, first, last)
     source = scope.warehouse_view(con, view)
     return pl.from_arrow(con.sql(f"SELECT * FROM {source} ORDER BY ALL").to_arrow_table())
 
@@ -58,7 +60,9 @@ def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.dat
     inputs = fingerprint(lake, days)
     part = folder / PARQUET_FILE
     if not (part.exists() and recorded.exists() and read_json(recorded) == inputs):
-        part = write_partition(_extract(con, views, view, month, days[-1]), folder, lake.scratch)
+        part = write_partition(
+            _extract(con, views, lake, view, month, days[-1]), folder, lake.scratch
+        )
         write_json_atomic(inputs, recorded)
     return part.as_posix()
 
@@ -69,7 +73,7 @@ def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day:
     current = scope.month_start(day)
     months = published_months(con, first, day)
     paths = [_stored_month(con, views, lake, view, d) for m, d in months.items() if m < current]
-    scope.limit_history(con, views, current, day)
+    scope.limit_history(con, views, lake, current, day)
     stored = [f"SELECT * FROM read_parquet({quote(p)}, hive_partitioning = false)" for p in paths]
     live = f"SELECT * FROM {scope.warehouse_view(con, view)}"
     table = f"{view}_by_month"

@@ -207,7 +207,7 @@ def load_report_data(lake: Lake, day: dt.date) -> ReportData:
         data = ReportData(business_date=day, views=views)
         scope.snapshot_runs(con, views)
         if "loan_aging" in views:
-            scope.limit_history(con, views, day, day)
+            scope.limit_history(con, views, lake, day, day)
             data.headline = _headline(con, day)
             data.buckets = _rows(con, BUCKETS_SQL, [day])
             data.five_category = _rows(con, FIVE_CATEGORY_SQL, [day])
@@ -215,7 +215,7 @@ def load_report_data(lake: Lake, day: dt.date) -> ReportData:
             start = day - dt.timedelta(days=TREND_DAYS - 1)
             data.portfolio = _portfolio(con, day)
             data.par_trend = _rows(con, TREND_SQL, [start, day])
-        _load_marts(con, data, views, day)
+        _load_marts(con, data, views, day, lake)
         _load_history(con, data, views, day, lake)
         _load_risk(con, data, views, day)
     return data
@@ -248,16 +248,16 @@ def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: La
                 parts = cache.month_rows(con, views, lake, view, first, day)
                 scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {parts}")
             first = day  # the mart reads only the last day of loan_state then
-        scope.limit_history(con, views, first, day)
+        scope.limit_history(con, views, lake, first, day)
         data.cure_rates = _rows(con, CURE_SQL, [day, CURE_MONTHS])
 
 
-def _load_marts(con, data: ReportData, views: set[str], day: dt.date) -> None:
+def _load_marts(con, data: ReportData, views: set[str], day: dt.date, lake: Lake) -> None:
     if "roll_rates" in views:
         data.roll_rates = _rows(con, ROLL_SQL, [day])
     if "flow_rates" in views:
         # the earliest flow shown starts from the month end before its own
-        scope.limit_history(con, views, scope.month_start(day, FLOW_MONTHS + 1), day)
+        scope.limit_history(con, views, lake, scope.month_start(day, FLOW_MONTHS + 1), day)
         data.flow_rates = _rows(con, FLOW_SQL, [day, FLOW_MONTHS])
     if "pipeline_runs" in views:
         data.run = _run(con, day)
