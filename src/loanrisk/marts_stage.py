@@ -61,7 +61,7 @@ def mart_frames(lake: Lake, settings: Settings, day: dt.date) -> dict[str, pl.Da
 
     with duckdb.connect(str(lake.warehouse), read_only=True) as con:
         views = scope.relations(con)
-        scope.snapshot_runs(con, views)
+        scope.snapshot_statuses(con, lake)
         frames = {
             "roll_rates": _roll_rates(con, views, lake, day),
             "portfolio_summary": _portfolio_summary(con, views, lake, day, settings.classification),

@@ -59,6 +59,15 @@ def previous_published(lake: Lake, business_date: dt.date) -> dict | None:
     return None
 
 
+def run_statuses(lake: Lake) -> dict[dt.date, str]:
+    """Each run day's status (``published``, ``failed``) from its manifest, by day."""
+    found = {}
+    for manifest in sorted(lake.runs_glob().parent.parent.glob("*/manifest.json")):
+        document = read_json(manifest)
+        found[dt.date.fromisoformat(document["snapshot_date"])] = document.get("status")
+    return found
+
+
 def _header(business_date: dt.date, settings: Settings, status: str) -> dict:
     return {
         "snapshot_date": business_date.isoformat(),

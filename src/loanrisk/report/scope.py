@@ -62,6 +62,18 @@ def snapshot_runs(con, views: set[str]) -> None:
         run_ddl(con, f"CREATE TEMP TABLE pipeline_runs AS SELECT * FROM {source}")
 
 
+def snapshot_statuses(con, lake: Lake) -> None:
+    """``pipeline_runs`` as each run day's date and status only, read from the manifests in
+    Python (0.025 s at 365 days, against 0.2 s for the view's ``read_json`` of them all): what
+    the marts and the bounded views ask of it."""
+    from loanrisk.runs import run_statuses
+
+    run_ddl(con, "CREATE TEMP TABLE pipeline_runs (snapshot_date DATE, status VARCHAR)")
+    rows = sorted(run_statuses(lake).items())
+    if rows:
+        con.executemany("INSERT INTO pipeline_runs VALUES (?, ?)", rows)
+
+
 def limit_history(con, views: set[str], lake: Lake, first: dt.date, last: dt.date) -> None:
     """Point ``loan_aging`` and ``loan_state`` at the published days ``first``..``last``.
 
