@@ -6,8 +6,8 @@ files.
 Each is the SQL of ``loanrisk.marts`` over only the history it needs: within a read-only
 connection to the warehouse, ``loan_aging`` and ``loan_state`` are pointed at those days
 (``report/scope.py``), and the per-loan vintage rows of complete months come from their stored
-month extracts (``report/cache.py``). So a day's marts cost the same after a year of history as
-after a week, and a past day's marts show what was known that day.
+month extracts (``report/cache.py``). So a day's marts read at most a month of loan-level detail
+however long the history, and a past day's marts show what was known that day.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import datetime as dt
 import polars as pl
 
 from loanrisk.cohort_marts import combine_vintage_loans_sql, vintage_curves_sql
-from loanrisk.config import Settings
+from loanrisk.config import ClassificationConfig, Settings
 from loanrisk.contracts import load_contract
 from loanrisk.marts import portfolio_summary_sql, roll_rates_sql
 from loanrisk.report import cache, scope
@@ -37,7 +37,9 @@ def _roll_rates(con, views: set[str], lake: Lake, day: dt.date) -> pl.DataFrame:
     return _frame(con, f"SELECT * FROM ({roll_rates_sql()}) WHERE snapshot_date = {_day(day)}")
 
 
-def _portfolio_summary(con, views: set[str], lake: Lake, day: dt.date, policy) -> pl.DataFrame:
+def _portfolio_summary(
+    con, views: set[str], lake: Lake, day: dt.date, policy: ClassificationConfig
+) -> pl.DataFrame:
     scope.limit_history(con, views, lake, day, day)
     return _frame(con, portfolio_summary_sql(policy))
 
