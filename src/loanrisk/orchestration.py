@@ -20,6 +20,7 @@ from loanrisk.config import (
     load_yaml_model,
 )
 from loanrisk.errors import LoanriskError, UsageError
+from loanrisk.marts import MATERIALIZED
 
 if TYPE_CHECKING:
     from loanrisk.config import Settings
@@ -58,7 +59,10 @@ STAGE_ASSETS: dict[str, tuple[tuple[str, str], ...]] = {
         ("extracts", "collections"),
     ),
     "publish_warehouse": (("warehouse", "warehouse.duckdb"),),
-    "finalize_run": (("runs", "published"),),
+    "finalize_run": (
+        ("runs", "published"),
+        *(("lake/marts", table) for table in MATERIALIZED),
+    ),
     "build_report": (("reports", "risk_report"),),
 }
 
