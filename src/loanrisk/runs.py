@@ -62,9 +62,13 @@ def previous_published(lake: Lake, business_date: dt.date) -> dict | None:
 def run_statuses(lake: Lake) -> dict[dt.date, str]:
     """Each run day's status (``published``, ``failed``) from its manifest, by day."""
     found = {}
-    for manifest in sorted(lake.runs_glob().parent.parent.glob("*/manifest.json")):
-        document = read_json(manifest)
-        found[dt.date.fromisoformat(document["snapshot_date"])] = document.get("status")
+    for folder in sorted(lake.runs_dir.glob("*")) if lake.runs_dir.is_dir() else []:
+        try:
+            day = dt.date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if (manifest := lake.run_manifest(day)).exists():
+            found[day] = read_json(manifest).get("status")
     return found
 
 
