@@ -40,13 +40,18 @@ def _matches(array: pa.Array, pattern: str) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False)
 
 
+def _bounds(array: pa.Array) -> np.ndarray:
+    """The ``len + 1`` value offsets of a ``large_string`` array into its data buffer."""
+    offsets = array.buffers()[1]
+    return np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+
+
 def _leading_bytes(array: pa.Array, width: int) -> np.ndarray:
     """The first ``width`` bytes of each value as a matrix; every value must be non-null,
     ASCII and at least ``width`` bytes long."""
     if len(array) == 0:
         return np.empty((0, width), dtype=np.uint8)
-    _, offsets, data = array.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data, bounds = array.buffers()[2], _bounds(array)
     if bounds[-1] - bounds[0] != width * len(array):  # longer values: cut them to ``width``
         return _leading_bytes(pc.utf8_slice_codeunits(array, 0, width), width)
     # Values of exactly ``width`` bytes lie back to back in the data buffer.
@@ -118,7 +123,7 @@ def _digits_with_sign_and_dot(text: pa.Array, scale: int) -> tuple[np.ndarray, n
     """
     validity, offsets, data = text.buffers()
     n = len(text)
-    bounds = np.frombuffer(offsets, dtype=np.int64)[text.offset : text.offset + n + 1]
+    bounds = _bounds(text)
     starts, ends = bounds[:-1], bounds[1:]
     chars = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
     if len(chars) == 0:
@@ -186,10 +191,10 @@ def _trimmed(text: pa.Array) -> pa.Array:
     """The text without surrounding whitespace. Values that begin and end with a printable
     ASCII byte other than a space have none (any Unicode space is made of bytes of 0x80 and
     above): when all do, as in a well-formed file, the copy is skipped."""
-    _, offsets, data = text.buffers()
+    data = text.buffers()[2]
     if data is None or len(text) == 0:
         return text
-    bounds = np.frombuffer(offsets, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    bounds = _bounds(text)
     starts, ends = bounds[:-1], bounds[1:]
     filled = ends > starts
     chars = np.frombuffer(data, dtype=np.uint8)
