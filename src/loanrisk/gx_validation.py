@@ -204,9 +204,10 @@ def _result_pages(names: list[str], run_id, batch_ids: list[str]) -> list:
     ]
 
 
-def build_docs(gx_root: Path, docs_dir: Path, run_names: set[str]) -> Path:
-    """Data Docs pages of the latest stored results of ``run_names`` (``<feed> <day>``), and
-    the index listing the latest ``DOCS_INDEX_RESULTS`` results, in one GX build.
+def build_docs(gx_root: Path, docs_dir: Path, results: list[Path]) -> Path:
+    """Data Docs pages of stored ``results`` (paths in the results store:
+    ``<feed>/<group>/<run name>/<run time>/<batch id>.json``) and the index listing the latest
+    ``DOCS_INDEX_RESULTS`` results, in one GX build.
 
     Built once a day, by the report or when a stage stops the day, not once per feed: each
     build has a fixed cost (~0.1 s), and the index lists every page of the site and reads each
@@ -216,18 +217,11 @@ def build_docs(gx_root: Path, docs_dir: Path, run_names: set[str]) -> Path:
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = _context(gx_root, docs_dir)
-    latest = {}
-    for key in context.validation_results_store.list_keys():
-        if key.run_id.run_name not in run_names:
-            continue
-        group = (key.expectation_suite_identifier.name, key.run_id.run_name)
-        if group not in latest or key.run_id.run_time > latest[group].run_id.run_time:
-            latest[group] = key  # a rerun day keeps its earlier runs' results
-    pages = [latest[group] for group in sorted(latest)] or _result_pages(
-        ["loanrisk.index"], RunIdentifier(run_name="index"), ["none"]
-    )
-    context.build_data_docs(site_names=[SITE], resource_identifiers=pages)
+    pages = [
+        _result_pages([f"{feed}.{group}"], RunIdentifier(run_name, run_time), [Path(name).stem])[0]
+        for feed, group, run_name, run_time, name in (result.parts for result in results)
+    ] or _result_pages(["loanrisk.index"], RunIdentifier(run_name="index"), ["none"])
+    _context(gx_root, docs_dir).build_data_docs(site_names=[SITE], resource_identifiers=pages)
     return docs_dir / "index.html"
 
 

@@ -55,19 +55,26 @@ def _row(result_file: Path, relative: Path, page: Path, report_dir: Path) -> str
     )
 
 
-def build_day_validation_page(lake: Lake, store: Path, day: dt.date) -> Path:
-    """Write ``reports/D/validation/index.html`` from the day's stored GX results."""
-    target = lake.validation_page(day)
-    rows = []
+def day_results(lake: Lake, store: Path, day: dt.date) -> list[tuple[Path, Path]]:
+    """(folder, result file) of the day's latest result per feed and column group: from GX's
+    store, or from the archive for a day older than the store's window."""
+    found = []
     for feed in FEEDS:
         for base in (store, lake.gx_archive):
-            results = latest_results(base, feed, day)
-            if results:
+            if results := latest_results(base, feed, day):
+                found += [(base, result) for result in results]
                 break
-        for result in results:
-            relative = result.relative_to(base)
-            page = lake.data_docs / "validations" / relative.with_suffix(".html")
-            rows.append(_row(result, relative, page, target.parent))
+    return found
+
+
+def build_day_validation_page(lake: Lake, results: list[tuple[Path, Path]], day: dt.date) -> Path:
+    """Write ``reports/D/validation/index.html`` from the day's results (``day_results``)."""
+    target = lake.validation_page(day)
+    rows = []
+    for base, result in results:
+        relative = result.relative_to(base)
+        page = lake.data_docs / "validations" / relative.with_suffix(".html")
+        rows.append(_row(result, relative, page, target.parent))
     index = Path(os.path.relpath(lake.data_docs / "index.html", target.parent)).as_posix()
     body = "".join(rows) or '<tr><td colspan="6">no validation results for this day</td></tr>'
     page = (
@@ -82,7 +89,11 @@ def build_day_validation_page(lake: Lake, store: Path, day: dt.date) -> Path:
 
 
 def build_validation_docs(lake: Lake, day: dt.date) -> Path:
-    """The day's Data Docs pages, the site index and the day's page, built once a day (by the
-    report, or at once when a stage stops the day); returns the day's page."""
-    build_docs(lake.gx_root, lake.data_docs, {f"{feed} {day.isoformat()}" for feed in FEEDS})
-    return build_day_validation_page(lake, results_store(lake.gx_root, lake.data_docs), day)
+    """The day's Data Docs pages (those still in GX's store), the site index and the day's
+    page, built once a day (by the report, or at once when a stage stops the day); returns the
+    day's page."""
+    store = results_store(lake.gx_root, lake.data_docs)
+    results = day_results(lake, store, day)
+    stored = [result.relative_to(store) for base, result in results if base == store]
+    build_docs(lake.gx_root, lake.data_docs, stored)
+    return build_day_validation_page(lake, results, day)
