@@ -175,6 +175,8 @@ def test_october_codes_filler_and_data_dates(reg_policy):
     assert got["A"]["repayment_history_24m"] == "//" + "#" * 21 + "N"
     assert got["MID"]["repayment_history_24m"] == "/" * 23 + "*"  # opened mid-month
     assert got["CLS"]["data_date"] == OCT15 and got["CLS"]["balance"] == Decimal("0.00")
+    # Each loan's details come from the snapshot of its own last day, not an earlier one.
+    assert got["CLS"]["next_due_date"] is None and got["A"]["next_due_date"] == D(2026, 11, 20)
     assert got["WO"]["data_date"] == OCT31 and got["WO"]["first_delinquency_date"] == D(2026, 4, 14)
     assert got["A"]["first_delinquency_date"] is None and got["A"]["overdue_periods"] == 0
     assert got["D181"]["overdue_periods"] == 7 and got["A"]["reporting_month"] == "2026-10"

@@ -192,10 +192,14 @@ def credit_report(
     """The report's rows: ``aging`` / ``states`` are loan_aging / loan_state of the period's
     processed days, ``snapshots`` the raw snapshot from the last processed day before the
     period to the data day; ``previous``: the latest stored report and its months before."""
-    keys = ["loan_id", "snapshot_date"]
-    details = snapshots.drop("oldest_unpaid_due_date")
+    keys = ["loan_id", "data_date"]
+    details = snapshots.drop("oldest_unpaid_due_date").rename({"snapshot_date": "data_date"})
+    states = states.rename({"snapshot_date": "data_date"})
+    # The last rows first, then their details: joining every day's rows first cost 3x as much.
     rows = (
-        last_rows(aging.join(details, on=keys, how="left").join(states, on=keys, how="left"))
+        last_rows(aging)
+        .join(details, on=keys, how="left")
+        .join(states, on=keys, how="left")
         .join(payments_due(snapshots, period), on="loan_id", how="left")
         .with_columns(
             pl.col("payment_due_in_period").fill_null(False) | _previous_due(period, policy)
