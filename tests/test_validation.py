@@ -15,7 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from loanrisk.gates import GateError
+from loanrisk.gx_archive import STORE_DAYS, archive_old_results
+from loanrisk.gx_validation import results_store
 from loanrisk.stages import lake_of, run_day
+from loanrisk.validation_docs import build_validation_docs
 
 pytestmark = pytest.mark.slow
 
@@ -168,22 +171,30 @@ def test_blank_identifiers_are_quarantined(landed):
     assert bad["raw_borrower_id"].to_list() == ["   "]
 
 
+def day_page_links(settings, day: dt.date) -> set:
+    """The files the day's ``reports/D/validation/index.html`` links."""
+    day_page = lake_of(settings).validation_page(day)
+    links = re.findall(r'href="([^"]+)"', day_page.read_text())
+    return {(day_page.parent / unquote(html.unescape(link))).resolve() for link in links}
+
+
 def indexed_pages(settings, day: dt.date, feeds: set[str]) -> list:
-    """The day's Data Docs pages of ``feeds``, each asserted linked from the index and from
-    the day's ``reports/D/validation/index.html`` (which links nothing else but the index)."""
+    """The day's Data Docs pages of ``feeds``, each asserted linked from the index and, by its
+    kept copy, from the day's ``reports/D/validation/index.html`` (which links nothing else but
+    the index)."""
     docs = settings.data_root / "reports" / "validation"
     index = (docs / "index.html").read_text()
     pages = sorted(docs.glob("validations/**/*.html"))
     day_pages = [p for p in pages if day.isoformat() in str(p)]
     assert feeds == {p.relative_to(docs).parts[1] for p in day_pages}
-    for page in day_pages:
+    kept = [docs / "pages" / p.relative_to(docs / "validations") for p in day_pages]
+    for page, copy in zip(day_pages, kept, strict=True):
         assert page.relative_to(docs).as_posix().replace(" ", "%20") in index or (
             page.relative_to(docs).as_posix() in index
         )
-    day_page = lake_of(settings).validation_page(day)
-    links = re.findall(r'href="([^"]+)"', day_page.read_text())
-    linked = {(day_page.parent / unquote(html.unescape(link))).resolve() for link in links}
-    assert linked == {p.resolve() for p in day_pages} | {(docs / "index.html").resolve()}
+        assert copy.read_bytes() == page.read_bytes()
+    linked = day_page_links(settings, day)
+    assert linked == {p.resolve() for p in kept} | {(docs / "index.html").resolve()}
     return day_pages
 
 
@@ -192,3 +203,16 @@ def test_gx_results_are_kept_and_rendered_as_data_docs(landed):
     day_pages = indexed_pages(landed, DAY, {"loan_snapshot", "events", "contacts"})
     results = sorted((landed.data_root / "gx").glob("**/uncommitted/validations/**/*.json"))
     assert len(results) == len(day_pages)
+    # Days later the results leave GX's store and GX deletes their pages at its next build:
+    # the day's page still links its kept copies, and no emptied folder is left to walk.
+    lake = lake_of(landed)
+    later = DAY + dt.timedelta(days=STORE_DAYS + 1)
+    store = results_store(lake.gx_root, lake.data_docs)
+    for feed in ("loan_snapshot", "events", "contacts"):
+        archive_old_results(store, lake.gx_archive, feed, later)
+    build_validation_docs(lake, later)
+    assert not any(p.exists() for p in day_pages)
+    assert not [d for d in (lake.data_docs / "validations").rglob("*") if d.is_dir()]
+    build_validation_docs(lake, DAY)  # the day's page rebuilt from the archive
+    linked = day_page_links(landed, DAY) - {(lake.data_docs / "index.html").resolve()}
+    assert len(linked) == len(day_pages) and all(p.is_file() for p in linked)

@@ -129,6 +129,12 @@ class Lake:
         """Great Expectations Data Docs site."""
         return self.data_root / "reports" / "validation"
 
+    def data_docs_page(self, result: Path, kept: bool = False) -> Path:
+        """The Data Docs page of a stored GX result (``<feed>/<group>/<run name>/<run time>/
+        <batch>.json``): GX's (``validations/``, removed once the result leaves GX's store), or
+        the copy kept for the day's page (``pages/``, the same depth: its relative links hold)."""
+        return self.data_docs / ("pages" if kept else "validations") / result.with_suffix(".html")
+
     def report_dir(self, business_date: dt.date) -> Path:
         """``reports/YYYY-MM-DD``: the day's human-readable reports."""
         return self.data_root / "reports" / business_date.isoformat()
