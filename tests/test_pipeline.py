@@ -15,7 +15,7 @@ from conftest import correct_day, outputs
 
 from loanrisk.cli import main
 from loanrisk.marts import MATERIALIZED
-from loanrisk.storage import sha256_file
+from loanrisk.storage import Lake, sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +92,20 @@ def test_a_past_report_rebuilt_later_shows_what_was_known_that_day(book, config_
     args = ["--date", str(day), "--data-root", str(book), "--config", str(config_dir)]
     assert main(["report", *args]) == 0
     assert report.read_bytes() == first
+
+
+def test_the_reports_run_table_holds_the_days_run_and_every_days_status(book):
+    """``scope.snapshot_runs`` reads the day's manifest alone in full, the others' statuses."""
+    from loanrisk.report import scope
+
+    day = START + dt.timedelta(days=2)
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        runs = "SELECT * FROM pipeline_runs WHERE snapshot_date = ?"
+        statuses = "SELECT snapshot_date, status FROM pipeline_runs ORDER BY 1"
+        expected = (con.execute(runs, [day]).fetchall(), con.execute(statuses).fetchall())
+        scope.snapshot_runs(con, scope.relations(con), Lake(book, book / "landing"), day)
+        got = (con.execute(runs, [day]).fetchall(), con.execute(statuses).fetchall())
+    assert got == expected and len(got[1]) == DAYS and got[0][0][2] > 0  # rows_in
 
 
 def test_bi_views_read_back_from_duckdb(book):

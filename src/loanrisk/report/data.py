@@ -205,7 +205,7 @@ def load_report_data(lake: Lake, day: dt.date) -> ReportData:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         views = scope.relations(con)
         data = ReportData(business_date=day, views=views)
-        scope.snapshot_runs(con, views)
+        scope.snapshot_runs(con, views, lake, day)
         if "loan_aging" in views:
             scope.limit_history(con, views, lake, day, day)
             data.headline = _headline(con, day)

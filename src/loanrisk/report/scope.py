@@ -8,7 +8,8 @@ report, or one day's stored marts (``marts_stage.py``), needs a few months at mo
 read-only connection they therefore create temporary objects under the same names, which DuckDB
 binds before the warehouse's own (the temp schema comes first in its search path):
 
-* ``pipeline_runs``: a table holding the run manifests once, instead of a parse per query;
+* ``pipeline_runs``: a table of each run day's status (and the report's day in full), read once
+  instead of a parse of every manifest per query;
 * ``loan_aging`` and ``loan_state``: views of the warehouse's, limited to the dates a section
   shows. The mart views then compute over those rows only; their SQL stays the one in
   ``loanrisk.marts``;
@@ -55,11 +56,44 @@ def relations(con) -> set[str]:
     return {name for (name,) in rows}
 
 
-def snapshot_runs(con, views: set[str]) -> None:
-    """Read the run manifests once for the whole report."""
-    if "pipeline_runs" in views:
+def _insert_statuses(con, statuses: dict[dt.date, str | None]) -> None:
+    """Add (snapshot_date, status) rows to the temporary ``pipeline_runs``, in one statement
+    (``executemany`` costs 0.2 ms a row)."""
+    rows = [
+        f"(DATE '{day.isoformat()}', {'NULL' if status is None else quote(status)})"
+        for day, status in sorted(statuses.items())
+    ]
+    if rows:
+        run_ddl(con, f"INSERT INTO pipeline_runs (snapshot_date, status) VALUES {', '.join(rows)}")
+
+
+def snapshot_runs(con, views: set[str], lake: Lake, day: dt.date) -> None:
+    """``pipeline_runs`` for a day's report: the day's own manifest in full, with the view's
+    columns and types, and every other run day's date and status, read in Python (what the
+    bounded views and marts ask): the view parses every manifest, 0.2 s at 365 days. Without
+    the day's manifest (a warehouse not built from this lake), the view in full."""
+    from loanrisk.runs import run_statuses
+
+    if "pipeline_runs" not in views:
+        return
+    manifest = lake.run_manifest(day)
+    if not manifest.exists():
         source = warehouse_view(con, "pipeline_runs")
         run_ddl(con, f"CREATE TEMP TABLE pipeline_runs AS SELECT * FROM {source}")
+        return
+    # The view's columns and types as DuckDB stored them with it (binding the view would glob
+    # and open the manifests).
+    types = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND table_name = 'pipeline_runs' "
+        "ORDER BY column_index"
+    ).fetchall()
+    listed = ", ".join(f'"{name}" {kind}' for name, kind in types)
+    run_ddl(con, f"CREATE TEMP TABLE pipeline_runs ({listed})")
+    columns = ", ".join(f"{quote(name)}: {quote(kind)}" for name, kind in types)
+    read = f"read_json({quote(manifest.as_posix())}, columns = {{{columns}}})"
+    run_ddl(con, f"INSERT INTO pipeline_runs FROM {read}")
+    _insert_statuses(con, {d: s for d, s in run_statuses(lake).items() if d != day})
 
 
 def snapshot_statuses(con, lake: Lake) -> None:
@@ -69,9 +103,7 @@ def snapshot_statuses(con, lake: Lake) -> None:
     from loanrisk.runs import run_statuses
 
     run_ddl(con, "CREATE TEMP TABLE pipeline_runs (snapshot_date DATE, status VARCHAR)")
-    rows = sorted(run_statuses(lake).items())
-    if rows:
-        con.executemany("INSERT INTO pipeline_runs VALUES (?, ?)", rows)
+    _insert_statuses(con, run_statuses(lake))
 
 
 def limit_history(con, views: set[str], lake: Lake, first: dt.date, last: dt.date) -> None:
