@@ -62,11 +62,15 @@ def overdue_share() -> pl.Expr:
 
 
 def loan_features(
-    aging: pl.LazyFrame, snapshot: pl.LazyFrame, signals: pl.LazyFrame | None
+    aging: pl.LazyFrame,
+    snapshot: pl.LazyFrame,
+    signals: pl.LazyFrame | None,
+    carried: tuple[str, ...] = (),
 ) -> pl.LazyFrame:
     """Every loan of the day with its scorecard features (signals 0 when the borrower has none
-    or the day has no events feed)."""
-    frame = aging.join(snapshot.select(SNAPSHOT_COLUMNS), on="loan_id", how="left")
+    or the day has no events feed), and the snapshot's ``carried`` columns (one join)."""
+    wanted = list(dict.fromkeys((*SNAPSHOT_COLUMNS, *carried)))
+    frame = aging.join(snapshot.select(wanted), on="loan_id", how="left")
     if signals is not None:
         frame = frame.join(
             signals.select("borrower_id", *SIGNAL_COLUMNS), on="borrower_id", how="left"

@@ -70,10 +70,8 @@ def scored_loans(
         raise InputFileError(f"{business_date}: loan_aging not built yet; run age_loans first")
     policies = settings.risk
     signals = _scan(lake, "curated", SIGNALS, business_date)
-    features = loan_features(in_shard(aging, shard), snapshot, signals)
-    scored = score_loans(features, policies.scorecard).join(
-        snapshot.select(TERMS), on="loan_id", how="left"
-    )
+    features = loan_features(in_shard(aging, shard), snapshot, signals, carried=TERMS)
+    scored = score_loans(features, policies.scorecard)
     previous = previous_risk_date(lake, business_date)
     if previous is None:
         first = pl.col("pd_12m")
