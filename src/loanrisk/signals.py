@@ -122,9 +122,12 @@ def daily_aggregate(events: pl.LazyFrame, business_date: dt.date) -> pl.LazyFram
             _typed_sum(OUTFLOW).alias("outflow_amount"),
             _typed_sum(CASH_OUT).alias("cash_out_amount"),
             _typed_sum(("REPAYMENT",)).alias("repayment_amount"),
-            seen.unique().sort().alias("devices_seen"),
+            seen.unique().alias("devices_seen"),
         )
-        .with_columns(pl.lit(business_date).alias("snapshot_date"))
+        # Sorted as a list column after the aggregation: a sort per group cost twice as much.
+        .with_columns(
+            pl.col("devices_seen").list.sort(), pl.lit(business_date).alias("snapshot_date")
+        )
         .sort("borrower_id")
     )
 
