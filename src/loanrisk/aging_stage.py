@@ -21,6 +21,7 @@ from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
+from loanrisk.ordering import sorted_by
 from loanrisk.shards import (
     Shard,
     drop_parts,
@@ -84,7 +85,7 @@ def aged_day(
     history = state.filter("in_snapshot").select("loan_id", "episodes_12m", "max_dpd_12m")
     joined = rules.drop("episodes_12m", "max_dpd_12m").join(history, on="loan_id", how="left")
     contract = load_contract(settings.contracts_dir, AGING)
-    aged = contract.conform(joined.lazy()).sort("loan_id").collect()
+    aged = sorted_by(contract.conform(joined.lazy()).collect(), "loan_id")
     return aged, state
 
 

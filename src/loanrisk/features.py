@@ -70,10 +70,14 @@ def loan_features(
     """Every loan of the day with its scorecard features (signals 0 when the borrower has none
     or the day has no events feed), and the snapshot's ``carried`` columns (one join)."""
     wanted = list(dict.fromkeys((*SNAPSHOT_COLUMNS, *carried)))
-    frame = aging.join(snapshot.select(wanted), on="loan_id", how="left")
+    # In the aging's order (by loan_id): the scored loans are then written without a sort.
+    frame = aging.join(snapshot.select(wanted), on="loan_id", how="left", maintain_order="left")
     if signals is not None:
         frame = frame.join(
-            signals.select("borrower_id", *SIGNAL_COLUMNS), on="borrower_id", how="left"
+            signals.select("borrower_id", *SIGNAL_COLUMNS),
+            on="borrower_id",
+            how="left",
+            maintain_order="left",
         )
     else:
         frame = frame.with_columns(pl.lit(None, pl.Int32).alias(c) for c in SIGNAL_COLUMNS)

@@ -19,6 +19,7 @@ from loanrisk.errors import InputFileError
 from loanrisk.extracts import write_extract_files, write_extract_manifest
 from loanrisk.features import loan_features
 from loanrisk.feeds import LOANS
+from loanrisk.ordering import sorted_by
 from loanrisk.risk_actions import risk_actions
 from loanrisk.score_monitoring import characteristic_drift, score_psi
 from loanrisk.scorecard import score_loans
@@ -79,7 +80,7 @@ def scored_loans(
         earlier = _scan(lake, "curated", RISK, previous).select(
             "loan_id", pl.col("first_pd_12m").alias("earlier_pd_12m")
         )
-        scored = scored.join(earlier, on="loan_id", how="left")
+        scored = scored.join(earlier, on="loan_id", how="left", maintain_order="left")
         first = pl.coalesce("earlier_pd_12m", "pd_12m")
     return expected_credit_loss(scored.with_columns(first.alias("first_pd_12m")), policies.ecl)
 
@@ -102,7 +103,7 @@ def write_actions_extract(
 
 def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
     """Compute and write the day's loan_risk, risk_actions and score_monitoring."""
-    loans = scored_loans(lake, settings, business_date).sort("loan_id").collect()
+    loans = sorted_by(scored_loans(lake, settings, business_date).collect(), "loan_id")
     return _publish_scores(lake, settings, business_date, loans)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.errors import LoanriskError
+from loanrisk.ordering import sorted_by
 from loanrisk.storage import Lake, read_json, sha256_file, write_json_atomic, write_partition
 
 #: Seed of the borrower hash. Fixed: every task of a run must put a borrower in the same shard.
@@ -101,7 +102,7 @@ def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -
             f"{lake.relative(lake.partition('shards', table, day))}: {', '.join(problems)}; "
             "rerun the shard tasks of the day, then the combine step"
         )
-    return pl.concat(frames).sort("loan_id")
+    return sorted_by(pl.concat(frames), "loan_id")
 
 
 def drop_parts(lake: Lake, table: str, day: dt.date) -> None:

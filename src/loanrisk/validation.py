@@ -16,6 +16,7 @@ from loanrisk.aging import days_past_due, overdue_amount
 from loanrisk.config import Settings
 from loanrisk.contracts import Contract
 from loanrisk.feeds import LOANS
+from loanrisk.ordering import sorted_by
 from loanrisk.parsing import SOURCE_LINE, raw_name
 from loanrisk.rules import RowRule, contract_rules, rule_flags
 
@@ -73,7 +74,7 @@ def rule_counts(flagged: pl.DataFrame, rules: list[RowRule]) -> dict[str, int]:
 def valid_rows(flagged: pl.DataFrame, contract: Contract, sort_key: str) -> pl.DataFrame:
     """Rows breaking no error rule, in contract columns, sorted for byte-stable output."""
     ok = flagged.filter(~pl.col(QUARANTINED))
-    return ok.select(contract.column_names).sort(sort_key)
+    return sorted_by(ok.select(contract.column_names), sort_key)
 
 
 def quarantined_rows(
