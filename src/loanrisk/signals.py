@@ -23,6 +23,7 @@ import polars as pl
 from pydantic import Field
 
 from loanrisk.config import Money, StrictModel, load_yaml_model
+from loanrisk.lists import sorted_list
 
 Days = Annotated[int, Field(ge=1, le=3_660)]
 Count = Annotated[int, Field(ge=1, le=1_000_000)]
@@ -124,10 +125,8 @@ def daily_aggregate(events: pl.LazyFrame, business_date: dt.date) -> pl.LazyFram
             _typed_sum(("REPAYMENT",)).alias("repayment_amount"),
             seen.unique().alias("devices_seen"),
         )
-        # Sorted as a list column after the aggregation: a sort per group cost twice as much.
-        .with_columns(
-            pl.col("devices_seen").list.sort(), pl.lit(business_date).alias("snapshot_date")
-        )
+        # Sorted after the aggregation, lists of two or more only: a sort per group cost 4x.
+        .with_columns(sorted_list("devices_seen"), pl.lit(business_date).alias("snapshot_date"))
         .sort("borrower_id")
     )
 
