@@ -118,10 +118,31 @@ def overdue_periods(policy: CreditReportPolicy) -> pl.Expr:
     return ((pl.col("dpd").clip(lower_bound=0) + days - 1) // days).cast(pl.Int32)
 
 
-def last_rows(aging: pl.LazyFrame) -> pl.LazyFrame:
-    """Each loan's row on the last processed day of the period it is in the snapshot."""
-    date = pl.col("snapshot_date")
-    return aging.filter(date == date.max().over("loan_id")).rename({"snapshot_date": "data_date"})
+def last_dates(aging: pl.LazyFrame) -> pl.LazyFrame:
+    """(loan_id, data_date): the last processed day of the period each loan is in the snapshot."""
+    return aging.group_by("loan_id").agg(pl.col("snapshot_date").max().alias("data_date"))
+
+
+def last_rows(
+    aging: pl.LazyFrame,
+    snapshots: pl.LazyFrame,
+    states: pl.LazyFrame,
+    latest: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
+    """Each loan's row on its ``data_date`` (``latest``, else ``last_dates(aging)``): its
+    loan_aging, that day's snapshot details and its loan_state's first_delinquency_date."""
+    keys = ["loan_id", "data_date"]
+    latest = last_dates(aging) if latest is None else latest
+
+    def on_last_day(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.rename({"snapshot_date": "data_date"}).join(latest, on=keys, how="semi")
+
+    details = on_last_day(snapshots.drop("oldest_unpaid_due_date"))
+    return (
+        on_last_day(aging)
+        .join(details, on=keys, how="left")
+        .join(on_last_day(states), on=keys, how="left")
+    )
 
 
 def payments_due(snapshots: pl.LazyFrame, period: ReportingPeriod) -> pl.LazyFrame:
@@ -182,25 +203,18 @@ def history_string(
 
 
 def credit_report(
-    aging: pl.LazyFrame,
-    snapshots: pl.LazyFrame,
-    states: pl.LazyFrame,
+    last: pl.LazyFrame,
+    payments: pl.LazyFrame,
     previous: tuple[pl.LazyFrame, int] | None,
     period: ReportingPeriod,
     policy: CreditReportPolicy,
 ) -> pl.LazyFrame:
-    """The report's rows: ``aging`` / ``states`` are loan_aging / loan_state of the period's
-    processed days, ``snapshots`` the raw snapshot from the last processed day before the
-    period to the data day; ``previous``: the latest stored report and its months before."""
-    keys = ["loan_id", "data_date"]
-    details = snapshots.drop("oldest_unpaid_due_date").rename({"snapshot_date": "data_date"})
-    states = states.rename({"snapshot_date": "data_date"})
-    # The last rows first, then their details: joining every day's rows first cost 3x as much.
+    """The report's rows from ``last`` (``last_rows`` of the period's loan_aging, loan_state and
+    snapshots) and ``payments`` (``payments_due`` of the snapshots from the last processed day
+    before the period to the data day); ``previous``: the latest stored report and its months
+    before."""
     rows = (
-        last_rows(aging)
-        .join(details, on=keys, how="left")
-        .join(states, on=keys, how="left")
-        .join(payments_due(snapshots, period), on="loan_id", how="left")
+        last.join(payments, on="loan_id", how="left")
         .with_columns(
             pl.col("payment_due_in_period").fill_null(False) | _previous_due(period, policy)
         )

@@ -18,7 +18,15 @@ import polars as pl
 
 from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
-from loanrisk.credit_report import ReportingPeriod, credit_report, months_between, period_to_build
+from loanrisk.credit_report import (
+    ReportingPeriod,
+    credit_report,
+    last_dates,
+    last_rows,
+    months_between,
+    payments_due,
+    period_to_build,
+)
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.extracts import write_extract_files, write_extract_manifest
 from loanrisk.feeds import LOANS
@@ -221,6 +229,21 @@ def _credit_source(aging: pl.LazyFrame, period: ReportingPeriod) -> dict:
     }
 
 
+def _last_rows(lake: Lake, days: list[dt.date], latest: pl.DataFrame) -> pl.DataFrame:
+    """``last_rows`` of the period read a day at a time, each day for the loans whose last day
+    it is: a month of rows is never in memory at once (at 10M loans, 300M rows of loan_aging)."""
+    parts = []
+    for day in days:
+        on_day = latest.filter(pl.col("data_date") == day)
+        if on_day.height or day == days[-1]:  # the data day's, even empty: the columns
+            aging = _scan(lake, "curated", AGING, [day]).select(AGING_COLUMNS)
+            snapshot = _scan(lake, "raw", LOANS, [day]).select(SNAPSHOT_COLUMNS)
+            state = _scan(lake, "curated", STATE, [day])
+            state = state.select("snapshot_date", "loan_id", "first_delinquency_date")
+            parts.append(last_rows(aging, snapshot, state, on_day.lazy()).collect())
+    return pl.concat(parts)
+
+
 def credit_report_day(
     lake: Lake, settings: Settings, policy: RegulatoryPolicy, day: dt.date
 ) -> dict:
@@ -232,12 +255,10 @@ def credit_report_day(
     days = [d for d in processed if period.first_day <= d <= period.data_day]
     before = [d for d in processed if d < period.first_day][-1:]
     aging = _scan(lake, "curated", AGING, days).select(AGING_COLUMNS)
+    latest = last_dates(aging.select("snapshot_date", "loan_id")).collect()
     rows = credit_report(
-        aging,
-        _scan(lake, "raw", LOANS, before + days).select(SNAPSHOT_COLUMNS),
-        _scan(lake, "curated", STATE, days).select(
-            "snapshot_date", "loan_id", "first_delinquency_date"
-        ),
+        _last_rows(lake, days, latest).lazy(),
+        payments_due(_scan(lake, "raw", LOANS, before + days).select(SNAPSHOT_COLUMNS), period),
         _previous_report(lake, period),
         period,
         policy.credit_report,
