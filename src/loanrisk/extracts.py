@@ -9,7 +9,7 @@ Same frame in, same bytes out: callers sort their frames.
 from __future__ import annotations
 
 import datetime as dt
-import io
+from functools import partial
 
 import polars as pl
 
@@ -20,7 +20,7 @@ from loanrisk.storage import (
     Lake,
     read_json,
     sha256_file,
-    write_bytes_atomic,
+    write_file_atomic,
     write_json_atomic,
 )
 
@@ -59,13 +59,11 @@ def write_extract_files(
     values), both owner-only; returns their manifest entries."""
     folder = lake.extract_dir(kind, business_date)
     csv = folder / f"{name}.csv"
-    write_bytes_atomic(neutralise_formulas(frame).write_csv().encode("utf-8"), csv, OWNER_ONLY)
+    write_file_atomic(csv, neutralise_formulas(frame).write_csv, OWNER_ONLY)
     entries = [_file_entry(lake, csv, frame.height)]
     if parquet:
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, **PARQUET_OPTIONS)
         target = folder / f"{name}.parquet"
-        write_bytes_atomic(buffer.getvalue(), target, OWNER_ONLY)
+        write_file_atomic(target, partial(frame.write_parquet, **PARQUET_OPTIONS), OWNER_ONLY)
         entries.append(_file_entry(lake, target, frame.height))
     return entries
 

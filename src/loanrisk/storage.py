@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,21 +265,27 @@ def write_table(
     return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
 
 
-def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path:
-    """Write a file via a temporary sibling and a rename; ``mode`` (e.g. 0o600 for extracts
-    holding PII) is set before the file appears under its name."""
+def write_file_atomic(path: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
+    """Have ``write`` fill a temporary sibling of ``path``, then sync and rename it into place;
+    ``mode`` (e.g. 0o600 for extracts holding PII) is set before anything is written, and
+    before the file appears under its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_siblings(path)
     tmp = path.with_name(f".{path.name}.{scratch_name('')}.tmp")
-    with open(tmp, "wb") as handle:
-        if mode is not None:
-            os.fchmod(handle.fileno(), mode)
-        handle.write(data)
-        handle.flush()
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode))
+    if mode is not None:
+        os.chmod(tmp, mode)  # whatever the umask
+    write(tmp)
+    with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     crash_point(f"write_bytes_atomic:{path.name}")
     os.replace(tmp, path)
     return path
+
+
+def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically (``write_file_atomic``)."""
+    return write_file_atomic(path, lambda tmp: tmp.write_bytes(data), mode)
 
 
 def write_json_atomic(document: dict, path: Path, mode: int | None = None) -> Path:
