@@ -97,7 +97,10 @@ def ingest_feed(business_date: dt.date, settings: Settings, feed: str) -> dict:
             report = {"status": "missing", "input": {"file": path.name}}
             return stage_report(lake, business_date, stage, report)
         raise GateError(exc.gate, path.name, exc.detail.split(": ", 1)[-1]) from None
-    written = write_partition(text, lake.partition("staging", feed, business_date), lake.scratch)
+    # One row group: validation reads the text back as one chunk per column, which it needs,
+    # instead of rechunking it (at 10M rows 7 s and twice the text's memory; 1 s more here).
+    staging = lake.partition("staging", feed, business_date)
+    written = write_partition(text, staging, lake.scratch, one_row_group=True)
     report = {
         "status": "staged",
         "input": {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)},

@@ -237,10 +237,13 @@ def _replace_dir(staged: Path, target: Path, scratch: Path) -> None:
     staged.rmdir()
 
 
-def write_partition(frame: pl.DataFrame, partition_dir: Path, scratch: Path) -> Path:
+def write_partition(
+    frame: pl.DataFrame, partition_dir: Path, scratch: Path, one_row_group: bool = False
+) -> Path:
     """Write one partition atomically: a reader sees the old partition or the new, never half.
 
     The caller sorts ``frame``; Parquet settings are fixed so equal frames give equal bytes.
+    ``one_row_group``: the file reads back as one chunk per column (slower to write).
     Scratch left by crashed runs is swept first.
     """
     scratch.mkdir(parents=True, exist_ok=True)
@@ -248,7 +251,8 @@ def write_partition(frame: pl.DataFrame, partition_dir: Path, scratch: Path) -> 
     staged = scratch / scratch_name("new-")
     staged.mkdir()
     out = staged / PARQUET_FILE
-    frame.write_parquet(out, **PARQUET_OPTIONS)
+    groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
+    frame.write_parquet(out, **PARQUET_OPTIONS, **groups)
     with open(out, "rb") as handle:
         os.fsync(handle.fileno())
     crash_point(f"write_partition:{partition_dir.parent.name}")

@@ -70,7 +70,8 @@ def flag_staged(
     """The staged text of a feed, typed and flagged by ``rules``.
 
     Read as one chunk per column: Parquet gives a chunk per row group, and a frame whose columns
-    are chunked unlike each other is re-aligned (copied whole) by every later select.
+    are chunked unlike each other is re-aligned (copied whole) by every later select. Ingest
+    writes the staging file as one row group, so the rechunk is a no-op but for older files.
     """
     text = pl.read_parquet(path).rechunk()
     return flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
