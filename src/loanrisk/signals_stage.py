@@ -82,10 +82,13 @@ def _burst_events(lake: Lake, contracts_dir: Path, business_date: dt.date) -> pl
 def borrower_signals(
     loans: pl.LazyFrame, signals: list[pl.LazyFrame], business_date: dt.date
 ) -> pl.LazyFrame:
-    """One row per borrower of the day's loan snapshot with every signal count (0 when none)."""
-    out = loans.select("borrower_id").unique()
-    for signal in signals:
-        out = out.join(signal, on="borrower_id", how="left")
+    """One row per borrower of the day's loan snapshot with every signal count (0 when none).
+
+    ``signals``: one frame per rule, a row per borrower it fired for. They are stacked and
+    joined to the borrowers once (a join per rule cost twice as much at 1M borrowers).
+    """
+    fired = pl.concat(signals, how="diagonal").group_by("borrower_id").agg(pl.max(*rules.SIGNALS))
+    out = loans.select("borrower_id").unique().join(fired, on="borrower_id", how="left")
     return (
         out.with_columns(pl.lit(business_date).alias("snapshot_date"))
         .with_columns(pl.col(rules.SIGNALS).fill_null(0).cast(pl.Int32))
