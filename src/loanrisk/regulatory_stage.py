@@ -213,19 +213,16 @@ def _credit_totals(frame: pl.DataFrame, period: ReportingPeriod) -> dict:
     }
 
 
-def _credit_source(aging: pl.LazyFrame, period: ReportingPeriod) -> dict:
-    """What the report must add up to: every loan of the period's loan_aging once, and the
-    outstanding principal of the data day."""
-    on_data_day = pl.col("snapshot_date") == period.data_day
-    source = _totals_of(
-        aging,
-        pl.col("loan_id").n_unique().alias("loans"),
-        pl.col("outstanding_principal").filter(on_data_day).sum().alias("balance"),
-    )
+def _credit_source(lake: Lake, latest: pl.DataFrame, period: ReportingPeriod) -> dict:
+    """What the report must add up to: every loan of the period's loan_aging once (``latest``:
+    each one's last day, from a scan of the period apart from the report's day-by-day reads),
+    and the outstanding principal of the data day's loan_aging."""
+    data_day = _scan(lake, "curated", AGING, [period.data_day])
+    balance = _totals_of(data_day, pl.col("outstanding_principal").sum().alias("balance"))
     return {
-        "rows": source["loans"],
-        "loans": source["loans"],
-        "balance_on_data_day": _money(source["balance"]),
+        "rows": latest.height,
+        "loans": latest.height,
+        "balance_on_data_day": _money(balance["balance"]),
     }
 
 
@@ -254,8 +251,8 @@ def credit_report_day(
         return {"built": False, "reason": why}
     days = [d for d in processed if period.first_day <= d <= period.data_day]
     before = [d for d in processed if d < period.first_day][-1:]
-    aging = _scan(lake, "curated", AGING, days).select(AGING_COLUMNS)
-    latest = last_dates(aging.select("snapshot_date", "loan_id")).collect()
+    latest = last_dates(_scan(lake, "curated", AGING, days).select("snapshot_date", "loan_id"))
+    latest = latest.collect()
     rows = credit_report(
         _last_rows(lake, days, latest).lazy(),
         payments_due(_scan(lake, "raw", LOANS, before + days).select(SNAPSHOT_COLUMNS), period),
@@ -264,7 +261,7 @@ def credit_report_day(
         policy.credit_report,
     )
     frame = _contract_select(rows, settings, CREDIT)
-    checked = _check(CREDIT, _credit_totals(frame, period), _credit_source(aging, period))
+    checked = _check(CREDIT, _credit_totals(frame, period), _credit_source(lake, latest, period))
     dated = period.reporting_day
     report = _publish(lake, settings, CREDIT, dated, {CREDIT: frame}, checked, before + days)
     return {"built": True, "reason": why, "reporting_day": dated.isoformat(), **report}
