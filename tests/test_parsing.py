@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from loanrisk.contracts import load_contract
-from loanrisk.parsing import SOURCE_LINE, read_text
+from loanrisk.parsing import SOURCE_LINE, file_facts, read_text
 
 HEADER = "contact_id,borrower_id,loan_id,contact_time,channel,outcome,promise_date,promise_amount"
 ROW = "C{n},B{n},L{n},2026-03-01T09:00:00+08:00,SMS,NO_ANSWER,,"
@@ -37,3 +38,15 @@ def test_source_line_is_where_the_record_starts(tmp_path: Path, config_dir, layo
     contract = load_contract(config_dir.parent / "data_contracts", "contacts")
     frame = read_text(path, contract, "utf-8")
     assert frame[SOURCE_LINE].to_list() == expected
+
+
+@pytest.mark.parametrize("final_break", [True, False])
+def test_file_facts_count_breaks_and_hash_the_whole_file(tmp_path: Path, final_break):
+    # Larger than one read block (4 MiB), with a break on each side of the block boundary.
+    data = b"x" * ((1 << 22) - 1) + b"\n\n" + b"y\r\n" * 1000 + (b"\n" if final_break else b"z")
+    path = tmp_path / "loans_2026-03-01.csv"
+    path.write_bytes(data)
+    facts = file_facts(path)
+    assert facts.sha256 == hashlib.sha256(data).hexdigest()
+    assert facts.line_breaks == data.count(b"\n")
+    assert facts.final_newline is final_break

@@ -27,12 +27,12 @@ from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import FEEDS
 from loanrisk.gates import GateError
-from loanrisk.parsing import LandingFileError, extra_columns, read_text
+from loanrisk.parsing import LandingFileError, extra_columns, read_text_and_facts
 from loanrisk.risk_stage import combine_scores, score_day, score_shard
 from loanrisk.runs import fail_day, finalize_run, previous_published, stage_report
 from loanrisk.shards import Shard
 from loanrisk.stage_log import logged
-from loanrisk.storage import Lake, lake_of, read_json, sha256_file, write_partition
+from loanrisk.storage import Lake, lake_of, read_json, write_partition
 from loanrisk.validation_docs import build_validation_docs
 from loanrisk.validation_stage import check_feed
 from loanrisk.warehouse import refresh_warehouse
@@ -90,7 +90,7 @@ def ingest_feed(business_date: dt.date, settings: Settings, feed: str) -> dict:
     path = landing_path(lake, contract, business_date)
     stage = f"ingest_{feed}"
     try:
-        text = read_text(path, contract, settings.pipeline.input_encoding)
+        text, facts = read_text_and_facts(path, contract, settings.pipeline.input_encoding)
     except LandingFileError as exc:
         if exc.gate == "FILE_MISSING" and not contract.required_feed:
             shutil.rmtree(lake.partition("staging", feed, business_date), ignore_errors=True)
@@ -103,7 +103,7 @@ def ingest_feed(business_date: dt.date, settings: Settings, feed: str) -> dict:
     written = write_partition(text, staging, lake.scratch, one_row_group=True)
     report = {
         "status": "staged",
-        "input": {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)},
+        "input": {"file": path.name, "bytes": path.stat().st_size, "sha256": facts.sha256},
         "rows_in": text.height,
         "extra_columns": extra_columns(path, contract),
         "output": lake.relative(written),
