@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 import yaml
 
-from loanrisk.config import load_yaml_model
 from loanrisk.ecl import (
     EclPolicy,
     discounted_shortfall,
@@ -24,6 +23,7 @@ from loanrisk.ecl import (
 )
 from loanrisk.ecl_measure import ECL_COLUMNS, expected_credit_loss
 from loanrisk.errors import ConfigError
+from loanrisk.yaml_models import load_yaml_model
 
 DAY = dt.date(2026, 6, 30)
 MONEY = pl.Decimal(18, 2)

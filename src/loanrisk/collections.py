@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from loanrisk.config import StrictModel, load_yaml_model
 from loanrisk.lists import sorted_list
+from loanrisk.yaml_models import StrictModel, load_yaml_model
 
 CHANNELS = ("SMS", "VOICE_BOT", "AGENT_CALL", "LETTER", "FIELD_VISIT", "AGENCY", "LEGAL")
 SUPPRESSIONS = ("DECEASED", "BANKRUPTCY", "DISPUTE")

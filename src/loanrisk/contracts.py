@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from loanrisk.config import read_yaml
 from loanrisk.errors import ConfigError
+from loanrisk.yaml_models import read_yaml
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _PHYSICAL_TYPES: dict[str, pl.DataType] = {

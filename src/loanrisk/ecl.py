@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 import polars as pl
 from pydantic import Field, model_validator
 
-from loanrisk.config import Share, StrictModel, load_yaml_model
+from loanrisk.yaml_models import Share, StrictModel, load_yaml_model
 
 MONEY = pl.Decimal(18, 2)
 EXACT = pl.Decimal(38, 8)  # room for money x a factor with up to 6 decimals, exactly

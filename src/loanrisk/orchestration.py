@@ -17,10 +17,10 @@ from loanrisk.config import (
     PipelineConfig,
     default_config_dir,
     load_settings,
-    load_yaml_model,
 )
 from loanrisk.errors import LoanriskError, UsageError
 from loanrisk.marts import MATERIALIZED
+from loanrisk.yaml_models import load_yaml_model
 
 if TYPE_CHECKING:
     from loanrisk.config import Settings

@@ -18,7 +18,8 @@ from typing import Annotated, Literal
 import polars as pl
 from pydantic import Field, model_validator
 
-from loanrisk.config import FIVE_CATEGORY_ORDER, Dpd, StrictModel, load_yaml_model
+from loanrisk.config import FIVE_CATEGORY_ORDER
+from loanrisk.yaml_models import Dpd, StrictModel, load_yaml_model
 
 MONEY = pl.Decimal(18, 2)
 STAGES = (1, 2, 3)

@@ -11,9 +11,9 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field, model_validator
 
-from loanrisk.config import StrictModel, load_yaml_model
 from loanrisk.features import SIGNAL_COLUMNS
 from loanrisk.lists import sorted_list
+from loanrisk.yaml_models import StrictModel, load_yaml_model
 
 Signal = str
 Score = Annotated[float, Field(ge=0, le=2_000)]

@@ -24,8 +24,8 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from loanrisk.config import StrictModel, load_yaml_model
 from loanrisk.features import FEATURE_COLUMNS
+from loanrisk.yaml_models import StrictModel, load_yaml_model
 
 Share = Annotated[float, Field(ge=0, le=1)]
 Points = Annotated[float, Field(ge=-10_000, le=10_000)]

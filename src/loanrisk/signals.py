@@ -22,8 +22,8 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field
 
-from loanrisk.config import Money, StrictModel, load_yaml_model
 from loanrisk.lists import sorted_list
+from loanrisk.yaml_models import Money, StrictModel, load_yaml_model
 
 Days = Annotated[int, Field(ge=1, le=3_660)]
 Count = Annotated[int, Field(ge=1, le=1_000_000)]
