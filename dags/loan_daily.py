@@ -59,7 +59,7 @@ def loan_daily():
         soft_fail=False,
     )
     def wait_for_loans_file(ds=None, params=None) -> bool:
-        from loanrisk.orchestration import poke_landing_file
+        from loanrisk.sensors import poke_landing_file
 
         return poke_landing_file(ds, params)
 

@@ -50,7 +50,7 @@ def loan_monthly():
         soft_fail=False,
     )
     def wait_for_month_end(ds=None, params=None):
-        from loanrisk.orchestration import poke_month_end
+        from loanrisk.sensors import poke_month_end
 
         return poke_month_end(ds, params)
 

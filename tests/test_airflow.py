@@ -198,7 +198,7 @@ def test_a_broken_alert_target_only_logs(tmp_path):
 
 
 def test_landing_file_ready(tmp_path, config_dir):
-    from loanrisk.orchestration import expected_landing_file, landing_file_ready
+    from loanrisk.sensors import expected_landing_file, landing_file_ready
 
     params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
     landing = tmp_path / "landing"
@@ -216,7 +216,7 @@ def test_landing_sensor_fails_naming_the_file_after_its_timeout(tmp_path, config
     import airflow.sdk
     from airflow.sdk.exceptions import AirflowSensorTimeout
 
-    from loanrisk.orchestration import poke_landing_file
+    from loanrisk.sensors import poke_landing_file
 
     params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
     started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from loanrisk.orchestration import _settings_of, parse_business_date
+from loanrisk.orchestration import parse_business_date, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def write_alert(alert: dict[str, Any], params: dict | None) -> Path | None:
     try:
         from loanrisk.storage import lake_of
 
-        settings = _settings_of(params)
+        settings = settings_of(params)
         lake = lake_of(settings)
         path = lake.run_dir(parse_business_date(str(alert["ds"]))) / "alerts.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
