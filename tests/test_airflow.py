@@ -326,6 +326,8 @@ def _month_end_work_reads_the_published_days(settings, first):
     assert [d["snapshot_date"] for d in daily][:2] == ["2026-04-01", "2026-04-02"]
     assert len(daily) == 30 and all(d["scored_loans"] > 0 for d in daily)
     assert summary["max_psi"] == max(d["psi"] for d in daily)
-    assert summary["reading"] in {"stable", "watch", "shifted"}
+    stability = settings.risk.scorecard.stability  # the report's reading too
+    assert summary["thresholds"] == {"watch": stability.watch, "shift": stability.shift}
+    assert summary["reading"] == stability.reading(summary["max_psi"])
     with pytest.raises(monthly.InputFileError, match="no partition in 2026-05"):
         monthly.monitoring_summary(settings, dt.date(2026, 5, 1))

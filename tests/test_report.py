@@ -14,9 +14,11 @@ import pytest
 
 from loanrisk.errors import InputFileError
 from loanrisk.report import bars, build_risk_report, charts, fmt, scores
+from loanrisk.scorecard import Stability
 from loanrisk.storage import Lake
 
 DAY = dt.date(2026, 8, 31)
+STABILITY = Stability(watch=0.10, shift=0.25)  # as config/scorecard.yaml
 BUCKETS = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7", "WO", "CLOSED"]
 RISK_CHARTS = ["ecl_by_stage", "score_distribution", "psi_trend"]
 CHARTS = ["bucket_loans", "bucket_balance", "roll_rates", "par_trend", "vintages", *RISK_CHARTS]
@@ -302,10 +304,12 @@ def test_grouped_bar_chart_puts_series_side_by_side():
 
 @pytest.mark.parametrize(
     ("value", "word"),
-    [(0.0, "stable"), (0.0999, "stable"), (0.10, "watch"), (0.25, "watch"), (0.2501, "review")],
+    [(0.0, "stable"), (0.0999, "stable"), (0.10, "watch"), (0.25, "watch"), (0.2501, "shifted")],
 )
 def test_stability_verdict_thresholds(value, word):
-    assert scores.verdict(value) == word
+    assert scores.verdict(value, STABILITY) == word
+    assert STABILITY.reading(value) == word  # the month's monitoring summary reads alike
+    assert scores.verdict(None, STABILITY) == "n/a"
 
 
 def test_score_band_labels_are_short():
@@ -326,7 +330,7 @@ def test_formats():
 
 
 def test_report_has_every_section_chart_and_headline(lake):
-    path = build_risk_report(lake, DAY)
+    path = build_risk_report(lake, DAY, STABILITY)
     assert path == lake.risk_report(DAY) == lake.data_root / "reports/2026-08-31/risk_report.html"
     page = path.read_text(encoding="utf-8")
     for ident in SECTIONS:
@@ -342,13 +346,13 @@ def test_report_has_every_section_chart_and_headline(lake):
 
 
 def test_report_is_self_contained(lake):
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert "<script" not in page and "@import" not in page and "url(" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
 
 
 def test_money_is_right_aligned_with_two_decimals(lake):
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert re.search(r'<td class="num">\d{1,3}(,\d{3})*\.\d{2}</td>', page)
     assert '<td class="num">1,234,567.80</td>' in page
 
@@ -359,7 +363,7 @@ def test_text_from_data_is_escaped(tmp_path):
     with duckdb.connect(str(lake.warehouse)) as con:
         con.executemany("INSERT INTO cure_rates VALUES (?, ?, ?, ?, ?, ?)", cure)
         con.execute("UPDATE risk_actions SET action_value = '<i>Z</i>' WHERE action_value = 'E'")
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "MOBILE_FORMAT:&lt;b&gt;x&lt;/b&gt;" in page
     assert "<b>feat" not in page and "&lt;b&gt;feat&lt;/b&gt;" in page  # CSI characteristic
@@ -368,16 +372,16 @@ def test_text_from_data_is_escaped(tmp_path):
 
 
 def test_same_warehouse_gives_the_same_bytes(tmp_path):
-    first = build_risk_report(make_lake(tmp_path / "a"), DAY).read_bytes()
+    first = build_risk_report(make_lake(tmp_path / "a"), DAY, STABILITY).read_bytes()
     second_lake = make_lake(tmp_path / "b")
-    second = build_risk_report(second_lake, DAY).read_bytes()
-    assert first == second == build_risk_report(second_lake, DAY).read_bytes()
+    second = build_risk_report(second_lake, DAY, STABILITY).read_bytes()
+    assert first == second == build_risk_report(second_lake, DAY, STABILITY).read_bytes()
     assert not [p for p in second_lake.report_dir(DAY).iterdir() if p.name.endswith(".tmp")]
 
 
 def test_missing_marts_say_not_available(tmp_path):
     lake = make_lake(tmp_path / "data", marts=(), risk=())
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     for view in (*MARTS, *RISK):
         assert f"the <code>{view}</code> view is not in the warehouse" in page
     assert sorted(svgs(page)) == ["bucket_balance", "bucket_loans"]
@@ -390,7 +394,7 @@ def test_missing_marts_say_not_available(tmp_path):
 @pytest.mark.parametrize("view", RISK)
 def test_each_missing_risk_view_only_blanks_its_own_section(tmp_path, view):
     lake = make_lake(tmp_path / "data", risk=tuple(v for v in RISK if v != view))
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert page.count("view is not in the warehouse") == 1
     assert f"the <code>{view}</code> view is not in the warehouse" in page
     drawn = {"loan_risk": ["ecl_by_stage"], "score_monitoring": ["score_distribution", "psi_trend"]}
@@ -398,7 +402,9 @@ def test_each_missing_risk_view_only_blanks_its_own_section(tmp_path, view):
 
 
 def test_a_day_without_rows_says_so(lake):
-    page = build_risk_report(lake, DAY + dt.timedelta(days=1)).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY + dt.timedelta(days=1), STABILITY).read_text(
+        encoding="utf-8"
+    )
     for view in ("loan_aging", "roll_rates", *RISK):
         assert f"the <code>{view}</code> view has no rows for this date" in page
     assert "no loan_risk rows" in page
@@ -411,19 +417,21 @@ def test_a_failed_day_shows_its_failure(lake):
             "INSERT INTO pipeline_runs (snapshot_date, status, failure) VALUES (?, 'failed', ?)",
             [DAY + dt.timedelta(days=1), failure],
         )
-    page = build_risk_report(lake, DAY + dt.timedelta(days=1)).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY + dt.timedelta(days=1), STABILITY).read_text(
+        encoding="utf-8"
+    )
     assert '<span class="pill bad">failed</span>' in page
     assert "Failed: loans_x.csv: gate &lt;FILE_EMPTY&gt;" in page and "No warnings." in page
 
 
 def test_ecl_card_covers_loans_not_closed(lake):
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     card = re.search(r"ECL \(CNY\)</div>(.*?)</div></div>", page, re.S).group(1)
     assert "520.00" in card and "coverage 8.00% of EAD 6.5K" in card
 
 
 def test_ecl_by_stage_and_product(lake):
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert table_rows(page, "ecl", "By stage") == [
         ["Stage 1", "2", "3,000.00", "20.00", "0.67%", "3.8%"],
         ["Stage 2", "1", "3,000.00", "100.00", "3.33%", "19.2%"],
@@ -446,13 +454,13 @@ def test_ecl_by_stage_and_product(lake):
 
 
 def test_scores_show_distribution_psi_verdict_and_csi(lake):
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert round(PSI, 3) == 0.208  # watch
     assert '<strong>0.208</strong> <span class="pill warn">watch</span>' in page
     assert "20 scored ACTIVE loans" in page and "<code>test-1</code>" in page
     assert re.search(
         r"<figcaption>[^<]*PSI 0\.208: watch \(index &lt; 0\.10 stable, 0\.10–0\.25 watch, "
-        r"&gt; 0\.25 review\)",
+        r"&gt; 0\.25 shifted\)",
         page,
     )
     chart = svgs(page)["score_distribution"]
@@ -460,23 +468,33 @@ def test_scores_show_distribution_psi_verdict_and_csi(lake):
     assert "<title>Actual, &lt;550: 25%</title>" in chart
     assert "<title>Reference, ≥650: 20%</title>" in chart
     assert table_rows(page, "scores") == [
-        ["utilisation", "0.310", "review", "2"],
+        ["utilisation", "0.310", "shifted", "2"],
         ["&lt;b&gt;feat&lt;/b&gt;", "0.120", "watch", "2"],
         ["dpd", "0.020", "stable", "2"],
     ]
 
 
+def test_scores_read_by_the_configured_stability_policy(lake):
+    stricter = Stability(watch=0.05, shift=0.2)
+    page = build_risk_report(lake, DAY, stricter).read_text(encoding="utf-8")
+    assert '<strong>0.208</strong> <span class="pill bad">shifted</span>' in page
+    assert "index &lt; 0.05 stable, 0.05–0.20 watch, &gt; 0.20 shifted" in page
+    assert table_rows(page, "scores")[1] == ["&lt;b&gt;feat&lt;/b&gt;", "0.120", "watch", "2"]
+    chart = svgs(page)["psi_trend"]
+    assert "<title>shift 0.20</title>" in chart and "<title>watch 0.05</title>" in chart
+
+
 def test_psi_trend_covers_the_last_90_days_with_thresholds(lake):
-    chart = svgs(build_risk_report(lake, DAY).read_text(encoding="utf-8"))["psi_trend"]
+    chart = svgs(build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8"))["psi_trend"]
     lines = re.findall(r'<polyline points="([^"]+)"[^>]*><title>([^<]+)</title>', chart)
     by_name = {name: points.split() for points, name in lines}
-    assert sorted(by_name) == ["PSI", "review 0.25", "watch 0.10"]
+    assert sorted(by_name) == ["PSI", "shift 0.25", "watch 0.10"]
     assert len(by_name["PSI"]) == 90 and len(by_name["watch 0.10"]) == 2
     assert 'stroke-dasharray="5 4"' in chart and chart.count("<circle") == 0  # > 40 points
 
 
 def test_risk_actions_count_borrowers_per_action_and_tier(lake):
-    page = build_risk_report(lake, DAY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert table_rows(page, "risk-actions", "Borrowers by action") == [
         ["FREEZE_LINE credit lines frozen", "1", "25.0%"],
         ["REDUCE_LIMIT limit reduced", "0", "0.0%"],
@@ -496,11 +514,11 @@ def test_risk_actions_count_borrowers_per_action_and_tier(lake):
 
 def test_vintage_points_not_yet_observable_are_left_out(lake):
     early = dt.date(2026, 4, 15)
-    page = build_risk_report(lake, early).read_text(encoding="utf-8")
+    page = build_risk_report(lake, early, STABILITY).read_text(encoding="utf-8")
     vintage = svgs(page)["vintages"]
     assert "2026-04" in vintage and "2026-05" not in vintage
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path):
     with pytest.raises(InputFileError, match="warehouse not found"):
-        build_risk_report(Lake(tmp_path, tmp_path / "landing"), DAY)
+        build_risk_report(Lake(tmp_path, tmp_path / "landing"), DAY, STABILITY)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -19,10 +20,13 @@ from loanrisk.cli import main
 from loanrisk.config import load_settings
 from loanrisk.marts_stage import mart_frames
 from loanrisk.report import data as report_data
+from loanrisk.scorecard import load_scorecard
 from loanrisk.storage import Lake
 
 pytestmark = pytest.mark.slow
 
+#: The PSI reading the pipeline's reports use (config/scorecard.yaml).
+STABILITY = load_scorecard(Path(__file__).parents[1] / "config" / "scorecard.yaml").stability
 START = dt.date(2026, 4, 29)  # two April days, then May: April is a complete month by May 1
 DAYS = 4
 LAST = START + dt.timedelta(days=DAYS - 1)
@@ -77,7 +81,7 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
 
 def test_the_report_shows_what_the_full_history_marts_show(book):
     """The latest day's vintages and cure rates equal their marts' SQL over all history."""
-    data = report_data.load_report_data(Lake(book, book / "landing"), LAST)
+    data = report_data.load_report_data(Lake(book, book / "landing"), LAST, STABILITY)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         full = cohort_marts.vintage_curves_sql()
         con.execute(f"CREATE TEMP VIEW vintage_curves AS {full}").fetchall()

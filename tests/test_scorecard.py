@@ -70,6 +70,7 @@ CARD = {
             {"upper": None, "share": 0.25},
         ]
     },
+    "stability": {"watch": 0.1, "shift": 0.25},
 }
 
 
@@ -182,6 +183,18 @@ def test_config_errors_name_the_key(tmp_path):
         raw["scaling"] = {"pdo": 20, "bogus": 1}
 
     assert "scaling.bogus" in _broken(tmp_path, extra)
+
+    def watch_above_shift(raw):
+        raw["stability"] = {"watch": 0.3, "shift": 0.25}
+
+    assert "stability: Value error, watch (0.3) must be below shift (0.25)" in _broken(
+        tmp_path, watch_above_shift
+    )
+
+    def no_stability(raw):
+        del raw["stability"]
+
+    assert "stability: Field required" in _broken(tmp_path, no_stability)
 
 
 def scores(values: list[float | None]) -> pl.LazyFrame:

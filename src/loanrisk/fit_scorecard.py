@@ -185,6 +185,7 @@ def build_card(version: str, window: str, train: pl.DataFrame, fitted, current: 
             "description": "training sample",
             "score_bands": [{"upper": None, "share": 1}],
         },
+        "stability": current.stability.model_dump(),
         "fit": current.fit.model_dump(mode="json"),
     }
     card = Scorecard.model_validate(draft)

@@ -58,11 +58,11 @@ def monitoring_path(lake: Lake, day: dt.date) -> Path:
     return lake.month_report_dir(day) / "monitoring.json"
 
 
-def monitoring_summary(settings: Settings, day: dt.date, watch: float = 0.1, shift: float = 0.25):
+def monitoring_summary(settings: Settings, day: dt.date):
     """Summarise the month's ``score_monitoring``: per processed day the score PSI, the scored
-    loans and the feature with the largest CSI; the month's worst PSI and its reading
-    (< ``watch`` stable, < ``shift`` watch, else shifted). Read-only over the lake; an error
-    when the month has no monitoring partition at all."""
+    loans and the feature with the largest CSI; the month's worst PSI and its reading by the
+    scorecard's ``stability`` policy. Read-only over the lake; an error when the month has no
+    monitoring partition at all."""
     lake = lake_of(settings)
     first, last = month_bounds(day)
     days = [d for d in lake.partition_dates("curated", MONITORING) if first <= d <= last]
@@ -105,15 +105,13 @@ def monitoring_summary(settings: Settings, day: dt.date, watch: float = 0.1, shi
             }
         )
     worst = max((r["psi"] for r in rows), default=None)
-    reading = None
-    if worst is not None:
-        reading = "stable" if worst < watch else "watch" if worst < shift else "shifted"
+    stability = settings.risk.scorecard.stability
     document = {
         "month": f"{first:%Y-%m}",
         "days": len(rows),
         "max_psi": worst,
-        "reading": reading,
-        "thresholds": {"watch": watch, "shift": shift},
+        "reading": stability.reading(worst),
+        "thresholds": {"watch": stability.watch, "shift": stability.shift},
         "daily": rows,
     }
     path = monitoring_path(lake, first)

@@ -6,7 +6,7 @@ stability index (CSI) of a feature is the same sum over its bins (missing includ
 0 on either side is floored at ``ZERO_SHARE`` (1e-6) before the logarithm, so an empty band adds
 a large but finite contribution instead of infinity. Only scored (ACTIVE, non-null score) rows
 count for the score; ACTIVE rows count for the features. Rows group by ``snapshot_date``.
-Common reading: PSI < 0.1 stable, 0.1-0.25 watch, > 0.25 shifted.
+How an index reads (stable, watch, shifted) is the card's ``stability`` policy.
 """
 
 from __future__ import annotations

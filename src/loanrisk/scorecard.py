@@ -142,12 +142,39 @@ class FitSettings(StrictModel):
         return names
 
 
+class Stability(StrictModel):
+    """How a population stability index (the score's PSI, a characteristic's CSI) reads:
+    ``stable`` below ``watch``, ``watch`` from there up to ``shift``, ``shifted`` above it."""
+
+    watch: Annotated[float, Field(gt=0)]
+    shift: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _watch_below_shift(self) -> Stability:
+        if self.watch >= self.shift:
+            raise ValueError(f"watch ({self.watch}) must be below shift ({self.shift})")
+        return self
+
+    def reading(self, index: float | None) -> str | None:
+        """``stable``, ``watch`` or ``shifted``; None without an index."""
+        if index is None:
+            return None
+        return "stable" if index < self.watch else "watch" if index <= self.shift else "shifted"
+
+    def legend(self) -> str:
+        return (
+            f"index < {self.watch:.2f} stable, {self.watch:.2f}–{self.shift:.2f} watch, "
+            f"> {self.shift:.2f} shifted"
+        )
+
+
 class Scorecard(StrictModel):
     version: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     scaling: Scaling = Scaling()
     features: tuple[FeatureCard, ...] = Field(min_length=1)
     reference: Reference
+    stability: Stability
     fit: FitSettings | None = None
 
     @model_validator(mode="after")

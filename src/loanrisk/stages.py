@@ -263,12 +263,13 @@ def build_report(business_date: dt.date, settings: Settings) -> dict:
             f"{lake.relative(manifest)}: {business_date} is not published; "
             f"run it first (loanrisk run --date {business_date})"
         )
-    path = build_risk_report(lake, business_date)
+    stability = settings.risk.scorecard.stability
+    path = build_risk_report(lake, business_date, stability)
     build_validation_docs(lake, business_date)  # the report links to it
     recomputed = recomputed_days(lake, business_date)
     for day in recomputed:
         if lake.risk_report(day).exists():
-            build_risk_report(lake, day)
+            build_risk_report(lake, day, stability)
     rebuilt = [day.isoformat() for day in recomputed]
     return {"path": str(path), "bytes": path.stat().st_size, "rebuilt": rebuilt}
 

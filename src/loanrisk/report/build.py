@@ -8,6 +8,7 @@ from pathlib import Path
 
 from loanrisk.report.data import load_report_data
 from loanrisk.report.page import render
+from loanrisk.scorecard import Stability
 from loanrisk.storage import Lake, write_bytes_atomic
 
 
@@ -17,8 +18,9 @@ def docs_link(lake: Lake, business_date: dt.date) -> str:
     return Path(os.path.relpath(target, lake.report_dir(business_date))).as_posix()
 
 
-def build_risk_report(lake: Lake, business_date: dt.date) -> Path:
-    """Render the day's risk report; the same warehouse contents give the same bytes."""
-    data = load_report_data(lake, business_date)
+def build_risk_report(lake: Lake, business_date: dt.date, stability: Stability) -> Path:
+    """Render the day's risk report (PSI and CSI read by ``stability``, the scorecard's policy);
+    the same warehouse contents and policy give the same bytes."""
+    data = load_report_data(lake, business_date, stability)
     page = render(data, docs_link(lake, business_date))
     return write_bytes_atomic(page.encode("utf-8"), lake.risk_report(business_date))

@@ -15,6 +15,7 @@ from decimal import Decimal
 from loanrisk.errors import InputFileError
 from loanrisk.report import cache, risk_data, scope
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
+from loanrisk.scorecard import Stability
 from loanrisk.sql import quote
 from loanrisk.storage import Lake
 
@@ -59,6 +60,7 @@ class ReportData:
     """Everything the page shows; a None (or missing key) section is "not available"."""
 
     business_date: dt.date
+    stability: Stability  # how the score's PSI and the CSIs read (the scorecard's policy)
     headline: Headline | None = None
     portfolio: Portfolio | None = None
     ecl: Ecl | None = None
@@ -194,7 +196,7 @@ def _run(con, day: dt.date) -> Run | None:
     )
 
 
-def load_report_data(lake: Lake, day: dt.date) -> ReportData:
+def load_report_data(lake: Lake, day: dt.date, stability: Stability) -> ReportData:
     """Read every section that the warehouse can answer for ``day``, each from only the history
     it shows (``scope.py``), past months from their stored extracts (``cache.py``)."""
     import duckdb
@@ -204,7 +206,7 @@ def load_report_data(lake: Lake, day: dt.date) -> ReportData:
         raise InputFileError(f"{warehouse}: warehouse not found; run the pipeline first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         views = scope.relations(con)
-        data = ReportData(business_date=day, views=views)
+        data = ReportData(business_date=day, stability=stability, views=views)
         scope.snapshot_runs(con, views, lake, day)
         if "loan_aging" in views:
             scope.limit_history(con, views, lake, day, day)

@@ -12,10 +12,9 @@ from loanrisk.report.fmt import esc
 from loanrisk.report.risk_data import Band, Scores
 from loanrisk.report.sections import date_ticks
 from loanrisk.report.tables import figure, not_available, ordered, section, table
+from loanrisk.scorecard import Stability
 
-WATCH, REVIEW = 0.10, 0.25
-THRESHOLDS = "index < 0.10 stable, 0.10–0.25 watch, > 0.25 review"
-TONES = {"stable": "ok", "watch": "warn", "review": "bad"}
+TONES = {"stable": "ok", "watch": "warn", "shifted": "bad"}
 ACTIONS = {
     "FREEZE_LINE": "credit lines frozen",
     "REDUCE_LIMIT": "limit reduced",
@@ -27,15 +26,13 @@ TIERS = ("A", "B", "C", "D", "E")
 _BAND = re.compile(r"^\[(-inf|[-\d.e+]+), (inf|[-\d.e+]+)\)$")
 
 
-def verdict(index: float | None) -> str:
-    """Stability of a PSI or CSI: stable below 0.10, watch up to 0.25, review above."""
-    if index is None:
-        return "n/a"
-    return "stable" if index < WATCH else "watch" if index <= REVIEW else "review"
+def verdict(index: float | None, stability: Stability) -> str:
+    """How a PSI or CSI reads by the scorecard's ``stability`` policy; n/a without one."""
+    return stability.reading(index) or fmt.NOT_AVAILABLE
 
 
-def verdict_pill(index: float | None) -> str:
-    word = verdict(index)
+def verdict_pill(index: float | None, stability: Stability) -> str:
+    word = verdict(index, stability)
     return f'<span class="pill {TONES.get(word, "warn")}">{esc(word)}</span>'
 
 
@@ -58,7 +55,7 @@ def band_label(label: str) -> str:
     return f"≥{low}" if high == "inf" else f"{low}–{high}"
 
 
-def _distribution(scores: Scores) -> str:
+def _distribution(scores: Scores, stability: Stability) -> str:
     shown = [b for b in scores.bands if b.bin_no >= 0 or b.count or b.reference_share]
     labels = [band_label(b.label) if b.bin_no >= 0 else "missing" for b in shown]
     groups = [
@@ -76,16 +73,16 @@ def _distribution(scores: Scores) -> str:
     )
     caption = (
         f"Share of ACTIVE loans per score band. PSI {index(scores.psi)}: "
-        f"{verdict(scores.psi)} ({THRESHOLDS})."
+        f"{verdict(scores.psi, stability)} ({stability.legend()})."
     )
     return figure(svg, caption)
 
 
-def _csi_table(scores: Scores) -> str:
+def _csi_table(scores: Scores, stability: Stability) -> str:
     if not scores.csi:
         return '<p class="na">No characteristic rows for this date.</p>'
     rows = [
-        [f"<code>{esc(name)}</code>", index(csi), verdict_pill(csi), fmt.count(bins)]
+        [f"<code>{esc(name)}</code>", index(csi), verdict_pill(csi, stability), fmt.count(bins)]
         for name, csi, bins in scores.csi
     ]
     headers = ["Characteristic", "CSI", "Verdict", "Bins"]
@@ -98,23 +95,24 @@ def _reference_line(name: str, level: float, days: list, color: str) -> charts.S
     return charts.Series(name, tuple((x, level) for x in ends), color, dash="5 4")
 
 
-def _trend(scores: Scores) -> str:
+def _trend(scores: Scores, stability: Stability) -> str:
     days = [d for d, _ in scores.trend]
     psi = [v for _, v in scores.trend]
     series = [charts.Series("PSI", tuple((d.toordinal(), v) for d, v in scores.trend), "#1f4e79")]
-    series.append(_reference_line("watch 0.10", WATCH, days, charts.PALETTE[5]))
-    if max(psi) > WATCH:
-        series.append(_reference_line("review 0.25", REVIEW, days, charts.PALETTE[1]))
+    watch, shift = stability.watch, stability.shift
+    series.append(_reference_line(f"watch {watch:.2f}", watch, days, charts.PALETTE[5]))
+    if max(psi) > watch:
+        series.append(_reference_line(f"shift {shift:.2f}", shift, days, charts.PALETTE[1]))
     title = f"Score PSI, last {TREND_DAYS} days"
     svg = charts.line_chart("psi_trend", title, series, date_ticks(days), axis, size=(1040, 240))
-    return figure(svg, f"Daily PSI of the score against the reference; {THRESHOLDS}.")
+    return figure(svg, f"Daily PSI of the score against the reference; {stability.legend()}.")
 
 
-def _headline(scores: Scores, bands: list[Band]) -> str:
+def _headline(scores: Scores, bands: list[Band], stability: Stability) -> str:
     scored = sum(b.count for b in bands)
     return (
         f'<p class="verdict">PSI <strong>{esc(index(scores.psi))}</strong> '
-        f"{verdict_pill(scores.psi)} · {esc(fmt.count(scored))} scored ACTIVE loans · "
+        f"{verdict_pill(scores.psi, stability)} · {esc(fmt.count(scored))} scored ACTIVE loans · "
         f"scorecard <code>{esc(scores.scorecard_version)}</code></p>"
     )
 
@@ -126,15 +124,16 @@ def scores(data: ReportData) -> str:
     found = data.scores
     if found is None:
         return section("scores", title, not_available("score_monitoring", data.views))
+    stability = data.stability
     body = (
-        _headline(found, found.bands)
-        + f'<div class="row">{_distribution(found)}{_csi_table(found)}</div>'
-        + _trend(found)
+        _headline(found, found.bands, stability)
+        + f'<div class="row">{_distribution(found, stability)}{_csi_table(found, stability)}</div>'
+        + _trend(found, stability)
     )
     lead = (
         "Behaviour scores of the day's ACTIVE loans against the scorecard's reference "
         f"population; population stability index (PSI) and characteristic stability (CSI): "
-        f"{THRESHOLDS}."
+        f"{stability.legend()}."
     )
     return section("scores", title, body, lead)
 
