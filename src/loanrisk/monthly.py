@@ -58,23 +58,9 @@ def monitoring_path(lake: Lake, day: dt.date) -> Path:
     return lake.month_report_dir(day) / "monitoring.json"
 
 
-def monitoring_summary(settings: Settings, day: dt.date):
-    """Summarise the month's ``score_monitoring``: per processed day the score PSI, the scored
-    loans and the feature with the largest CSI; the month's worst PSI and its reading by the
-    scorecard's ``stability`` policy. Read-only over the lake; an error when the month has no
-    monitoring partition at all."""
-    lake = lake_of(settings)
-    first, last = month_bounds(day)
-    days = [d for d in lake.partition_dates("curated", MONITORING) if first <= d <= last]
-    if not days:
-        raise InputFileError(
-            f"{lake.relative(lake.table_dir('curated', MONITORING))}: no partition in "
-            f"{first:%Y-%m}: run the month's days first"
-        )
-    frame = pl.concat(
-        [pl.read_parquet(lake.partition_file("curated", MONITORING, d)) for d in days],
-        how="vertical_relaxed",
-    )
+def _daily_monitoring(frame: pl.DataFrame) -> list[dict]:
+    """Per processed day of ``score_monitoring`` rows: the scorecard, the scored loans, the
+    score's PSI and the characteristic with the largest CSI."""
     per_char = frame.group_by("snapshot_date", "scorecard_version", "characteristic").agg(
         pl.col("stability_index").first(), pl.col("count").sum().alias("count")
     )
@@ -92,7 +78,7 @@ def monitoring_summary(settings: Settings, day: dt.date):
     )
     worst_feature = {r["snapshot_date"]: r for r in features.iter_rows(named=True)}
     rows = []
-    for r in score.iter_rows(named=True):
+    for r in score.iter_rows(named=True):  # one row per day of the month
         top = worst_feature.get(r["snapshot_date"])
         rows.append(
             {
@@ -104,6 +90,27 @@ def monitoring_summary(settings: Settings, day: dt.date):
                 "max_csi": None if top is None else round(float(top["stability_index"]), 6),
             }
         )
+    return rows
+
+
+def monitoring_summary(settings: Settings, day: dt.date):
+    """Summarise the month's ``score_monitoring``: per processed day the score PSI, the scored
+    loans and the feature with the largest CSI; the month's worst PSI and its reading by the
+    scorecard's ``stability`` policy. Read-only over the lake; an error when the month has no
+    monitoring partition at all."""
+    lake = lake_of(settings)
+    first, last = month_bounds(day)
+    days = [d for d in lake.partition_dates("curated", MONITORING) if first <= d <= last]
+    if not days:
+        raise InputFileError(
+            f"{lake.relative(lake.table_dir('curated', MONITORING))}: no partition in "
+            f"{first:%Y-%m}: run the month's days first"
+        )
+    frame = pl.concat(
+        [pl.read_parquet(lake.partition_file("curated", MONITORING, d)) for d in days],
+        how="vertical_relaxed",
+    )
+    rows = _daily_monitoring(frame)
     worst = max((r["psi"] for r in rows), default=None)
     stability = settings.risk.scorecard.stability
     document = {

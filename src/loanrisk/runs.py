@@ -125,6 +125,29 @@ def _regulatory_outputs(lake: Lake, regulatory: dict) -> dict:
     return outputs
 
 
+def _outputs(lake: Lake, business_date: dt.date, loans: dict, aging: dict, scoring: dict) -> dict:
+    """Every table and extract the day published, by its place in the lake."""
+    signals = _read_stage(lake, business_date, "compute_signals")
+    collections = _read_stage(lake, business_date, "build_collections")
+    regulatory = _read_stage(lake, business_date, "build_regulatory")
+    return {
+        "raw/loan_snapshot": loans["output"],
+        "curated/loan_aging": aging["output"],
+        "curated/loan_state": aging["state"],
+        "curated/borrower_events_daily": signals["daily"],
+        "curated/borrower_signals": signals["output"],
+        "curated/loan_risk": scoring["output"],
+        "curated/risk_actions": scoring["actions"],
+        "curated/score_monitoring": scoring["monitoring"],
+        "extracts/risk_actions": _extract_output(lake, scoring["actions_extract"]),
+        "curated/collections_queue": collections["output"],
+        "curated/collections_suppressed": collections["suppressed_output"],
+        "curated/collections_movements": collections["movements"],
+        "extracts/collections": _extract_output(lake, collections["extract"]),
+        **_regulatory_outputs(lake, regulatory),
+    }
+
+
 def finalize_run(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
@@ -132,16 +155,13 @@ def finalize_run(
     lake = lake_of(settings)
     feeds = {feed: _feed_summary(lake, business_date, feed) for feed in FEEDS}
     loans = feeds["loan_snapshot"]
-    aging = _read_stage(lake, business_date, "age_loans")
-    signals = _read_stage(lake, business_date, "compute_signals")
-    scoring = _read_stage(lake, business_date, "score_loans")
-    collections = _read_stage(lake, business_date, "build_collections")
-    regulatory = _read_stage(lake, business_date, "build_regulatory")
     if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
         raise ReconciliationError(
             f"{loans['input']['file']}: rows_in {loans['rows_in']} != rows_valid "
             f"{loans['rows_valid']} + rows_quarantined {loans['rows_quarantined']}; not published"
         )
+    aging = _read_stage(lake, business_date, "age_loans")
+    scoring = _read_stage(lake, business_date, "score_loans")
     manifest = _header(business_date, settings, "published")
     manifest.update(
         {
@@ -159,22 +179,7 @@ def finalize_run(
             "accepted_gates": dict(sorted((accepted or {}).items())),
             "history": aging["history"],
             "feeds": feeds,
-            "outputs": {
-                "raw/loan_snapshot": loans["output"],
-                "curated/loan_aging": aging["output"],
-                "curated/loan_state": aging["state"],
-                "curated/borrower_events_daily": signals["daily"],
-                "curated/borrower_signals": signals["output"],
-                "curated/loan_risk": scoring["output"],
-                "curated/risk_actions": scoring["actions"],
-                "curated/score_monitoring": scoring["monitoring"],
-                "extracts/risk_actions": _extract_output(lake, scoring["actions_extract"]),
-                "curated/collections_queue": collections["output"],
-                "curated/collections_suppressed": collections["suppressed_output"],
-                "curated/collections_movements": collections["movements"],
-                "extracts/collections": _extract_output(lake, collections["extract"]),
-                **_regulatory_outputs(lake, regulatory),
-            },
+            "outputs": _outputs(lake, business_date, loans, aging, scoring),
             "scorecard_version": scoring["scorecard_version"],
         }
     )
