@@ -50,3 +50,19 @@ def test_file_facts_count_breaks_and_hash_the_whole_file(tmp_path: Path, final_b
     assert facts.sha256 == hashlib.sha256(data).hexdigest()
     assert facts.line_breaks == data.count(b"\n")
     assert facts.final_newline is final_break
+
+
+def test_source_lines_of_a_file_read_in_many_chunks(tmp_path: Path, config_dir):
+    # Big enough for the reader to split it: each row's line is its place in the file, and a
+    # blank line deep inside it is dropped without moving the rows after it.
+    rows = [ROW.format(n=i) for i in range(60_000)]
+    rows.insert(45_000, "")
+    path = tmp_path / "contacts_2026-03-01.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    contract = load_contract(config_dir.parent / "data_contracts", "contacts")
+    frame = read_text(path, contract, "utf-8")
+    assert frame.height == 60_000
+    expected = [*range(2, 45_002), *range(45_003, 60_003)]
+    assert frame[SOURCE_LINE].to_list() == expected
+    assert frame["contact_id__raw"][45_000] == "C45000"
+    assert "__loanrisk_row_number" not in frame.columns
