@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.contracts import Column, Contract
+from loanrisk.storage import file_blocks
 
 SOURCE_LINE = "source_line"
 _TRUE = ("true", "1", "y", "yes")
@@ -143,10 +144,9 @@ class FileFacts:
 
 def file_facts(path: Path) -> FileFacts:
     digest, count, last = hashlib.sha256(), 0, b""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-            count, last = count + chunk.count(b"\n"), chunk[-1:]
+    for block in file_blocks(path):
+        digest.update(block)
+        count, last = count + block.count(b"\n"), block[-1:]
     return FileFacts(digest.hexdigest(), count, last == b"\n")
 
 
