@@ -18,7 +18,7 @@ from loanrisk.gates import GateError
 from loanrisk.gx_archive import STORE_DAYS, archive_old_results
 from loanrisk.gx_validation import results_store
 from loanrisk.stages import lake_of, run_day
-from loanrisk.validation_docs import build_validation_docs
+from loanrisk.validation_docs import build_validation_docs, relinked
 
 pytestmark = pytest.mark.slow
 
@@ -187,12 +187,18 @@ def indexed_pages(settings, day: dt.date, feeds: set[str]) -> list:
     pages = sorted(docs.glob("validations/**/*.html"))
     day_pages = [p for p in pages if day.isoformat() in str(p)]
     assert feeds == {p.relative_to(docs).parts[1] for p in day_pages}
-    kept = [docs / "pages" / p.relative_to(docs / "validations") for p in day_pages]
+    lake = lake_of(settings)
+    kept = [lake.kept_data_docs_page(day, p.relative_to(docs / "validations")) for p in day_pages]
     for page, copy in zip(day_pages, kept, strict=True):
         assert page.relative_to(docs).as_posix().replace(" ", "%20") in index or (
             page.relative_to(docs).as_posix() in index
         )
-        assert copy.read_bytes() == page.read_bytes()
+        assert copy.parent.parent == lake.validation_page(day).parent
+        # The copy is GX's page whose links into the site still reach it from the day's folder.
+        assert copy.read_bytes() == relinked(page.read_bytes(), copy, docs)
+        up_links = re.findall(r'(?:href|src)="(\.\.[^"#]*)"', copy.read_text())
+        assert (docs / "index.html").resolve() in {(copy.parent / u).resolve() for u in up_links}
+        assert all((copy.parent / u).resolve().is_relative_to(docs.resolve()) for u in up_links)
     linked = day_page_links(settings, day)
     assert linked == {p.resolve() for p in kept} | {(docs / "index.html").resolve()}
     return day_pages
@@ -213,6 +219,11 @@ def test_gx_results_are_kept_and_rendered_as_data_docs(landed):
     build_validation_docs(lake, later)
     assert not any(p.exists() for p in day_pages)
     assert not [d for d in (lake.data_docs / "validations").rglob("*") if d.is_dir()]
+    assert sorted(p.name for p in lake.data_docs.iterdir()) == [
+        "index.html",
+        "static",
+        "validations",
+    ]
     build_validation_docs(lake, DAY)  # the day's page rebuilt from the archive
     linked = day_page_links(landed, DAY) - {(lake.data_docs / "index.html").resolve()}
     assert len(linked) == len(day_pages) and all(p.is_file() for p in linked)

@@ -130,11 +130,17 @@ class Lake:
         """Great Expectations Data Docs site."""
         return self.data_root / "reports" / "validation"
 
-    def data_docs_page(self, result: Path, kept: bool = False) -> Path:
-        """The Data Docs page of a stored GX result (``<feed>/<group>/<run name>/<run time>/
-        <batch>.json``): GX's (``validations/``, removed once the result leaves GX's store), or
-        the copy kept for the day's page (``pages/``, the same depth: its relative links hold)."""
-        return self.data_docs / ("pages" if kept else "validations") / result.with_suffix(".html")
+    def data_docs_page(self, result: Path) -> Path:
+        """GX's Data Docs page of a stored result (``<feed>/<group>/<run name>/<run time>/
+        <batch>.json``), removed by GX once the result leaves its store."""
+        return self.data_docs / "validations" / result.with_suffix(".html")
+
+    def kept_data_docs_page(self, business_date: dt.date, result: Path) -> Path:
+        """The copy of ``result``'s Data Docs page kept with the day's reports
+        (``reports/D/validation/<feed>/<group>.html``): outside the site, which GX walks whole
+        at every build."""
+        feed, group = result.parts[:2]
+        return self.validation_page(business_date).parent / feed / f"{group}.html"
 
     def report_dir(self, business_date: dt.date) -> Path:
         """``reports/YYYY-MM-DD``: the day's human-readable reports."""

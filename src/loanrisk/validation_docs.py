@@ -6,7 +6,10 @@ rule that found unexpected rows, each linking its Data Docs page in the shared s
 GX stored (or archived, ``gx_archive.py``); pages of a rerun replace the earlier run's here.
 
 GX deletes a page from ``validations/`` once its result leaves the store (after
-``gx_archive.STORE_DAYS``), so the day's page links copies kept in ``pages/``.
+``gx_archive.STORE_DAYS``), so the day's page links copies kept beside it
+(``reports/D/validation/<feed>/<group>.html``), their links into the site rewritten. They are
+kept outside the site: GX walks the whole site folder twice at every build (a year of days kept
+inside it cost 0.5 s a build, and growing).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import datetime as dt
 import html
 import json
 import os
-import shutil
+import re
 from contextlib import suppress
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +27,7 @@ from loanrisk.feeds import FEEDS
 from loanrisk.gx_validation import build_docs, results_store
 from loanrisk.storage import Lake, write_bytes_atomic
 
+UP_LINK = re.compile(rb'((?:href|src)=")(?:\.\./)+')
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
@@ -81,7 +85,7 @@ def build_day_validation_page(lake: Lake, results: list[tuple[Path, Path]], day:
     rows = []
     for base, result in results:
         relative = result.relative_to(base)
-        page = lake.data_docs_page(relative, kept=True)
+        page = lake.kept_data_docs_page(day, relative)
         rows.append(_row(result, relative, page if page.exists() else None, target.parent))
     index = Path(os.path.relpath(lake.data_docs / "index.html", target.parent)).as_posix()
     body = "".join(rows) or '<tr><td colspan="6">no validation results for this day</td></tr>'
@@ -96,13 +100,20 @@ def build_day_validation_page(lake: Lake, results: list[tuple[Path, Path]], day:
     return write_bytes_atomic(page.encode("utf-8"), target)
 
 
-def keep_pages(lake: Lake, results: list[Path]) -> None:
-    """Copy the pages GX rendered for ``results`` (store-relative) to ``pages/``, replacing an
-    earlier run's copies of the same day and column group."""
+def relinked(page: bytes, copy: Path, site: Path) -> bytes:
+    """GX's ``page`` with its links up into the site (``../`` repeated: five deep for the
+    index, four for GX's favicon) made to reach ``site`` from where ``copy`` lies."""
+    prefix = Path(os.path.relpath(site, copy.parent)).as_posix().encode() + b"/"
+    return UP_LINK.sub(lambda link: link.group(1) + prefix, page)
+
+
+def keep_pages(lake: Lake, day: dt.date, results: list[Path]) -> None:
+    """Copy the pages GX rendered for ``results`` (store-relative) beside the day's page,
+    replacing an earlier run's copy of the same day and column group."""
     for result in results:
-        kept = lake.data_docs_page(result, kept=True)
-        shutil.rmtree(kept.parent.parent, ignore_errors=True)  # <feed>/<group>/<run name>
-        write_bytes_atomic(lake.data_docs_page(result).read_bytes(), kept)
+        kept = lake.kept_data_docs_page(day, result)
+        page = lake.data_docs_page(result).read_bytes()
+        write_bytes_atomic(relinked(page, kept, lake.data_docs), kept)
 
 
 def drop_empty_folders(root: Path) -> None:
@@ -122,6 +133,6 @@ def build_validation_docs(lake: Lake, day: dt.date) -> Path:
     results = day_results(lake, store, day)
     stored = [result.relative_to(store) for base, result in results if base == store]
     build_docs(lake.gx_root, lake.data_docs, stored)
-    keep_pages(lake, stored)
+    keep_pages(lake, day, stored)
     drop_empty_folders(lake.data_docs / "validations")
     return build_day_validation_page(lake, results, day)
