@@ -144,12 +144,10 @@ def test_burst_window_is_24_hours_open_at_its_start():
 
 
 def new_device(rows: list[dict]) -> int:
-    frame = daily(rows).collect()
-    days = {
-        key[0]: part.lazy()
-        for key, part in frame.partition_by("snapshot_date", as_dict=True).items()
-    }
-    return value(s.new_device(days, D, POLICY.new_device))
+    frame = daily(rows)
+    today = frame.filter(pl.col("snapshot_date") == D)
+    lookback = s.device_history(frame.filter(pl.col("snapshot_date") < D))
+    return value(s.new_device(today, lookback, D, POLICY.new_device))
 
 
 def test_device_seen_90_days_ago_is_known_91_is_new():
@@ -170,6 +168,31 @@ def test_new_device_needs_a_baseline_and_ignores_failed_logins():
     assert new_device([home, attacker]) == 0
     second = ev("B1", at(D, 13), "TRANSFER_OUT", "5.00", device="NEW2")
     assert new_device([home, today, second, ev("B1", at(D, 14), "LOGIN_SUCCESS")]) == 3
+
+
+def test_devices_carried_to_the_next_day_are_those_of_its_lookback():
+    def seen(back: int, device: str) -> dict:
+        return ev("B1", at(D - dt.timedelta(days=back)), "LOGIN_SUCCESS", device=device)
+
+    rows = [seen(90, "DROPPED"), seen(89, "KEPT"), seen(40, "AGAIN"), seen(3, "AGAIN")]
+    rows += [ev("B2", at(D), "LOGIN_SUCCESS", device="TODAY"), seen(0, "KEPT")]
+    frame = daily(rows)
+    lookback = s.device_history(frame.filter(pl.col("snapshot_date") < D))
+    today = frame.filter(pl.col("snapshot_date") == D)
+    carried = s.devices_through(lookback, today, D, POLICY.new_device).collect()
+    assert carried.rows() == [
+        ("B1", "AGAIN", D - dt.timedelta(days=3)),
+        ("B1", "KEPT", D),
+        ("B2", "TODAY", D),
+    ]
+    # The next day's signal from the carried devices equals one from its whole window.
+    tomorrow = D + dt.timedelta(days=1)
+    next_rows = [ev("B1", at(tomorrow), "LOGIN_SUCCESS", device=d) for d in ("DROPPED", "KEPT")]
+    window = daily(rows + next_rows)
+    next_day = window.filter(pl.col("snapshot_date") == tomorrow)
+    from_window = s.device_history(window.filter(pl.col("snapshot_date") < tomorrow))
+    for lookback in (carried.lazy(), from_window):
+        assert value(s.new_device(next_day, lookback, tomorrow, POLICY.new_device)) == 1
 
 
 # --- abnormal login: out of province -------------------------------------------------------------
@@ -345,6 +368,42 @@ def test_stage_rebuilds_missing_aggregates_and_reruns_give_the_same_bytes(tmp_pa
     again = compute_signals(lake, contracts, POLICY, D)
     assert again["output"]["sha256"] == first["output"]["sha256"]
     assert again["daily"]["sha256"] == first["daily"]["sha256"]
+
+
+def test_devices_are_carried_day_to_day_and_rebuilt_when_their_window_changed(tmp_path, config_dir):
+    contracts = config_dir.parent / "data_contracts"
+    lake = Lake(tmp_path, tmp_path / "landing")
+    book = loans()
+    days = [D - dt.timedelta(days=back) for back in (3, 2, 1, 0)]
+
+    def login(day: dt.date, device: str) -> None:
+        write_day(lake, contracts, day, book, [ev("B1", at(day), "LOGIN_SUCCESS", device=device)])
+
+    for day, device in zip(days, ("HOME", "HOME", "PHONE", "NEW"), strict=True):
+        login(day, device)
+    reports = [compute_signals(lake, contracts, POLICY, day) for day in days]
+    assert [r["devices_from_previous_day"] for r in reports] == [False, True, True, True]
+    assert [r["borrowers_flagged"]["signal_new_device"] for r in reports] == [0, 0, 1, 1]
+    carried = pl.read_parquet(lake.partition_file("curated", "borrower_devices", D))
+    assert carried.schema == load_contract(contracts, "borrower_devices").polars_schema
+    assert carried.select("device_id", "last_seen").rows() == [
+        ("HOME", days[1]),
+        ("NEW", D),
+        ("PHONE", days[2]),
+    ]
+    # Rebuilt from the window's aggregates, the day's outputs are the same bytes.
+    lake.partition_inputs("curated", "borrower_devices", days[2]).unlink()
+    rebuilt = compute_signals(lake, contracts, POLICY, D)
+    assert rebuilt["devices_from_previous_day"] is False
+    for table in ("devices", "output"):
+        assert rebuilt[table]["sha256"] == reports[-1][table]["sha256"]
+    # A day of the window rerun with other events: the carried devices no longer hold.
+    assert compute_signals(lake, contracts, POLICY, days[2])["devices_from_previous_day"]
+    login(days[1], "NEW")
+    compute_signals(lake, contracts, POLICY, days[1])
+    rerun = compute_signals(lake, contracts, POLICY, D)
+    assert rerun["devices_from_previous_day"] is False
+    assert rerun["borrowers_flagged"]["signal_new_device"] == 0  # NEW was seen on days[1]
 
 
 # --- configuration -------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ STAGE_ASSETS: dict[str, tuple[tuple[str, str], ...]] = {
     "age_loans": (("lake/curated", "loan_aging"), ("lake/curated", "loan_state")),
     "compute_signals": (
         ("lake/curated", "borrower_events_daily"),
+        ("lake/curated", "borrower_devices"),
         ("lake/curated", "borrower_signals"),
     ),
     "score_loans": (

@@ -135,6 +135,7 @@ def _outputs(lake: Lake, business_date: dt.date, loans: dict, aging: dict, scori
         "curated/loan_aging": aging["output"],
         "curated/loan_state": aging["state"],
         "curated/borrower_events_daily": signals["daily"],
+        "curated/borrower_devices": signals["devices"],
         "curated/borrower_signals": signals["output"],
         "curated/loan_risk": scoring["output"],
         "curated/risk_actions": scoring["actions"],

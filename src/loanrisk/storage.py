@@ -30,6 +30,7 @@ CURATED_TABLES = (
     "loan_aging",
     "loan_state",
     "borrower_events_daily",
+    "borrower_devices",
     "borrower_signals",
     "loan_risk",
     "risk_actions",
@@ -59,6 +60,10 @@ class Lake:
 
     def partition_file(self, zone: str, table: str, business_date: dt.date) -> Path:
         return self.partition(zone, table, business_date) / PARQUET_FILE
+
+    def partition_inputs(self, zone: str, table: str, business_date: dt.date) -> Path:
+        """What a partition carried from day to day was computed from (beside the partition)."""
+        return self.partition(zone, table, business_date).with_suffix(".inputs.json")
 
     def table_dir(self, zone: str, table: str | None = None) -> Path:
         """``lake/<zone>`` or ``lake/<zone>/<table>``."""
