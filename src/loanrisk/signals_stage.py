@@ -108,9 +108,7 @@ def _device_inputs(lake: Lake, business_date: dt.date, lookback_days: int) -> di
     }
 
 
-def previous_devices(
-    lake: Lake, business_date: dt.date, lookback_days: int
-) -> pl.LazyFrame | None:
+def previous_devices(lake: Lake, business_date: dt.date, lookback_days: int) -> pl.LazyFrame | None:
     """The previous day's ``borrower_devices`` (the day's lookback), unless it is missing or
     anything it was computed from changed since (a day of its window rerun or filled in)."""
     previous = business_date - dt.timedelta(days=1)
