@@ -88,6 +88,7 @@ def fail_day(lake: Lake, business_date: dt.date, settings: Settings, error: Loan
     """Record a stopped day: a failed manifest, and no published curated output for it."""
     for table in CURATED_TABLES:
         shutil.rmtree(lake.partition("curated", table, business_date), ignore_errors=True)
+        lake.partition_inputs("curated", table, business_date).unlink(missing_ok=True)
     manifest = _header(business_date, settings, "failed")
     manifest["failure"] = {
         "gate": getattr(error, "gate", error.code),
