@@ -1,0 +1,44 @@
+"""Data Docs views whose Jinja templates are compiled once, not at every build.
+
+GX makes a Jinja environment per site section at each ``build_data_docs`` and compiles the ~36
+templates it renders with again (0.11 s of a 0.3 s daily build at 100k loans). These views are
+GX's own, named in the site's config (GX's extension point for views), with Jinja's bytecode
+cache in a folder of the GX context: Jinja checks each template's source against its cached
+code, so a GX upgrade cannot render from stale templates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+
+
+class _CompiledOnce:
+    def __init__(
+        self,
+        template_cache: str,
+        custom_styles_directory: str | None = None,
+        custom_views_directory: str | None = None,
+    ) -> None:
+        super().__init__(custom_styles_directory, custom_views_directory)  # type: ignore[call-arg]
+        Path(template_cache).mkdir(parents=True, exist_ok=True)
+        self.env.bytecode_cache = jinja2.FileSystemBytecodeCache(template_cache)  # type: ignore[attr-defined]
+
+
+class PageView(_CompiledOnce, DefaultJinjaPageView):
+    """GX's page view (validation results, expectation suites)."""
+
+
+class IndexPageView(_CompiledOnce, DefaultJinjaIndexPageView):
+    """GX's index page view."""
+
+
+def view(kind: type, template_cache: Path) -> dict:
+    """A site config's ``view`` entry for ``kind`` (``PageView`` or ``IndexPageView``)."""
+    return {
+        "module_name": __name__,
+        "class_name": kind.__name__,
+        "template_cache": str(template_cache),
+    }
