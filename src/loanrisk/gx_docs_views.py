@@ -35,6 +35,25 @@ class IndexPageView(_CompiledOnce, DefaultJinjaIndexPageView):
     """GX's index page view."""
 
 
+def site_config(docs_dir: Path, template_cache: Path, index_results: int) -> dict:
+    """The Data Docs site's config: GX's builders with these views; the index lists the latest
+    ``index_results`` validation results."""
+    pages = {"view": view(PageView, template_cache)}
+    return {
+        "class_name": "SiteBuilder",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs_dir),
+        },
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "validation_results_limit": index_results,
+            "view": view(IndexPageView, template_cache),
+        },
+        "site_section_builders": {"expectations": pages, "validations": pages},
+    }
+
+
 def view(kind: type, template_cache: Path) -> dict:
     """A site config's ``view`` entry for ``kind`` (``PageView`` or ``IndexPageView``)."""
     return {

@@ -103,26 +103,6 @@ def _stored_definition(context, name: str, rules: list[RowRule], batch):
 
 
 @cache
-def _site(docs_dir: Path, template_cache: Path) -> dict:
-    """The Data Docs site's config: GX's builders, with views that compile templates once."""
-    from loanrisk.gx_docs_views import IndexPageView, PageView, view
-
-    pages = {"view": view(PageView, template_cache)}
-    return {
-        "class_name": "SiteBuilder",
-        "store_backend": {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(docs_dir),
-        },
-        "site_index_builder": {
-            "class_name": "DefaultSiteIndexBuilder",
-            "validation_results_limit": DOCS_INDEX_RESULTS,
-            "view": view(IndexPageView, template_cache),
-        },
-        "site_section_builders": {"expectations": pages, "validations": pages},
-    }
-
-
 def _context(gx_root: Path, docs_dir: Path):
     """The file data context of a data_root (one per process: it is costly to open)."""
     import great_expectations as gx
@@ -143,7 +123,9 @@ def _context(gx_root: Path, docs_dir: Path):
 
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         context.variables.save()
-    site = _site(docs_dir, gx_root / "data_docs_templates")
+    from loanrisk.gx_docs_views import site_config
+
+    site = site_config(docs_dir, gx_root / "data_docs_templates", DOCS_INDEX_RESULTS)
     if SITE not in context.get_site_names():
         context.add_data_docs_site(SITE, site)
     elif dict(context.variables.data_docs_sites[SITE]) != site:
