@@ -20,6 +20,7 @@ from loanrisk.cli import main
 from loanrisk.config import load_settings
 from loanrisk.marts_stage import mart_frames
 from loanrisk.report import data as report_data
+from loanrisk.report import risk_data
 from loanrisk.scorecard import load_scorecard
 from loanrisk.storage import Lake
 
@@ -89,6 +90,21 @@ def test_the_report_shows_what_the_full_history_marts_show(book):
         cures = con.execute(report_data.CURE_SQL, [LAST, 6]).fetchall()
     assert data.vintages == (vintages or None) and data.vintages
     assert data.cure_rates == (cures or None)
+
+
+def test_risk_and_trend_sections_read_only_their_days_and_show_what_the_views_show(book):
+    """The report points loan_risk, risk_actions, score_monitoring and the stored marts at the
+    days it shows; its sections equal queries of the warehouse's own views over every day."""
+    data = report_data.load_report_data(Lake(book, book / "landing"), LAST, STABILITY)
+    start = LAST - dt.timedelta(days=report_data.TREND_DAYS - 1)
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        assert data.ecl == risk_data.ecl_total(con, LAST) and data.ecl
+        assert data.ecl_cells == risk_data.ecl_cells(con, LAST)
+        assert data.scores == risk_data.scores(con, LAST, report_data.TREND_DAYS)
+        assert data.actions == risk_data.actions(con, LAST) and data.actions
+        assert data.par_trend == report_data._rows(con, report_data.TREND_SQL, [start, LAST])
+        assert data.roll_rates == report_data._rows(con, report_data.ROLL_SQL, [LAST])
+    assert len(data.par_trend) > 1 and data.roll_rates
 
 
 def test_stored_marts_equal_their_sql_over_the_whole_history(book, config_dir):

@@ -27,7 +27,11 @@ import datetime as dt
 from loanrisk.sql import quote
 from loanrisk.storage import Lake
 
-BOUNDED = ("loan_aging", "loan_state")
+#: Tables pointed at the days a section reads, and the lake zone of their daily files.
+BOUNDED = {"loan_aging": "curated", "loan_state": "curated"}
+#: The per-day tables of the report's risk and portfolio sections (the day, or its trends).
+DAY_TABLES = {"loan_risk": "curated", "risk_actions": "curated", "roll_rates": "marts"}
+TREND_TABLES = {"score_monitoring": "curated", "portfolio_summary": "marts"}
 
 
 def month_start(day: dt.date, months_back: int = 0) -> dt.date:
@@ -106,18 +110,26 @@ def snapshot_statuses(con, lake: Lake) -> None:
     _insert_statuses(con, run_statuses(lake))
 
 
-def limit_history(con, views: set[str], lake: Lake, first: dt.date, last: dt.date) -> None:
-    """Point ``loan_aging`` and ``loan_state`` at the published days ``first``..``last``.
+def limit_history(
+    con,
+    views: set[str],
+    lake: Lake,
+    first: dt.date,
+    last: dt.date,
+    tables: dict[str, str] = BOUNDED,
+) -> None:
+    """Point ``tables`` (view -> lake zone; by default ``loan_aging`` and ``loan_state``) at the
+    published days ``first``..``last``.
 
     They read those days' partition files only: binding the warehouse's view reads the footer
     of every day's file (~27 ms a view at 365 days, several times a day). Without the files
     (a warehouse not built from this lake), the warehouse's view limited to those dates.
     """
     days = _published_days(con, views, first, last)
-    for view in BOUNDED:
+    for view, zone in tables.items():
         if view not in views:
             continue
-        files = [f for d in days if (f := lake.partition_file("curated", view, d)).exists()]
+        files = [f for d in days if (f := lake.partition_file(zone, view, d)).exists()]
         if files:
             listed = ", ".join(quote(f.as_posix()) for f in files)
             source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
