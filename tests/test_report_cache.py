@@ -53,7 +53,7 @@ def rebuild_report(root, config_dir, day: dt.date) -> bytes:
 
 
 def drop_month_extracts(root) -> None:
-    for view in VIEWS:
+    for view in (*VIEWS, "vintage_loans_to_date"):
         shutil.rmtree(root / "lake" / "marts" / view)
 
 
@@ -75,6 +75,11 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
         assert (lake.month_extract(view, APRIL) / "part-0.parquet").exists()
         assert [d for d, *_ in recorded(lake, view)["days"]] == ["2026-04-29", "2026-04-30"]
     assert not lake.month_extract("vintage_loans", dt.date(2026, 5, 1)).exists()  # live month
+    # The complete months' vintage rows combined, one row per loan: what each later day reads.
+    to_date = pl.read_parquet(lake.month_extract("vintage_loans_to_date", APRIL) / "part-0.parquet")
+    april = pl.read_parquet(lake.month_extract("vintage_loans", APRIL) / "part-0.parquet")
+    assert to_date.equals(april.sort(pl.all())) and to_date["loan_id"].is_unique().all()
+    assert [m for m, _ in recorded(lake, "vintage_loans_to_date")["months"]] == ["2026-04-01"]
     built = (book / "reports" / str(LAST) / "risk_report.html").read_bytes()
     assert_stored_marts_recompute(book, config_dir, LAST)
     assert rebuild_report(book, config_dir, LAST) == built
@@ -133,11 +138,14 @@ def test_a_rerun_day_refreshes_its_months_extract(book, tmp_path, config_dir):
     shutil.copytree(book, root)
     lake = Lake(root, root / "landing")
     before = recorded(lake, "vintage_loans")
+    before_to_date = recorded(lake, "vintage_loans_to_date")
     correct_day(root / "landing", dt.date(2026, 4, 30))
     args = ["--data-root", str(root), "--config", str(config_dir)]
     assert main(["run", "--date", "2026-04-30", *args]) == 0  # later reports are rebuilt too
     after = recorded(lake, "vintage_loans")
     assert after != before and after["days"][0] == before["days"][0]  # April 30 changed
+    assert recorded(lake, "vintage_loans_to_date")["months"] == [["2026-04-01", after]]
+    assert before_to_date["months"] == [["2026-04-01", before]]
     built = (root / "reports" / str(LAST) / "risk_report.html").read_bytes()
     assert_stored_marts_recompute(root, config_dir, LAST)  # later days' marts were refreshed
     assert rebuild_report(root, config_dir, LAST) == built

@@ -6,8 +6,8 @@ files.
 Each is the SQL of ``loanrisk.marts`` over only the history it needs: within a read-only
 connection to the warehouse, ``loan_aging`` and ``loan_state`` are pointed at those days
 (``report/scope.py``), and the per-loan vintage rows of complete months come from their stored
-month extracts (``report/cache.py``). So a day's marts read at most a month of loan-level detail
-however long the history, and a past day's marts show what was known that day.
+extract, combined to date (``report/cache.py``). So a day's marts read at most a month of
+loan-level detail however long the history, and a past day's marts show what was known that day.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _vintage_curves(con, views: set[str], lake: Lake, day: dt.date) -> pl.DataFr
         "SELECT min(snapshot_date) FROM pipeline_runs WHERE status = 'published'"
     ).fetchall()
     first = scope.month_start(first_day or day)
-    parts = cache.month_rows(con, views, lake, "vintage_loans", first, day)
+    parts = cache.vintage_rows(con, views, lake, first, day)
     combined = combine_vintage_loans_sql(parts)
     scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE vintage_loans AS {combined}")
     scope.published_days_only(con, first, day)  # the months the curves reach

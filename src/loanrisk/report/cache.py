@@ -9,6 +9,11 @@ days it was computed from (their loan_aging and loan_state sha256, from the run 
 recomputed only when that changes (a day of the month rerun or published late); the current
 month is computed live. The view's SQL stays the one in ``loanrisk.marts``: a month is that
 view with ``loan_aging`` and ``loan_state`` limited to the month (``scope.py``).
+
+The vintage curves read every month since history began, so their complete months are also
+kept combined: ``lake/marts/vintage_loans_to_date/month=YYYY-MM`` holds one row per loan over
+all complete months up to that one (``combine_vintage_loans_sql``), recomputed when any of
+those months' fingerprints changes; a day then reads it and the live month, not a file a month.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import datetime as dt
 
 import polars as pl
 
+from loanrisk.cohort_marts import combine_vintage_loans_sql
 from loanrisk.report import scope
 from loanrisk.sql import quote
 from loanrisk.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
@@ -67,6 +73,50 @@ def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.dat
     return part.as_posix()
 
 
+VINTAGES, VINTAGES_TO_DATE = "vintage_loans", "vintage_loans_to_date"
+
+
+def _parquet(path: str) -> str:
+    return f"SELECT * FROM read_parquet({quote(path)}, hive_partitioning = false)"
+
+
+def _vintages_to_date(con, views: set[str], lake: Lake, months: dict) -> str:
+    """Path of the combined ``vintage_loans`` of the complete ``months`` (month start ->
+    published days), written first when missing or when a month's fingerprint changed."""
+    last = max(months)
+    folder = lake.month_extract(VINTAGES_TO_DATE, last)
+    recorded = lake.month_extract_inputs(VINTAGES_TO_DATE, last)
+    inputs = {
+        "months": [[m.isoformat(), fingerprint(lake, days)] for m, days in sorted(months.items())]
+    }
+    part = folder / PARQUET_FILE
+    if not (part.exists() and recorded.exists() and read_json(recorded) == inputs):
+        paths = [_stored_month(con, views, lake, VINTAGES, days) for days in months.values()]
+        parts = " UNION ALL ".join(_parquet(p) for p in paths)
+        combined = combine_vintage_loans_sql(f"({parts})")
+        frame = pl.from_arrow(con.sql(f"SELECT * FROM ({combined}) ORDER BY ALL").to_arrow_table())
+        part = write_partition(frame, folder, lake.scratch)
+        write_json_atomic(inputs, recorded)
+    return part.as_posix()
+
+
+def vintage_rows(con, views: set[str], lake: Lake, first: dt.date, day: dt.date) -> str:
+    """A temp table of ``vintage_loans`` rows from ``first`` (a month start) to ``day``: the
+    complete months' combined extract and the live month's rows; returns its name (combine
+    its rows with ``combine_vintage_loans_sql``)."""
+    current = scope.month_start(day)
+    months = published_months(con, first, day)
+    complete = {m: days for m, days in months.items() if m < current}
+    stored = [_parquet(_vintages_to_date(con, views, lake, complete))] if complete else []
+    scope.limit_history(con, views, lake, current, day)
+    live = f"SELECT * FROM {scope.warehouse_view(con, VINTAGES)}"
+    table = f"{VINTAGES}_by_month"
+    scope.run_ddl(
+        con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
+    )
+    return table
+
+
 def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day: dt.date) -> str:
     """A temp table of the warehouse ``view`` over each month from ``first`` (a month start) to
     ``day``'s, month by month; returns its name."""
@@ -74,7 +124,7 @@ def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day:
     months = published_months(con, first, day)
     paths = [_stored_month(con, views, lake, view, d) for m, d in months.items() if m < current]
     scope.limit_history(con, views, lake, current, day)
-    stored = [f"SELECT * FROM read_parquet({quote(p)}, hive_partitioning = false)" for p in paths]
+    stored = [_parquet(p) for p in paths]
     live = f"SELECT * FROM {scope.warehouse_view(con, view)}"
     table = f"{view}_by_month"
     scope.run_ddl(
