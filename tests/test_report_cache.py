@@ -22,7 +22,7 @@ from loanrisk.marts_stage import mart_frames
 from loanrisk.report import data as report_data
 from loanrisk.report import risk_data
 from loanrisk.scorecard import load_scorecard
-from loanrisk.storage import Lake
+from loanrisk.storage import Lake, write_partition
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def rebuild_report(root, config_dir, day: dt.date) -> bytes:
 
 
 def drop_month_extracts(root) -> None:
-    for view in (*VIEWS, "vintage_loans_to_date"):
+    for view in (*VIEWS, "vintage_loans_to_date", "vintage_loans_month_to_date"):
         shutil.rmtree(root / "lake" / "marts" / view)
 
 
@@ -80,6 +80,15 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
     april = pl.read_parquet(lake.month_extract("vintage_loans", APRIL) / "part-0.parquet")
     assert to_date.equals(april.sort(pl.all())) and to_date["loan_id"].is_unique().all()
     assert [m for m, _ in recorded(lake, "vintage_loans_to_date")["months"]] == ["2026-04-01"]
+    # The live month's rows, carried from day to day; April's were dropped once May began.
+    may = [LAST - dt.timedelta(days=1), LAST]
+    assert lake.partition_dates("marts", "vintage_loans_month_to_date") == may
+    carried = pl.read_parquet(lake.partition_file("marts", "vintage_loans_month_to_date", LAST))
+    month = f"(SELECT * FROM loan_aging WHERE snapshot_date >= DATE '{may[0]}') AS loan_aging"
+    sql = cohort_marts.vintage_loans_sql().replace("FROM loan_aging", f"FROM {month}")
+    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+        expected = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL").fetchall()
+    assert carried.rows() == expected and expected
     built = (book / "reports" / str(LAST) / "risk_report.html").read_bytes()
     assert_stored_marts_recompute(book, config_dir, LAST)
     assert rebuild_report(book, config_dir, LAST) == built
@@ -149,3 +158,23 @@ def test_a_rerun_day_refreshes_its_months_extract(book, tmp_path, config_dir):
     built = (root / "reports" / str(LAST) / "risk_report.html").read_bytes()
     assert_stored_marts_recompute(root, config_dir, LAST)  # later days' marts were refreshed
     assert rebuild_report(root, config_dir, LAST) == built
+
+
+def test_carried_month_to_date_rows_are_used_only_while_their_days_are_unchanged(
+    book, tmp_path, config_dir
+):
+    root = tmp_path / "data"
+    shutil.copytree(book, root)
+    lake, settings = Lake(root, root / "landing"), load_settings(config_dir, root)
+    may_1 = LAST - dt.timedelta(days=1)
+    kept = lake.partition_file("marts", "vintage_loans_month_to_date", may_1)
+    # Rows as if May 1 had been another day (every loan 30+ days past due), no longer matching
+    # what May 1's run manifest records: the next day must not read them.
+    wrong = pl.read_parquet(kept).with_columns(pl.lit(may_1).alias("first_30"))
+    write_partition(wrong, kept.parent, lake.scratch)
+    inputs = lake.partition_inputs("marts", "vintage_loans_month_to_date", may_1)
+    recorded = json.loads(inputs.read_text())
+    recorded["days"][0][1] = "0" * 64  # a loan_aging sha256 May 1 no longer has
+    inputs.write_text(json.dumps(recorded))
+    curves = mart_frames(lake, settings, LAST)["vintage_curves"]
+    assert curves.equals(pl.read_parquet(lake.partition_file("marts", "vintage_curves", LAST)))

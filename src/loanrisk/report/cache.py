@@ -13,12 +13,14 @@ view with ``loan_aging`` and ``loan_state`` limited to the month (``scope.py``).
 The vintage curves read every month since history began, so their complete months are also
 kept combined: ``lake/marts/vintage_loans_to_date/month=YYYY-MM`` holds one row per loan over
 all complete months up to that one (``combine_vintage_loans_sql``), recomputed when any of
-those months' fingerprints changes; a day then reads it and the live month, not a file a month.
+those months' fingerprints changes; and the live month's rows are carried from one published
+day to the next (``vintage_loans_month_to_date``). A day reads those and one day of detail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import polars as pl
 
@@ -74,10 +76,15 @@ def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.dat
 
 
 VINTAGES, VINTAGES_TO_DATE = "vintage_loans", "vintage_loans_to_date"
+MONTH_TO_DATE = "vintage_loans_month_to_date"
 
 
 def _parquet(path: str) -> str:
     return f"SELECT * FROM read_parquet({quote(path)}, hive_partitioning = false)"
+
+
+def _frame(con, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(f"SELECT * FROM ({sql}) ORDER BY ALL").to_arrow_table())
 
 
 def _vintages_to_date(con, views: set[str], lake: Lake, months: dict) -> str:
@@ -93,11 +100,52 @@ def _vintages_to_date(con, views: set[str], lake: Lake, months: dict) -> str:
     if not (part.exists() and recorded.exists() and read_json(recorded) == inputs):
         paths = [_stored_month(con, views, lake, VINTAGES, days) for days in months.values()]
         parts = " UNION ALL ".join(_parquet(p) for p in paths)
-        combined = combine_vintage_loans_sql(f"({parts})")
-        frame = pl.from_arrow(con.sql(f"SELECT * FROM ({combined}) ORDER BY ALL").to_arrow_table())
+        frame = _frame(con, combine_vintage_loans_sql(f"({parts})"))
         part = write_partition(frame, folder, lake.scratch)
         write_json_atomic(inputs, recorded)
     return part.as_posix()
+
+
+def _month_to_date(lake: Lake, days: list[dt.date]) -> str | None:
+    """Path of the live month's combined vintage rows kept for ``days[-1]``, if computed from
+    ``days`` (the month's published days up to it) as they are now."""
+    if not days:
+        return None
+    part = lake.partition_file("marts", MONTH_TO_DATE, days[-1])
+    recorded = lake.partition_inputs("marts", MONTH_TO_DATE, days[-1])
+    if part.exists() and recorded.exists() and read_json(recorded) == fingerprint(lake, days):
+        return part.as_posix()
+    return None
+
+
+def _drop_earlier_months(lake: Lake, day: dt.date) -> None:
+    """The kept month-to-date rows of months before ``day``'s (their months are complete)."""
+    for kept in lake.partition_dates("marts", MONTH_TO_DATE):
+        if kept < scope.month_start(day):
+            shutil.rmtree(lake.partition("marts", MONTH_TO_DATE, kept))
+            lake.partition_inputs("marts", MONTH_TO_DATE, kept).unlink(missing_ok=True)
+
+
+def _live_vintages(con, views: set[str], lake: Lake, days: list[dt.date], day: dt.date) -> str:
+    """SQL of the live month's vintage rows up to ``day`` (``days``: the month's published days
+    to ``day``): the previous published day's kept rows combined with the day's when they still
+    hold, else the month's; kept for the next day (``lake/marts/vintage_loans_month_to_date``),
+    so late in a month a day reads one day of loan_aging, not the month's."""
+    live = f"SELECT * FROM {scope.warehouse_view(con, VINTAGES)}"
+    if not days or days[-1] != day:  # not a published day: nothing to keep
+        scope.limit_history(con, views, lake, scope.month_start(day), day)
+        return live
+    previous = _month_to_date(lake, days[:-1])
+    scope.limit_history(con, views, lake, day if previous else days[0], day)
+    rows = (
+        combine_vintage_loans_sql(f"({_parquet(previous)} UNION ALL {live})") if previous else live
+    )
+    kept = write_partition(
+        _frame(con, rows), lake.partition("marts", MONTH_TO_DATE, day), lake.scratch
+    )
+    write_json_atomic(fingerprint(lake, days), lake.partition_inputs("marts", MONTH_TO_DATE, day))
+    _drop_earlier_months(lake, day)
+    return _parquet(kept.as_posix())
 
 
 def vintage_rows(con, views: set[str], lake: Lake, first: dt.date, day: dt.date) -> str:
@@ -108,8 +156,7 @@ def vintage_rows(con, views: set[str], lake: Lake, first: dt.date, day: dt.date)
     months = published_months(con, first, day)
     complete = {m: days for m, days in months.items() if m < current}
     stored = [_parquet(_vintages_to_date(con, views, lake, complete))] if complete else []
-    scope.limit_history(con, views, lake, current, day)
-    live = f"SELECT * FROM {scope.warehouse_view(con, VINTAGES)}"
+    live = _live_vintages(con, views, lake, months.get(current, []), day)
     table = f"{VINTAGES}_by_month"
     scope.run_ddl(
         con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
