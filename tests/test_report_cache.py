@@ -167,6 +167,7 @@ def test_carried_month_to_date_rows_are_used_only_while_their_days_are_unchanged
     shutil.copytree(book, root)
     lake, settings = Lake(root, root / "landing"), load_settings(config_dir, root)
     may_1 = LAST - dt.timedelta(days=1)
+    mart_frames(lake, settings, may_1)  # keeps May 1's rows (other tests drop the extracts)
     kept = lake.partition_file("marts", "vintage_loans_month_to_date", may_1)
     # Rows as if May 1 had been another day (every loan 30+ days past due), no longer matching
     # what May 1's run manifest records: the next day must not read them.
