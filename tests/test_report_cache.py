@@ -53,8 +53,9 @@ def rebuild_report(root, config_dir, day: dt.date) -> bytes:
 
 
 def drop_month_extracts(root) -> None:
-    for view in (*VIEWS, "vintage_loans_to_date", "vintage_loans_month_to_date"):
-        shutil.rmtree(root / "lake" / "marts" / view)
+    carried = [f"{view}_month_to_date" for view in VIEWS]
+    for table in (*VIEWS, "vintage_loans_to_date", *carried):
+        shutil.rmtree(root / "lake" / "marts" / table)
 
 
 def assert_stored_marts_recompute(root, config_dir, day: dt.date) -> None:
@@ -82,7 +83,8 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
     assert [m for m, _ in recorded(lake, "vintage_loans_to_date")["months"]] == ["2026-04-01"]
     # The live month's rows, carried from day to day; April's were dropped once May began.
     may = [LAST - dt.timedelta(days=1), LAST]
-    assert lake.partition_dates("marts", "vintage_loans_month_to_date") == may
+    for view in VIEWS:
+        assert lake.partition_dates("marts", f"{view}_month_to_date") == may, view
     carried = pl.read_parquet(lake.partition_file("marts", "vintage_loans_month_to_date", LAST))
     month = f"(SELECT * FROM loan_aging WHERE snapshot_date >= DATE '{may[0]}') AS loan_aging"
     sql = cohort_marts.vintage_loans_sql().replace("FROM loan_aging", f"FROM {month}")

@@ -13,8 +13,8 @@ view with ``loan_aging`` and ``loan_state`` limited to the month (``scope.py``).
 The vintage curves read every month since history began, so their complete months are also
 kept combined: ``lake/marts/vintage_loans_to_date/month=YYYY-MM`` holds one row per loan over
 all complete months up to that one (``combine_vintage_loans_sql``), recomputed when any of
-those months' fingerprints changes; and the live month's rows are carried from one published
-day to the next (``vintage_loans_month_to_date``). A day reads those and one day of detail.
+those months' fingerprints changes. The live month's rows of every view are carried from one
+published day to the next (``lake/marts/<view>_month_to_date``): a day reads one day of detail.
 """
 
 from __future__ import annotations
@@ -76,7 +76,6 @@ def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.dat
 
 
 VINTAGES, VINTAGES_TO_DATE = "vintage_loans", "vintage_loans_to_date"
-MONTH_TO_DATE = "vintage_loans_month_to_date"
 
 
 def _parquet(path: str) -> str:
@@ -106,45 +105,48 @@ def _vintages_to_date(con, views: set[str], lake: Lake, months: dict) -> str:
     return part.as_posix()
 
 
-def _month_to_date(lake: Lake, days: list[dt.date]) -> str | None:
-    """Path of the live month's combined vintage rows kept for ``days[-1]``, if computed from
+def _month_to_date(lake: Lake, table: str, days: list[dt.date]) -> str | None:
+    """Path of the live month's rows of ``table`` kept for ``days[-1]``, if computed from
     ``days`` (the month's published days up to it) as they are now."""
     if not days:
         return None
-    part = lake.partition_file("marts", MONTH_TO_DATE, days[-1])
-    recorded = lake.partition_inputs("marts", MONTH_TO_DATE, days[-1])
+    part = lake.partition_file("marts", table, days[-1])
+    recorded = lake.partition_inputs("marts", table, days[-1])
     if part.exists() and recorded.exists() and read_json(recorded) == fingerprint(lake, days):
         return part.as_posix()
     return None
 
 
-def _drop_earlier_months(lake: Lake, day: dt.date) -> None:
+def _drop_earlier_months(lake: Lake, table: str, day: dt.date) -> None:
     """The kept month-to-date rows of months before ``day``'s (their months are complete)."""
-    for kept in lake.partition_dates("marts", MONTH_TO_DATE):
+    for kept in lake.partition_dates("marts", table):
         if kept < scope.month_start(day):
-            shutil.rmtree(lake.partition("marts", MONTH_TO_DATE, kept))
-            lake.partition_inputs("marts", MONTH_TO_DATE, kept).unlink(missing_ok=True)
+            shutil.rmtree(lake.partition("marts", table, kept))
+            lake.partition_inputs("marts", table, kept).unlink(missing_ok=True)
 
 
-def _live_vintages(con, views: set[str], lake: Lake, days: list[dt.date], day: dt.date) -> str:
-    """SQL of the live month's vintage rows up to ``day`` (``days``: the month's published days
-    to ``day``): the previous published day's kept rows combined with the day's when they still
-    hold, else the month's; kept for the next day (``lake/marts/vintage_loans_month_to_date``),
-    so late in a month a day reads one day of loan_aging, not the month's."""
-    live = f"SELECT * FROM {scope.warehouse_view(con, VINTAGES)}"
+def _live_rows(
+    con, views: set[str], lake: Lake, view: str, days: list[dt.date], day: dt.date, combine=None
+) -> str:
+    """SQL of the live month's ``view`` rows up to ``day`` (``days``: the month's published days
+    to ``day``): the previous published day's kept rows with the day's (merged by ``combine``,
+    SQL of a relation, when a loan's rows must be combined) when they still hold, else the
+    month's; kept for the next day (``lake/marts/<view>_month_to_date``), so late in a month a
+    day reads one day of loan_aging and loan_state, not the month's."""
+    live = f"SELECT * FROM {scope.warehouse_view(con, view)}"
     if not days or days[-1] != day:  # not a published day: nothing to keep
         scope.limit_history(con, views, lake, scope.month_start(day), day)
         return live
-    previous = _month_to_date(lake, days[:-1])
+    table = f"{view}_month_to_date"
+    previous = _month_to_date(lake, table, days[:-1])
     scope.limit_history(con, views, lake, day if previous else days[0], day)
-    rows = (
-        combine_vintage_loans_sql(f"({_parquet(previous)} UNION ALL {live})") if previous else live
-    )
-    kept = write_partition(
-        _frame(con, rows), lake.partition("marts", MONTH_TO_DATE, day), lake.scratch
-    )
-    write_json_atomic(fingerprint(lake, days), lake.partition_inputs("marts", MONTH_TO_DATE, day))
-    _drop_earlier_months(lake, day)
+    rows = live
+    if previous:
+        rows = f"{_parquet(previous)} UNION ALL {live}"
+        rows = combine(f"({rows})") if combine else rows
+    kept = write_partition(_frame(con, rows), lake.partition("marts", table, day), lake.scratch)
+    write_json_atomic(fingerprint(lake, days), lake.partition_inputs("marts", table, day))
+    _drop_earlier_months(lake, table, day)
     return _parquet(kept.as_posix())
 
 
@@ -156,7 +158,8 @@ def vintage_rows(con, views: set[str], lake: Lake, first: dt.date, day: dt.date)
     months = published_months(con, first, day)
     complete = {m: days for m, days in months.items() if m < current}
     stored = [_parquet(_vintages_to_date(con, views, lake, complete))] if complete else []
-    live = _live_vintages(con, views, lake, months.get(current, []), day)
+    days = months.get(current, [])
+    live = _live_rows(con, views, lake, VINTAGES, days, day, combine_vintage_loans_sql)
     table = f"{VINTAGES}_by_month"
     scope.run_ddl(
         con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
@@ -170,9 +173,8 @@ def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day:
     current = scope.month_start(day)
     months = published_months(con, first, day)
     paths = [_stored_month(con, views, lake, view, d) for m, d in months.items() if m < current]
-    scope.limit_history(con, views, lake, current, day)
     stored = [_parquet(p) for p in paths]
-    live = f"SELECT * FROM {scope.warehouse_view(con, view)}"
+    live = _live_rows(con, views, lake, view, months.get(current, []), day)
     table = f"{view}_by_month"
     scope.run_ddl(
         con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
