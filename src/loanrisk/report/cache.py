@@ -150,6 +150,13 @@ def _live_rows(
     return _parquet(kept.as_posix())
 
 
+def _by_month(con, view: str, selects: list[str]) -> str:
+    """A temp table ``<view>_by_month`` of the rows of ``selects``; returns its name."""
+    table = f"{view}_by_month"
+    scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join(selects)}")
+    return table
+
+
 def vintage_rows(con, views: set[str], lake: Lake, first: dt.date, day: dt.date) -> str:
     """A temp table of ``vintage_loans`` rows from ``first`` (a month start) to ``day``: the
     complete months' combined extract and the live month's rows; returns its name (combine
@@ -160,11 +167,7 @@ def vintage_rows(con, views: set[str], lake: Lake, first: dt.date, day: dt.date)
     stored = [_parquet(_vintages_to_date(con, views, lake, complete))] if complete else []
     days = months.get(current, [])
     live = _live_rows(con, views, lake, VINTAGES, days, day, combine_vintage_loans_sql)
-    table = f"{VINTAGES}_by_month"
-    scope.run_ddl(
-        con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
-    )
-    return table
+    return _by_month(con, VINTAGES, [*stored, live])
 
 
 def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day: dt.date) -> str:
@@ -175,8 +178,4 @@ def month_rows(con, views: set[str], lake: Lake, view: str, first: dt.date, day:
     paths = [_stored_month(con, views, lake, view, d) for m, d in months.items() if m < current]
     stored = [_parquet(p) for p in paths]
     live = _live_rows(con, views, lake, view, months.get(current, []), day)
-    table = f"{view}_by_month"
-    scope.run_ddl(
-        con, f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join([*stored, live])}"
-    )
-    return table
+    return _by_month(con, view, [*stored, live])
