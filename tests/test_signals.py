@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from loanrisk import signal_windows as w
 from loanrisk import signals as s
 from loanrisk.contracts import load_contract
 from loanrisk.errors import ConfigError
@@ -225,7 +226,12 @@ def spike(recent: int, baseline: int) -> int:
         ev("B1", at(D - dt.timedelta(days=7 + i % 30)), "TRANSFER_IN", "1.00")
         for i in range(baseline)
     ]
-    return value(s.transaction_spike(daily(rows), D, POLICY.transaction_spike))
+    return value(spiked(daily(rows)))
+
+
+def spiked(days: pl.LazyFrame) -> pl.LazyFrame:
+    rule = POLICY.transaction_spike
+    return w.transaction_spike(w.transaction_windows(days, D, rule), rule)
 
 
 def test_spike_fires_at_the_ratio_edge():
@@ -244,9 +250,28 @@ def test_spike_needs_the_minimum_volume():
 def test_spike_window_edges():
     old = [ev("B1", at(D - dt.timedelta(days=37)), "PURCHASE", "1.00")] * 100  # before baseline
     recent = [ev("B1", at(D - dt.timedelta(days=6)), "PURCHASE", "1.00")] * 10
-    assert value(s.transaction_spike(daily(old + recent), D, POLICY.transaction_spike)) == 10
+    assert value(spiked(daily(old + recent))) == 10
     base = [ev("B1", at(D - dt.timedelta(days=36)), "PURCHASE", "1.00")] * 100
-    assert value(s.transaction_spike(daily(base + recent), D, POLICY.transaction_spike)) == 0
+    assert value(spiked(daily(base + recent))) == 0
+
+
+def test_transaction_windows_moved_day_by_day_equal_their_rebuild():
+    rule, first = POLICY.transaction_spike, D - dt.timedelta(days=60)
+    seed = [(i * 7919) % 13 for i in range(61 * 3)]  # uneven counts, some days without any
+    kinds = ("PURCHASE", "TRANSFER_IN", "LOGIN_SUCCESS")
+    rows = [
+        ev(f"B{b}", at(first + dt.timedelta(days=d)), kinds[(d + b) % 3], "1.00")
+        for d in range(61)
+        for b in range(3)
+        for _ in range(seed[d * 3 + b] if (d + b) % 5 else 0)
+    ]
+    days = daily(rows).collect()
+    windows = w.transaction_windows(days.lazy(), first, rule).collect()
+    for back in range(59, -1, -1):
+        day = D - dt.timedelta(days=back)
+        windows = w.roll_transaction_windows(windows.lazy(), days.lazy(), day, rule).collect()
+        assert windows.equals(w.transaction_windows(days.lazy(), day, rule).collect()), day
+    assert windows.height == 3 and windows["baseline_transactions"].min() > 0
 
 
 # --- fund-flow mismatch --------------------------------------------------------------------------
@@ -265,7 +290,9 @@ def flows(out_day: int, outflow: str, inflow: str, due: dt.date = DUE, **loan) -
         ev("B1", at(due - dt.timedelta(days=3)), "TRANSFER_IN", inflow),
     ]
     book = loans({**UNPAID, "oldest_unpaid_due_date": due, **loan})
-    return value(s.fund_flow_mismatch(daily(rows), book, D, POLICY.fund_flow_mismatch))
+    rule = POLICY.fund_flow_mismatch
+    missed = w.missed_due_dates(book, D, rule).collect()
+    return value(w.fund_flow_mismatch(w.pre_due_flows(missed, daily(rows), rule), rule))
 
 
 def test_fund_flow_fires_on_an_unpaid_due_date_not_a_paid_one():
@@ -288,6 +315,42 @@ def test_fund_flow_ratio_amount_and_window_edges():
     assert flows(2, "3000.00", "1000.00", due=D - dt.timedelta(days=31)) == 0  # too long ago
 
 
+def test_pre_due_flows_moved_on_from_the_previous_day_equal_their_rebuild():
+    rule, yesterday = POLICY.fund_flow_mismatch, D - dt.timedelta(days=1)
+    ago = [D - dt.timedelta(days=k) for k in range(40)]
+    rows = [
+        ev(who, at(ago[k]), "CASH_WITHDRAWAL", f"{100 * k}.00")
+        for who in ("B1", "B2")
+        for k in range(1, 40)
+    ]
+    rows += [ev("B2", at(ago[k]), "TRANSFER_IN", f"{10 * k}.00") for k in range(1, 40, 2)]
+    days = daily(rows)
+
+    def missed(day: dt.date, *dues: dt.date) -> pl.DataFrame:
+        book = loans(
+            *(
+                {**UNPAID, "loan_id": f"L{i}", "borrower_id": f"B{1 + i % 2}",
+                 "oldest_unpaid_due_date": due}
+                for i, due in enumerate(dues)
+            )
+        )  # fmt: skip
+        return w.missed_due_dates(book, day, rule).collect()
+
+    before = w.pre_due_flows(missed(yesterday, ago[10], ago[20], ago[31]), days, rule).collect()
+    # L0 still unpaid, L1 paid one instalment (a later due date), L2's due date left the watch
+    # window, L3 is new.
+    today = missed(D, ago[10], ago[15], ago[31], ago[0])
+    assert today["loan_id"].to_list() == ["L0", "L1", "L3"]
+    moved = w.carry_pre_due_flows(today, before, days, rule).collect()
+    assert moved.equals(w.pre_due_flows(today, days, rule).collect())
+    assert moved.filter(pl.col("loan_id") == "L0").row(0) == before.row(0)
+    assert moved["outflow_amount"].to_list() == [
+        Decimal(sum(100 * k for k in range(11, 18))),
+        Decimal(sum(100 * k for k in range(16, 23))),
+        Decimal(sum(100 * k for k in range(1, 8))),
+    ]
+
+
 # --- cash-out after disbursement -----------------------------------------------------------------
 
 
@@ -299,7 +362,7 @@ def cash_out(days_after: int, amount: str = "9000.00", kind: str = "CASH_WITHDRA
     ]
     book = loans({"origination_date": orig})
     return value(
-        s.cash_out_after_disbursement(daily(rows), book, D, POLICY.cash_out_after_disbursement)
+        w.cash_out_after_disbursement(daily(rows), book, D, POLICY.cash_out_after_disbursement)
     )
 
 
@@ -370,39 +433,59 @@ def test_stage_rebuilds_missing_aggregates_and_reruns_give_the_same_bytes(tmp_pa
     assert again["daily"]["sha256"] == first["daily"]["sha256"]
 
 
-def test_devices_are_carried_day_to_day_and_rebuilt_when_their_window_changed(tmp_path, config_dir):
+CARRIED = ("borrower_devices", "borrower_transaction_windows", "loan_pre_due_flows")
+
+
+def test_carried_tables_move_day_to_day_and_are_rebuilt_when_their_window_changed(
+    tmp_path, config_dir
+):
     contracts = config_dir.parent / "data_contracts"
     lake = Lake(tmp_path, tmp_path / "landing")
-    book = loans()
     days = [D - dt.timedelta(days=back) for back in (3, 2, 1, 0)]
+    book = loans({**UNPAID, "oldest_unpaid_due_date": days[2]})
 
     def login(day: dt.date, device: str) -> None:
-        write_day(lake, contracts, day, book, [ev("B1", at(day), "LOGIN_SUCCESS", device=device)])
+        spending = [ev("B1", at(day, 9, m), "PURCHASE", "500.00", None) for m in range(4)]
+        rows = [*spending, ev("B1", at(day), "LOGIN_SUCCESS", device=device)]
+        write_day(lake, contracts, day, book, rows)
 
     for day, device in zip(days, ("HOME", "HOME", "PHONE", "NEW"), strict=True):
         login(day, device)
     reports = [compute_signals(lake, contracts, POLICY, day) for day in days]
-    assert [r["devices_from_previous_day"] for r in reports] == [False, True, True, True]
+    assert [r["carried_from_previous_day"] for r in reports] == [False, True, True, True]
     assert [r["borrowers_flagged"]["signal_new_device"] for r in reports] == [0, 0, 1, 1]
-    carried = pl.read_parquet(lake.partition_file("curated", "borrower_devices", D))
-    assert carried.schema == load_contract(contracts, "borrower_devices").polars_schema
-    assert carried.select("device_id", "last_seen").rows() == [
+    # 12 purchases in the 7 days, none before: a spike from the third day on.
+    assert [r["borrowers_flagged"]["signal_transaction_spike"] for r in reports] == [0, 0, 1, 1]
+    # 2 x 2000.00 spent in the 7 days before the due date days[2]: a mismatch from that day.
+    assert [r["borrowers_flagged"]["signal_fund_flow_mismatch"] for r in reports] == [0, 0, 1, 1]
+    state = {t: pl.read_parquet(lake.partition_file("curated", t, D)) for t in CARRIED}
+    for table, frame in state.items():
+        assert frame.schema == load_contract(contracts, table).polars_schema
+    assert state["borrower_devices"].select("device_id", "last_seen").rows() == [
         ("HOME", days[1]),
         ("NEW", D),
         ("PHONE", days[2]),
     ]
+    assert state["borrower_transaction_windows"].select(pl.exclude("snapshot_date")).rows() == [
+        ("B1", 16, 0)
+    ]
+    assert state["loan_pre_due_flows"]["outflow_amount"].to_list() == [Decimal("4000.00")]
+    # Another signal policy: the previous day's tables were moved on by the old one.
+    edited = POLICY.model_copy(update={"transaction_spike": POLICY.transaction_spike.model_copy(
+        update={"window_days": 2})})  # fmt: skip
+    assert compute_signals(lake, contracts, edited, D)["carried_from_previous_day"] is False
     # Rebuilt from the window's aggregates, the day's outputs are the same bytes.
-    lake.partition_inputs("curated", "borrower_devices", days[2]).unlink()
+    lake.partition_inputs("curated", "borrower_signals", days[2]).unlink()
     rebuilt = compute_signals(lake, contracts, POLICY, D)
-    assert rebuilt["devices_from_previous_day"] is False
-    for table in ("devices", "output"):
-        assert rebuilt[table]["sha256"] == reports[-1][table]["sha256"]
-    # A day of the window rerun with other events: the carried devices no longer hold.
-    assert compute_signals(lake, contracts, POLICY, days[2])["devices_from_previous_day"]
+    assert rebuilt["carried_from_previous_day"] is False
+    for table in (*CARRIED, "output"):
+        assert rebuilt[table]["sha256"] == reports[-1][table]["sha256"], table
+    # A day of the window rerun with other events: the carried tables no longer hold.
+    assert compute_signals(lake, contracts, POLICY, days[2])["carried_from_previous_day"]
     login(days[1], "NEW")
     compute_signals(lake, contracts, POLICY, days[1])
     rerun = compute_signals(lake, contracts, POLICY, D)
-    assert rerun["devices_from_previous_day"] is False
+    assert rerun["carried_from_previous_day"] is False
     assert rerun["borrowers_flagged"]["signal_new_device"] == 0  # NEW was seen on days[1]
 
 

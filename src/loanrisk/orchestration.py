@@ -40,6 +40,8 @@ STAGE_ASSETS: dict[str, tuple[tuple[str, str], ...]] = {
     "compute_signals": (
         ("lake/curated", "borrower_events_daily"),
         ("lake/curated", "borrower_devices"),
+        ("lake/curated", "borrower_transaction_windows"),
+        ("lake/curated", "loan_pre_due_flows"),
         ("lake/curated", "borrower_signals"),
     ),
     "score_loans": (

@@ -1,8 +1,9 @@
 """Monitoring signals from the events feed (issue 5; DESIGN.md §1 step 4): pure Polars rules.
 
-Thresholds and windows are in ``config/signals.yaml`` (``SignalPolicy``). The rolling windows
-read ``daily``: the per-borrower per-day aggregate ``borrower_events_daily`` of the days needed
-(``snapshot_date`` column; a day without events has no rows, i.e. counts as zero events).
+Thresholds and windows are in ``config/signals.yaml`` (``SignalPolicy``). Rules over windows of
+days (``loanrisk.signal_windows`` and the new-device lookback here) read ``daily``: the
+per-borrower per-day aggregate ``borrower_events_daily`` of the days needed (``snapshot_date``
+column; a day without events has no rows, i.e. counts as zero events).
 
 Money words used below: *inflow* = TRANSFER_IN (disbursements included); *outflow* =
 TRANSFER_OUT + CASH_WITHDRAWAL + PURCHASE (money leaving the borrower's account, repayments to
@@ -14,7 +15,6 @@ LOGIN_FAILURE comes from it (a device that got into the account).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -103,7 +103,8 @@ def load_signal_policy(config_dir: Path) -> SignalPolicy:
     return load_yaml_model(Path(config_dir) / "signals.yaml", SignalPolicy)
 
 
-def _days(start: dt.date, end: dt.date) -> pl.Expr:
+def on_days(start: dt.date, end: dt.date) -> pl.Expr:
+    """Rows of the business days from ``start`` to ``end``, both included."""
     return pl.col("snapshot_date").is_between(start, end)
 
 
@@ -131,7 +132,8 @@ def daily_aggregate(events: pl.LazyFrame, business_date: dt.date) -> pl.LazyFram
     )
 
 
-def _signal(frame: pl.LazyFrame, value: pl.Expr, name: str) -> pl.LazyFrame:
+def signal_column(frame: pl.LazyFrame, value: pl.Expr, name: str) -> pl.LazyFrame:
+    """(borrower_id, ``name``): a rule's value for the borrowers it fired for."""
     return frame.select("borrower_id", value.cast(pl.Int32).alias(name))
 
 
@@ -151,7 +153,7 @@ def login_failure_burst(
         .group_by("borrower_id")
         .agg(pl.col("failures").max())
     )
-    return _signal(counts, pl.col("failures"), "signal_login_failure_burst")
+    return signal_column(counts, pl.col("failures"), "signal_login_failure_burst")
 
 
 def device_history(daily: pl.LazyFrame) -> pl.LazyFrame:
@@ -205,7 +207,7 @@ def new_device(
         .group_by("borrower_id")
         .agg(pl.len().alias("devices"))
     )
-    return _signal(new, pl.col("devices"), "signal_new_device")
+    return signal_column(new, pl.col("devices"), "signal_new_device")
 
 
 def borrower_province(loans: pl.LazyFrame) -> pl.LazyFrame:
@@ -228,94 +230,4 @@ def out_of_province_login(
         .agg(pl.len().alias("logins"))
         .filter(pl.col("logins") >= policy.min_logins)
     )
-    return _signal(away, pl.col("logins"), "signal_out_of_province_login")
-
-
-def transaction_spike(
-    daily: pl.LazyFrame, business_date: dt.date, policy: SpikePolicy
-) -> pl.LazyFrame:
-    """Transaction spike: window_days count >= min_count and >= min_ratio x the count expected
-    from the baseline_days just before the window."""
-    window_start = business_date - dt.timedelta(days=policy.window_days - 1)
-    base_start = window_start - dt.timedelta(days=policy.baseline_days)
-    count = pl.sum_horizontal(pl.col(f"{t.lower()}_count") for t in TRANSACTIONS)
-    recent = (
-        daily.filter(_days(window_start, business_date))
-        .group_by("borrower_id")
-        .agg(count.sum().alias("recent"))
-        .filter(pl.col("recent") >= policy.min_count)
-    )
-    base = (
-        daily.filter(_days(base_start, window_start - dt.timedelta(days=1)))
-        .join(recent.select("borrower_id"), on="borrower_id", how="semi")
-        .group_by("borrower_id")
-        .agg(count.sum().alias("base"))
-    )
-    expected = pl.col("base").fill_null(0) * policy.window_days * policy.min_ratio
-    spikes = recent.join(base, on="borrower_id", how="left").filter(
-        pl.col("recent") * policy.baseline_days >= expected
-    )
-    return _signal(spikes, pl.col("recent"), "signal_transaction_spike")
-
-
-def fund_flow_mismatch(
-    daily: pl.LazyFrame, loans: pl.LazyFrame, business_date: dt.date, policy: FundFlowPolicy
-) -> pl.LazyFrame:
-    """Fund-flow mismatch: a recent unpaid due date preceded by pre_due_days of outflows >=
-    min_outflow_amount and >= min_ratio x inflows."""
-    due = pl.col("oldest_unpaid_due_date")
-    overdue = pl.col("overdue_principal") + pl.col("overdue_interest") + pl.col("overdue_fees")
-    missed = loans.filter(
-        (pl.col("account_status") == "ACTIVE")
-        & (overdue > 0)
-        & due.is_between(
-            business_date - dt.timedelta(days=policy.watch_days_after_due), business_date
-        )
-    ).select("loan_id", "borrower_id", due.alias("due"))
-    earliest = business_date - dt.timedelta(days=policy.watch_days_after_due + policy.pre_due_days)
-    flows = daily.filter(_days(earliest, business_date)).select(
-        "borrower_id", "snapshot_date", "inflow_amount", "outflow_amount"
-    )
-    before_due = pl.col("snapshot_date").is_between(
-        pl.col("due") - pl.duration(days=policy.pre_due_days), pl.col("due") - pl.duration(days=1)
-    )
-    per_loan = (
-        missed.join(flows, on="borrower_id", how="left")
-        .group_by("loan_id", "borrower_id")
-        .agg(
-            pl.col("inflow_amount").filter(before_due).sum().alias("inflow"),
-            pl.col("outflow_amount").filter(before_due).sum().alias("outflow"),
-        )
-        .filter(
-            (pl.col("outflow") >= policy.min_outflow_amount)
-            & (pl.col("outflow") >= pl.col("inflow") * Decimal(str(policy.min_ratio)))
-        )
-    )
-    counts = per_loan.group_by("borrower_id").agg(pl.len().alias("loans"))
-    return _signal(counts, pl.col("loans"), "signal_fund_flow_mismatch")
-
-
-def cash_out_after_disbursement(
-    daily: pl.LazyFrame, loans: pl.LazyFrame, business_date: dt.date, policy: CashOutPolicy
-) -> pl.LazyFrame:
-    """Cash-out after disbursement: cash-out events since the earliest loan originated within
-    days_after_disbursement days, amounting to >= min_share_of_principal of their principal."""
-    since = business_date - dt.timedelta(days=policy.days_after_disbursement)
-    new = (
-        loans.filter(pl.col("origination_date").is_between(since, business_date))
-        .group_by("borrower_id")
-        .agg(pl.col("origination_date").min().alias("first"), pl.col("principal_amount").sum())
-    )
-    counts = pl.col("transfer_out_count") + pl.col("cash_withdrawal_count")
-    from_first = pl.col("snapshot_date").is_between(pl.col("first"), business_date)
-    share = Decimal(str(policy.min_share_of_principal))
-    cashed = (
-        new.join(daily.filter(_days(since, business_date)), on="borrower_id", how="left")
-        .group_by("borrower_id", "principal_amount")
-        .agg(
-            counts.filter(from_first).sum().alias("events"),
-            pl.col("cash_out_amount").filter(from_first).sum().alias("amount"),
-        )
-        .filter((pl.col("events") > 0) & (pl.col("amount") >= pl.col("principal_amount") * share))
-    )
-    return _signal(cashed, pl.col("events"), "signal_cash_out_after_disbursement")
+    return signal_column(away, pl.col("logins"), "signal_out_of_province_login")

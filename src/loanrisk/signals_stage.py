@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from loanrisk import signal_windows as windows
 from loanrisk import signals as rules
 from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError
@@ -22,7 +23,11 @@ from loanrisk.feeds import LOANS
 from loanrisk.storage import Lake, read_json, write_json_atomic, write_table
 
 EVENTS, DAILY, SIGNALS = "events", "borrower_events_daily", "borrower_signals"
-DEVICES = "borrower_devices"
+DEVICES, TRANSACTIONS = "borrower_devices", "borrower_transaction_windows"
+FLOWS = "loan_pre_due_flows"
+#: Tables carried from one processed day to the next; what they were computed from is recorded
+#: beside the day's borrower_signals (``previous_state``).
+CARRIED = (DEVICES, TRANSACTIONS, FLOWS)
 LOAN_COLUMNS = (
     "loan_id",
     "borrower_id",
@@ -40,6 +45,12 @@ LOAN_COLUMNS = (
 def _contract_frame(frame: pl.LazyFrame, contracts_dir: Path, table: str) -> pl.LazyFrame:
     """Select and type ``frame``'s columns from the table's contract."""
     return load_contract(contracts_dir, table).conform(frame)
+
+
+def _dated(frame: pl.LazyFrame, contracts_dir: Path, table: str, day: dt.date) -> pl.DataFrame:
+    """``frame`` as the day's partition of ``table``: snapshot_date added, typed by contract."""
+    dated = frame.with_columns(pl.lit(day).alias("snapshot_date"))
+    return _contract_frame(dated, contracts_dir, table).collect()
 
 
 def day_events(lake: Lake, contracts_dir: Path, day: dt.date) -> pl.LazyFrame:
@@ -84,7 +95,7 @@ def _burst_events(lake: Lake, contracts_dir: Path, business_date: dt.date) -> pl
 def _identity(path: Path) -> list[int] | None:
     """Size and modification time of ``path`` (None: absent). Every partition is written by an
     atomic replace, so a rewritten file has a new one; hashing the window's aggregates instead
-    would cost more than carrying the devices saves."""
+    would cost more than carrying the state saves."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -92,12 +103,13 @@ def _identity(path: Path) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _device_inputs(lake: Lake, business_date: dt.date, lookback_days: int) -> dict:
-    """What ``borrower_devices`` of ``business_date`` is computed from: each window day's
-    aggregate and validated events (read when the aggregate is missing)."""
-    days = (business_date - dt.timedelta(days=back) for back in range(lookback_days))
+def _carried_inputs(lake: Lake, business_date: dt.date, policy: rules.SignalPolicy) -> dict:
+    """What the day's carried tables were computed from: the signal policy, the tables as
+    written, and each day's aggregate and validated events of the longest window."""
+    days = (business_date - dt.timedelta(days=back) for back in range(policy.history_days + 1))
     return {
-        "lookback_days": lookback_days,
+        "policy": policy.model_dump(mode="json"),
+        "tables": {t: _identity(lake.partition_file("curated", t, business_date)) for t in CARRIED},
         "window": {
             day.isoformat(): [
                 _identity(lake.partition_file("curated", DAILY, day)),
@@ -108,25 +120,48 @@ def _device_inputs(lake: Lake, business_date: dt.date, lookback_days: int) -> di
     }
 
 
-def previous_devices(lake: Lake, business_date: dt.date, lookback_days: int) -> pl.LazyFrame | None:
-    """The previous day's ``borrower_devices`` (the day's lookback), unless it is missing or
-    anything it was computed from changed since (a day of its window rerun or filled in)."""
+def previous_state(
+    lake: Lake, business_date: dt.date, policy: rules.SignalPolicy
+) -> dict[str, pl.LazyFrame] | None:
+    """The previous day's carried tables, unless one is missing or anything they were computed
+    from changed since (a day of the window rerun or filled in, the signal policy edited)."""
     previous = business_date - dt.timedelta(days=1)
-    state = lake.partition_file("curated", DEVICES, previous)
-    recorded = lake.partition_inputs("curated", DEVICES, previous)
-    if not recorded.exists():
+    recorded = lake.partition_inputs("curated", SIGNALS, previous)
+    if not recorded.exists() or read_json(recorded) != _carried_inputs(lake, previous, policy):
         return None
-    inputs = {"devices": _identity(state), **_device_inputs(lake, previous, lookback_days)}
-    return pl.scan_parquet(state) if read_json(recorded) == inputs else None
+    return {t: pl.scan_parquet(lake.partition_file("curated", t, previous)) for t in CARRIED}
 
 
-def _write_devices(lake: Lake, business_date: dt.date, devices: pl.DataFrame, days: int) -> dict:
-    """Write the day's ``borrower_devices``, then what it was computed from."""
-    written = write_table(lake, "curated", DEVICES, business_date, devices)
-    state = lake.partition_file("curated", DEVICES, business_date)
-    inputs = {"devices": _identity(state), **_device_inputs(lake, business_date, days)}
-    write_json_atomic(inputs, lake.partition_inputs("curated", DEVICES, business_date))
+def _write_carried(
+    lake: Lake, business_date: dt.date, tables: dict[str, pl.DataFrame], policy: rules.SignalPolicy
+) -> dict[str, dict]:
+    """Write the day's carried tables, then (beside borrower_signals) what they came from."""
+    written = {t: write_table(lake, "curated", t, business_date, tables[t]) for t in CARRIED}
+    inputs = _carried_inputs(lake, business_date, policy)
+    write_json_atomic(inputs, lake.partition_inputs("curated", SIGNALS, business_date))
     return written
+
+
+def carried_windows(
+    days: dict[dt.date, pl.LazyFrame],
+    previous: dict[str, pl.LazyFrame] | None,
+    missed: pl.DataFrame,
+    policy: rules.SignalPolicy,
+    business_date: dt.date,
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """The devices of the day's new-device lookback, the day's transaction windows and its
+    pre-due flows of ``missed`` (``missed_due_dates``): moved on from the ``previous`` day's
+    tables when given, else rebuilt from the window's aggregates ``days``."""
+    d, daily = business_date, pl.concat([days[day] for day in sorted(days)], how="vertical")
+    spike, flow = policy.transaction_spike, policy.fund_flow_mismatch
+    if previous is None:
+        window = [days[day] for day in sorted(days) if day < d]
+        devices = rules.device_history(pl.concat([days[d].clear(), *window]))
+        transactions = windows.transaction_windows(daily, d, spike)
+        return devices, transactions, windows.pre_due_flows(missed, daily, flow)
+    transactions = windows.roll_transaction_windows(previous[TRANSACTIONS], daily, d, spike)
+    flows = windows.carry_pre_due_flows(missed, previous[FLOWS].collect(), daily, flow)
+    return previous[DEVICES], transactions, flows
 
 
 def borrower_signals(
@@ -151,43 +186,32 @@ def signal_table(
     events: pl.LazyFrame,
     failures: pl.LazyFrame,
     days: dict[dt.date, pl.LazyFrame],
-    devices: pl.LazyFrame,
+    state: dict[str, pl.LazyFrame],
     loans: pl.LazyFrame,
     policy: rules.SignalPolicy,
     business_date: dt.date,
 ) -> pl.LazyFrame:
-    """Every rule of ``loanrisk.signals`` on the day's inputs, one row per borrower of ``loans``;
-    each rule is computed on its own (one window at a time in memory). ``devices``: the
-    devices of the new-device lookback (``device_history`` rows)."""
+    """Every rule of ``loanrisk.signals`` and ``loanrisk.signal_windows`` on the day's inputs,
+    one row per borrower of ``loans``; each rule is computed on its own (one window at a time
+    in memory). ``state``: the lookback's devices (``device_history`` rows), the day's
+    transaction windows and pre-due flows (``carried_windows``)."""
     d, daily = business_date, pl.concat([days[day] for day in sorted(days)], how="vertical")
     signals = [
         rules.login_failure_burst(failures, d, policy.login_failure_burst),
-        rules.new_device(days[d], devices, d, policy.new_device),
+        rules.new_device(days[d], state[DEVICES], d, policy.new_device),
         rules.out_of_province_login(events, loans, policy.out_of_province_login),
-        rules.transaction_spike(daily, d, policy.transaction_spike),
-        rules.fund_flow_mismatch(daily, loans, d, policy.fund_flow_mismatch),
-        rules.cash_out_after_disbursement(daily, loans, d, policy.cash_out_after_disbursement),
+        windows.transaction_spike(state[TRANSACTIONS], policy.transaction_spike),
+        windows.fund_flow_mismatch(state[FLOWS], policy.fund_flow_mismatch),
+        windows.cash_out_after_disbursement(daily, loans, d, policy.cash_out_after_disbursement),
     ]
     collected = [signal.collect(engine="streaming").lazy() for signal in signals]
     return borrower_signals(loans, collected, d)
 
 
-def lookback_devices(
-    lake: Lake, days: dict[dt.date, pl.LazyFrame], business_date: dt.date, lookback_days: int
-) -> tuple[pl.LazyFrame, bool]:
-    """The devices of the day's new-device lookback: the previous day's ``borrower_devices``
-    when it still holds, else rebuilt from the window's aggregates ``days``; and which."""
-    carried = previous_devices(lake, business_date, lookback_days)
-    if carried is not None:
-        return carried, True
-    window = [days[day] for day in sorted(days) if day < business_date]
-    return rules.device_history(pl.concat([days[business_date].clear(), *window])), False
-
-
 def compute_signals(
     lake: Lake, contracts_dir: Path, policy: rules.SignalPolicy, business_date: dt.date
 ) -> dict:
-    """Compute and write the day's borrower_events_daily, borrower_devices and
+    """Compute and write the day's borrower_events_daily, its carried tables and
     borrower_signals; return the report."""
     source = lake.partition_file("raw", LOANS, business_date)
     if not source.exists():
@@ -198,23 +222,29 @@ def compute_signals(
         rules.daily_aggregate(events, business_date), contracts_dir, DAILY
     ).collect()
     days, rebuilt = _window(lake, contracts_dir, business_date, policy.history_days, today)
-    lookback = policy.new_device.lookback_days
-    devices, carried = lookback_devices(lake, days, business_date, lookback)
+    previous = previous_state(lake, business_date, policy)
+    missed = windows.missed_due_dates(loans, business_date, policy.fund_flow_mismatch)
+    devices, transactions, flows = carried_windows(
+        days, previous, missed.collect(), policy, business_date
+    )
+    kept = {
+        DEVICES: rules.devices_through(devices, today.lazy(), business_date, policy.new_device),
+        TRANSACTIONS: transactions,
+        FLOWS: flows,
+    }
+    kept = {t: _dated(frame, contracts_dir, t, business_date) for t, frame in kept.items()}
+    state = {DEVICES: devices, TRANSACTIONS: kept[TRANSACTIONS].lazy(), FLOWS: kept[FLOWS].lazy()}
     failures = _burst_events(lake, contracts_dir, business_date)
-    table = signal_table(events, failures, days, devices, loans, policy, business_date)
+    table = signal_table(events, failures, days, state, loans, policy, business_date)
     signals = _contract_frame(table, contracts_dir, SIGNALS).collect(engine="streaming")
     fired = signals.select((pl.col(c) > 0).sum() for c in rules.SIGNALS).row(0, named=True)
-    daily = write_table(lake, "curated", DAILY, business_date, today)
-    window = rules.devices_through(devices, today.lazy(), business_date, policy.new_device)
-    dated = window.with_columns(pl.lit(business_date).alias("snapshot_date"))
-    kept = _contract_frame(dated, contracts_dir, DEVICES).collect()
     return {
         "rows_out": signals.height,
         "events_feed": lake.partition_file("raw", EVENTS, business_date).exists(),
         "window_days_rebuilt_from_raw": rebuilt,
-        "devices_from_previous_day": carried,
+        "carried_from_previous_day": previous is not None,
         "borrowers_flagged": fired,
-        "daily": daily,
-        "devices": _write_devices(lake, business_date, kept, lookback),
+        "daily": write_table(lake, "curated", DAILY, business_date, today),
+        **_write_carried(lake, business_date, kept, policy),
         "output": write_table(lake, "curated", SIGNALS, business_date, signals),
     }

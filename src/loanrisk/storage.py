@@ -31,6 +31,8 @@ CURATED_TABLES = (
     "loan_state",
     "borrower_events_daily",
     "borrower_devices",
+    "borrower_transaction_windows",
+    "loan_pre_due_flows",
     "borrower_signals",
     "loan_risk",
     "risk_actions",
