@@ -1,11 +1,13 @@
 """The ``compute_signals`` stage: the day's validated events and loans -> ``borrower_events_daily``
-(the per-borrower per-day aggregate the rolling windows read), ``borrower_devices`` (the devices
-of the new-device lookback, carried from day to day) and ``borrower_signals``.
+(the per-borrower per-day aggregate the rolling windows read), the tables carried from day to
+day (``CARRIED``: the devices of the new-device lookback, the spike's window counts, the flows
+before recent unpaid due dates) and ``borrower_signals``.
 
 The events feed is optional: a day without a validated events partition counts as zero events
 (its aggregate partition is written empty). A window day whose aggregate is missing but whose
 validated events exist (a day validated before this stage existed) is aggregated on the fly, so
-the signals do not depend on the order days were run in. Rules in ``loanrisk.signals``.
+the signals do not depend on the order days were run in. Rules in ``loanrisk.signals`` and
+``loanrisk.signal_windows``.
 """
 
 from __future__ import annotations
