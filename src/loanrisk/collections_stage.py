@@ -223,7 +223,7 @@ def collections_tables(
     risk = _required(lake, "curated", "loan_risk", day)
     contacts, contact_days = contact_log(lake, settings, policy, day)
     previous_day, previous = previous_queue(lake, day)
-    borrowers = collections_borrowers(aging.lazy(), snapshot, risk)
+    borrowers = collections_borrowers(aging.lazy(), snapshot, risk, policy.rules.queue_min_dpd)
     classified = classify_borrowers(borrowers, policy.rules).collect()
     queue = queue_of(classified, contacts, previous, policy, day)
     suppressed = classified.filter(pl.col("disposition").is_in(SUPPRESSIONS)).rename(
