@@ -21,8 +21,15 @@ from loanrisk.faults import crash_point, scratch_name, sweep_scratch, sweep_sibl
 PARQUET_FILE = "part-0.parquet"
 # Every Parquet file written: fixed settings, so equal frames give equal bytes. zstd level 1
 # writes a million loans' text 0.12 s faster than level 3, reads it back 0.1 s faster, and the
-# files are no bigger (43 MB and 40 MB, text and typed).
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "statistics": True}
+# files are no bigger (43 MB and 40 MB, text and typed). A fixed row-group size: without one,
+# Polars cuts row groups at the frame's chunks, which the streaming engine makes differently
+# from run to run (a 1M-loan day's risk_actions came out in other bytes at each rerun).
+PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "statistics": True,
+    "row_group_size": 262_144,
+}
 
 #: Curated tables written per business day (lake/curated/<table>/snapshot_date=D): each is a
 #: view of warehouse.duckdb, and a day stopped by a gate has none of them.
@@ -265,7 +272,7 @@ def write_partition(
     staged.mkdir()
     out = staged / PARQUET_FILE
     groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
-    frame.write_parquet(out, **PARQUET_OPTIONS, **groups)
+    frame.write_parquet(out, **{**PARQUET_OPTIONS, **groups})
     with open(out, "rb") as handle:
         os.fsync(handle.fileno())
     crash_point(f"write_partition:{partition_dir.parent.name}")
