@@ -84,6 +84,21 @@ ACTION_COLUMNS = (
 )
 
 
+#: The scored-loan columns the actions read.
+LOAN_COLUMNS = (
+    "snapshot_date",
+    "loan_id",
+    "borrower_id",
+    "account_status",
+    "product_code",
+    "dpd",
+    "score",
+    "episodes_12m",
+    "last_payment_date",
+    *SIGNAL_COLUMNS,
+)
+
+
 def borrowers(loans: pl.LazyFrame, policy: RiskActionPolicy) -> pl.LazyFrame:
     """One row per borrower with ACTIVE loans: loan_ids, max dpd, lowest score, episodes_12m,
     signal counts, whether a limit product is held and the loans meeting the blacklist test."""
