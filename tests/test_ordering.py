@@ -28,12 +28,18 @@ def test_nulls_and_a_single_inversion_are_sorted_as_sort_does():
 
 def test_a_partition_has_the_same_bytes_however_its_frame_is_chunked(tmp_path):
     # The streaming engine returns a frame in chunks that differ from run to run; the file
-    # must not show it (Polars' default row groups follow the chunks).
-    rows = 10_000
-    whole = pl.DataFrame({"loan_id": [f"L{i:05d}" for i in range(rows)], "dpd": range(rows)})
+    # must not show it: Polars' default row groups follow the chunks, and a list column's pages
+    # follow them even in fixed row groups (seen past one row group: 262,144 rows).
+    rows = 300_000
+    whole = pl.DataFrame({"dpd": range(rows)}).with_columns(
+        pl.when(pl.col("dpd") % 3 > 0).then(pl.concat_list("dpd", "dpd")).alias("loan_ids")
+    )
     written = []
-    for first in (10, 3_333, rows):
-        chunked = pl.concat([whole.head(first), whole.slice(first)], rechunk=False)
-        path = write_partition(chunked, tmp_path / f"t{first}", tmp_path / "_tmp")
+    for cuts in ((rows,), (10, rows - 10), (rows // 8,) * 8):
+        starts = [sum(cuts[:i]) for i in range(len(cuts))]
+        parts = [whole.slice(start, n) for start, n in zip(starts, cuts, strict=True)]
+        chunked = pl.concat(parts, rechunk=False)
+        assert chunked.n_chunks() == len(cuts)
+        path = write_partition(chunked, tmp_path / f"t{len(cuts)}", tmp_path / "_tmp")
         written.append(path.read_bytes())
     assert written[0] == written[1] == written[2]

@@ -16,12 +16,12 @@ import polars as pl
 from loanrisk import __version__
 from loanrisk.config import Settings
 from loanrisk.storage import (
-    PARQUET_OPTIONS,
     Lake,
     read_json,
     sha256_file,
     write_file_atomic,
     write_json_atomic,
+    write_parquet,
 )
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -63,7 +63,7 @@ def write_extract_files(
     entries = [_file_entry(lake, csv, frame.height)]
     if parquet:
         target = folder / f"{name}.parquet"
-        write_file_atomic(target, partial(frame.write_parquet, **PARQUET_OPTIONS), OWNER_ONLY)
+        write_file_atomic(target, partial(write_parquet, frame), OWNER_ONLY)
         entries.append(_file_entry(lake, target, frame.height))
     return entries
 

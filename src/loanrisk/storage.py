@@ -271,13 +271,24 @@ def write_partition(
     staged = scratch / scratch_name("new-")
     staged.mkdir()
     out = staged / PARQUET_FILE
-    groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
-    frame.write_parquet(out, **{**PARQUET_OPTIONS, **groups})
+    write_parquet(frame, out, one_row_group)
     with open(out, "rb") as handle:
         os.fsync(handle.fileno())
     crash_point(f"write_partition:{partition_dir.parent.name}")
     _replace_dir(staged, partition_dir, scratch)
     return partition_dir / PARQUET_FILE
+
+
+def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) -> None:
+    """``frame`` as Parquet with ``PARQUET_OPTIONS``: the same bytes for the same rows however
+    the frame is chunked. Nested columns (lists, structs) are made one chunk first: their bytes
+    follow their chunks even with fixed row groups (flat columns' do not, and copying those
+    would cost gigabytes at 10M loans)."""
+    nested = [s.name for s in frame.get_columns() if s.dtype.is_nested() and s.n_chunks() > 1]
+    if nested:
+        frame = frame.with_columns(frame[name].rechunk() for name in nested)
+    groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
+    frame.write_parquet(path, **{**PARQUET_OPTIONS, **groups})
 
 
 def write_table(
