@@ -226,10 +226,19 @@ def test_gx_results_are_kept_and_rendered_as_data_docs(landed, monkeypatch):
         "validations",
     ]
     build_validation_docs(lake, DAY)  # the day's page rebuilt from the archive
+    kept = {p: p.read_bytes() for p in lake.validation_page(DAY).parent.rglob("*.html")}
     # GX's Jinja templates were compiled at the first build, and are not at the later ones.
     compiled = []
     monkeypatch.setattr(jinja2.Environment, "compile", lambda *a, **k: compiled.append(a[1]))
     build_validation_docs(lake, DAY)
     assert compiled == []
+    # The pages are the same bytes at every build, and their logo is the site's own: GX's
+    # comes from its S3 bucket with the data context's id and the time of rendering.
+    assert {p: p.read_bytes() for p in kept} == kept
+    copies = [p for p in kept if p != lake.validation_page(DAY)]
+    for page in [*copies, lake.data_docs / "index.html"]:
+        logos = re.findall(r'<img[^>]*src="([^"]*logo[^"]*)"', page.read_text())
+        assert logos and all((page.parent / logo).is_file() for logo in logos), page
+        assert "dataContextId" not in page.read_text()
     linked = day_page_links(landed, DAY) - {(lake.data_docs / "index.html").resolve()}
     assert len(linked) == len(day_pages) and all(p.is_file() for p in linked)
