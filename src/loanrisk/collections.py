@@ -159,7 +159,7 @@ def load_collections_policy(config_dir: Path) -> CollectionsPolicy:
 
 
 def collections_borrowers(
-    aging: pl.LazyFrame, snapshot: pl.LazyFrame, risk: pl.LazyFrame, min_dpd: int = 0
+    aging: pl.LazyFrame, snapshot: pl.LazyFrame, risk: pl.LazyFrame, min_dpd: int
 ) -> pl.LazyFrame:
     """One row per borrower with an ACTIVE loan at ``min_dpd`` or more (DESIGN §5 Collections:
     loans consolidated; ``queue_min_dpd`` for the queue).
