@@ -82,6 +82,11 @@ def _window(
     return frames, rebuilt
 
 
+def _stacked(days: dict[dt.date, pl.LazyFrame]) -> pl.LazyFrame:
+    """The window's daily aggregates as one frame, oldest day first."""
+    return pl.concat([days[day] for day in sorted(days)], how="vertical")
+
+
 def _burst_events(lake: Lake, contracts_dir: Path, business_date: dt.date) -> pl.LazyFrame:
     """LOGIN_FAILURE rows of the business day and the day before, with their file's day."""
     frames = []
@@ -154,7 +159,7 @@ def carried_windows(
     """The devices of the day's new-device lookback, the day's transaction windows and its
     pre-due flows of ``missed`` (``missed_due_dates``): moved on from the ``previous`` day's
     tables when given, else rebuilt from the window's aggregates ``days``."""
-    d, daily = business_date, pl.concat([days[day] for day in sorted(days)], how="vertical")
+    d, daily = business_date, _stacked(days)
     spike, flow = policy.transaction_spike, policy.fund_flow_mismatch
     if previous is None:
         window = [days[day] for day in sorted(days) if day < d]
@@ -197,7 +202,7 @@ def signal_table(
     one row per borrower of ``loans``; each rule is computed on its own (one window at a time
     in memory). ``state``: the lookback's devices (``device_history`` rows), the day's
     transaction windows and pre-due flows (``carried_windows``)."""
-    d, daily = business_date, pl.concat([days[day] for day in sorted(days)], how="vertical")
+    d, daily = business_date, _stacked(days)
     signals = [
         rules.login_failure_burst(failures, d, policy.login_failure_burst),
         rules.new_device(days[d], state[DEVICES], d, policy.new_device),
