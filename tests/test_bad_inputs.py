@@ -11,6 +11,7 @@ directly on a file breaking every rule of the contract.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -877,6 +878,18 @@ def _gx_corpus(settings, source: pl.DataFrame) -> dict[int, dict[str, Value]]:
     return changes
 
 
+def _stored_results(gx_root: Path, docs_dir: Path) -> list[dict]:
+    """Each stored expectation result of a GX root, by group, without the run's own marks."""
+    store = gx_validation.results_store(gx_root, docs_dir)
+    found = []
+    for path in sorted(store.rglob("*.json")):
+        results = json.loads(path.read_text())["results"]
+        for result in results:
+            del result["expectation_config"]["id"]  # a new id each time a suite is stored
+        found.append({"group": path.relative_to(store).parts[:2], "results": results})
+    return found
+
+
 def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     _gx_corpus(day, source)
     manifest = run_day(DAY, day, ACCEPT)  # the stage itself raises GX_MISMATCH on a difference
@@ -914,6 +927,17 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         )
     assert forked == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
+    # GX's expectation configurations built once per run (``configurations_built_once``): the
+    # results it stores are those of GX as shipped, unexpected values and all.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gx_workers, "configurations_built_once", contextlib.nullcontext)
+        shipped = run_suite(
+            tmp_path / "gx3", tmp_path / "docs3", tmp_path / "archive3", LOANS, DAY, table, rules
+        )
+    assert shipped == polars_counts
+    assert _stored_results(tmp_path / "gx", tmp_path / "docs") == _stored_results(
+        tmp_path / "gx3", tmp_path / "docs3"
+    )
 
     # 3. ... and == the manifest's reasons and warnings.
     warning_rules = {r.reason for r in rules if r.warning}

@@ -234,10 +234,13 @@ def resident_id_check_digit_ok(text: pd.Series) -> pd.Series:
 class ColumnValuesParseAs(ColumnMapMetricProvider):
     condition_metric_name = "column_values.parse_as"
     condition_value_keys = ("physical_type",)
+    # Nulls are judged here (met: a missing value is REQUIRED_MISSING's business), not dropped
+    # by GX first: that drop copies every column of the group's frame, per expectation.
+    filter_column_isnull = False
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, physical_type, **kwargs):
-        return parses_as(column, physical_type).astype(bool)
+        return parses_as(column, physical_type) | column.isna()
 
 
 class ExpectColumnValuesToParseAs(ColumnMapExpectation):
@@ -251,6 +254,7 @@ class ExpectColumnValuesToParseAs(ColumnMapExpectation):
 
 class ColumnValuesValidResidentIdCheckDigit(ColumnMapMetricProvider):
     condition_metric_name = "column_values.valid_resident_id_check_digit"
+    filter_column_isnull = False  # nulls are met (see ColumnValuesParseAs)
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
