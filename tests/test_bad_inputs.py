@@ -1074,6 +1074,22 @@ def test_gx_parsers_agree_with_polars_casts(physical_type):
     assert gx.tolist() == typed.is_not_null().to_list()
 
 
+@pytest.mark.parametrize("physical_type", sorted(PARSE_CASES))
+def test_typing_by_distinct_value_equals_typing_every_row(physical_type):
+    """A column of few distinct texts is typed once per text (``parsing.type_text`` on big
+    days): the same values, nulls and parse failures as ``cast_expr`` row by row."""
+    from loanrisk.contracts import Column, polars_dtype
+    from loanrisk.parsing import _typed_by_distinct, cast_expr, raw_name
+
+    dtype = polars_dtype(physical_type, "test")
+    column = Column("v", dtype, physical_type, required=False, unique=False, description="")
+    values = [*PARSE_CASES[physical_type], None]
+    text = pl.DataFrame({raw_name("v"): values * 3}, schema={raw_name("v"): pl.String})
+    looked_up = text.select(_typed_by_distinct(text, [column])["v"])
+    assert looked_up.equals(text.select(cast_expr(column)))
+    assert looked_up["v"].null_count() > 3  # the cases hold failures as well as values
+
+
 def test_blank_value_pattern_agrees_between_engines():
     """BLANK_VALUE's class of white space: Polars' and pyarrow's (pandas') regex engines take
     it alike, and it is Polars' notion of white space (``strip_chars``)."""

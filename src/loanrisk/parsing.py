@@ -285,9 +285,47 @@ def extra_columns(path: Path, contract: Contract) -> list[str]:
     return sorted(set(names) - set(contract.column_names))
 
 
+# A column is typed once per distinct value when a frame has at least DISTINCT_MIN_ROWS rows and
+# its first DISTINCT_SAMPLE_ROWS hold at most DISTINCT_SAMPLE_SHARE distinct values per row: a
+# book's dates, flags, rates and counts (1M loans: 2 to 3,000 distinct values), not its balances.
+# The same values either way; only the cost differs (1M rows: a date 75 -> 20 ms, a flag
+# 27 -> 18 ms; a balance of 500k distinct values 79 -> 240 ms, hence the sample).
+DISTINCT_MIN_ROWS = 50_000
+DISTINCT_SAMPLE_ROWS = 10_000
+DISTINCT_SAMPLE_SHARE = 0.2
+
+
+def _few_distinct(text: pl.DataFrame, columns: list[Column]) -> list[Column]:
+    """The typed ``columns`` whose text repeats enough to be typed by distinct value."""
+    typed = [c for c in columns if c.dtype != pl.String]
+    if text.height < DISTINCT_MIN_ROWS or not typed:
+        return []
+    sample = text.head(DISTINCT_SAMPLE_ROWS)
+    counts = sample.select(pl.col(raw_name(c.name)).n_unique() for c in typed).row(0)
+    limit = DISTINCT_SAMPLE_SHARE * sample.height
+    return [c for c, count in zip(typed, counts, strict=True) if count <= limit]
+
+
+def _typed_by_distinct(text: pl.DataFrame, columns: list[Column]) -> dict[str, pl.Expr]:
+    """``cast_expr`` of each of ``columns`` applied to its distinct texts, then looked up."""
+    if not columns:
+        return {}
+    names = [raw_name(c.name) for c in columns]
+    distinct = text.select(pl.col(n).unique().implode() for n in names).row(0)
+    lookups = {}
+    for column, name, values in zip(columns, names, distinct, strict=True):
+        table = pl.DataFrame({name: values}).with_columns(cast_expr(column))
+        typed = pl.col(name).replace_strict(
+            table[name], table[column.name], default=None, return_dtype=column.dtype
+        )
+        lookups[column.name] = typed.alias(column.name)
+    return lookups
+
+
 def type_text(text: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Add each contract column's typed value beside its raw text."""
-    return text.with_columns(cast_expr(c) for c in contract.columns)
+    looked_up = _typed_by_distinct(text, _few_distinct(text, contract.columns))
+    return text.with_columns(looked_up.get(c.name, cast_expr(c)) for c in contract.columns)
 
 
 def read_landing(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:
