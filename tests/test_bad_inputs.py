@@ -1058,15 +1058,19 @@ PARSE_CASES = {
 }
 
 
+@pytest.mark.parametrize("by_distinct_value", [False, True])
 @pytest.mark.parametrize("physical_type", sorted(PARSE_CASES))
-def test_gx_parsers_agree_with_polars_casts(physical_type):
+def test_gx_parsers_agree_with_polars_casts(physical_type, by_distinct_value, monkeypatch):
+    """... row by row, and once per distinct value (what big days of repeating text take)."""
     import pandas as pd
 
+    from loanrisk import gx_custom
     from loanrisk.contracts import Column, polars_dtype
     from loanrisk.gx_custom import parses_as
     from loanrisk.parsing import cast_expr, raw_name
 
-    values = PARSE_CASES[physical_type]
+    monkeypatch.setattr(gx_custom, "few_distinct", lambda rows, sample: by_distinct_value)
+    values = [*PARSE_CASES[physical_type], None] * 2
     dtype = polars_dtype(physical_type, "test")
     column = Column("v", dtype, physical_type, required=False, unique=False, description="")
     typed = pl.DataFrame({raw_name("v"): values}).select(cast_expr(column))["v"]

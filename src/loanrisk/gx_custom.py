@@ -19,7 +19,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
 )
 
-from loanrisk.parsing import BOOLEAN_TEXT, TIMESTAMP_PATTERN
+from loanrisk.parsing import BOOLEAN_TEXT, DISTINCT_SAMPLE_ROWS, TIMESTAMP_PATTERN, few_distinct
 from loanrisk.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -204,9 +204,24 @@ def _trimmed(text: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(text)
 
 
+def _judged_by_distinct(array: pa.Array, judge) -> np.ndarray:
+    """``judge(array)``, computed once per distinct value when values repeat enough (a book's
+    dates, flags, rates: 1M dates 56 -> 17 ms); null is False."""
+    sample = pc.count_distinct(array.slice(0, DISTINCT_SAMPLE_ROWS), mode="all").as_py()
+    if not few_distinct(len(array), sample):
+        return judge(array)
+    encoded = pc.dictionary_encode(array)
+    per_value = judge(encoded.dictionary.cast(array.type))
+    if len(per_value) == 0:
+        return np.zeros(len(array), dtype=bool)
+    indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+    return per_value[indices] & _mask(pc.is_valid(array))
+
+
 def parses_as(text: pd.Series, physical_type: str) -> pd.Series:
     """True where the (stripped) text parses as the contract's physical type; null is False."""
-    return pd.Series(_parses(_trimmed(_arrow_text(text)), physical_type), index=text.index)
+    parsed = _judged_by_distinct(_arrow_text(text), lambda a: _parses(_trimmed(a), physical_type))
+    return pd.Series(parsed, index=text.index)
 
 
 _CHECK_CHARS = np.frombuffer(RESIDENT_ID_CHECK_CHARS.encode("ascii"), dtype=np.uint8)

@@ -295,6 +295,14 @@ DISTINCT_SAMPLE_ROWS = 10_000
 DISTINCT_SAMPLE_SHARE = 0.2
 
 
+def few_distinct(rows: int, distinct_in_sample: int) -> bool:
+    """Whether a column of ``rows`` values is judged once per distinct value, given how many
+    distinct values its first ``DISTINCT_SAMPLE_ROWS`` hold (Polars typing and GX's parse
+    checks both decide by this)."""
+    sample = min(rows, DISTINCT_SAMPLE_ROWS)
+    return rows >= DISTINCT_MIN_ROWS and distinct_in_sample <= DISTINCT_SAMPLE_SHARE * sample
+
+
 def _few_distinct(text: pl.DataFrame, columns: list[Column]) -> list[Column]:
     """The typed ``columns`` whose text repeats enough to be typed by distinct value."""
     typed = [c for c in columns if c.dtype != pl.String]
@@ -302,8 +310,7 @@ def _few_distinct(text: pl.DataFrame, columns: list[Column]) -> list[Column]:
         return []
     sample = text.head(DISTINCT_SAMPLE_ROWS)
     counts = sample.select(pl.col(raw_name(c.name)).n_unique() for c in typed).row(0)
-    limit = DISTINCT_SAMPLE_SHARE * sample.height
-    return [c for c, count in zip(typed, counts, strict=True) if count <= limit]
+    return [c for c, count in zip(typed, counts, strict=True) if few_distinct(text.height, count)]
 
 
 def _typed_by_distinct(text: pl.DataFrame, columns: list[Column]) -> dict[str, pl.Expr]:
