@@ -30,7 +30,7 @@ from loanrisk.config import load_settings
 from loanrisk.contracts import load_contract
 from loanrisk.gates import GateError
 from loanrisk.gx_validation import run_suite, suite_table
-from loanrisk.parsing import read_text, type_text
+from loanrisk.parsing import raw_name, read_text, type_text
 from loanrisk.stages import lake_of, run_day
 from loanrisk.validation import derived_columns, feed_rules, flag_rows, rule_counts
 
@@ -950,6 +950,22 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     assert {k.split(":")[0] for k in nonzero} == kinds
     unbroken = sorted(k for k, v in polars_counts.items() if not v)
     assert [k for k in unbroken if not k.startswith(("PARSE_ERROR:", "REQUIRED_MISSING:"))] == []
+
+
+def test_gx_groups_hold_typed_values_first_then_text(settings):
+    """GX copies a group's whole frame for a check: a group holds typed values or text, seldom
+    both (the sets of columns read together are packed typed first, text last)."""
+    contract = load_contract(settings.contracts_dir, LOANS)
+    rules = feed_rules(contract, DAY, settings)
+    text = {raw_name(c.name) for c in contract.columns}
+    text |= {c.name for c in contract.columns if c.dtype == pl.String}
+    groups = gx_validation.column_groups(rules, 1_000_000, frozenset(text))
+    assert sorted(r.reason for g in groups for r in g) == sorted(r.reason for r in rules)
+    columns = [gx_validation._columns_read(g) for g in groups]
+    shares = [sum(c in text for c in group) / len(group) for group in columns]
+    assert shares == sorted(shares)
+    assert sum(0 < share < 1 for share in shares) <= 2  # where typed sets end and text begins
+    assert len(groups) > 4 and shares[0] == 0 and shares[-1] == 1
 
 
 # Raw text the two engines must judge alike: GX's own parsers (``gx_custom.parses_as``) against
