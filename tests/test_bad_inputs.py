@@ -1085,7 +1085,7 @@ def test_gx_parsers_agree_with_polars_casts(physical_type, by_distinct_value, mo
     from loanrisk.gx_custom import parses_as
     from loanrisk.parsing import cast_expr, raw_name
 
-    monkeypatch.setattr(gx_custom, "few_distinct", lambda rows, sample: by_distinct_value)
+    monkeypatch.setattr(gx_custom, "few_distinct", lambda rows, sample, found: by_distinct_value)
     values = [*PARSE_CASES[physical_type], None] * 2
     dtype = polars_dtype(physical_type, "test")
     column = Column("v", dtype, physical_type, required=False, unique=False, description="")
