@@ -4,7 +4,7 @@
   ``lake/curated/loan_aging``, the ``roll_rates`` view of ``warehouse.duckdb`` (day 2) and
   ``collections_queue`` (channel) + ``collections_suppressed`` (reason).
 * ``core``: the same work done in memory by the pipeline's own functions, with no validation,
-  no scoring and no writing: ``parsing.read_landing`` (the contract's typing), ``aging.loan_aging``,
+  no scoring and no writing: ``casting.read_landing`` (the contract's typing), ``aging.loan_aging``,
   ``history.advance_state``, ``collections.collections_borrowers`` + ``classify_borrowers``,
   and ``marts.roll_rates_sql`` in DuckDB over the two aged days. This is what the baselines'
   times are compared with; the stages' own times (which also validate with GX, quarantine,
@@ -20,13 +20,13 @@ import duckdb
 import polars as pl
 
 from loanrisk.aging import loan_aging
+from loanrisk.casting import read_landing
 from loanrisk.collections import classify_borrowers, collections_borrowers
 from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
 from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
 from loanrisk.marts import roll_rates_sql
-from loanrisk.parsing import read_landing
 from loanrisk.storage import lake_of
 
 ROLL_COLUMNS = "from_bucket, to_bucket, loans, balance"

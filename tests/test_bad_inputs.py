@@ -26,11 +26,12 @@ import polars as pl
 import pytest
 
 from loanrisk import gx_validation, gx_workers
+from loanrisk.casting import type_text
 from loanrisk.config import load_settings
 from loanrisk.contracts import load_contract
 from loanrisk.gates import GateError
 from loanrisk.gx_validation import run_suite, suite_table
-from loanrisk.parsing import raw_name, read_text, type_text
+from loanrisk.parsing import raw_name, read_text
 from loanrisk.stages import lake_of, run_day
 from loanrisk.validation import derived_columns, feed_rules, flag_rows, rule_counts
 
@@ -1081,9 +1082,10 @@ def test_gx_parsers_agree_with_polars_casts(physical_type, by_distinct_value, mo
     import pandas as pd
 
     from loanrisk import gx_custom
+    from loanrisk.casting import cast_expr
     from loanrisk.contracts import Column, polars_dtype
     from loanrisk.gx_custom import parses_as
-    from loanrisk.parsing import cast_expr, raw_name
+    from loanrisk.parsing import raw_name
 
     monkeypatch.setattr(gx_custom, "few_distinct", lambda rows, sample, found: by_distinct_value)
     values = [*PARSE_CASES[physical_type], None] * 2
@@ -1096,10 +1098,11 @@ def test_gx_parsers_agree_with_polars_casts(physical_type, by_distinct_value, mo
 
 @pytest.mark.parametrize("physical_type", sorted(PARSE_CASES))
 def test_typing_by_distinct_value_equals_typing_every_row(physical_type):
-    """A column of few distinct texts is typed once per text (``parsing.type_text`` on big
+    """A column of few distinct texts is typed once per text (``casting.type_text`` on big
     days): the same values, nulls and parse failures as ``cast_expr`` row by row."""
+    from loanrisk.casting import _typed_by_distinct, cast_expr
     from loanrisk.contracts import Column, polars_dtype
-    from loanrisk.parsing import _typed_by_distinct, cast_expr, raw_name
+    from loanrisk.parsing import raw_name
 
     dtype = polars_dtype(physical_type, "test")
     column = Column("v", dtype, physical_type, required=False, unique=False, description="")

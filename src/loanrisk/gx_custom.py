@@ -19,7 +19,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
 )
 
-from loanrisk.parsing import (
+from loanrisk.casting import (
     BOOLEAN_TEXT,
     TIMESTAMP_PATTERN,
     distinct_sample_step,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from loanrisk.casting import type_text
 from loanrisk.config import Settings
 from loanrisk.continuity import continuity_warnings
 from loanrisk.contracts import Contract
@@ -14,7 +15,6 @@ from loanrisk.errors import LoanriskError
 from loanrisk.feeds import LOANS
 from loanrisk.gates import GateResult, change_gates, quarantine_share_gate, raise_on_failure
 from loanrisk.gx_validation import run_suite, suite_table
-from loanrisk.parsing import type_text
 from loanrisk.rules import RowRule
 from loanrisk.runs import as_money
 from loanrisk.storage import Lake, write_table
