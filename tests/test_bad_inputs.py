@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -927,6 +928,23 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
             tmp_path / "gx2", tmp_path / "docs2", tmp_path / "archive2", LOANS, DAY, table, rules
         )
     assert forked == polars_counts
+    # ... and when a forked worker dies (killed, out of memory), this process validates the
+    # groups it had taken.
+    parent, validate = os.getpid(), gx_workers._validate
+
+    def dies_in_a_worker(*args):
+        if os.getpid() != parent:
+            os._exit(1)
+        return validate(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
+        patch.setattr(gx_validation, "GROUP_CELLS", 1)
+        patch.setattr(gx_workers, "_validate", dies_in_a_worker)
+        survived = run_suite(
+            tmp_path / "gx4", tmp_path / "docs4", tmp_path / "archive4", LOANS, DAY, table, rules
+        )
+    assert survived == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
     # GX's expectation configurations built once per run (``configurations_built_once``): the
     # results it stores are those of GX as shipped, unexpected values and all.
