@@ -929,7 +929,7 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         )
     assert forked == polars_counts
     # ... and when a forked worker dies (killed, out of memory), this process validates the
-    # groups it had taken.
+    # day's groups itself.
     parent, validate = os.getpid(), gx_workers._validate
 
     def dies_in_a_worker(*args):
