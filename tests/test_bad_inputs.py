@@ -892,6 +892,8 @@ def _stored_results(gx_root: Path, docs_dir: Path) -> list[dict]:
     return found
 
 
+# A forked worker's death must not leave a traceback from the pool's own threads either.
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     _gx_corpus(day, source)
     manifest = run_day(DAY, day, ACCEPT)  # the stage itself raises GX_MISMATCH on a difference

@@ -134,11 +134,10 @@ def _validate(definition, table, columns: list[str], parameters: dict, run_id):
     return counts, result.batch_id, seconds
 
 
-_JOBS: list[tuple] = []  # (definition, Arrow table, columns) per group, for forked workers
-
-
-def _forked_job(index: int, parameters: dict, run_id):
-    return _validate(*_JOBS[index], parameters, run_id)
+# The day's jobs, biggest first, and the index of the next one to take: module state so that
+# forked workers inherit them (the table is never pickled).
+_JOBS: list[tuple] = []  # (definition, Arrow table, columns) per group
+_NEXT = None  # a shared multiprocessing.Value, set before forking
 
 
 def worker_count(rows: int, groups: int) -> int:
@@ -151,35 +150,59 @@ def worker_count(rows: int, groups: int) -> int:
     return max(1, min(WORKERS, len(os.sched_getaffinity(0)), groups))
 
 
-def _shared(pool, count: int, parameters: dict, run_id) -> list:
-    """Outcomes of jobs 0..count-1 shared with ``pool``: the workers take them from the first,
-    this process from the last, until a job it reaches has already gone to a worker."""
-    futures = [pool.submit(_forked_job, i, parameters, run_id) for i in range(count)]
-    here = {}
-    for i in reversed(range(count)):
-        if not futures[i].cancel():  # running, or queued for a worker
-            break
-        here[i] = _validate(*_JOBS[i], parameters, run_id)
-    return [here[i] if i in here else futures[i].result() for i in range(count)]
+def _take_jobs(parameters: dict, run_id) -> dict[int, tuple]:
+    """Validate the next job of the shared queue until none is left: {job: outcome}."""
+    done = {}
+    while True:
+        with _NEXT.get_lock():
+            index = _NEXT.value
+            _NEXT.value += 1
+        if index >= len(_JOBS):
+            return done
+        done[index] = _validate(*_JOBS[index], parameters, run_id)
+
+
+def _shared(workers: int, parameters: dict, run_id) -> dict[int, tuple]:
+    """Outcomes of every job, taken from one queue by this process and ``workers - 1`` forked
+    ones; the jobs of a worker that died (killed, out of memory) are validated here. (No job is
+    ever cancelled: cancelling a queued future raced the pool's own thread when a worker died,
+    which then printed a traceback of ``InvalidStateError``.)"""
+    global _NEXT
+    context = multiprocessing.get_context("fork")
+    _NEXT = context.Value("i", 0)
+    done, died = {}, False
+    with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+        futures = [pool.submit(_take_jobs, parameters, run_id) for _ in range(workers - 1)]
+        done.update(_take_jobs(parameters, run_id))
+        for future in futures:
+            try:
+                done.update(future.result())
+            except BrokenProcessPool:
+                died = True
+    if died:
+        lost = [i for i in range(len(_JOBS)) if i not in done]
+        log.warning("a GX worker process died; validating its %d group(s) here", len(lost))
+        done.update({i: _validate(*_JOBS[i], parameters, run_id) for i in lost})
+    return done
 
 
 def validate_groups(table, jobs: list[tuple], parameters: dict, run_id):
     """Every group's outcome, in order, for ``jobs`` of (definition, columns), and the number
     of processes used: this one and ``workers - 1`` forked ones (one fork fewer than workers
-    only: forking a process holding the day costs 0.2-0.5 CPU-s). A worker's exception is
-    raised as it is; a worker that dies (killed, out of memory) makes this process validate
-    the groups itself."""
+    only: forking a process holding the day costs 0.2-0.5 CPU-s). Groups are taken from one
+    queue, most expectations first: no process waits while another has several groups left.
+    A worker's exception is raised as it is."""
+    global _NEXT
     workers = worker_count(table.num_rows, len(jobs))
-    _JOBS[:] = [(definition, table, columns) for definition, columns in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0].suite.expectations))
+    _JOBS[:] = [(jobs[i][0], table, jobs[i][1]) for i in order]
     try:
         if workers == 1:
-            return [_validate(*job, parameters, run_id) for job in _JOBS], workers
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-                return _shared(pool, len(jobs), parameters, run_id), workers
-        except BrokenProcessPool:
-            log.warning("a GX worker process died; validating %d groups serially", len(jobs))
-            return [_validate(*job, parameters, run_id) for job in _JOBS], 1
+            done = {k: _validate(*job, parameters, run_id) for k, job in enumerate(_JOBS)}
+        else:
+            done = _shared(workers, parameters, run_id)
+        by_group = {order[k]: outcome for k, outcome in done.items()}
+        return [by_group[i] for i in range(len(jobs))], workers
     finally:
         _JOBS.clear()
+        _NEXT = None
