@@ -208,11 +208,11 @@ def contacts_frame(rows) -> pl.LazyFrame:
     return pl.LazyFrame(rows, schema=schema, orient="row")
 
 
-def holds_of(policy, borrowers, rows) -> dict[str, tuple]:
-    queue = pl.LazyFrame({"borrower_id": borrowers})
+def holds_of(policy, borrowers, rows, channel="AGENT_CALL") -> dict[str, tuple]:
+    queue = pl.LazyFrame({"borrower_id": borrowers, "channel": [channel] * len(borrowers)})
     out = with_holds(queue, contacts_frame(rows), policy, DAY).collect()
     return {
-        r["borrower_id"]: (r["phone_attempts_7d"], r["hold_reason"], r["contact_allowed"])
+        r["borrower_id"]: (r["phone_attempts_in_window"], r["hold_reason"], r["contact_allowed"])
         for r in out.iter_rows(named=True)
     }
 
@@ -247,7 +247,7 @@ def test_promise_to_pay_hold_uses_the_latest_promise(cpolicy):
     d = dt.timedelta(days=1)
     ptp = "PROMISE_TO_PAY"
     rows = [
-        contact("P1", "B1", shanghai(DAY, 9), "AGENT_CALL", ptp, DAY),  # dated the business day
+        contact("P1", "B1", shanghai(DAY, 9), "AGENT_CALL", ptp, DAY),  # broken at D's close (v2)
         contact("P2", "B2", shanghai(DAY, 9), "AGENT_CALL", ptp, DAY - d),  # already broken
         contact("P3a", "B3", shanghai(DAY - 5 * d, 9), "SMS", ptp, DAY + 9 * d),
         contact("P3b", "B3", shanghai(DAY - d, 9), "AGENT_CALL", ptp, DAY - d),  # newer: wins
@@ -259,7 +259,7 @@ def test_promise_to_pay_hold_uses_the_latest_promise(cpolicy):
     got = holds_of(cpolicy, ["B1", "B2", "B3", "B4", "B5", "B6"], rows)
     reasons = {b: v[1] for b, v in got.items()}
     assert reasons == {
-        "B1": "PROMISE_TO_PAY",
+        "B1": None,
         "B2": None,
         "B3": None,
         "B4": "PROMISE_TO_PAY",
@@ -527,7 +527,15 @@ def test_stage_writes_reconciled_extracts_with_only_each_channels_pii(settings, 
     assert holders == ["LEGAL"]
 
     queue = pl.read_parquet(lake.partition_file("curated", "collections_queue", DAY))
-    assert queue.filter(pl.col("borrower_id") == "B03")["hold_reason"].to_list() == ["CONTACT_CAP"]
+    b03 = queue.filter(pl.col("borrower_id") == "B03")
+    assert b03.select(
+        "hold_reason",
+        "phone_attempts_in_window",
+        "phone_attempts_window_days",
+        "phone_attempts_left",
+    ).rows() == [("CONTACT_CAP", 7, 7, 0)]
+    agent_calls = pl.read_csv(folder / "AGENT_CALL.csv", infer_schema=False)
+    assert agent_calls.filter(pl.col("borrower_id") == "B03")["phone_attempts_left"][0] == "0"
     agencies = [
         pl.read_parquet(lake.partition_file("curated", "collections_queue", d))
         .filter(pl.col("channel") == "AGENCY")

@@ -65,11 +65,23 @@ class ChannelRules(StrictModel):
         return self
 
 
+#: Channels that contact by phone, the only ones CONTACT_CAP counts and holds (DESIGN §5
+#: Collections: VOICE_BOT, AGENT_CALL; an SMS, a letter or a visit is not a phone attempt).
+PhoneChannel = Literal["VOICE_BOT", "AGENT_CALL"]
+
+
 class Holds(StrictModel):
     contact_cap_attempts: Days
     contact_cap_window_days: Days
-    phone_channels: tuple[Channel, ...] = Field(min_length=1)
+    phone_channels: tuple[PhoneChannel, ...] = Field(min_length=1)
     promise_lookback_days: Days
+
+    @field_validator("phone_channels")
+    @classmethod
+    def _phone_channels_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"a channel repeats (got {list(value)})")
+        return value
 
 
 class PriorityPolicy(StrictModel):

@@ -64,6 +64,7 @@ EXTRACT_COLUMNS = (
     "within_capacity",
     "contact_allowed",
     "hold_reason",
+    "phone_attempts_left",
     "contact_window_start_utc",
     "contact_window_end_utc",
 )
@@ -116,18 +117,14 @@ def queue_of(
     policy: CollectionsPolicy,
     day: dt.date,
 ) -> pl.DataFrame:
-    """The worked borrowers: holds, priority, capacity, contact window, episode and agency."""
+    """The worked borrowers: holds (they depend on the channel), priority, capacity, contact
+    window, episode and agency."""
+    worked = classified.lazy().filter(~pl.col("disposition").is_in(SUPPRESSIONS))
     queue = (
         with_holds(
-            classified.lazy().filter(~pl.col("disposition").is_in(SUPPRESSIONS)),
-            contacts,
-            policy,
-            day,
+            worked.with_columns(pl.col("disposition").alias("channel")), contacts, policy, day
         )
-        .with_columns(
-            pl.col("disposition").alias("channel"),
-            collections_priority(policy.priority).alias("priority"),
-        )
+        .with_columns(collections_priority(policy.priority).alias("priority"))
         .collect()
     )
     queue = continue_episodes(collections_capacity(queue, policy), previous, policy, day)
