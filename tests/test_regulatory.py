@@ -104,13 +104,21 @@ def test_every_status_code_at_its_edge(reg_policy):
         ("ACTIVE", 151, True, "6"), ("ACTIVE", 180, True, "6"), ("ACTIVE", 181, True, "7"),
         ("ACTIVE", 400, True, "7"), ("CLOSED", 0, True, "C"), ("WRITTEN_OFF", 200, True, "B"),
     ]  # fmt: skip
-    got = pl.DataFrame(
-        [c[:3] for c in cases],
-        schema=["account_status", "dpd", "payment_due_in_period"],
-        orient="row",
-    ).select(
-        cr.repayment_status(reg_policy.credit_report).alias("code"),
-        cr.overdue_periods(reg_policy.credit_report).alias("periods"),
+    got = (
+        pl.DataFrame(
+            [c[:3] for c in cases],
+            schema=["account_status", "dpd", "payment_due_in_period"],
+            orient="row",
+        )
+        .with_columns(  # never past due in the period; no instalment schedule (M, the cap: v2)
+            pl.lit(False).alias("past_due_in_period"),
+            pl.lit(None, pl.Int32).alias("installments_total"),
+            pl.lit(None, pl.Int32).alias("installments_paid"),
+        )
+        .select(
+            cr.repayment_status(reg_policy.credit_report).alias("code"),
+            cr.overdue_periods(reg_policy.credit_report).alias("periods"),
+        )
     )
     assert got["code"].to_list() == [c[3] for c in cases]
     assert got["periods"].to_list()[:6] == [0, 0, 1, 1, 2, 2]

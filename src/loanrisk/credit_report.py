@@ -15,7 +15,16 @@ Definitions (field list, order and codes in ``data_contracts/reg_credit_report.y
   an amount was past due (oldest_unpaid_due_date set), or the instalment before the data
   date's next_due_date (``instalment_interval_months`` earlier) falls in the period after the
   origination date (so the first report of a data_root sees the due dates before its days);
-* overdue periods = ceil(dpd / overdue_period_days), 0 when dpd is 0;
+* a loan was past due in the period when its loan_aging dpd was above 0 on a processed day
+  of the period (``past_due_in_period``);
+* status (DESIGN.md §5 v2), first match: ``B`` written off, ``C`` closed, ``1``-``7`` by dpd
+  band at the data date, ``M`` current at the data date but past due in the period (repaid
+  after a due date but before the reporting day), ``N`` current with a payment due in the
+  period, ``*`` nothing due;
+* overdue periods (DESIGN.md §5 v2) = ceil(dpd / overdue_period_days), 0 when dpd is 0, for an
+  instalment loan (installments_total set) capped by the instalments not yet paid:
+  installments_total - installments_paid (a null installments_paid counts as none paid), at
+  least 0;
 * the 24-month history is the previous stored report's history shifted left by the months
   between the two reports, ``#`` for each skipped month, then this month's status; a loan
   without a previous row gets ``/`` for each month whose reporting day is before its
@@ -35,7 +44,7 @@ from loanrisk.regulatory import CreditReportPolicy
 
 HISTORY_MONTHS = 24
 NOT_OPEN, UNKNOWN = "/", "#"
-NORMAL, NOTHING_DUE, CLOSED, WRITTEN_OFF = "N", "*", "C", "B"
+NORMAL, NOTHING_DUE, CLOSED, WRITTEN_OFF, PAID_LATE = "N", "*", "C", "B", "M"
 
 
 @dataclass(frozen=True)
@@ -94,14 +103,16 @@ def period_to_build(
 
 
 def repayment_status(policy: CreditReportPolicy) -> pl.Expr:
-    """The period's status code from account_status, dpd and payment_due_in_period: B written
-    off, C closed, N / * at dpd 0 with / without a payment due, 1-7 by dpd band."""
+    """DESIGN.md §5 v2 status code: B written off, C closed, M / N / * at dpd 0 past due in
+    the period / a payment due / neither, 1-7 by dpd band."""
     dpd = pl.col("dpd")
     status = (
         pl.when(pl.col("account_status") == "WRITTEN_OFF")
         .then(pl.lit(WRITTEN_OFF))
         .when(pl.col("account_status") == "CLOSED")
         .then(pl.lit(CLOSED))
+        .when((dpd <= 0) & pl.col("past_due_in_period"))
+        .then(pl.lit(PAID_LATE))
         .when((dpd <= 0) & pl.col("payment_due_in_period"))
         .then(pl.lit(NORMAL))
         .when(dpd <= 0)
@@ -112,15 +123,29 @@ def repayment_status(policy: CreditReportPolicy) -> pl.Expr:
     return status.otherwise(pl.lit(str(len(policy.overdue_status_max_dpd) + 1)))
 
 
+def instalments_not_yet_paid() -> pl.Expr:
+    """installments_total - installments_paid (null paid: none paid), at least 0; null without
+    installments_total (a line or loan without a schedule)."""
+    paid = pl.col("installments_paid").fill_null(0)
+    return (pl.col("installments_total") - paid).clip(lower_bound=0)
+
+
 def overdue_periods(policy: CreditReportPolicy) -> pl.Expr:
-    """ceil(dpd / overdue_period_days); 0 when dpd is 0."""
+    """DESIGN.md §5 v2: min(ceil(dpd / overdue_period_days), instalments not yet paid)."""
     days = policy.overdue_period_days
-    return ((pl.col("dpd").clip(lower_bound=0) + days - 1) // days).cast(pl.Int32)
+    periods = (pl.col("dpd").clip(lower_bound=0) + days - 1) // days
+    left = instalments_not_yet_paid()
+    capped = pl.when(left.is_not_null()).then(pl.min_horizontal(periods, left)).otherwise(periods)
+    return capped.cast(pl.Int32)
 
 
 def last_dates(aging: pl.LazyFrame) -> pl.LazyFrame:
-    """(loan_id, data_date): the last processed day of the period each loan is in the snapshot."""
-    return aging.group_by("loan_id").agg(pl.col("snapshot_date").max().alias("data_date"))
+    """(loan_id, data_date, past_due_in_period) from the period's loan_aging: the last processed
+    day each loan is in the snapshot; whether its dpd was above 0 on any processed day."""
+    return aging.group_by("loan_id").agg(
+        pl.col("snapshot_date").max().alias("data_date"),
+        (pl.col("dpd") > 0).any().alias("past_due_in_period"),
+    )
 
 
 def last_rows(
@@ -130,7 +155,8 @@ def last_rows(
     latest: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Each loan's row on its ``data_date`` (``latest``, else ``last_dates(aging)``): its
-    loan_aging, that day's snapshot details and its loan_state's first_delinquency_date."""
+    loan_aging, ``latest``'s past_due_in_period, that day's snapshot details (installments_total
+    and installments_paid among them) and its loan_state's first_delinquency_date."""
     keys = ["loan_id", "data_date"]
     latest = last_dates(aging) if latest is None else latest
 
@@ -139,7 +165,8 @@ def last_rows(
 
     details = on_last_day(snapshots.drop("oldest_unpaid_due_date"))
     return (
-        on_last_day(aging)
+        aging.rename({"snapshot_date": "data_date"})
+        .join(latest, on=keys, how="inner")  # one row per key, with its past_due_in_period
         .join(details, on=keys, how="left")
         .join(on_last_day(states), on=keys, how="left")
     )

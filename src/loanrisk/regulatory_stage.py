@@ -228,7 +228,8 @@ def _credit_source(lake: Lake, latest: pl.DataFrame, period: ReportingPeriod) ->
 
 def _last_rows(lake: Lake, days: list[dt.date], latest: pl.DataFrame) -> pl.DataFrame:
     """``last_rows`` of the period read a day at a time, each day for the loans whose last day
-    it is: a month of rows is never in memory at once (at 10M loans, 300M rows of loan_aging)."""
+    it is (``latest``: ``last_dates`` of the period, its past_due_in_period carried to the rows):
+    a month of rows is never in memory at once (at 10M loans, 300M rows of loan_aging)."""
     parts = []
     for day in days:
         on_day = latest.filter(pl.col("data_date") == day)
@@ -251,8 +252,8 @@ def credit_report_day(
         return {"built": False, "reason": why}
     days = [d for d in processed if period.first_day <= d <= period.data_day]
     before = [d for d in processed if d < period.first_day][-1:]
-    latest = last_dates(_scan(lake, "curated", AGING, days).select("snapshot_date", "loan_id"))
-    latest = latest.collect()
+    period_aging = _scan(lake, "curated", AGING, days).select("snapshot_date", "loan_id", "dpd")
+    latest = last_dates(period_aging).collect()  # with past_due_in_period: the M status
     rows = credit_report(
         _last_rows(lake, days, latest).lazy(),
         payments_due(_scan(lake, "raw", LOANS, before + days).select(SNAPSHOT_COLUMNS), period),
