@@ -15,13 +15,14 @@ from pathlib import Path
 
 import polars as pl
 
-from loanrisk.aging import loan_aging
+from loanrisk.aging import is_npl, loan_aging
 from loanrisk.config import Settings
 from loanrisk.contracts import load_contract
 from loanrisk.errors import InputFileError, LoanriskError
 from loanrisk.feeds import LOANS
 from loanrisk.history import DAY_COLUMNS, advance_state
 from loanrisk.ordering import sorted_by
+from loanrisk.probation import carried_probation, probation_state, with_probation
 from loanrisk.shards import (
     Shard,
     drop_parts,
@@ -79,11 +80,16 @@ def aged_day(
     policy = settings.classification
     rules = loan_aging(in_shard(pl.scan_parquet(source), shard), policy).collect()
     prior = in_shard(pl.scan_parquet(before[0]), shard) if before else None
-    state = advance_state(
+    history_state = advance_state(
         prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
+    )
+    held = with_probation(rules.lazy(), carried_probation(prior), policy)
+    held = held.with_columns(is_npl(policy)).collect()
+    state = history_state.join(
+        probation_state(held.lazy()), on="loan_id", how="left", maintain_order="left"
     ).collect()
     history = state.filter("in_snapshot").select("loan_id", "episodes_12m", "max_dpd_12m")
-    joined = rules.drop("episodes_12m", "max_dpd_12m").join(history, on="loan_id", how="left")
+    joined = held.drop("episodes_12m", "max_dpd_12m").join(history, on="loan_id", how="left")
     contract = load_contract(settings.contracts_dir, AGING)
     aged = sorted_by(contract.conform(joined.lazy()).collect(), "loan_id")
     return aged, state

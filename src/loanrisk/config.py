@@ -96,17 +96,17 @@ class AgingBucket(StrictModel):
     max_dpd: Dpd | None
 
 
-class FiveCategoryPolicy(StrictModel):
+class CategoryThresholds(StrictModel):
+    """The lowest dpd of each category of one classification profile; NORMAL below
+    special_mention_min_dpd."""
+
     special_mention_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     substandard_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     doubtful_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
     loss_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
-    forbearance_floor: FiveCategory
-    bankruptcy_floor: FiveCategory
-    npl_categories: tuple[FiveCategory, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _thresholds_ascend(self) -> FiveCategoryPolicy:
+    def _thresholds_ascend(self) -> CategoryThresholds:
         edges = [
             self.special_mention_min_dpd,
             self.substandard_min_dpd,
@@ -121,11 +121,59 @@ class FiveCategoryPolicy(StrictModel):
         return self
 
 
+Months = Annotated[int, Field(ge=0, le=120)]
+
+
+class FiveCategoryPolicy(StrictModel):
+    """DESIGN.md §5 five-category classification: the profile in force (its dpd thresholds),
+    the floors, and the conditions for upgrading a non-performing loan."""
+
+    profile: str = Field(min_length=1)
+    profiles: dict[str, CategoryThresholds] = Field(min_length=1)
+    forbearance_floor: FiveCategory
+    bankruptcy_floor: FiveCategory
+    npl_categories: tuple[FiveCategory, ...] = Field(min_length=1)
+    npl_upgrade_min_repayments: Annotated[int, Field(ge=0, le=120)]
+    npl_upgrade_min_months: Months
+    forbearance_observation_months: Months
+
+    @model_validator(mode="after")
+    def _profile_defined(self) -> FiveCategoryPolicy:
+        if self.profile not in self.profiles:
+            raise ValueError(
+                f"profile {self.profile[:200]!r} is not one of the profiles defined "
+                f"({', '.join(sorted(self.profiles))})"
+            )
+        return self
+
+    @property
+    def thresholds(self) -> CategoryThresholds:
+        return self.profiles[self.profile]
+
+    @property
+    def special_mention_min_dpd(self) -> int:
+        return self.thresholds.special_mention_min_dpd
+
+    @property
+    def substandard_min_dpd(self) -> int:
+        return self.thresholds.substandard_min_dpd
+
+    @property
+    def doubtful_min_dpd(self) -> int:
+        return self.thresholds.doubtful_min_dpd
+
+    @property
+    def loss_min_dpd(self) -> int:
+        return self.thresholds.loss_min_dpd
+
+
 class Ifrs9Policy(StrictModel):
     stage3_dpd_over: Dpd
     stage2_dpd_over: Dpd
     forbearance_is_stage2: bool
     bankruptcy_is_stage3: bool
+    stage3_probation_months: Months
+    stage2_probation_months: Months
 
     @model_validator(mode="after")
     def _stage2_below_stage3(self) -> Ifrs9Policy:

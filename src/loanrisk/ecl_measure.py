@@ -1,9 +1,14 @@
-"""IFRS 9 expected credit loss per loan: SICR staging and the measure each stage uses
-(issue 5 point 5). Pure Polars; the building blocks are in ``loanrisk.ecl``.
+"""IFRS 9 expected credit loss per loan: the measure each stage uses (issue 5 point 5). Pure
+Polars; the building blocks are in ``loanrisk.ecl``, the stage in ``loanrisk.staging``.
 
 Input columns: loan_id, snapshot_date, product_code, account_status, outstanding_principal,
 overdue_interest, overdue_fees, credit_limit, annual_interest_rate, maturity_date, ifrs9_stage
-(from loan_aging), pd_12m and first_pd_12m (null = no earlier PD recorded).
+(the loan-day's final stage), pd_12m and line_frozen (the borrower's lines are frozen by
+FREEZE_LINE today: ``loanrisk.risk_actions.with_line_frozen``; null counts as not frozen).
+
+Written-off loans are derecognised (IFRS 9 5.4.4, DESIGN.md §5 v2): ead, ecl_12m, ecl_lifetime
+and ecl are 0.00, pd_lifetime is null (nothing left to default), lgd is the product's and
+ecl_stage their stage (3). CLOSED loans (no stage) get nulls in every ECL column.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from loanrisk.ecl import (
     MONEY,
     TERM_COLUMNS,
     EclPolicy,
+    derecognised,
     discounted_shortfall,
     exposure_at_default,
     lgd,
@@ -31,21 +37,10 @@ from loanrisk.ecl import (
 ECL_COLUMNS = ("ead", "lgd", "pd_lifetime", "ecl_12m", "ecl_lifetime", "ecl_stage", "ecl")
 
 
-def significant_increase(policy: EclPolicy) -> pl.Expr:
-    """IFRS 9 5.5.3 SICR by PD: pd_12m >= max(relative_multiplier x first_pd_12m,
-    first_pd_12m + absolute_increase); false without a first PD or a current PD."""
-    first = pl.col("first_pd_12m")
-    rule = policy.sicr
-    threshold = pl.max_horizontal(first * rule.relative_multiplier, first + rule.absolute_increase)
-    return (pl.col("pd_12m") >= threshold).fill_null(False).alias("sicr")
-
-
-def ecl_stage(policy: EclPolicy) -> pl.Expr:
-    """IFRS 9 stage used for ECL: the aging ifrs9_stage, raised from 1 to 2 by the SICR rule;
-    null for closed loans."""
-    stage = pl.col("ifrs9_stage")
-    raised = pl.when((stage == 1) & significant_increase(policy)).then(2).otherwise(stage)
-    return raised.cast(pl.Int32).alias("ecl_stage")
+def ecl_stage() -> pl.Expr:
+    """The stage the ECL is measured at: the loan-day's one IFRS 9 stage (``loanrisk.staging``,
+    the PD rule included, decided before the ECL); null for closed loans."""
+    return pl.col("ifrs9_stage").cast(pl.Int32).alias("ecl_stage")
 
 
 def _money(amount: pl.Expr) -> pl.Expr:
@@ -83,15 +78,21 @@ def _geometric(x: pl.Expr, m: pl.Expr) -> pl.Expr:
 def closed_form_shortfall(periods: pl.Expr) -> pl.Expr:
     """Sum over t = 1..m of the schedule's marginal_pd x exposure share x discount, in closed
     form for the constant hazard (q) and annuity (v) case, so no schedule is exploded:
-    credit line (1-q) v G(qv, m); amortising (1-q) [v G(qv, m) - v^(n+1) G(q, m)] / (1 - v^n),
-    at 0% (v = 1) [n + 1 - G(q, m) - q^m (n + 1 - m)] / n. Times lgd x EAD gives the ECL."""
+    constant exposure (1-q) v G(qv, m); amortising
+    (1-q) [v G(qv, m) - v^(n+1) G(q, m)] / (1 - v^n), at 0% (v = 1)
+    [n + 1 - G(q, m) - q^m (n + 1 - m)] / n. Times lgd x EAD gives the ECL."""
     q, v, n, m = pl.col("_q"), pl.col("_v"), pl.col("_n"), periods
     qv = q * v
     line = (1.0 - q) * v * _geometric(qv, m)
     annuity = (v * _geometric(qv, m) - power(v, n + 1) * _geometric(q, m)) / (1.0 - power(v, n))
     straight = (n + 1 - _geometric(q, m) - power(q, m) * (n + 1 - m)) / n
     amortising = pl.when(v < 1.0).then((1.0 - q) * annuity).otherwise(straight)
-    return pl.when(pl.col("_line")).then(line).otherwise(amortising)
+    return pl.when(pl.col("_flat")).then(line).otherwise(amortising)
+
+
+def _off_book(column: str, zero: pl.Expr) -> pl.Expr:
+    """``zero`` for a derecognised (written-off) loan, the column otherwise."""
+    return pl.when(derecognised()).then(zero).otherwise(pl.col(column)).alias(column)
 
 
 def _closed_form(loans: pl.LazyFrame, policy: EclPolicy) -> pl.LazyFrame:
@@ -124,23 +125,32 @@ def expected_credit_loss(
     method: Literal["closed_form", "schedule"] = "closed_form",
 ) -> pl.LazyFrame:
     """Adds ead, lgd, pd_lifetime, ecl_12m, ecl_lifetime, ecl_stage and ecl to every loan (input
-    order kept); all null for closed loans (ifrs9_stage null). ``schedule`` sums the exploded
-    projection_schedule through discounted_shortfall; ``closed_form`` (the default: one row per
-    loan, no explode) gives the same sums analytically (tests hold the two to the cent)."""
+    order kept); all null for closed loans (no stage), 0.00 amounts for written-off ones.
+    ``schedule`` sums the exploded projection_schedule through discounted_shortfall;
+    ``closed_form`` (the default: one row per loan, no explode) gives the same sums
+    analytically (tests hold the two to the cent)."""
     if method not in ("closed_form", "schedule"):
         raise ValueError(f"method must be 'closed_form' or 'schedule', not {method!r}")
-    projected = _closed_form(loans, policy) if method == "closed_form" else _schedule(loans, policy)
-    open_loan = pl.col("ifrs9_stage").is_not_null()
+    # The one place the stage is read: EAD, horizon and measure below all use ecl_stage.
+    staged = loans.with_columns(ecl_stage())
+    measure = _closed_form if method == "closed_form" else _schedule
+    zero = pl.lit(Decimal("0.00"), dtype=MONEY)
     return (
-        projected.with_columns(
+        measure(staged, policy)
+        .with_columns(
             exposure_at_default(policy),
             lgd(policy),
             _exact_lgd(policy),
             _money(pl.col("ecl_12m")),
             _money(pl.col("ecl_lifetime")),
-            ecl_stage(policy),
         )
         .with_columns(stage_measure())
-        .with_columns(pl.when(open_loan).then(pl.col(c)).alias(c) for c in ECL_COLUMNS)
+        .with_columns(
+            _off_book("pd_lifetime", pl.lit(None, pl.Float64)),
+            *(_off_book(c, zero) for c in ("ecl_12m", "ecl_lifetime", "ecl")),
+        )
+        .with_columns(
+            pl.when(pl.col("ecl_stage").is_not_null()).then(pl.col(c)).alias(c) for c in ECL_COLUMNS
+        )
         .select(pl.all().exclude("_lgd_exact", *ECL_COLUMNS), *ECL_COLUMNS)
     )

@@ -21,10 +21,11 @@ from loanrisk.features import FEATURE_COLUMNS, loan_features
 from loanrisk.feeds import LOANS
 from loanrisk.ordering import sorted_by
 from loanrisk.risk_actions import LOAN_COLUMNS as ACTION_INPUTS
-from loanrisk.risk_actions import risk_actions
+from loanrisk.risk_actions import risk_actions, with_line_frozen
 from loanrisk.score_monitoring import characteristic_drift, score_psi
 from loanrisk.scorecard import score_loans
 from loanrisk.shards import Shard, drop_parts, in_shard, input_fingerprints, read_parts, write_part
+from loanrisk.staging import with_loan_day_stage
 from loanrisk.storage import Lake, write_table
 
 RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
@@ -80,18 +81,25 @@ def scored_loans(
         raise InputFileError(f"{business_date}: loan_aging not built yet; run age_loans first")
     policies = settings.risk
     signals = _scan(lake, "curated", SIGNALS, business_date)
-    features = loan_features(in_shard(aging, shard), snapshot, signals, carried=TERMS)
+    lines = policies.ecl.credit_line_products
+    features = loan_features(
+        in_shard(aging, shard), snapshot, signals, carried=TERMS, credit_lines=lines
+    )
     scored = score_loans(features, policies.scorecard)
     previous = previous_risk_date(lake, business_date)
     if previous is None:
-        first = pl.col("pd_12m")
+        first, last2 = pl.col("pd_12m"), pl.lit(None, dtype=pl.Date)
     else:
         earlier = _scan(lake, "curated", RISK, previous).select(
-            "loan_id", pl.col("first_pd_12m").alias("earlier_pd_12m")
+            "loan_id",
+            pl.col("first_pd_12m").alias("earlier_pd_12m"),
+            pl.col("last_stage2_date").alias("earlier_stage2_date"),
         )
         scored = scored.join(earlier, on="loan_id", how="left", maintain_order="left")
-        first = pl.coalesce("earlier_pd_12m", "pd_12m")
-    loans = expected_credit_loss(scored.with_columns(first.alias("first_pd_12m")), policies.ecl)
+        first, last2 = pl.coalesce("earlier_pd_12m", "pd_12m"), pl.col("earlier_stage2_date")
+    scored = scored.with_columns(first.alias("first_pd_12m"), last2.alias("prev_last_stage2_date"))
+    staged = with_loan_day_stage(scored, policies.ecl, settings.classification)
+    loans = expected_credit_loss(with_line_frozen(staged, policies.actions), policies.ecl)
     return loans.select(published_columns(settings))
 
 
@@ -134,6 +142,16 @@ def combine_scores(lake: Lake, settings: Settings, business_date: dt.date, count
     return report
 
 
+def restage_aging(lake: Lake, business_date: dt.date, loans: pl.DataFrame) -> dict:
+    """Rewrite the day's loan_aging with the loan-day's stage (the PD rule included), so
+    loan_aging and loan_risk show one stage (DESIGN.md §5 v2)."""
+    aging = pl.read_parquet(lake.partition_file("curated", "loan_aging", business_date))
+    final = loans.select("loan_id", pl.col("ifrs9_stage").alias("_final"))
+    staged = aging.join(final, on="loan_id", how="left", maintain_order="left")
+    staged = staged.with_columns(pl.col("_final").alias("ifrs9_stage")).drop("_final")
+    return write_table(lake, "curated", "loan_aging", business_date, staged)
+
+
 def _publish_scores(
     lake: Lake, settings: Settings, business_date: dt.date, loans: pl.DataFrame
 ) -> dict:
@@ -159,6 +177,7 @@ def _publish_scores(
         "rows_out": risk.height,
         "scorecard_version": card.version,
         "output": write_table(lake, "curated", RISK, business_date, risk),
+        "loan_aging": restage_aging(lake, business_date, risk),
         "actions": write_table(lake, "curated", ACTIONS, business_date, actions),
         "actions_extract": write_actions_extract(lake, settings, business_date, actions),
         "monitoring": write_table(lake, "curated", MONITORING, business_date, monitoring.collect()),
