@@ -260,4 +260,22 @@ def test_cure_rates_share_of_m1_entries_back_in_m0_within_30_days(policy):
     ]
     con = warehouse(aging, state)
     got = rows(con, cohort_marts.cure_rates_sql(policy), "entry_month")
-    assert got == [(dt.date(2026, 8, 1), "CASH_LOAN", 4, 3, 1, pytest.approx(1 / 3))]
+    assert policy.history.cure_window_days == 30  # the window the names below were read against
+    assert got == [(dt.date(2026, 8, 1), "CASH_LOAN", 30, 4, 3, 1, pytest.approx(1 / 3))]
+    # given a 10-day cure window instead: E (entered day 20, last day 44) is now observed, B
+    # still not cured in time; the columns name what they count and carry the window
+    ten = policy.model_copy(
+        update={"history": policy.history.model_copy(update={"cure_window_days": 10})}
+    )
+    sql = cohort_marts.cure_rates_sql(ten)
+    got = con.execute(f"SELECT * FROM ({sql}) ORDER BY entry_month")
+    assert [c[0] for c in got.description] == [
+        "entry_month",
+        "product_code",
+        "cure_window_days",
+        "loans_entered",
+        "loans_observed",
+        "loans_cured",
+        "cure_rate",
+    ]
+    assert got.fetchall() == [(dt.date(2026, 8, 1), "CASH_LOAN", 10, 4, 4, 1, 0.25)]

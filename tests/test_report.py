@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from loanrisk.errors import InputFileError
-from loanrisk.report import bars, build_risk_report, charts, fmt, scores
+from loanrisk.report import bars, build_risk_report, charts, fmt, monitoring, scores
+from loanrisk.report.data import ReportData
 from loanrisk.scorecard import Stability
 from loanrisk.storage import Lake
 
@@ -46,8 +47,8 @@ SCHEMAS = {
     " disbursed DECIMAL(18,2), ever_30_loans BIGINT, ever_90_loans BIGINT,"
     " ever_30_principal DECIMAL(18,2), ever_90_principal DECIMAL(18,2), ever_30_rate DOUBLE,"
     " ever_90_rate DOUBLE",
-    "cure_rates": "entry_month DATE, product_code VARCHAR, loans_entered BIGINT,"
-    " loans_observed_30d BIGINT, loans_cured_30d BIGINT, cure_rate_30d DOUBLE",
+    "cure_rates": "entry_month DATE, product_code VARCHAR, cure_window_days INTEGER,"
+    " loans_entered BIGINT, loans_observed BIGINT, loans_cured BIGINT, cure_rate DOUBLE",
     "flow_rates": "month_end DATE, from_bucket VARCHAR, to_bucket VARCHAR,"
     " from_balance DECIMAL(18,2), to_balance DECIMAL(18,2), roll_rate DOUBLE, loss_rate DOUBLE",
     "loan_risk": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
@@ -103,7 +104,7 @@ def _mart_rows() -> dict[str, list[tuple]]:
         "roll_rates": [(DAY, previous, a, b, 3, Decimal("300"), s, s) for a, b, s in ROLLS],
         "vintage_curves": [_vintage_row(m, mob) for m in range(1, 9) for mob in range(9 - m)],
         "cure_rates": [
-            (dt.date(2026, m, 1), p, 40, 38, 25, 25 / 38)
+            (dt.date(2026, m, 1), p, 30, 40, 38, 25, 25 / 38)
             for m in (6, 7, 8)
             for p in ("CASH_LOAN", "INSTALLMENT")
         ],
@@ -359,9 +360,9 @@ def test_money_is_right_aligned_with_two_decimals(lake):
 
 def test_text_from_data_is_escaped(tmp_path):
     lake = make_lake(tmp_path / "data", product="<script>alert(1)</script>")
-    cure = [(dt.date(2026, 8, 1), "<script>x</script>", 1, 1, 1, 1.0)]
+    cure = [(dt.date(2026, 8, 1), "<script>x</script>", 30, 1, 1, 1, 1.0)]
     with duckdb.connect(str(lake.warehouse)) as con:
-        con.executemany("INSERT INTO cure_rates VALUES (?, ?, ?, ?, ?, ?)", cure)
+        con.executemany("INSERT INTO cure_rates VALUES (?, ?, ?, ?, ?, ?, ?)", cure)
         con.execute("UPDATE risk_actions SET action_value = '<i>Z</i>' WHERE action_value = 'E'")
     page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
@@ -369,6 +370,15 @@ def test_text_from_data_is_escaped(tmp_path):
     assert "<b>feat" not in page and "&lt;b&gt;feat&lt;/b&gt;" in page  # CSI characteristic
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svgs(page)["ecl_by_stage"]
     assert "<i>" not in page and "&lt;i&gt;Z&lt;/i&gt;" in page  # pricing tier
+
+
+def test_cure_rates_title_names_the_window_the_mart_used():
+    # given cure rates computed over a 10-day window (config history.cure_window_days)
+    rows = [(dt.date(2026, 8, 1), "CASH_LOAN", 10, 4, 4, 1, 0.25)]
+    # when the section is drawn, then its title says 10 days, not a window assumed in code
+    html = monitoring.cure_rates(ReportData(DAY, STABILITY, cure_rates=rows, views={"cure_rates"}))
+    assert "M1 → M0 within 10 days" in html and "30 days" not in html
+    assert "25.0%" in html
 
 
 def test_same_warehouse_gives_the_same_bytes(tmp_path):

@@ -94,21 +94,26 @@ def cure_rates_sql(
     """Of the loans entering M1 (an episode starting in the first delinquent bucket) in a month,
     the share back in M0 within cure_window_days; only entries already observed that long
     count in the rate. ``entries``/``cures``: relations of ``delinquency_entries_sql`` and
-    ``delinquency_cures_sql`` (computed over loan_state and loan_aging when not given)."""
+    ``delinquency_cures_sql`` (computed over loan_state and loan_aging when not given).
+
+    Columns are named after what they count (loans_observed, loans_cured, cure_rate) and the
+    window is a column of its own (cure_window_days), so a policy of another window cannot make
+    a name lie (issue 20)."""
     days = policy.history.cure_window_days
     entries = entries or f"({delinquency_entries_sql(policy)})"
     cures = cures or f"({delinquency_cures_sql()})"
     return f"""
 WITH last_day AS (SELECT max(snapshot_date) AS day FROM loan_state)
 SELECT CAST(date_trunc('month', e.entry_date) AS DATE) AS entry_month, e.product_code,
+       CAST({days} AS INTEGER) AS cure_window_days,
        count(*) AS loans_entered,
        count(*) FILTER (WHERE e.entry_date + {days} <= (SELECT day FROM last_day))
-         AS loans_observed_30d,
+         AS loans_observed,
        count(*) FILTER (WHERE e.entry_date + {days} <= (SELECT day FROM last_day) AND EXISTS (
            SELECT 1 FROM {cures} c WHERE c.loan_id = e.loan_id
              AND c.cure_date > e.entry_date AND c.cure_date <= e.entry_date + {days}))
-         AS loans_cured_30d,
-       loans_cured_30d / nullif(loans_observed_30d, 0) AS cure_rate_30d
+         AS loans_cured,
+       loans_cured / nullif(loans_observed, 0) AS cure_rate
 FROM {entries} e
 GROUP BY ALL
 """

@@ -148,8 +148,8 @@ ORDER BY vintage_month, months_on_book
 """
 CURE_SQL = """
 WITH cures AS (
-    SELECT CAST(entry_month AS DATE) AS entry_month, product_code, loans_entered,
-           loans_observed_30d, loans_cured_30d, cure_rate_30d
+    SELECT CAST(entry_month AS DATE) AS entry_month, product_code, cure_window_days,
+           loans_entered, loans_observed, loans_cured, cure_rate
     FROM cure_rates)
 SELECT * FROM cures WHERE entry_month IN (
     SELECT DISTINCT entry_month FROM cures WHERE entry_month <= ?

@@ -11,10 +11,13 @@ from loanrisk.report.tables import not_available, pill, section, table
 
 
 def cure_rates(data: ReportData) -> str:
-    """Loans entering M1 by month and product, and the share back in M0 within 30 days."""
-    title = "Cure rates (M1 → M0 within 30 days)"
+    """Loans entering M1 by month and product, and the share back in M0 within the mart's
+    cure_window_days (config history.cure_window_days, shown from the data, never assumed)."""
     if not data.cure_rates:
+        title = "Cure rates (M1 → M0)"
         return section("cure-rates", title, not_available("cure_rates", data.views))
+    windows = sorted({row[2] for row in data.cure_rates})
+    title = f"Cure rates (M1 → M0 within {' / '.join(map(str, windows))} days)"
     rows = [
         [
             esc(f"{month:%Y-%m}"),
@@ -24,9 +27,9 @@ def cure_rates(data: ReportData) -> str:
             fmt.count(cured),
             fmt.pct(rate, 1),
         ]
-        for month, product, entered, observed, cured, rate in data.cure_rates
+        for month, product, _window, entered, observed, cured, rate in data.cure_rates
     ]
-    headers = ["Entry month", "Product", "Entered", "Observed 30d", "Cured", "Cure rate"]
+    headers = ["Entry month", "Product", "Entered", "Observed", "Cured", "Cure rate"]
     lead = f"The latest {CURE_MONTHS} entry months up to the business date."
     body = table(headers, rows, [False, False, True, True, True, True])
     return section("cure-rates", title, body, lead)
