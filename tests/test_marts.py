@@ -1,5 +1,5 @@
-"""Marts on small hand-built portfolios whose answers were worked out by hand, and the published
-roll-rate example as a known answer."""
+"""Marts on small hand-built portfolios whose answers were worked out by hand (flow rates and
+their published known answers: ``test_flow_rates.py``)."""
 
 from __future__ import annotations
 
@@ -49,63 +49,6 @@ def warehouse(aging: list[dict], state: list[dict] | None = None) -> duckdb.Duck
 
 def rows(con, sql: str, order: str) -> list[tuple]:
     return con.execute(f"SELECT * FROM ({sql}) ORDER BY {order}").fetchall()
-
-
-# --- the published roll-rate example ------------------------------------------------------
-
-CHAIN = ["CURRENT", "1-30", "31-60", "61-90", "90+"]
-EXAMPLE = """
-SELECT * FROM (VALUES
-    (DATE '2026-01-31', 'CURRENT', 100000.00), (DATE '2026-01-31', '1-30', 50000.00),
-    (DATE '2026-01-31', '31-60', 23000.00),   (DATE '2026-01-31', '61-90', 8000.00),
-    (DATE '2026-02-28', '1-30', 50000.00),    (DATE '2026-02-28', '31-60', 23000.00),
-    (DATE '2026-02-28', '61-90', 8000.00),    (DATE '2026-02-28', '90+', 2000.00)
-) AS b(month_end, bucket, balance)
-"""
-AGED_BOOK = """
-SELECT DATE '2026-02-28' AS month_end, bucket, balance FROM (VALUES
-    ('CURRENT', 300000.00), ('1-30', 140000.00), ('31-60', 60000.00), ('61-90', 23000.00),
-    ('90+', 5000.00)) AS b(bucket, balance)
-"""
-
-
-def test_flow_rates_reproduce_the_published_example():
-    """Sales of 100,000 rolling to 50,000 / 23,000 / 8,000 / 2,000 unpaid."""
-    con = duckdb.connect()
-    sql = marts.allowance_sql(marts.flow_rates_sql(EXAMPLE, CHAIN), AGED_BOOK)
-    result = con.execute(
-        f"SELECT from_bucket, roll_rate, loss_rate, allowance FROM ({sql}) "
-        "WHERE month_end = DATE '2026-02-28' ORDER BY position"
-    ).fetchall()
-    assert [r[0] for r in result] == CHAIN
-    roll = [r[1] for r in result]
-    assert roll[:4] == pytest.approx([0.50, 0.46, 0.3478, 0.25], abs=5e-5)
-    assert roll[4] is None
-    loss = [r[2] for r in result]
-    assert loss == pytest.approx([0.020, 0.040, 0.087, 0.25, 1.0], abs=5e-4)
-    total = sum(r[3] for r in result)
-    assert round(total) == 27_567
-
-
-def test_a_bucket_with_nothing_to_roll_from_has_no_loss_rate():
-    balances = (
-        "SELECT * FROM (VALUES (DATE '2026-01-31', 'CURRENT', 100.00), "
-        "(DATE '2026-02-28', '90+', 5.00)) AS b(month_end, bucket, balance)"
-    )
-    con = duckdb.connect()
-    loss = con.execute(
-        f"SELECT from_bucket, loss_rate FROM ({marts.flow_rates_sql(balances, CHAIN)}) "
-        "ORDER BY position"
-    ).fetchall()
-    # 1-30, 31-60 and 61-90 had no balance at January's end: their roll rates are unknown, and
-    # so is every loss rate that chains through them; the absorbing last bucket is 100%
-    assert loss == [
-        ("CURRENT", None),
-        ("1-30", None),
-        ("31-60", None),
-        ("61-90", None),
-        ("90+", 1.0),
-    ]
 
 
 # --- roll rates -----------------------------------------------------------------------------

@@ -50,7 +50,8 @@ SCHEMAS = {
     "cure_rates": "entry_month DATE, product_code VARCHAR, cure_window_days INTEGER,"
     " loans_entered BIGINT, loans_observed BIGINT, loans_cured BIGINT, cure_rate DOUBLE",
     "flow_rates": "month_end DATE, from_bucket VARCHAR, to_bucket VARCHAR,"
-    " from_balance DECIMAL(18,2), to_balance DECIMAL(18,2), roll_rate DOUBLE, loss_rate DOUBLE",
+    " from_balance DECIMAL(18,2), rolled_balance DECIMAL(18,2), roll_rate DOUBLE,"
+    " loss_rate DOUBLE",
     "loan_risk": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
     " account_status VARCHAR, scorecard_version VARCHAR, score DOUBLE, pd_12m DOUBLE,"
     " first_pd_12m DOUBLE, reason_code_1 VARCHAR, reason_code_2 VARCHAR, reason_code_3 VARCHAR, "

@@ -89,60 +89,89 @@ def roll_rates_monthly_sql() -> str:
     return _TRANSITIONS.format(money=MONEY).replace("WITH ", f"WITH {_MONTHLY_PERIODS},\n", 1)
 
 
-def month_end_balances_sql(policy: ClassificationConfig) -> str:
-    """(month_end, bucket, balance): ACTIVE outstanding by bucket on each complete month's last
-    day, and for the written-off bucket the outstanding written off during that month."""
-    wo = quote(policy.written_off_bucket)
+def month_end_loans_sql(chain: list[str]) -> str:
+    """(month_end, loan_id, bucket, balance) on each complete month's last day: every ACTIVE loan
+    in its delinquency bucket, and in the written-off bucket (``chain[-1]``) every loan first
+    written off since the complete month end before, at its outstanding on that day, whether or
+    not the feed still reports it. balance = outstanding_principal, DECIMAL(18,2)."""
+    delinquent = ", ".join(quote(b) for b in chain[:-1])
     return f"""
 WITH month_ends AS (
-    SELECT date_trunc('month', snapshot_date) AS month, snapshot_date AS month_end
+    SELECT snapshot_date AS month_end,
+           lag(snapshot_date) OVER (ORDER BY snapshot_date) AS previous_month_end
     FROM ({_COMPLETE_MONTH_ENDS})
 ), written_off AS (
-    SELECT loan_id, arg_min(outstanding_principal, snapshot_date) AS balance,
-           date_trunc('month', min(snapshot_date)) AS month
+    SELECT loan_id, min(snapshot_date) AS written_off_on,
+           arg_min(outstanding_principal, snapshot_date) AS balance
     FROM loan_aging WHERE account_status = 'WRITTEN_OFF' GROUP BY loan_id
 )
-SELECT m.month_end, a.aging_bucket AS bucket,
-       CAST(sum(a.outstanding_principal) AS {MONEY}) AS balance
+SELECT m.month_end, a.loan_id, a.aging_bucket AS bucket, a.outstanding_principal AS balance
 FROM month_ends m JOIN loan_aging a ON a.snapshot_date = m.month_end
-WHERE a.account_status = 'ACTIVE'
-GROUP BY ALL
+WHERE a.account_status = 'ACTIVE' AND a.aging_bucket IN ({delinquent})
 UNION ALL
-SELECT m.month_end, {wo} AS bucket, CAST(sum(w.balance) AS {MONEY}) AS balance
-FROM month_ends m JOIN written_off w ON w.month = m.month
-GROUP BY ALL
+SELECT m.month_end, w.loan_id, {quote(chain[-1])} AS bucket, w.balance
+FROM month_ends m JOIN written_off w ON w.written_off_on <= m.month_end
+ AND (m.previous_month_end IS NULL OR w.written_off_on > m.previous_month_end)
 """
 
 
-def flow_rates_sql(balances: str, chain: list[str]) -> str:
-    """Flow (roll) rates: the balance in bucket k+1 at a month end over the balance in bucket k
-    at the month end before; loss rate of bucket k = the product of the roll rates from k to
-    the end of the chain (the last bucket's is 100%). ``balances``: (month_end, bucket, balance).
-    """
+def flow_links_sql(loans: str, chain: list[str]) -> str:
+    """Each link of the chain between consecutive month ends m and m+1, from loan-level
+    transitions (DESIGN.md §5 "v2 — flow rates"): from_balance = balance at m of the loans in
+    bucket b at m; rolled_balance = the part of it whose loans are in a later bucket of the chain
+    (b+1 or worse, the last one written off) at m+1. A loan absent at m+1, or in no bucket of the
+    chain (closed, repaid), has not rolled. Since rolled loans are a subset of b's loans,
+    0 <= rolled_balance <= from_balance. ``loans``: (month_end, loan_id, bucket, balance)."""
     return f"""
 WITH chain AS (SELECT * FROM {chain_values(chain)}),
-balances AS ({balances}),
+loans AS (
+    SELECT l.month_end, l.loan_id, l.balance, c.position
+    FROM ({loans}) l JOIN chain c ON c.bucket = l.bucket
+),
 months AS (
     SELECT month_end, lag(month_end) OVER (ORDER BY month_end) AS previous_month_end
-    FROM (SELECT DISTINCT month_end FROM balances)
+    FROM (SELECT DISTINCT month_end FROM loans)
 ),
+moves AS (
+    -- EXISTS, not a join: a loan counts once however many rows it has at m+1
+    SELECT m.month_end, m.previous_month_end, f.position, f.balance,
+           EXISTS (SELECT 1 FROM loans t WHERE t.month_end = m.month_end
+                   AND t.loan_id = f.loan_id AND t.position > f.position) AS rolled
+    FROM months m JOIN loans f ON f.month_end = m.previous_month_end
+)
+SELECT month_end, previous_month_end, position, sum(balance) AS from_balance,
+       coalesce(sum(balance) FILTER (WHERE rolled), 0) AS rolled_balance
+FROM moves
+GROUP BY month_end, previous_month_end, position
+"""
+
+
+def flow_rates_sql(links: str, chain: list[str]) -> str:
+    """Flow (roll) rates: rolled_balance / from_balance of each link; loss rate of bucket b = the
+    product of the roll rates from b to the end of the chain (the last bucket's is 100%), so
+    every rate lies in [0, 1]. ``links``: (month_end, previous_month_end, position, from_balance,
+    rolled_balance), as ``flow_links_sql`` gives."""
+    return f"""
+WITH chain AS (SELECT * FROM {chain_values(chain)}),
+links AS ({links}),
+months AS (SELECT DISTINCT month_end, previous_month_end FROM links),
 grid AS (
     SELECT m.month_end, m.previous_month_end, f.position, f.bucket AS from_bucket,
            t.bucket AS to_bucket
     FROM months m CROSS JOIN chain f LEFT JOIN chain t ON t.position = f.position + 1
 ),
 rates AS (
-    SELECT g.*, coalesce(fb.balance, 0) AS from_balance, coalesce(tb.balance, 0) AS to_balance,
+    SELECT g.*, coalesce(l.from_balance, 0) AS from_balance,
+           coalesce(l.rolled_balance, 0) AS rolled_balance,
            CASE WHEN g.to_bucket IS NULL THEN 1.0
-                ELSE CAST(coalesce(tb.balance, 0) AS DOUBLE) / nullif(CAST(fb.balance AS DOUBLE), 0)
+                ELSE CAST(l.rolled_balance AS DOUBLE) / nullif(CAST(l.from_balance AS DOUBLE), 0)
            END AS chain_rate
     FROM grid g
-    LEFT JOIN balances fb ON fb.month_end = g.previous_month_end AND fb.bucket = g.from_bucket
-    LEFT JOIN balances tb ON tb.month_end = g.month_end AND tb.bucket = g.to_bucket
-    WHERE g.previous_month_end IS NOT NULL
+    LEFT JOIN links l ON l.month_end = g.month_end AND l.position = g.position
 )
 SELECT month_end, previous_month_end, position, from_bucket, to_bucket,
-       CAST(from_balance AS {MONEY}) AS from_balance, CAST(to_balance AS {MONEY}) AS to_balance,
+       CAST(from_balance AS {MONEY}) AS from_balance,
+       CAST(rolled_balance AS {MONEY}) AS rolled_balance,
        CASE WHEN to_bucket IS NOT NULL THEN chain_rate END AS roll_rate,
        -- a bucket with nothing to roll from breaks the chain: no loss rate rather than 0
        CASE WHEN count(*) OVER downstream = count(chain_rate) OVER downstream
@@ -153,22 +182,36 @@ WINDOW downstream AS (PARTITION BY month_end ORDER BY position DESC
 """
 
 
+def provision_sql(balance: str, loss_rate: str) -> str:
+    """Provision matrix, one bucket: balance x loss rate as DECIMAL(18,2) (IFRS 9 B5.5.35 and
+    Illustrative Example 12); never above the balance when the loss rate is in [0, 1]."""
+    return f"CAST(coalesce({balance}, 0) * {loss_rate} AS {MONEY})"
+
+
 def allowance_sql(rates: str, book: str) -> str:
-    """Loss allowance of a book: each bucket's balance times its loss rate, at each month end.
-    ``rates``: flow_rates rows; ``book``: (month_end, bucket, balance)."""
+    """Loss allowance of a book by its provision matrix: each bucket's balance times its loss
+    rate, at each month end. ``rates``: (month_end, from_bucket, loss_rate, ...) rows;
+    ``book``: (month_end, bucket, balance)."""
     return f"""
 SELECT r.*, CAST(coalesce(b.balance, 0) AS {MONEY}) AS book_balance,
-       CAST(coalesce(b.balance, 0) * r.loss_rate AS {MONEY}) AS allowance
+       {provision_sql("b.balance", "r.loss_rate")} AS allowance
 FROM ({rates}) r LEFT JOIN ({book}) b ON b.month_end = r.month_end AND b.bucket = r.from_bucket
 """
 
 
+def chain_flow_rates_sql(chain: list[str]) -> str:
+    """Roll and loss rates of ``chain`` (delinquency buckets, then written-off) between complete
+    month ends of ``loan_aging``, with the allowance they imply for the book of ACTIVE loans at
+    the later month end (written-off loans are off the book: DESIGN.md §5)."""
+    loans = month_end_loans_sql(chain)
+    book = f"""SELECT month_end, bucket, sum(balance) AS balance FROM ({loans})
+WHERE bucket <> {quote(chain[-1])} GROUP BY month_end, bucket"""
+    return allowance_sql(flow_rates_sql(flow_links_sql(loans, chain), chain), book)
+
+
 def flow_rates_view_sql(policy: ClassificationConfig) -> str:
-    """``flow_rates``: roll and loss rates between month ends, with the allowance they imply for
-    the book (every bucket but written-off) at the later month end."""
-    balances = month_end_balances_sql(policy)
-    book = f"SELECT * FROM ({balances}) WHERE bucket <> {quote(policy.written_off_bucket)}"
-    return allowance_sql(flow_rates_sql(balances, flow_chain(policy)), book)
+    """``flow_rates``: the policy's chain M0 -> M1 -> ... -> M7 -> WO (``chain_flow_rates_sql``)."""
+    return chain_flow_rates_sql(flow_chain(policy))
 
 
 def portfolio_summary_sql(policy: ClassificationConfig) -> str:

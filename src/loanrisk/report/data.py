@@ -159,7 +159,7 @@ ORDER BY entry_month DESC, product_code
 FLOW_SQL = """
 WITH flows AS (
     SELECT CAST(month_end AS DATE) AS month_end, from_bucket, to_bucket, from_balance,
-           to_balance, roll_rate, loss_rate
+           rolled_balance, roll_rate, loss_rate
     FROM flow_rates)
 SELECT * FROM flows WHERE month_end IN (
     SELECT DISTINCT month_end FROM flows WHERE month_end <= ?

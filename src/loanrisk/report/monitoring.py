@@ -36,7 +36,8 @@ def cure_rates(data: ReportData) -> str:
 
 
 def flow_rates(data: ReportData) -> str:
-    """Month-end balance flow from one bucket to the next, with the loss rate."""
+    """Month-end flow from each bucket to the next or a worse one (loan-level), with the loss
+    rate."""
     title = "Flow rates (month end)"
     if not data.flow_rates:
         return section("flow-rates", title, not_available("flow_rates", data.views))
@@ -45,14 +46,18 @@ def flow_rates(data: ReportData) -> str:
             esc(month_end),
             f"{esc(src)} → {esc(dst) or '–'}",
             fmt.money(from_balance),
-            fmt.money(to_balance),
+            fmt.money(rolled_balance),
             fmt.pct(roll, 1),
             fmt.pct(loss, 2),
         ]
-        for month_end, src, dst, from_balance, to_balance, roll, loss in data.flow_rates
+        for month_end, src, dst, from_balance, rolled_balance, roll, loss in data.flow_rates
     ]
-    headers = ["Month end", "Flow", "From balance", "To balance", "Roll rate", "Loss rate"]
-    lead = f"The latest {FLOW_MONTHS} month ends up to the business date; balances in CNY."
+    headers = ["Month end", "Flow", "From balance", "Rolled balance", "Roll rate", "Loss rate"]
+    lead = (
+        f"The latest {FLOW_MONTHS} month ends up to the business date; balances in CNY. Roll"
+        " rate: the share of a bucket's balance at the month end before whose loans are in"
+        " the next bucket or a worse one (written off included) at this one."
+    )
     body = table(headers, rows, [False, False, True, True, True, True])
     return section("flow-rates", title, body, lead)
 
