@@ -157,12 +157,43 @@ def test_bankruptcy_floors_at_substandard_and_stage_3(policy):
 
 
 def test_rules_read_their_thresholds_from_config(policy):
+    five = policy.five_category
+    thresholds = five.thresholds.model_copy(update={"substandard_min_dpd": 61})
     bucketed = policy.model_copy(
-        update={
-            "five_category": policy.five_category.model_copy(update={"substandard_min_dpd": 61}),
-        }
+        update={"five_category": five.model_copy(update={"profiles": {five.profile: thresholds}})}
     )
     frame = book({"dpd": 61}).with_columns(days_past_due(bucketed)).collect()
     assert frame.select(five_category(bucketed))["five_category"].to_list() == ["SUBSTANDARD"]
     assert frame.select(aging_bucket(bucketed))["aging_bucket"].to_list() == ["M3"]
     assert frame.select(ifrs9_stage(bucketed))["ifrs9_stage"].to_list() == [2]
+
+
+@pytest.mark.parametrize(
+    ("profile", "categories"),
+    [
+        ("cbirc_2023", ["SPECIAL_MENTION", "SUBSTANDARD", "SUBSTANDARD", "SUBSTANDARD", "LOSS"]),
+        ("credit_card_2017", ["SPECIAL_MENTION", "SUBSTANDARD", "DOUBTFUL", "LOSS", "LOSS"]),
+    ],
+)
+def test_classification_profile_picks_the_thresholds(policy, profile, categories):
+    # given both profiles of DESIGN.md §5 v2, pinned here, and loans at 90, 120, 150, 200, 400 dpd
+    profiles = {
+        "cbirc_2023": {
+            "special_mention_min_dpd": 1,
+            "substandard_min_dpd": 91,
+            "doubtful_min_dpd": 271,
+            "loss_min_dpd": 361,
+        },
+        "credit_card_2017": {
+            "special_mention_min_dpd": 1,
+            "substandard_min_dpd": 91,
+            "doubtful_min_dpd": 121,
+            "loss_min_dpd": 181,
+        },
+    }
+    five = policy.five_category.model_dump() | {"profile": profile, "profiles": profiles}
+    chosen = policy.model_copy(update={"five_category": type(policy.five_category)(**five)})
+    # when classified under the profile in force
+    frame = aged(chosen, *({"dpd": d} for d in (90, 120, 150, 200, 400)))
+    # then the profile's thresholds apply
+    assert frame["five_category"].to_list() == categories

@@ -48,10 +48,19 @@ def test_out_of_order_thresholds_are_refused(config_copy):
     edit(
         config_copy,
         "classification.yaml",
-        lambda d: d["five_category"].update(doubtful_min_dpd=50),
+        lambda d: d["five_category"]["profiles"]["cbirc_2023"].update(doubtful_min_dpd=50),
     )
-    with pytest.raises(ConfigError, match=r"five_category: .*substandard_min_dpd < doubtful"):
+    with pytest.raises(
+        ConfigError, match=r"five_category\.profiles\.cbirc_2023: .*substandard_min_dpd < doubtful"
+    ):
         load_settings(config_copy)
+
+
+def test_unknown_classification_profile_is_refused(config_copy):
+    edit(config_copy, "classification.yaml", lambda d: d["five_category"].update(profile="x" * 300))
+    with pytest.raises(ConfigError, match=r"five_category: .*is not one of the profiles") as err:
+        load_settings(config_copy)
+    assert "x" * 201 not in str(err.value)  # config values echoed at most 200 characters
 
 
 def test_unknown_key_is_refused(config_copy):

@@ -148,6 +148,8 @@ def test_running_peaks_keep_only_possible_future_maxima():
 def test_state_columns_are_the_contracts(config_dir):
     from loanrisk.contracts import load_contract
     from loanrisk.history import STATE_SCHEMA
+    from loanrisk.probation import PROBATION_SCHEMA
 
     contract = load_contract(config_dir.parent / "data_contracts", "loan_state")
-    assert contract.polars_schema == STATE_SCHEMA
+    probation = {k: v for k, v in PROBATION_SCHEMA.items() if k != "loan_id"}
+    assert contract.polars_schema == pl.Schema({**STATE_SCHEMA, **probation})

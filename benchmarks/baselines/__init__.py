@@ -80,6 +80,7 @@ def load_rules(config_dir: Path) -> Rules:
     cls = yaml.safe_load((config_dir / "classification.yaml").read_text(encoding="utf-8"))
     col = yaml.safe_load((config_dir / "collections.yaml").read_text(encoding="utf-8"))
     five, ifrs9 = cls["five_category"], cls["ifrs9"]
+    thresholds = five["profiles"][five["profile"]]
     channel = dict(col["rules"])
     channel["field_visit_min_overdue"] = cents(channel["field_visit_min_overdue"])
     return Rules(
@@ -88,10 +89,10 @@ def load_rules(config_dir: Path) -> Rules:
         written_off_bucket=cls["written_off_bucket"],
         closed_bucket=cls["closed_bucket"],
         five_min_dpd={
-            "SPECIAL_MENTION": five["special_mention_min_dpd"],
-            "SUBSTANDARD": five["substandard_min_dpd"],
-            "DOUBTFUL": five["doubtful_min_dpd"],
-            "LOSS": five["loss_min_dpd"],
+            "SPECIAL_MENTION": thresholds["special_mention_min_dpd"],
+            "SUBSTANDARD": thresholds["substandard_min_dpd"],
+            "DOUBTFUL": thresholds["doubtful_min_dpd"],
+            "LOSS": thresholds["loss_min_dpd"],
         },
         forbearance_floor=five["forbearance_floor"],
         bankruptcy_floor=five["bankruptcy_floor"],

@@ -78,6 +78,8 @@ def _header(business_date: dt.date, settings: Settings, status: str) -> dict:
         "status": status,
         "code_version": __version__,
         "config_hash": settings.config_hash,
+        # DESIGN.md §5 v2: the five-category profile whose thresholds classified the day
+        "classification_profile": settings.classification.five_category.profile,
         "contract_versions": {
             name: load_contract(settings.contracts_dir, name).version for name in MANIFEST_CONTRACTS
         },
