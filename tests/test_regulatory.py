@@ -7,13 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
+import duckdb
 import polars as pl
 import pytest
 
 from loanrisk import credit_report as cr
 from loanrisk.config import load_settings
 from loanrisk.errors import ConfigError
+from loanrisk.marts import portfolio_summary_sql
 from loanrisk.regulatory import (
     five_category_report,
     ifrs9_ecl_report,
@@ -56,6 +59,7 @@ def row(day, loan_id, dpd=0, status="ACTIVE", next_due=None, opened=OPENED, prod
         "product_code": product, "account_status": status, "origination_date": opened,
         "currency": "CNY", "principal_amount": Decimal("1200.00"), "outstanding_principal": balance,
         "overdue_principal": overdue, "overdue_amount": overdue, "dpd": dpd,
+        "overdue_interest": Decimal("0.00"), "overdue_fees": Decimal("0.00"),
         "five_category": "LOSS" if status == "WRITTEN_OFF" else category, "ecl_stage": stage,
         "ead": None if stage is None else balance, "ecl": None if stage is None else Decimal(stage),
         "borrower_name": "=王小明", "national_id": "11010119900101001X",
@@ -69,6 +73,7 @@ def row(day, loan_id, dpd=0, status="ACTIVE", next_due=None, opened=OPENED, prod
 
 def frame(rows: list[dict]) -> pl.DataFrame:
     money = ["principal_amount", "outstanding_principal", "overdue_principal", "overdue_amount"]
+    money += ["overdue_interest", "overdue_fees"]
     return pl.DataFrame(rows, infer_schema_length=None).with_columns(
         pl.col(*money, "ead", "ecl", "credit_limit", "last_payment_amount").cast(MONEY),
         pl.col("dpd", "ecl_stage", "installments_total", "installments_paid").cast(pl.Int32),
@@ -219,35 +224,96 @@ def test_payment_due_from_a_due_date_seen_only_before_the_period(reg_policy):
 # --- five-category, ECL, transfers --------------------------------------------------------
 
 
-def test_five_category_grid_reconciles_to_loan_aging():
-    aging = frame([
+#: Pinned NPL classes (DESIGN.md §5), not read from config/.
+NPL = ("SUBSTANDARD", "DOUBTFUL", "LOSS")
+
+
+def mixed_day() -> pl.DataFrame:
+    """One product-day of every status: 3 ACTIVE CASH_LOAN (NORMAL, SPECIAL_MENTION, SUBSTANDARD),
+    one WRITTEN_OFF (LOSS) and one CLOSED; 2 ACTIVE INSTALLMENT (NORMAL, SUBSTANDARD)."""
+    return frame([
         row(OCT31, "A"), row(OCT31, "B", dpd=45), row(OCT31, "C", dpd=95),
-        row(OCT31, "D", status="CLOSED"), row(OCT31, "E", product="INSTALLMENT"),
+        row(OCT31, "W", dpd=400, status="WRITTEN_OFF"), row(OCT31, "D", status="CLOSED"),
+        row(OCT31, "E", product="INSTALLMENT"), row(OCT31, "F", dpd=95, product="INSTALLMENT"),
     ])  # fmt: skip
-    got = five_category_report(aging.lazy(), OCT31, ["CASH_LOAN", "INSTALLMENT"], ["SUBSTANDARD"])
+
+
+def test_five_category_leaves_written_off_and_closed_loans_out_and_adds_the_portfolio():
+    # given a day with a written-off CASH_LOAN of 1,000.00 and a closed one
+    # when the five-category report is built
+    got = five_category_report(mixed_day().lazy(), OCT31, ["CASH_LOAN", "INSTALLMENT"], NPL)
     got = got.collect()
-    assert got.height == 10 and got["loans"].sum() == 4
-    assert got["outstanding_principal"].sum() == Decimal("4000.00")
+    # then only the 5 ACTIVE loans are counted, in 2 products x 5 classes and 5 ALL rows (last)
+    products = got.filter(pl.col("product_code") != "ALL")
+    assert got.height == 15 and products["loans"].sum() == 5
+    assert products["outstanding_principal"].sum() == Decimal("5000.00")
     cash = got.filter(product_code="CASH_LOAN")
+    assert cash["loans"].to_list() == [1, 1, 1, 0, 0]  # no LOSS: W is off the book
     assert cash["share"].to_list() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0, 0])
-    assert cash["npl_ratio"].to_list() == pytest.approx([1 / 3] * 5)
-    assert cash["five_category"].to_list()[:2] == ["NORMAL", "SPECIAL_MENTION"]
+    assert cash["npl_ratio"].to_list() == pytest.approx([1 / 3] * 5)  # 1,000 / 3,000, not 2 / 4
+    portfolio = got.tail(5)
+    assert set(portfolio["product_code"]) == {"ALL"}
+    assert portfolio["loans"].to_list() == [2, 1, 2, 0, 0]
+    assert portfolio["outstanding_principal"].to_list() == [
+        Decimal("2000.00"), Decimal("1000.00"), Decimal("2000.00"), Decimal("0.00"),
+        Decimal("0.00"),
+    ]  # fmt: skip
+    assert portfolio["share"].to_list() == pytest.approx([0.4, 0.2, 0.4, 0, 0])  # of 5,000
+    assert portfolio["npl_ratio"].to_list() == pytest.approx([0.4] * 5)  # not 1/3 + 1/2
+
+
+def test_npl_ratio_is_the_same_in_reg_five_category_and_portfolio_summary():
+    # given the mixed day, as loan_aging in DuckDB (one bucket is enough for the ALL rows)
+    aging = mixed_day().with_columns(pl.lit("M0").alias("aging_bucket"))
+    con = duckdb.connect()
+    con.register("loan_aging", aging.to_arrow())
+    policy = SimpleNamespace(five_category=SimpleNamespace(npl_categories=NPL))
+    # when both tables are built
+    summary = con.execute(
+        f"SELECT product_code, npl_ratio, npl_outstanding, active_outstanding "
+        f"FROM ({portfolio_summary_sql(policy)}) WHERE aging_bucket = 'ALL' ORDER BY 1"
+    ).fetchall()
+    five = five_category_report(aging.lazy(), OCT31, ["CASH_LOAN", "INSTALLMENT"], NPL).collect()
+    ratios = dict(five.select("product_code", "npl_ratio").unique().iter_rows())
+    # then they agree exactly, and leave the written-off 1,000.00 out of both sides
+    assert [(p, r) for p, r, *_ in summary] == sorted(ratios.items())
+    assert summary[0][1:] == (0.4, Decimal("2000.00"), Decimal("5000.00"))  # ALL
+    assert ratios["CASH_LOAN"] == 1000 / 3000 and ratios["INSTALLMENT"] == 0.5
 
 
 def test_ecl_by_stage_and_transfers_against_the_month_end():
     before = frame([row(SEP30, "S", dpd=0), row(SEP30, "G", dpd=40), row(SEP30, "X"),
                     row(SEP30, "Z", status="CLOSED")])  # fmt: skip
     now = frame([row(OCT31, "S", dpd=40), row(OCT31, "G", dpd=95), row(OCT31, "N"),
-                 row(OCT31, "X", status="CLOSED")])  # fmt: skip
+                 row(OCT31, "X", status="CLOSED"),
+                 row(OCT31, "W", dpd=200, status="WRITTEN_OFF")])  # fmt: skip
     ecl = ifrs9_ecl_report(now.lazy(), OCT31, ["CASH_LOAN"]).collect()
-    assert ecl["loans"].to_list() == [1, 1, 1] and ecl["ecl"].to_list() == [1, 2, 3]
-    assert ecl["coverage_ratio"].to_list() == pytest.approx([0.001, 0.002, 0.003])
+    cash = ecl.filter(product_code="CASH_LOAN")
+    assert cash["loans"].to_list() == [1, 1, 1] and cash["ecl"].to_list() == [1, 2, 3]  # no W
+    assert cash["coverage_ratio"].to_list() == pytest.approx([0.001, 0.002, 0.003])
     moves = stage_transfers(before.lazy(), now.lazy(), OCT31, SEP30).collect()
     assert moves.select("from_stage", "to_stage", "loans").rows() == [
         ("1", "2", 1), ("1", "EXIT", 1), ("2", "3", 1), ("NEW", "1", 1)
     ]  # fmt: skip
-    assert moves["ecl_current"].sum() == ecl["ecl"].sum()
+    assert moves["ecl_current"].sum() == cash["ecl"].sum()
     assert moves["ecl_previous"].sum() == Decimal("4.00")  # Z was closed at the month-end
+
+
+def test_ecl_portfolio_rows_sum_the_products_and_recompute_coverage():
+    # given stage-1 loans of 1,000.00 EAD / 1.00 ECL (CASH_LOAN) and 3,000.00 / 1.00 (INSTALLMENT)
+    big = row(OCT31, "I", product="INSTALLMENT") | {"ead": Decimal("3000.00")}
+    now = frame([row(OCT31, "S"), big, row(OCT31, "W", dpd=200, status="WRITTEN_OFF")])
+    # when the ECL report is built
+    ecl = ifrs9_ecl_report(now.lazy(), OCT31, ["CASH_LOAN", "INSTALLMENT"]).collect()
+    # then the ALL rows come last, sum the products and recompute coverage = 2 / 4,000
+    portfolio = ecl.tail(3)
+    assert portfolio.select("product_code", "stage", "loans", "ead", "ecl").rows() == [
+        ("ALL", 1, 2, Decimal("4000.00"), Decimal("2.00")),
+        ("ALL", 2, 0, Decimal("0.00"), Decimal("0.00")),
+        ("ALL", 3, 0, Decimal("0.00"), Decimal("0.00")),  # the written-off loan is out
+    ]
+    assert portfolio["coverage_ratio"].to_list() == [0.0005, None, None]
+    assert ecl.height == 9
 
 
 def test_a_total_that_does_not_reconcile_stops_the_stage():
@@ -279,9 +345,10 @@ def book(day: dt.date) -> list[dict]:
 def write_inputs(lake, day: dt.date) -> None:
     rows = frame(book(day))
     tables = {
-        ("curated", "loan_aging"): [*AGING_COLUMNS, "five_category"],
-        ("curated", "loan_risk"): ["snapshot_date", "loan_id", "product_code", "ecl_stage", "ead",
-                                   "ecl"],
+        ("curated", "loan_aging"): [*AGING_COLUMNS, "five_category", "overdue_interest",
+                                    "overdue_fees"],
+        ("curated", "loan_risk"): ["snapshot_date", "loan_id", "product_code", "account_status",
+                                   "ecl_stage", "ead", "ecl"],
         ("curated", "loan_state"): ["snapshot_date", "loan_id", "first_delinquency_date"],
         ("raw", "loan_snapshot"): list(SNAPSHOT_COLUMNS),
     }  # fmt: skip
@@ -339,8 +406,8 @@ def test_stage_transfers_against_the_previous_months_latest_processed_day(staged
     _, lake, reports = staged
     moves = extract(lake, "reg_ifrs9_ecl", NOV30, "reg_ifrs9_stage_transfers")
     assert moves.select("from_stage", "to_stage", "loans").rows() == [
-        ("1", "1", 1), ("1", "2", 1), ("1", "EXIT", 1), ("3", "EXIT", 1), ("NEW", "1", 1)
-    ]  # fmt: skip
+        ("1", "1", 1), ("1", "2", 1), ("1", "EXIT", 1), ("NEW", "1", 1)
+    ]  # fmt: skip  (L5, written off on Oct 30, was already off the book at the month-end)
     assert set(moves["previous_month_end"]) == {OCT30}  # Oct 31 was not processed
     assert extract(lake, "reg_ifrs9_ecl", SEP30, "reg_ifrs9_stage_transfers").is_empty()
     assert reports[SEP30]["reg_ifrs9_ecl"]["control_totals"]["previous_month_end"] is None
@@ -351,11 +418,12 @@ def test_every_extract_reconciles_to_its_source(staged, day):
     _, lake, _ = staged
     aging = pl.read_parquet(lake.partition_file("curated", "loan_aging", day))
     risk = pl.read_parquet(lake.partition_file("curated", "loan_risk", day))
-    five = extract(lake, "reg_five_category", day)
-    on_book = aging.filter(pl.col("account_status") != "CLOSED")
+    five = extract(lake, "reg_five_category", day).filter(pl.col("product_code") != "ALL")
+    on_book = aging.filter(account_status="ACTIVE")
     assert five["loans"].sum() == on_book.height
     assert five["outstanding_principal"].sum() == on_book["outstanding_principal"].sum()
-    ecl = extract(lake, "reg_ifrs9_ecl", day)
+    ecl = extract(lake, "reg_ifrs9_ecl", day).filter(pl.col("product_code") != "ALL")
+    risk = risk.filter(account_status="ACTIVE")
     assert (ecl["ecl"].sum(), ecl["ead"].sum()) == (risk["ecl"].sum(), risk["ead"].sum())
     moves = extract(lake, "reg_ifrs9_ecl", day, "reg_ifrs9_stage_transfers")
     today = moves.filter(pl.col("to_stage") != "EXIT")
@@ -377,7 +445,7 @@ def test_pii_only_in_the_credit_report_and_a_rerun_is_byte_identical(staged, reg
     folder = lake.extract_dir(extract_kind("reg_credit_report"), NOV30)
     text = (folder / "reg_credit_report.csv").read_text()
     assert "'=王小明" in text and "11010119900101001X" in text  # formula neutralised; identity
-    for report in ("reg_five_category", "reg_ifrs9_ecl"):
+    for report in ("reg_five_category", "reg_ifrs9_ecl", "reg_write_offs"):
         for file in lake.extract_dir(extract_kind(report), NOV30).glob("*.csv"):
             assert "national_id" not in file.read_text() and "王" not in file.read_text()
     files = manifest_of(lake, "reg_credit_report", NOV30)["files"]

@@ -14,6 +14,7 @@ from loanrisk.cohort_marts import (
     vintage_loans_sql,
 )
 from loanrisk.config import ClassificationConfig
+from loanrisk.regulatory import ON_BOOK_SQL, npl_ratio_sql, npl_sql
 from loanrisk.sql import MONEY, quote
 
 #: Marts stored per published day under lake/marts/<table>/snapshot_date=D
@@ -216,10 +217,12 @@ def flow_rates_view_sql(policy: ClassificationConfig) -> str:
 
 def portfolio_summary_sql(policy: ClassificationConfig) -> str:
     """Loans, outstanding and overdue by day x product x bucket ('ALL' rolls up), with PAR1
-    (dpd >= 1), PAR30 (dpd > 30), PAR90 (dpd > 90) and the NPL ratio as shares of ACTIVE
-    outstanding (written-off and closed loans are off the book)."""
-    npl = ", ".join(quote(c) for c in policy.five_category.npl_categories)
-    active = "account_status = 'ACTIVE'"
+    (dpd >= 1), PAR30 (dpd > 30), PAR90 (dpd > 90) and the NPL ratio as shares of the book's
+    outstanding: the ACTIVE loans (DESIGN.md §5 v2: written-off and closed loans are off the
+    book). The book and the NPL ratio are ``loanrisk.regulatory``'s one definition, shared with
+    ``reg_five_category``."""
+    npl = npl_sql(policy.five_category.npl_categories)
+    active = ON_BOOK_SQL
 
     def share(condition: str) -> str:
         return (
@@ -240,9 +243,9 @@ SELECT snapshot_date,
        {share("dpd >= 1")} AS par1,
        {share("dpd > 30")} AS par30,
        {share("dpd > 90")} AS par90,
-       CAST(coalesce(sum(outstanding_principal) FILTER (WHERE {active} AND five_category IN
-         ({npl})), 0) AS {MONEY}) AS npl_outstanding,
-       {share(f"five_category IN ({npl})")} AS npl_ratio
+       CAST(coalesce(sum(outstanding_principal) FILTER (WHERE {active} AND {npl}), 0)
+         AS {MONEY}) AS npl_outstanding,
+       {npl_ratio_sql(policy.five_category.npl_categories)} AS npl_ratio
 FROM loan_aging
 GROUP BY GROUPING SETS ((snapshot_date, product_code, aging_bucket),
                         (snapshot_date, product_code), (snapshot_date, aging_bucket),

@@ -53,6 +53,7 @@ STAGE_ASSETS: dict[str, tuple[tuple[str, str], ...]] = {
         ("lake/curated", "reg_five_category"),
         ("lake/curated", "reg_ifrs9_ecl"),
         ("lake/curated", "reg_ifrs9_stage_transfers"),
+        ("lake/curated", "reg_write_offs"),
         ("lake/curated", "reg_credit_report"),
         ("extracts", "regulatory"),
     ),

@@ -1,12 +1,15 @@
 """The ``regulatory`` stage: a day's loan_aging and loan_risk -> the curated tables
-``reg_five_category``, ``reg_ifrs9_ecl``, ``reg_ifrs9_stage_transfers`` and, on a reporting day,
-``reg_credit_report``, each also handed over as ``extracts/regulatory/<report>/<date>/``
-(CSV + Parquet + manifest; the stage transfers travel with ``reg_ifrs9_ecl``).
+``reg_five_category``, ``reg_ifrs9_ecl``, ``reg_ifrs9_stage_transfers``, ``reg_write_offs``
+(``write_offs_stage.py``) and, on a reporting day, ``reg_credit_report``, each also handed over
+as ``extracts/regulatory/<report>/<date>/`` (CSV + Parquet + manifest; the stage transfers
+travel with ``reg_ifrs9_ecl``).
 
 Every extract's control totals are checked against its source before anything is written
-(``RECONCILIATION`` otherwise). The transfer matrix compares with the previous month-end: the
-latest processed day of the previous calendar month. The credit report is dated its reporting
-day (partition and extract folder), whichever run builds it (see ``loanrisk.credit_report``).
+(``RECONCILIATION`` otherwise): the product rows against the source, the portfolio rows
+(``product_code = 'ALL'``) against the sum of the product rows, so neither is counted twice.
+The transfer matrix compares with the previous month-end: the latest processed day of the
+previous calendar month. The credit report is dated its reporting day (partition and extract
+folder), whichever run builds it (see ``loanrisk.credit_report``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from loanrisk.extracts import write_extract_files, write_extract_manifest
 from loanrisk.feeds import LOANS
 from loanrisk.regulatory import (
     EXIT,
+    PORTFOLIO,
     RegulatoryPolicy,
     five_category_report,
     ifrs9_ecl_report,
+    on_book,
     stage_transfers,
 )
 from loanrisk.storage import Lake, write_table
@@ -88,6 +93,27 @@ def _money(value: Decimal | None) -> str:
     return f"{Decimal(value or 0):.2f}"
 
 
+def split_portfolio(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(product rows, portfolio rows) of a report with ``product_code = 'ALL'`` rows."""
+    portfolio = pl.col("product_code") == PORTFOLIO
+    return frame.filter(~portfolio), frame.filter(portfolio)
+
+
+def portfolio_totals(frame: pl.DataFrame, columns: dict[str, str]) -> tuple[dict, dict]:
+    """``{name: total}`` of the portfolio rows, and the same of the product rows (the expected
+    values); ``columns``: name -> "count" or "money"."""
+    products, portfolio = split_portfolio(frame)
+
+    def total(rows: pl.DataFrame, name: str) -> int | str:
+        value = rows[name].sum()
+        return int(value) if columns[name] == "count" else _money(value)
+
+    return (
+        {f"portfolio_{n}": total(portfolio, n) for n in columns},
+        {f"portfolio_{n}": total(products, n) for n in columns},
+    )
+
+
 def _check(report: str, totals: dict, source: dict) -> dict:
     """Raise unless every source total equals the extract's total of the same name."""
     for name, expected in source.items():
@@ -128,19 +154,21 @@ def five_category_day(lake: Lake, settings: Settings, day: dt.date) -> dict:
     )
     frame = _contract_select(report, settings, FIVE)
     source = _totals_of(
-        aging.filter(pl.col("account_status") != "CLOSED"),
-        pl.len().alias("loans"),
-        pl.col("outstanding_principal").sum(),
+        aging.filter(on_book()), pl.len().alias("loans"), pl.col("outstanding_principal").sum()
     )
+    products = split_portfolio(frame)[0]
     totals = {
         "rows": frame.height,
-        "loans": int(frame["loans"].sum()),
-        "outstanding_principal": _money(frame["outstanding_principal"].sum()),
-        "overdue_amount": _money(frame["overdue_amount"].sum()),
-        "npl_outstanding": _money(frame.filter("is_npl")["outstanding_principal"].sum()),
+        "loans": int(products["loans"].sum()),
+        "outstanding_principal": _money(products["outstanding_principal"].sum()),
+        "overdue_amount": _money(products["overdue_amount"].sum()),
+        "npl_outstanding": _money(products.filter("is_npl")["outstanding_principal"].sum()),
     }
-    expected = {**source, "outstanding_principal": _money(source["outstanding_principal"])}
-    return _publish(lake, settings, FIVE, day, {FIVE: frame}, _check(FIVE, totals, expected), [day])
+    money = {"loans": "count", "outstanding_principal": "money", "overdue_amount": "money"}
+    portfolio, expected = portfolio_totals(frame, money)
+    expected |= {**source, "outstanding_principal": _money(source["outstanding_principal"])}
+    checked = _check(FIVE, totals | portfolio, expected)
+    return _publish(lake, settings, FIVE, day, {FIVE: frame}, checked, [day])
 
 
 def previous_month_end(lake: Lake, day: dt.date) -> dt.date | None:
@@ -153,11 +181,12 @@ def previous_month_end(lake: Lake, day: dt.date) -> dt.date | None:
 
 def _ecl_totals(ecl: pl.DataFrame, transfers: pl.DataFrame) -> dict:
     on_book = transfers.filter(pl.col("to_stage") != EXIT)
+    products = split_portfolio(ecl)[0]
     return {
         "rows": ecl.height,
-        "loans": int(ecl["loans"].sum()),
-        "ead": _money(ecl["ead"].sum()),
-        "ecl": _money(ecl["ecl"].sum()),
+        "loans": int(products["loans"].sum()),
+        "ead": _money(products["ead"].sum()),
+        "ecl": _money(products["ecl"].sum()),
         "transfer_rows": transfers.height,
         "transfer_loans_today": int(on_book["loans"].sum()),
         "transfer_ecl_today": _money(on_book["ecl_current"].sum()),
@@ -177,10 +206,13 @@ def ecl_day(lake: Lake, settings: Settings, day: dt.date) -> dict:
         matrix = stage_transfers(previous, risk, day, month_end)
         transfers = _contract_select(matrix, settings, TRANSFERS)
     source = _totals_of(
-        risk, pl.col("ecl_stage").is_not_null().sum().alias("loans"), pl.col("ecl").sum()
+        risk.filter(on_book() & pl.col("ecl_stage").is_not_null()),
+        pl.len().alias("loans"),
+        pl.col("ecl").sum(),
     )
-    totals = _ecl_totals(ecl, transfers)
-    expected = {"loans": source["loans"], "ecl": _money(source["ecl"])}
+    portfolio, expected = portfolio_totals(ecl, {"loans": "count", "ead": "money", "ecl": "money"})
+    totals = _ecl_totals(ecl, transfers) | portfolio
+    expected |= {"loans": source["loans"], "ecl": _money(source["ecl"])}
     if month_end is not None:
         expected |= {"transfer_loans_today": totals["loans"], "transfer_ecl_today": totals["ecl"]}
     totals["previous_month_end"] = None if month_end is None else month_end.isoformat()
@@ -273,8 +305,11 @@ def build_regulatory(
 ) -> dict:
     """Compute, reconcile and write the day's regulatory tables and extracts; return the stage
     report (the credit report says whether it was built, and why or why not)."""
+    from loanrisk.write_offs_stage import WRITE_OFFS, write_offs_day  # it reuses this module
+
     return {
         FIVE: five_category_day(lake, settings, business_date),
         ECL: ecl_day(lake, settings, business_date),
+        WRITE_OFFS: write_offs_day(lake, settings, business_date),
         CREDIT: credit_report_day(lake, settings, policy, business_date),
     }

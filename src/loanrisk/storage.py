@@ -50,6 +50,7 @@ CURATED_TABLES = (
     "reg_five_category",
     "reg_ifrs9_ecl",
     "reg_ifrs9_stage_transfers",
+    "reg_write_offs",
 )
 
 
