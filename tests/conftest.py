@@ -70,3 +70,48 @@ def correct_day(landing: Path, day: dt.date) -> str:
         .alias("overdue_principal"),
     ).write_csv(path)
     return loan
+
+
+def classification_policy(**changes):
+    """A classification policy pinned for unit tests (cbirc_2023 thresholds, two buckets), not
+    read from config/; ``changes`` override five_category or ifrs9 keys."""
+    from loanrisk.config import ClassificationConfig
+
+    five = {
+        "profile": "cbirc_2023",
+        "profiles": {
+            "cbirc_2023": {
+                "special_mention_min_dpd": 1,
+                "substandard_min_dpd": 91,
+                "doubtful_min_dpd": 271,
+                "loss_min_dpd": 361,
+            }
+        },
+        "forbearance_floor": "SPECIAL_MENTION",
+        "bankruptcy_floor": "SUBSTANDARD",
+        "npl_categories": ["SUBSTANDARD", "DOUBTFUL", "LOSS"],
+        "npl_upgrade_min_repayments": 2,
+        "npl_upgrade_min_months": 0,
+        "forbearance_observation_months": 0,
+    }
+    ifrs9 = {
+        "stage3_dpd_over": 90,
+        "stage2_dpd_over": 30,
+        "forbearance_is_stage2": True,
+        "bankruptcy_is_stage3": True,
+        "stage3_probation_months": 3,
+        "stage2_probation_months": 0,
+    }
+    for key, value in changes.items():
+        (five if key in five else ifrs9)[key] = value
+    return ClassificationConfig.model_validate(
+        {
+            "materiality_amount": "0.00",
+            "aging_buckets": [{"name": "M0", "max_dpd": 0}, {"name": "M1", "max_dpd": None}],
+            "written_off_bucket": "WO",
+            "closed_bucket": "CLOSED",
+            "five_category": five,
+            "ifrs9": ifrs9,
+            "history": {"window_days": 365, "cure_window_days": 30},
+        }
+    )

@@ -8,54 +8,12 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from conftest import classification_policy as policy
 
 from loanrisk.aging import five_category, ifrs9_stage
-from loanrisk.config import ClassificationConfig
 from loanrisk.probation import probation_state, with_probation
 
 START = dt.date(2026, 1, 1)
-
-
-def policy(**changes) -> ClassificationConfig:
-    """A small policy pinned here (cbirc_2023 thresholds), not read from config/."""
-    five = {
-        "profile": "cbirc_2023",
-        "profiles": {
-            "cbirc_2023": {
-                "special_mention_min_dpd": 1,
-                "substandard_min_dpd": 91,
-                "doubtful_min_dpd": 271,
-                "loss_min_dpd": 361,
-            }
-        },
-        "forbearance_floor": "SPECIAL_MENTION",
-        "bankruptcy_floor": "SUBSTANDARD",
-        "npl_categories": ["SUBSTANDARD", "DOUBTFUL", "LOSS"],
-        "npl_upgrade_min_repayments": 2,
-        "npl_upgrade_min_months": 0,
-        "forbearance_observation_months": 0,
-    }
-    ifrs9 = {
-        "stage3_dpd_over": 90,
-        "stage2_dpd_over": 30,
-        "forbearance_is_stage2": True,
-        "bankruptcy_is_stage3": True,
-        "stage3_probation_months": 3,
-        "stage2_probation_months": 0,
-    }
-    for key, value in changes.items():
-        (five if key in five else ifrs9)[key] = value
-    return ClassificationConfig.model_validate(
-        {
-            "materiality_amount": "0.00",
-            "aging_buckets": [{"name": "M0", "max_dpd": 0}, {"name": "M1", "max_dpd": None}],
-            "written_off_bucket": "WO",
-            "closed_bucket": "CLOSED",
-            "five_category": five,
-            "ifrs9": ifrs9,
-            "history": {"window_days": 365, "cure_window_days": 30},
-        }
-    )
 
 
 def loan_day(day: dt.date, dpd: int, due: dt.date | None, **extra) -> dict:
@@ -72,7 +30,7 @@ def loan_day(day: dt.date, dpd: int, due: dt.date | None, **extra) -> dict:
     return row | extra
 
 
-def run(days: list[list[dict]], rules: ClassificationConfig) -> list[pl.DataFrame]:
+def run(days: list[list[dict]], rules) -> list[pl.DataFrame]:
     """Age each day's loans by the dpd rules, then probation from the day before's state."""
     state, out = None, []
     for rows in days:
