@@ -11,6 +11,8 @@ import pytest
 from loanrisk.continuity import CONTINUITY_RULES, continuity_warnings, sample_loans
 
 DAY = dt.date(2026, 6, 30)
+#: The credit-line products of the tests' policy (ecl.yaml credit_line_products in the pipeline).
+LINES = ("CREDIT_LINE",)
 MONEY = pl.Decimal(18, 2)
 SCHEMA = {
     "loan_id": pl.String,
@@ -49,9 +51,12 @@ def book(day: dt.date, *loans: dict) -> pl.LazyFrame:
     return pl.LazyFrame(rows, schema=SCHEMA)
 
 
-def warnings(today: list[dict], previous: list[dict], policy, days_elapsed: int = 1) -> dict:
+def warnings(
+    today: list[dict], previous: list[dict], policy, days_elapsed: int = 1, lines=LINES
+) -> dict:
     prev_day = DAY - dt.timedelta(days=days_elapsed)
-    return continuity_warnings(book(DAY, *today), book(prev_day, *previous), days_elapsed, policy)
+    frames = book(DAY, *today), book(prev_day, *previous)
+    return continuity_warnings(*frames, days_elapsed, policy, credit_lines=lines)
 
 
 def test_keys_are_all_rules_sorted_and_zero_when_nothing_breaks(policy):
@@ -124,15 +129,39 @@ def test_principal_changed_except_credit_line(policy):
     assert warnings(today, previous, policy)["PRINCIPAL_CHANGED"] == 1
 
 
+def test_principal_may_grow_on_any_configured_line_product(policy):
+    """Given a policy whose only credit-line product is REVOLVER, when a REVOLVER's and a
+    CREDIT_LINE's principal_amount both grow, then only the CREDIT_LINE (not a line here) is
+    flagged."""
+    previous = [
+        {"loan_id": "R1", "product_code": "REVOLVER"},
+        {"loan_id": "C1", "product_code": "CREDIT_LINE"},
+    ]
+    grown = {"principal_amount": Decimal("1500.00")}
+    today = [{**previous[0], **grown}, {**previous[1], **grown}]
+    found = warnings(today, previous, policy, lines=("REVOLVER",))
+    assert found["PRINCIPAL_CHANGED"] == 1
+    frames = book(DAY, *today), book(DAY - dt.timedelta(days=1), *previous)
+    lines = {"credit_lines": ("REVOLVER",)}
+    assert sample_loans(*frames, 1, policy, "PRINCIPAL_CHANGED", **lines) == ["C1"]
+
+
 def test_sample_loans_sorted_and_limited(policy):
     previous = [{"loan_id": f"L{i}"} for i in (4, 2, 3, 1)] + [{"loan_id": "L5"}]
     today = [{"loan_id": "L5"}]
     frames = book(DAY, *today), book(DAY - dt.timedelta(days=1), *previous)
-    assert sample_loans(*frames, 1, policy, "VANISHED_ACTIVE_LOAN") == ["L1", "L2", "L3", "L4"]
-    assert sample_loans(*frames, 1, policy, "VANISHED_ACTIVE_LOAN", limit=2) == ["L1", "L2"]
-    assert sample_loans(*frames, 1, policy, "REOPENED_LOAN") == []
+    assert sample_loans(*frames, 1, policy, "VANISHED_ACTIVE_LOAN", credit_lines=LINES) == [
+        "L1",
+        "L2",
+        "L3",
+        "L4",
+    ]
+    assert sample_loans(
+        *frames, 1, policy, "VANISHED_ACTIVE_LOAN", limit=2, credit_lines=LINES
+    ) == ["L1", "L2"]
+    assert sample_loans(*frames, 1, policy, "REOPENED_LOAN", credit_lines=LINES) == []
     with pytest.raises(ValueError, match="unknown continuity rule"):
-        sample_loans(*frames, 1, policy, "NO_SUCH_RULE")
+        sample_loans(*frames, 1, policy, "NO_SUCH_RULE", credit_lines=LINES)
 
 
 def test_days_elapsed_must_be_positive(policy):

@@ -1,5 +1,6 @@
 """IFRS 9 ECL (issue 5 point 5): the known answer, EAD, LGD, PD term structure, stage measures,
-SICR edges, config errors, and the closed form held to the exploded schedule, on tiny frames."""
+config errors, and the closed form held to the exploded schedule, on tiny frames.
+The policy is pinned here (``POLICY``); the v2 ECL inputs are tested in test_ecl_v2.py."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from loanrisk.ecl import (
     projection_schedule,
     remaining_months,
 )
-from loanrisk.ecl_measure import ECL_COLUMNS, expected_credit_loss
+from loanrisk.ecl_measure import ECL_COLUMNS, ecl_stage, expected_credit_loss
 from loanrisk.errors import ConfigError
 from loanrisk.yaml_models import load_yaml_model
 
@@ -41,12 +42,27 @@ SCHEMA = {
     "ifrs9_stage": pl.Int32,
     "pd_12m": pl.Float64,
     "first_pd_12m": pl.Float64,
+    "line_frozen": pl.Boolean,
 }
+
+#: The tests' policy, pinned here (the shipped config/ecl.yaml has the same numbers today).
+POLICY = EclPolicy(
+    pd_term_structure={"method": "constant_hazard"},
+    lgd={"CASH_LOAN": 0.75, "INSTALLMENT": 0.65, "CREDIT_LINE": 0.80},
+    credit_line_products=("CREDIT_LINE",),
+    ccf=0.5,
+    rate_convention="nominal",
+    behavioural_life_months=36,
+    twelve_month_horizon_months=12,
+    min_lifetime_months=12,
+    period_months=1,
+    sicr={"relative_multiplier": 2.0, "absolute_increase": 0.02},
+)
 
 
 @pytest.fixture(scope="module")
-def policy(config_dir) -> EclPolicy:
-    return load_ecl_policy(config_dir)
+def policy() -> EclPolicy:
+    return POLICY
 
 
 def with_policy(policy: EclPolicy, **changes) -> EclPolicy:
@@ -78,10 +94,16 @@ def book(*loans: dict) -> pl.LazyFrame:
             "ifrs9_stage": 1,
             "pd_12m": 0.05,
             "first_pd_12m": None,
+            "line_frozen": False,
         }
         row.update(loan)
         rows.append(row)
     return pl.LazyFrame(rows, schema=SCHEMA)
+
+
+def staged(*loans: dict) -> pl.LazyFrame:
+    """``book`` with the ecl_stage the building blocks read (expected_credit_loss sets it)."""
+    return book(*loans).with_columns(ecl_stage())
 
 
 def ecl(policy: EclPolicy, *loans: dict, method: str = "closed_form") -> list[dict]:
@@ -126,15 +148,16 @@ def test_known_answer_through_discounted_shortfall():
 
 def test_known_answer_with_the_pipelines_schedule(policy):
     """projection_schedule on an annual grid gives the loan's amortised balances and discount
-    factors; with the known marginal PDs the same sum gives the known answer."""
+    factors; with the known marginal PDs the same sum gives the known answer. The example's
+    7.93% is an effective annual rate, so the policy reads the rate as effective."""
     eir = annuity_eir(100_000, 25_000, 5)
-    annual = with_policy(policy, period_months=12)
+    annual = with_policy(policy, period_months=12, rate_convention="effective")
     loan = {
         "outstanding_principal": Decimal("100000.00"),
         "annual_interest_rate": Decimal(f"{eir:.6f}"),
         "months": 60,
     }
-    schedule = projection_schedule(book(loan), annual).collect()
+    schedule = projection_schedule(staged(loan), annual).collect()
     assert schedule["period_end_months"].to_list() == [12, 24, 36, 48, 60]
     assert schedule["exposure_at_start"][1] == pytest.approx(100_000 * (1 + eir) - 25_000, abs=1)
     known = schedule.lazy().with_columns(
@@ -167,7 +190,7 @@ def test_exposure_at_default_by_product(policy):
         },
         {"credit_limit": Decimal("99999.00")},  # a limit on a cash loan is not a credit line
     )
-    out = loans.select(exposure_at_default(policy)).collect()
+    out = loans.with_columns(ecl_stage()).select(exposure_at_default(policy)).collect()
     assert out.schema["ead"] == MONEY
     assert out["ead"].to_list() == [
         Decimal("10015.75"),
@@ -193,7 +216,7 @@ def test_remaining_months_counts_a_started_month():
 
 
 def test_constant_hazard_monthly_pds_add_up_to_pd_12m(policy):
-    schedule = projection_schedule(book({"pd_12m": 0.2, "months": 24}), policy).collect()
+    schedule = projection_schedule(staged({"pd_12m": 0.2, "months": 24}), policy).collect()
     assert schedule.height == 24
     assert schedule["marginal_pd"].head(12).sum() == pytest.approx(0.2, abs=1e-12)
     assert schedule["marginal_pd"].sum() == pytest.approx(1 - 0.8**2, abs=1e-12)
@@ -215,10 +238,15 @@ def test_zero_pd_zero_ecl(policy):
 
 
 def test_one_period_loan(policy):
+    """A stage-1 loan past maturity has one month left: ECL = LGD x EAD x month PD x v.
+    month PD = 1 - 0.88^(1/12) = 1 - exp(ln 0.88 / 12) = 1 - exp(-0.0106528) = 0.0105962;
+    12% is nominal: the month discounts at 1 + 0.12/12 = 1.01 (EIR 12.6825%, 1.126825^(1/12)
+    = 1.01), so ECL = 0.75 x 10,000 x 0.0105962 / 1.01 = 79.4718 / 1.01 = 78.68 (it was 79.47
+    / 1.12^(1/12) = 79.47 / 1.009489 = 78.73 when 12% was read as effective)."""
     row = ecl(policy, {"months": 0, "pd_12m": 0.12})[0]
     month_pd = 1 - 0.88 ** (1 / 12)
-    expected = 0.75 * 10_000 * month_pd / 1.12 ** (1 / 12)
-    assert row["ecl_12m"] == row["ecl_lifetime"] == row["ecl"]
+    expected = 0.75 * 10_000 * month_pd / 1.01
+    assert row["ecl_12m"] == row["ecl_lifetime"] == row["ecl"] == Decimal("78.68")
     assert float(row["ecl"]) == pytest.approx(expected, abs=0.005)
 
 
@@ -232,33 +260,20 @@ def test_stage_picks_its_measure(policy):
     assert three["ecl"] == Decimal("6500.01")  # 0.65 x 10,000.01 = 6,500.0065, exact decimal
 
 
-def test_written_off_is_stage_3_lgd_times_ead(policy):
+def test_written_off_is_derecognised_ecl_0(policy):
+    """DESIGN.md §5 v2 (IFRS 9 5.4.4): a written-off loan is off the book: EAD and ECL 0.00
+    (it was LGD x EAD = 0.75 x 10,000 = 7,500.00 as a stage-3 loan)."""
     row = ecl(policy, {"account_status": "WRITTEN_OFF", "ifrs9_stage": 3, "pd_12m": None})[0]
-    assert (row["ecl_stage"], row["ecl"], row["ecl_12m"]) == (3, Decimal("7500.00"), None)
+    zero = Decimal("0.00")
+    assert (row["ecl_stage"], row["ead"], row["ecl"], row["ecl_12m"]) == (3, zero, zero, zero)
 
 
-@pytest.mark.parametrize(
-    ("first", "current", "stage"),
-    [
-        (0.25, 0.5, 2),  # relative leg binds: exactly 2 x first
-        (0.25, 0.4999999, 1),
-        (0.0625, 0.1875, 2),  # absolute leg binds: exactly first + 0.125
-        (0.0625, 0.1874999, 1),
-        (None, 0.9, 1),  # no first PD recorded: no SICR by PD
-    ],
-)
-def test_sicr_edge(policy, first, current, stage):
-    rule = with_policy(policy, sicr={"relative_multiplier": 2.0, "absolute_increase": 0.125})
-    row = ecl(rule, {"first_pd_12m": first, "pd_12m": current})[0]
-    assert row["ecl_stage"] == stage
-    assert row["ecl"] == (row["ecl_lifetime"] if stage == 2 else row["ecl_12m"])
-
-
-def test_sicr_never_lowers_or_raises_other_stages(policy):
-    rows = ecl(policy, *({"ifrs9_stage": s, "first_pd_12m": 0.01, "pd_12m": 0.9} for s in (2, 3)))
-    assert [r["ecl_stage"] for r in rows] == [2, 3]
-    calm = ecl(policy, {"ifrs9_stage": 2, "first_pd_12m": 0.01, "pd_12m": 0.01})[0]
-    assert calm["ecl_stage"] == 2
+def test_the_ecl_measures_the_stage_it_is_given(policy):
+    """The stage (the PD rule included) is decided before the ECL (loanrisk.staging, tested in
+    test_staging.py): a stage-1 loan whose PD has risen tenfold is still measured at 12 months."""
+    rows = ecl(policy, *({"ifrs9_stage": s, "first_pd_12m": 0.01, "pd_12m": 0.1} for s in (1, 2)))
+    assert [r["ecl_stage"] for r in rows] == [1, 2]
+    assert (rows[0]["ecl"], rows[1]["ecl"]) == (rows[0]["ecl_12m"], rows[1]["ecl_lifetime"])
 
 
 def test_closed_loans_get_nulls_and_order_is_kept(policy):
@@ -287,6 +302,7 @@ def test_closed_form_matches_the_schedule_to_the_cent(policy):
         ("0.000000", "0.000001", "0.120000", "0.360000"),
         (0.0, 1e-9, 0.05, 0.5, 1.0),
         (0, 7, 24, 60),
+        (1, 2),  # stage 2: the loans of 0 and 7 months run min_lifetime_months, flat
     )
     loans = [
         {
@@ -296,11 +312,16 @@ def test_closed_form_matches_the_schedule_to_the_cent(policy):
             "months": months,
             "outstanding_principal": Decimal("987654.32"),
             "credit_limit": Decimal("1000000.00"),
-            "ifrs9_stage": 2,
+            "ifrs9_stage": stage,
         }
-        for product, rate, pd_12m, months in grid
+        for product, rate, pd_12m, months, stage in grid
     ]
-    for grid_policy in (policy, with_policy(policy, period_months=3)):
+    policies = (
+        policy,
+        with_policy(policy, period_months=3),
+        with_policy(policy, rate_convention="effective", min_lifetime_months=24),
+    )
+    for grid_policy in policies:
         closed = expected_credit_loss(book(*loans), grid_policy).collect()
         exploded = expected_credit_loss(book(*loans), grid_policy, "schedule").collect()
         assert closed.drop("pd_lifetime").equals(exploded.drop("pd_lifetime"))
@@ -308,9 +329,11 @@ def test_closed_form_matches_the_schedule_to_the_cent(policy):
         assert gap < 1e-12
 
 
-def test_shipped_policy(policy):
-    assert policy.pd_term_structure.method == "constant_hazard"
-    assert set(policy.lgd) == {"CASH_LOAN", "INSTALLMENT", "CREDIT_LINE"}
+def test_shipped_policy(config_dir):
+    shipped = load_ecl_policy(config_dir)
+    assert shipped.pd_term_structure.method == "constant_hazard"
+    assert set(shipped.lgd) == {"CASH_LOAN", "INSTALLMENT", "CREDIT_LINE"}
+    assert (shipped.rate_convention, shipped.min_lifetime_months) == ("nominal", 12)
 
 
 def broken(tmp_path: Path, config_dir: Path, change) -> Path:
@@ -330,6 +353,9 @@ def broken(tmp_path: Path, config_dir: Path, change) -> Path:
         (lambda d: d.update(credit_line_products=["CARD"]), "['CARD'] have no lgd"),
         (lambda d: d["pd_term_structure"].update(method="weibull"), "pd_term_structure.method"),
         (lambda d: d.update(lgd_floor=0.1), "lgd_floor"),
+        (lambda d: d.update(rate_convention="monthly"), "rate_convention"),
+        (lambda d: d.update(min_lifetime_months=6), "min_lifetime_months (6) must be at least"),
+        (lambda d: d.update(period_months=3, min_lifetime_months=13), "min_lifetime_months (13)"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, config_dir, change, named):
