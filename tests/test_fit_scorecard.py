@@ -83,7 +83,7 @@ def test_the_written_card_loads_and_scores(fitted, history):
     result, _ = fitted
     card = load_scorecard(result["scorecard"])
     assert card.version == result["version"] and card.fit.horizon_days == 45
-    day = day_features(lake_of(history), END)
+    day = day_features(lake_of(history), END, history.risk.ecl.credit_line_products)
     scored = score_loans(day, card).collect()
     active = scored.filter(pl.col("account_status") == "ACTIVE")
     assert active["score"].null_count() == 0 and active["pd_12m"].is_between(0, 1).all()

@@ -2,7 +2,8 @@
 
 Today's snapshot is joined once to the previous processed business day's on loan_id; each rule
 is a boolean flag over that pairing. Rows are never dropped: the counts (and a few sample
-loan_ids) go to the run report. Pure Polars, no I/O.
+loan_ids) go to the run report. Pure Polars, no I/O. Which products are credit lines is policy
+(ecl.yaml ``credit_line_products``, DESIGN.md §5 v2), passed in by the caller.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import polars as pl
 
 from loanrisk.aging import days_past_due
 from loanrisk.config import ClassificationConfig
+from loanrisk.ecl import is_credit_line
 
 CONTINUITY_RULES: tuple[str, ...] = (
     "DPD_JUMP",
@@ -54,21 +56,22 @@ def origination_date_changed() -> pl.Expr:
     return _IN_BOTH & (pl.col("origination_date") != _prev("origination_date"))
 
 
-def principal_changed() -> pl.Expr:
+def principal_changed(credit_lines: tuple[str, ...]) -> pl.Expr:
     """DESIGN.md §4: principal_amount is the original principal, fixed; continuity issue: except
-    CREDIT_LINE, whose principal_amount is the total drawn so far and legitimately grows."""
+    credit lines (``credit_lines``), whose principal_amount is the total drawn so far and
+    legitimately grows."""
     changed = pl.col("principal_amount") != _prev("principal_amount")
-    return _IN_BOTH & changed & (pl.col("product_code") != "CREDIT_LINE")
+    return _IN_BOTH & changed & ~is_credit_line(credit_lines)
 
 
-def _flags(days_elapsed: int) -> dict[str, pl.Expr]:
+def _flags(days_elapsed: int, credit_lines: tuple[str, ...]) -> dict[str, pl.Expr]:
     """One null-free boolean per-loan flag expression per rule, keyed by rule name."""
     if days_elapsed < 1:
         raise ValueError(f"days_elapsed must be >= 1 (got {days_elapsed})")
     flags = {
         "DPD_JUMP": dpd_jump(days_elapsed),
         "ORIGINATION_DATE_CHANGED": origination_date_changed(),
-        "PRINCIPAL_CHANGED": principal_changed(),
+        "PRINCIPAL_CHANGED": principal_changed(credit_lines),
         "REOPENED_LOAN": reopened_loan(),
         "VANISHED_ACTIVE_LOAN": vanished_active_loan(),
     }
@@ -93,9 +96,12 @@ def continuity_warnings(
     previous: pl.LazyFrame,
     days_elapsed: int,
     policy: ClassificationConfig,
+    *,
+    credit_lines: tuple[str, ...],
 ) -> dict[str, int]:
-    """Count of loans breaking each rule; every rule in CONTINUITY_RULES present, keys sorted."""
-    flags = _flags(days_elapsed)
+    """Count of loans breaking each rule; every rule in CONTINUITY_RULES present, keys sorted.
+    ``credit_lines``: the products that are credit lines (ecl.yaml credit_line_products)."""
+    flags = _flags(days_elapsed, credit_lines)
     counts = paired_loans(today, previous, policy).select(flag.sum() for flag in flags.values())
     row = counts.collect().row(0, named=True)
     return {rule: int(row[rule]) for rule in CONTINUITY_RULES}
@@ -108,10 +114,12 @@ def sample_loans(
     policy: ClassificationConfig,
     rule: str,
     limit: int = 5,
+    *,
+    credit_lines: tuple[str, ...],
 ) -> list[str]:
     """Up to ``limit`` sorted loan_ids breaking ``rule`` (one of CONTINUITY_RULES)."""
     if rule not in CONTINUITY_RULES:
         raise ValueError(f"unknown continuity rule {rule!r}; expected one of {CONTINUITY_RULES}")
-    flag = _flags(days_elapsed)[rule]
+    flag = _flags(days_elapsed, credit_lines)[rule]
     loans = paired_loans(today, previous, policy).filter(flag).select("loan_id")
     return loans.sort("loan_id").head(limit).collect()["loan_id"].to_list()

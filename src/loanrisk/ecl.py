@@ -1,12 +1,20 @@
 """IFRS 9 expected credit loss building blocks: policy, EAD, LGD, PD term structure, projection
-schedule and the discounted cash-shortfall sum (issue 5 point 5; policy in ``config/ecl.yaml``).
+schedule and the discounted cash-shortfall sum (issue 5 point 5, DESIGN.md §5 "v2 — ECL inputs";
+policy in ``config/ecl.yaml``).
 
 Pure Polars; no I/O except ``load_ecl_policy``. ``loanrisk.ecl_measure.expected_credit_loss``
-puts the pieces together per loan and picks the measure by stage.
+puts the pieces together per loan and picks the measure by stage; it sets ``ecl_stage`` (the
+stage the ECL uses) first, and the blocks here that depend on the stage read that column.
 
-EIR: the loan's annual_interest_rate is taken as its annual effective interest rate (no fees
-or costs to amortise into it); a period of p months earns (1 + EIR)^(p/12) - 1 and discounts by
-v = (1 + EIR)^(-p/12).
+EIR: ``annual_interest_rate`` is read by ``rate_convention``: ``nominal`` (the default; a monthly
+rate x 12, as rates are quoted in China) gives EIR = (1 + r/12)^12 - 1, ``effective`` takes r as
+the EIR. No fees or costs are amortised into it. A period of p months earns (1 + EIR)^(p/12) - 1
+and discounts by v = (1 + EIR)^(-p/12); the annuity amortisation runs at that same period rate.
+
+Exposure over the projection: an amortising loan's balance follows the annuity of its remaining
+periods; a credit line's stays at its EAD; a loan whose lifetime is extended past its maturity
+to ``min_lifetime_months`` (stage 2 or 3 with less life left) also stays at its EAD: the balance
+left at maturity is due in full, and it stays outstanding until it is collected.
 
 Numerics: money inputs are Decimal(18,2) and EAD is exact Decimal; PDs, survival, the
 amortisation profile and discount factors are Float64 (the float error is below 1e-9 of the EAD
@@ -61,17 +69,26 @@ class EclPolicy(StrictModel):
     lgd: dict[str, Share] = Field(min_length=1)
     credit_line_products: tuple[str, ...] = ()
     ccf: Share
+    rate_convention: Literal["nominal", "effective"] = "nominal"
     behavioural_life_months: Months
     twelve_month_horizon_months: Months
+    min_lifetime_months: Months = 12
     period_months: Annotated[int, Field(ge=1, le=12)]
     sicr: SicrRule
 
     @model_validator(mode="after")
     def _consistent(self) -> EclPolicy:
-        if self.twelve_month_horizon_months % self.period_months:
+        for key in ("twelve_month_horizon_months", "min_lifetime_months"):
+            if getattr(self, key) % self.period_months:
+                raise ValueError(
+                    f"{key} ({getattr(self, key)}) must be a multiple of period_months "
+                    f"({self.period_months})"
+                )
+        if self.min_lifetime_months < self.twelve_month_horizon_months:
             raise ValueError(
-                f"twelve_month_horizon_months ({self.twelve_month_horizon_months}) must be a "
-                f"multiple of period_months ({self.period_months})"
+                f"min_lifetime_months ({self.min_lifetime_months}) must be at least "
+                f"twelve_month_horizon_months ({self.twelve_month_horizon_months}): a lifetime "
+                "shorter than the 12-month horizon would give lifetime PD < pd_12m"
             )
         if missing := sorted(set(self.credit_line_products) - set(self.lgd)):
             raise ValueError(f"credit_line_products {missing} have no lgd")
@@ -83,18 +100,39 @@ def load_ecl_policy(config_dir: Path) -> EclPolicy:
     return load_yaml_model(Path(config_dir) / "ecl.yaml", EclPolicy)
 
 
+def is_credit_line(products: tuple[str, ...]) -> pl.Expr:
+    """DESIGN.md §5 v2: a loan is a revolving credit line when its product_code is one of the
+    configured ``credit_line_products`` (ecl.yaml; features and continuity read the same list)."""
+    return pl.col("product_code").is_in(list(products))
+
+
 def _is_credit_line(policy: EclPolicy) -> pl.Expr:
-    return pl.col("product_code").is_in(list(policy.credit_line_products))
+    return is_credit_line(policy.credit_line_products)
+
+
+def derecognised() -> pl.Expr:
+    """IFRS 9 5.4.4, DESIGN.md §5 v2: a WRITTEN_OFF loan is derecognised: no EAD, no ECL."""
+    return pl.col("account_status") == "WRITTEN_OFF"
+
+
+def line_can_be_drawn(policy: EclPolicy) -> pl.Expr:
+    """DESIGN.md §5 v2 (ECL inputs): a credit line not frozen by FREEZE_LINE (``line_frozen``,
+    from ``loanrisk.risk_actions.with_line_frozen``) and not in stage 3 (``ecl_stage``)."""
+    frozen = pl.col("line_frozen").fill_null(False)
+    impaired = (pl.col("ecl_stage") == 3).fill_null(False)
+    return _is_credit_line(policy) & ~frozen & ~impaired
 
 
 def exposure_at_default(policy: EclPolicy) -> pl.Expr:
-    """Issue 5.5: EAD = outstanding_principal + overdue_interest + overdue_fees, plus for credit
-    lines CCF x max(credit_limit - outstanding_principal, 0); Decimal(18,2), ROUND_HALF_EVEN."""
+    """DESIGN.md §5 v2: EAD = outstanding_principal + overdue_interest + overdue_fees, plus CCF x
+    max(credit_limit - outstanding_principal, 0) for a line that can still be drawn; 0 when
+    written off; Decimal(18,2), ROUND_HALF_EVEN."""
     drawn = pl.col("outstanding_principal") + pl.col("overdue_interest") + pl.col("overdue_fees")
     undrawn = (pl.col("credit_limit") - pl.col("outstanding_principal")).clip(lower_bound=0)
     ccf = pl.lit(Decimal(str(policy.ccf))).cast(EXACT)
-    extra = pl.when(_is_credit_line(policy)).then(undrawn.fill_null(0).cast(EXACT) * ccf)
+    extra = pl.when(line_can_be_drawn(policy)).then(undrawn.fill_null(0).cast(EXACT) * ccf)
     total = drawn.cast(EXACT) + extra.otherwise(pl.lit(0).cast(EXACT))
+    total = pl.when(derecognised()).then(pl.lit(0).cast(EXACT)).otherwise(total)
     return total.round(2).cast(MONEY).alias("ead")
 
 
@@ -123,6 +161,28 @@ def remaining_periods(policy: EclPolicy) -> pl.Expr:
     return ((months + (p - 1)) // p).cast(pl.Int32).alias("remaining_periods")
 
 
+def _lifetime_floored() -> pl.Expr:
+    """Stage 2 (and 3, whose lifetime PD is reported too) measures over at least
+    min_lifetime_months."""
+    return (pl.col("ecl_stage") >= 2).fill_null(False)
+
+
+def lifetime_periods(policy: EclPolicy) -> pl.Expr:
+    """DESIGN.md §5 v2: periods projected: the remaining periods, and in stage 2 or 3 at least
+    min_lifetime_months' worth, so lifetime PD >= pd_12m even at or past maturity."""
+    floor = pl.lit(policy.min_lifetime_months // policy.period_months, dtype=pl.Int32)
+    left = remaining_periods(policy)
+    return pl.when(_lifetime_floored()).then(pl.max_horizontal(left, floor)).otherwise(left)
+
+
+def constant_exposure(policy: EclPolicy) -> pl.Expr:
+    """Exposure held at EAD over the projection: a credit line (revolving), or a loan whose
+    lifetime was extended past maturity to min_lifetime_months (the balance is due in full)."""
+    floor = policy.min_lifetime_months // policy.period_months
+    extended = _lifetime_floored() & (remaining_periods(policy) < floor)
+    return _is_credit_line(policy) | extended
+
+
 def period_survival(policy: EclPolicy, pd_12m: pl.Expr | None = None) -> pl.Expr:
     """Constant hazard: survival over one period q = exp(-h x p / 12) = (1 - pd_12m)^(p / 12),
     h = -ln(1 - pd_12m) the annual hazard; S after t periods = q^t."""
@@ -140,10 +200,18 @@ def lifetime_pd(q: pl.Expr, periods: pl.Expr) -> pl.Expr:
     return 1.0 - power(q, periods)
 
 
+def effective_annual_rate(policy: EclPolicy) -> pl.Expr:
+    """DESIGN.md §5 v2: the EIR of annual_interest_rate r: (1 + r/12)^12 - 1 when r is nominal
+    (monthly rate x 12, rate_convention nominal), r itself when it is effective."""
+    rate = pl.col("annual_interest_rate").cast(pl.Float64)
+    if policy.rate_convention == "effective":
+        return rate.alias("eir")
+    return ((1.0 + rate / 12.0).pow(12) - 1.0).alias("eir")
+
+
 def period_discount(policy: EclPolicy) -> pl.Expr:
-    """One period's discount factor at the EIR: v = (1 + annual_interest_rate)^(-p / 12)."""
-    eir = pl.col("annual_interest_rate").cast(pl.Float64)
-    return (1.0 + eir).pow(-policy.period_months / 12)
+    """One period's discount factor at the EIR: v = (1 + EIR)^(-p / 12)."""
+    return (1.0 + effective_annual_rate(policy)).pow(-policy.period_months / 12)
 
 
 def _exposure_share(v: pl.Expr, n: pl.Expr, t: pl.Expr) -> pl.Expr:
@@ -156,28 +224,29 @@ def _exposure_share(v: pl.Expr, n: pl.Expr, t: pl.Expr) -> pl.Expr:
 
 def loan_terms(policy: EclPolicy) -> list[pl.Expr]:
     """Per loan the scalars a projection needs: ``_n`` periods, ``_q`` one-period survival,
-    ``_v`` one-period discount, ``_ead`` (Float64), ``lgd``, ``_line`` (credit line)."""
+    ``_v`` one-period discount, ``_ead`` (Float64), ``lgd``, ``_flat`` (constant exposure)."""
     return [
-        remaining_periods(policy).alias("_n"),
+        lifetime_periods(policy).alias("_n"),
         period_survival(policy).alias("_q"),
         period_discount(policy).alias("_v"),
         exposure_at_default(policy).cast(pl.Float64).alias("_ead"),
         lgd(policy),
-        _is_credit_line(policy).alias("_line"),
+        constant_exposure(policy).alias("_flat"),
     ]
 
 
-TERM_COLUMNS = ("_n", "_q", "_v", "_ead", "lgd", "_line")
+TERM_COLUMNS = ("_n", "_q", "_v", "_ead", "lgd", "_flat")
 
 
 def projection_schedule(loans: pl.LazyFrame, policy: EclPolicy) -> pl.LazyFrame:
-    """The per-period cash-shortfall schedule of every open loan with a pd_12m: marginal PD from
-    the term structure, exposure at the period's start (annuity amortisation of the EAD at the
-    EIR over the remaining periods; credit lines constant), discount from the period's end."""
+    """The per-period cash-shortfall schedule of every open loan (``ecl_stage`` set) with a
+    pd_12m: marginal PD from the term structure, exposure at the period's start (annuity
+    amortisation of the EAD at the EIR over the remaining periods; constant_exposure loans flat),
+    discount from the period's end."""
     t = pl.col("period")
-    exposure = pl.when(pl.col("_line")).then(1.0)
+    exposure = pl.when(pl.col("_flat")).then(1.0)
     exposure = exposure.otherwise(_exposure_share(pl.col("_v"), pl.col("_n"), t))
-    open_loans = loans.filter(pl.col("ifrs9_stage").is_not_null())
+    open_loans = loans.filter(pl.col("ecl_stage").is_not_null())
     return (
         open_loans.select("loan_id", *loan_terms(policy))
         .drop_nulls(list(TERM_COLUMNS))

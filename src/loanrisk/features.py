@@ -3,13 +3,15 @@
 Inputs: the day's ``loan_aging`` rows (dpd, max_dpd_12m, episodes_12m ...), the typed snapshot's
 amounts and dates, and the borrower's monitoring signals (``borrower_signals``). Ratios are
 floats (they are scores' inputs, not money); a ratio without a denominator is null, which the
-scorecard bins as "missing".
+scorecard bins as "missing". Which products are credit lines is policy: ecl.yaml's
+``credit_line_products`` (DESIGN.md §5 v2), passed in by the caller.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from loanrisk.ecl import is_credit_line
 from loanrisk.signals import SIGNALS
 
 SIGNAL_COLUMNS = SIGNALS
@@ -35,11 +37,11 @@ def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(den > 0).then(numerator.cast(pl.Float64) / den)
 
 
-def utilisation() -> pl.Expr:
-    """Drawn share of a credit line: outstanding_principal / credit_limit (null otherwise)."""
-    line = pl.col("product_code") == "CREDIT_LINE"
+def utilisation(credit_lines: tuple[str, ...]) -> pl.Expr:
+    """Drawn share of a credit line (a product in ``credit_lines``): outstanding_principal /
+    credit_limit (null otherwise)."""
     ratio = _ratio(pl.col("outstanding_principal"), pl.col("credit_limit"))
-    return pl.when(line).then(ratio).alias("utilisation")
+    return pl.when(is_credit_line(credit_lines)).then(ratio).alias("utilisation")
 
 
 def months_on_book() -> pl.Expr:
@@ -66,9 +68,12 @@ def loan_features(
     snapshot: pl.LazyFrame,
     signals: pl.LazyFrame | None,
     carried: tuple[str, ...] = (),
+    *,
+    credit_lines: tuple[str, ...],
 ) -> pl.LazyFrame:
     """Every loan of the day with its scorecard features (signals 0 when the borrower has none
-    or the day has no events feed), and the snapshot's ``carried`` columns (one join)."""
+    or the day has no events feed), and the snapshot's ``carried`` columns (one join);
+    ``credit_lines``: the products that are credit lines (ecl.yaml credit_line_products)."""
     wanted = list(dict.fromkeys((*SNAPSHOT_COLUMNS, *carried)))
     # In the aging's order (by loan_id): the scored loans are then written without a sort.
     frame = aging.join(snapshot.select(wanted), on="loan_id", how="left", maintain_order="left")
@@ -82,7 +87,7 @@ def loan_features(
     else:
         frame = frame.with_columns(pl.lit(None, pl.Int32).alias(c) for c in SIGNAL_COLUMNS)
     return frame.with_columns(
-        utilisation(),
+        utilisation(credit_lines),
         months_on_book().alias("months_on_book"),
         repaid_share(),
         overdue_share(),

@@ -35,11 +35,12 @@ def observation_dates(
     ]
 
 
-def day_features(lake: Lake, day: dt.date) -> pl.LazyFrame:
-    """One stored day's loans with their scorecard features (no signals: not stored yet)."""
+def day_features(lake: Lake, day: dt.date, credit_lines: tuple[str, ...]) -> pl.LazyFrame:
+    """One stored day's loans with their scorecard features (no signals: not stored yet);
+    ``credit_lines``: ecl.yaml's credit_line_products."""
     aging = pl.scan_parquet(lake.partition_file("curated", AGING, day))
     snapshot = pl.scan_parquet(lake.partition_file("raw", SNAPSHOT, day))
-    return loan_features(aging, snapshot, None)
+    return loan_features(aging, snapshot, None, credit_lines=credit_lines)
 
 
 def default_days(lake: Lake, first: dt.date, last: dt.date, default_dpd: int) -> pl.LazyFrame:
@@ -72,8 +73,11 @@ def with_target(observations: pl.LazyFrame, defaults: pl.LazyFrame, fit: FitSett
     return nearest.with_columns(hit.cast(pl.Int8).alias("target")).drop("default_date")
 
 
-def observation_sample(lake: Lake, fit: FitSettings, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Observations with their features and target, sorted by (snapshot_date, loan_id)."""
+def observation_sample(
+    lake: Lake, fit: FitSettings, start: dt.date, end: dt.date, credit_lines: tuple[str, ...]
+) -> pl.DataFrame:
+    """Observations with their features and target, sorted by (snapshot_date, loan_id);
+    ``credit_lines``: ecl.yaml's credit_line_products."""
     stored = lake.partition_dates("curated", AGING)
     stored = [d for d in stored if lake.partition_file("raw", SNAPSHOT, d).exists()]
     dates = observation_dates(stored, start, end, fit)
@@ -84,7 +88,8 @@ def observation_sample(lake: Lake, fit: FitSettings, start: dt.date, end: dt.dat
             f"{stored[-1] if stored else '-'})"
         )
     keep = ["snapshot_date", "loan_id", "account_status", *FEATURE_COLUMNS]
-    observations = pl.concat([day_features(lake, d).select(keep) for d in dates]).filter(
+    frames = [day_features(lake, d, credit_lines).select(keep) for d in dates]
+    observations = pl.concat(frames).filter(
         (pl.col("account_status") == "ACTIVE") & (pl.col("dpd") < fit.default_dpd)
     )
     last = dates[-1] + dt.timedelta(days=fit.horizon_days)

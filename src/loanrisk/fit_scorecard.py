@@ -219,7 +219,9 @@ def fit_scorecard(
         raise ConfigError(f"{card_path or 'scorecard.yaml'}: fit: missing (fit settings)")
     fit = current.fit
     lake = lake_of(settings)
-    train, holdout = split_out_of_time(observation_sample(lake, fit, start, end), fit.holdout_share)
+    lines = settings.risk.ecl.credit_line_products
+    sample = observation_sample(lake, fit, start, end, lines)
+    train, holdout = split_out_of_time(sample, fit.holdout_share)
     binned = bin_features(train, fit)
     kept = [fb for fb in binned if fb.iv >= fit.min_iv and len(fb.uppers) > 1]
     if not kept:

@@ -133,18 +133,38 @@ def _signal_parts(names: tuple[str, ...]) -> list[tuple[pl.Expr, pl.Expr]]:
     return [(pl.col(n) > 0, pl.format(f"{n} = {{}}", pl.col(n))) for n in names]
 
 
+def freeze_line_rule(policy: RiskActionPolicy) -> tuple[pl.Expr, pl.Expr]:
+    """FREEZE_LINE on a borrower row: borrower_dpd >= min_dpd or a fraud signal above 0 (the
+    one freeze rule: the action and the ECL's ``line_frozen`` both use it)."""
+    freeze, dpd = policy.freeze_line, pl.col("borrower_dpd")
+    past_due = (dpd >= freeze.min_dpd, pl.format(f"borrower_dpd {{}} >= {freeze.min_dpd}", dpd))
+    return _reasons([past_due, *_signal_parts(freeze.fraud_signals)])
+
+
+def with_line_frozen(loans: pl.LazyFrame, policy: RiskActionPolicy) -> pl.LazyFrame:
+    """``loans`` with ``line_frozen``: the loan's borrower gets FREEZE_LINE today (the action's
+    rule over the same borrower rows), so the ECL adds no undrawn limit (DESIGN.md §5 v2)."""
+    fires, _ = freeze_line_rule(policy)
+    frozen = (
+        borrowers(loans, policy)
+        .filter(fires)
+        .select("snapshot_date", "borrower_id", pl.lit(True).alias("line_frozen"))
+    )
+    keys = ["snapshot_date", "borrower_id"]
+    joined = loans.join(frozen, on=keys, how="left", maintain_order="left")
+    return joined.with_columns(pl.col("line_frozen").fill_null(False))
+
+
 def action_rules(policy: RiskActionPolicy) -> dict[str, tuple[pl.Expr, pl.Expr]]:
     """Action -> (whether it fires for the borrower row, the rule text). The text is built for
     the rows that fire only: formatting it for every borrower cost 0.1 s a million."""
-    freeze, cut, rule = policy.freeze_line, policy.reduce_limit, policy.blacklist
-    dpd = pl.col("borrower_dpd")
+    cut, rule = policy.reduce_limit, policy.blacklist
     blacklisted = (pl.col("episodes_12m") >= rule.min_episodes_12m) & (
         pl.col("evading_loans").list.len() > 0
     )
-    past_due = (dpd >= freeze.min_dpd, pl.format(f"borrower_dpd {{}} >= {freeze.min_dpd}", dpd))
     limited = pl.col("limited") & (pl.col("borrower_score") < cut.score_below)
     return {
-        "FREEZE_LINE": _reasons([past_due, *_signal_parts(freeze.fraud_signals)]),
+        "FREEZE_LINE": freeze_line_rule(policy),
         "REDUCE_LIMIT": (
             limited.fill_null(False),
             pl.format(f"score {{}} < {cut.score_below:g}", pl.col("borrower_score").round(1)),

@@ -44,7 +44,10 @@ def _continuity(
     previous_day = dt.date.fromisoformat(previous["snapshot_date"])
     before = pl.scan_parquet(lake.partition_file("raw", LOANS, previous_day))
     elapsed = (day - previous_day).days
-    found = continuity_warnings(valid.lazy(), before, elapsed, settings.classification)
+    lines = settings.risk.ecl.credit_line_products
+    found = continuity_warnings(
+        valid.lazy(), before, elapsed, settings.classification, credit_lines=lines
+    )
     return {f"{rule}:loan_id": count for rule, count in found.items()}
 
 
