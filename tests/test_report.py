@@ -25,7 +25,7 @@ RISK_CHARTS = ["ecl_by_stage", "score_distribution", "psi_trend"]
 CHARTS = ["bucket_loans", "bucket_balance", "roll_rates", "par_trend", "vintages", *RISK_CHARTS]
 MARTS = ("portfolio_summary", "roll_rates", "vintage_curves", "cure_rates", "flow_rates")
 RISK = ("loan_risk", "score_monitoring", "risk_actions")
-SECTIONS = ("buckets", "five-category", "ecl", "roll-rates", "par-trend", "vintages")
+SECTIONS = ("buckets", "five-category", "ecl", "write-offs", "roll-rates", "par-trend", "vintages")
 SECTIONS += ("cure-rates", "flow-rates", "scores", "risk-actions", "validation")
 SIGNALS = ("login_failure_burst", "new_device", "out_of_province_login", "transaction_spike")
 SIGNALS += ("fund_flow_mismatch", "cash_out_after_disbursement")
@@ -61,6 +61,10 @@ SCHEMAS = {
     "score_monitoring": "snapshot_date DATE, scorecard_version VARCHAR, characteristic VARCHAR,"
     " bin_no INT, bin VARCHAR, count BIGINT, reference_share DOUBLE, actual_share DOUBLE,"
     " contribution DOUBLE, stability_index DOUBLE",
+    "reg_write_offs": "snapshot_date DATE, product_code VARCHAR, loans_written_off BIGINT,"
+    " balance_written_off DECIMAL(18,2), loans_written_off_mtd BIGINT,"
+    " balance_written_off_mtd DECIMAL(18,2), recoveries DECIMAL(18,2),"
+    " recoveries_mtd DECIMAL(18,2)",
     "risk_actions": "snapshot_date DATE, borrower_id VARCHAR, action VARCHAR,"
     " action_value VARCHAR, rule VARCHAR, loan_ids VARCHAR[], borrower_dpd INT,"
     " borrower_score DOUBLE",
@@ -131,8 +135,10 @@ def _risk_loans(product: str) -> list[tuple]:
         _risk_row("L0001", "CASH_LOAN", "ACTIVE", 1, ("1000.00", "12.34")),
         _risk_row("L0002", "CASH_LOAN", "ACTIVE", 2, ("3000.00", "100.00")),
         _risk_row("L0003", product, "ACTIVE", 1, ("2000.00", "7.66")),
-        _risk_row("L0004", product, "WRITTEN_OFF", 3, ("500.00", "400.00")),
+        _risk_row("L0004", product, "ACTIVE", 3, ("500.00", "400.00")),
         _risk_row("L0005", "CASH_LOAN", "CLOSED", None, (None, None)),
+        # derecognised (DESIGN.md §5 v2): in no ECL figure of the report
+        _risk_row("L0006", product, "WRITTEN_OFF", 3, ("900.00", "900.00")),
     ]
 
 
@@ -173,6 +179,15 @@ def _risk_tables(product: str, views: tuple) -> dict[str, list[tuple]]:
     return {name: r for name, r in rows.items() if name in views}
 
 
+def _write_off_rows(product: str) -> list[tuple]:
+    """reg_write_offs of DAY (and of the day before, which the report must not show)."""
+    money = [Decimal(v) for v in ("1500.25", "4000.00", "12.00", "30.50")]
+    rows = [(DAY, "CASH_LOAN", 1, money[0], 3, money[1], money[2], money[3])]
+    rows += [(DAY, product, 0, Decimal(0), 1, Decimal("800.00"), Decimal(0), Decimal(0))]
+    rows += [(DAY, "ALL", 1, money[0], 4, Decimal("4800.00"), money[2], money[3])]
+    return [*rows, (DAY - dt.timedelta(days=1), "ALL", 9, *([Decimal(9)] * 5))]
+
+
 def make_lake(
     root: Path, *, product: str = "INSTALLMENT", marts: tuple = MARTS, risk: tuple = RISK
 ) -> Lake:
@@ -187,6 +202,7 @@ def make_lake(
         "pipeline_runs": [(DAY, "published", 61, 60, 1, warnings, gates, None)],
         **{name: r for name, r in _mart_rows().items() if name in marts},
         **_risk_tables(product, risk),
+        "reg_write_offs": _write_off_rows(product),
     }
     with duckdb.connect(str(lake.warehouse)) as con:
         for name, values in rows.items():
@@ -371,6 +387,7 @@ def test_text_from_data_is_escaped(tmp_path):
     assert "<b>feat" not in page and "&lt;b&gt;feat&lt;/b&gt;" in page  # CSI characteristic
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svgs(page)["ecl_by_stage"]
     assert "<i>" not in page and "&lt;i&gt;Z&lt;/i&gt;" in page  # pricing tier
+    assert table_rows(page, "write-offs")[0][0] == "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 def test_cure_rates_title_names_the_window_the_mart_used():
@@ -462,6 +479,17 @@ def test_ecl_by_stage_and_product(lake):
     assert "<title>INSTALLMENT, Stage 3: 400</title>" in chart
     assert "<title>CASH_LOAN, Stage 3: 0</title>" in chart  # no such loans: an empty bar
     assert len(re.findall("<rect [^>]*><title>", chart)) == 6 and ">Stage 2</text>" in chart
+
+
+def test_write_offs_show_the_day_month_to_date_and_recoveries(lake):
+    # given reg_write_offs rows of the day by product and ALL
+    # when the report is built, then the products are rows and ALL is the foot
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    assert table_rows(page, "write-offs") == [
+        ["CASH_LOAN", "1", "1,500.25", "3", "4,000.00", "12.00", "30.50"],
+        ["INSTALLMENT", "0", "0.00", "1", "800.00", "0.00", "0.00"],
+        ["All products", "1", "1,500.25", "4", "4,800.00", "12.00", "30.50"],
+    ]
 
 
 def test_scores_show_distribution_psi_verdict_and_csi(lake):

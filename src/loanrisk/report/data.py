@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from loanrisk.errors import InputFileError
-from loanrisk.report import cache, risk_data, scope
+from loanrisk.report import cache, risk_data, scope, write_offs
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 from loanrisk.scorecard import Stability
 from loanrisk.sql import quote
@@ -74,6 +74,7 @@ class ReportData:
     vintages: list[tuple[dt.date, int, float | None]] | None = None
     cure_rates: list[tuple] | None = None
     flow_rates: list[tuple] | None = None
+    write_offs: list[tuple] | None = None  # reg_write_offs of the day (report/write_offs.py)
     run: Run | None = None
     views: set[str] = field(default_factory=set)
 
@@ -120,9 +121,12 @@ BUCKETS_SQL = """
 SELECT aging_bucket, count(*), coalesce(sum(outstanding_principal), 0)
 FROM loan_aging WHERE snapshot_date = ? GROUP BY aging_bucket ORDER BY aging_bucket
 """
+# A balance-sheet figure: the loans on the book only (DESIGN.md §5 v2; a written-off loan keeps
+# its LOSS label in loan_aging but is derecognised).
 FIVE_CATEGORY_SQL = """
 SELECT five_category, count(*), coalesce(sum(outstanding_principal), 0)
 FROM loan_aging WHERE snapshot_date = ? AND five_category IS NOT NULL
+  AND account_status = 'ACTIVE'
 GROUP BY five_category ORDER BY five_category
 """
 ROLL_SQL = """
@@ -265,3 +269,4 @@ def _load_marts(con, data: ReportData, views: set[str], day: dt.date, lake: Lake
         data.flow_rates = _rows(con, FLOW_SQL, [day, FLOW_MONTHS])
     if "pipeline_runs" in views:
         data.run = _run(con, day)
+    data.write_offs = write_offs.load(con, views, day)

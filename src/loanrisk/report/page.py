@@ -3,7 +3,7 @@ resources (fonts are the system's), so it opens offline and prints cleanly."""
 
 from __future__ import annotations
 
-from loanrisk.report import monitoring, provisions, scores, sections
+from loanrisk.report import monitoring, provisions, scores, sections, write_offs
 from loanrisk.report.data import ReportData
 from loanrisk.report.fmt import esc
 from loanrisk.report.tables import pill
@@ -76,6 +76,7 @@ NAV = (
     ("buckets", "Buckets"),
     ("five-category", "Five categories"),
     ("ecl", "ECL"),
+    ("write-offs", "Write-offs"),
     ("roll-rates", "Roll rates"),
     ("par-trend", "PAR trend"),
     ("vintages", "Vintages"),
@@ -98,6 +99,7 @@ def render(data: ReportData, docs_href: str) -> str:
             sections.buckets(data),
             sections.five_category(data),
             provisions.ecl(data),
+            write_offs.write_offs(data.write_offs, data.views),
             sections.roll_rates(data),
             sections.par_trend(data),
             sections.vintages(data),

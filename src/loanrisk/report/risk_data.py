@@ -61,13 +61,14 @@ class Actions:
     borrowers: int
 
 
+# The loss allowance of the loans on the book (DESIGN.md §5 v2: a written-off loan has none).
 ECL_SQL = """
 SELECT count(*), coalesce(sum(ead), 0), coalesce(sum(ecl), 0)
-FROM loan_risk WHERE snapshot_date = ? AND ecl_stage IS NOT NULL
+FROM loan_risk WHERE snapshot_date = ? AND ecl_stage IS NOT NULL AND account_status = 'ACTIVE'
 """
 ECL_CELLS_SQL = """
 SELECT product_code, ecl_stage, count(*), coalesce(sum(ead), 0), coalesce(sum(ecl), 0)
-FROM loan_risk WHERE snapshot_date = ? AND ecl_stage IS NOT NULL
+FROM loan_risk WHERE snapshot_date = ? AND ecl_stage IS NOT NULL AND account_status = 'ACTIVE'
 GROUP BY product_code, ecl_stage ORDER BY product_code, ecl_stage
 """
 BANDS_SQL = """

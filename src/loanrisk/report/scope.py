@@ -31,6 +31,7 @@ from loanrisk.storage import Lake
 BOUNDED = {"loan_aging": "curated", "loan_state": "curated"}
 #: The per-day tables of the report's risk and portfolio sections (the day, or its trends).
 DAY_TABLES = {"loan_risk": "curated", "risk_actions": "curated", "roll_rates": "marts"}
+DAY_TABLES |= {"reg_write_offs": "curated"}
 TREND_TABLES = {"score_monitoring": "curated", "portfolio_summary": "marts"}
 
 
