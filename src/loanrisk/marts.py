@@ -93,8 +93,10 @@ def roll_rates_monthly_sql() -> str:
 def month_end_loans_sql(chain: list[str]) -> str:
     """(month_end, loan_id, bucket, balance) on each complete month's last day: every ACTIVE loan
     in its delinquency bucket, and in the written-off bucket (``chain[-1]``) every loan first
-    written off since the complete month end before, at its outstanding on that day, whether or
-    not the feed still reports it. balance = outstanding_principal, DECIMAL(18,2)."""
+    written off since the complete month end before (by the first one: ever), at its outstanding
+    on that day, whether or not the feed still reports it. balance = outstanding_principal,
+    DECIMAL(18,2). A month whose last day is missing is skipped: its write-offs count at the next
+    complete month end, and the flow links that month end to the complete one before."""
     delinquent = ", ".join(quote(b) for b in chain[:-1])
     return f"""
 WITH month_ends AS (
