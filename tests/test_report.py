@@ -34,7 +34,8 @@ SCHEMAS = {
     "loan_aging": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
     " account_status VARCHAR, outstanding_principal DECIMAL(18,2), overdue_amount DECIMAL(18,2),"
     " dpd INT, aging_bucket VARCHAR, five_category VARCHAR, is_npl BOOL, ifrs9_stage INT,"
-    " episodes_12m INT, max_dpd_12m INT, origination_date DATE",
+    " episodes_12m INT, max_dpd_12m INT, origination_date DATE, npl_probation BOOL,"
+    " stage3_probation BOOL",
     "pipeline_runs": "snapshot_date DATE, status VARCHAR, rows_in BIGINT, rows_valid BIGINT,"
     " rows_quarantined BIGINT, warnings JSON, gates JSON, failure JSON",
     "portfolio_summary": "snapshot_date DATE, product_code VARCHAR, aging_bucket VARCHAR,"
@@ -82,7 +83,11 @@ def _aging_row(n: int, product: str) -> tuple:
     npl = category in ("SUBSTANDARD", "DOUBTFUL", "LOSS")
     ids = (DAY, f"L{n:04d}", f"B{n:04d}", product if n == 7 else "CASH_LOAN", status)
     originated = DAY - dt.timedelta(days=20 * n)
-    return (*ids, balance, Decimal(dpd), dpd, bucket, category, npl, 1, 0, dpd, originated)
+    # a few ACTIVE loans in probation: class held on n = 10, 40 (M0); stage 3 held on n = 34 (M4)
+    held = status == "ACTIVE" and n in (10, 40)
+    impaired = status == "ACTIVE" and n == 34
+    row = (*ids, balance, Decimal(dpd), dpd, bucket, category, npl, 1, 0, dpd, originated)
+    return (*row, held, impaired)
 
 
 def _trend_row(n: int) -> tuple:
@@ -490,6 +495,16 @@ def test_write_offs_show_the_day_month_to_date_and_recoveries(lake):
         ["INSTALLMENT", "0", "0.00", "1", "800.00", "0.00", "0.00"],
         ["All products", "1", "1,500.25", "4", "4,800.00", "12.00", "30.50"],
     ]
+
+
+def test_five_category_says_how_many_loans_are_in_probation(lake):
+    # given loan_aging rows of the day with npl_probation on 2 loans and stage3_probation on 1
+    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    # then the five-category section counts them
+    note = re.search(r'<p class="muted" id="probation">([^<]*)</p>', page)
+    assert note is not None
+    assert "In upgrade probation: 2 loans keep a non-performing class" in note.group(1)
+    assert "1 loans are held in IFRS 9 stage 3" in note.group(1)
 
 
 def test_scores_show_distribution_psi_verdict_and_csi(lake):

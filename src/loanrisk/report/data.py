@@ -69,6 +69,7 @@ class ReportData:
     actions: Actions | None = None
     buckets: list[tuple[str, int, Decimal]] | None = None
     five_category: list[tuple[str, int, Decimal]] | None = None
+    probation: tuple[int, int] | None = None  # loans held by npl / stage-3 probation on the day
     roll_rates: list[tuple] | None = None
     par_trend: list[tuple[dt.date, float | None, float | None, float | None]] | None = None
     vintages: list[tuple[dt.date, int, float | None]] | None = None
@@ -128,6 +129,11 @@ SELECT five_category, count(*), coalesce(sum(outstanding_principal), 0)
 FROM loan_aging WHERE snapshot_date = ? AND five_category IS NOT NULL
   AND account_status = 'ACTIVE'
 GROUP BY five_category ORDER BY five_category
+"""
+# DESIGN.md §5 v2 upgrade probation: loans whose class or stage is held after their arrears cleared
+PROBATION_SQL = """
+SELECT count(*) FILTER (WHERE npl_probation), count(*) FILTER (WHERE stage3_probation)
+FROM loan_aging WHERE snapshot_date = ? AND account_status = 'ACTIVE'
 """
 ROLL_SQL = """
 SELECT from_bucket, to_bucket, previous_date, loans, balance, loans_share, balance_share
@@ -220,6 +226,8 @@ def load_report_data(lake: Lake, day: dt.date, stability: Stability) -> ReportDa
             data.headline = _headline(con, day)
             data.buckets = _rows(con, BUCKETS_SQL, [day])
             data.five_category = _rows(con, FIVE_CATEGORY_SQL, [day])
+            if {"npl_probation", "stage3_probation"} <= _columns(con, "loan_aging"):
+                data.probation = con.execute(PROBATION_SQL, [day]).fetchone()
         if "portfolio_summary" in views:
             data.portfolio = _portfolio(con, day)
             data.par_trend = _rows(con, TREND_SQL, [trend_start, day])

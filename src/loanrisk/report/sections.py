@@ -132,7 +132,20 @@ def five_category(data: ReportData) -> str:
         [False, True, True, True],
         foot,
     )
-    return section("five-category", title, body)
+    return section("five-category", title, body + _probation_note(data))
+
+
+def _probation_note(data: ReportData) -> str:
+    """How many loans probation holds (DESIGN.md §5 v2): a class kept after the arrears cleared
+    until the upgrade conditions hold, a stage 3 kept until its probation ends."""
+    if data.probation is None:
+        return ""
+    npl, stage3 = data.probation
+    return (
+        f'<p class="muted" id="probation">In upgrade probation: {fmt.count(npl)} loans keep a '
+        f"non-performing class after their arrears cleared (upgrade conditions not yet met); "
+        f"{fmt.count(stage3)} loans are held in IFRS 9 stage 3 until their probation ends.</p>"
+    )
 
 
 def roll_rates(data: ReportData) -> str:
