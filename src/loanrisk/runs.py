@@ -135,7 +135,8 @@ def _outputs(lake: Lake, business_date: dt.date, loans: dict, aging: dict, scori
     regulatory = _read_stage(lake, business_date, "build_regulatory")
     return {
         "raw/loan_snapshot": loans["output"],
-        "curated/loan_aging": aging["output"],
+        # score_loans rewrites loan_aging with the loan-day's stage (DESIGN.md §5 v2)
+        "curated/loan_aging": scoring.get("loan_aging", aging["output"]),
         "curated/loan_state": aging["state"],
         "curated/borrower_events_daily": signals["daily"],
         "curated/borrower_devices": signals["borrower_devices"],
