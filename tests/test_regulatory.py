@@ -406,8 +406,11 @@ def test_stage_transfers_against_the_previous_months_latest_processed_day(staged
     _, lake, reports = staged
     moves = extract(lake, "reg_ifrs9_ecl", NOV30, "reg_ifrs9_stage_transfers")
     assert moves.select("from_stage", "to_stage", "loans").rows() == [
-        ("1", "1", 1), ("1", "2", 1), ("1", "EXIT", 1), ("NEW", "1", 1)
-    ]  # fmt: skip  (L5, written off on Oct 30, was already off the book at the month-end)
+        ("1", "1", 1),
+        ("1", "2", 1),
+        ("1", "EXIT", 1),
+        ("NEW", "1", 1),
+    ]  # L5, written off on Oct 30, was already off the book at the month-end
     assert set(moves["previous_month_end"]) == {OCT30}  # Oct 31 was not processed
     assert extract(lake, "reg_ifrs9_ecl", SEP30, "reg_ifrs9_stage_transfers").is_empty()
     assert reports[SEP30]["reg_ifrs9_ecl"]["control_totals"]["previous_month_end"] is None
