@@ -115,3 +115,47 @@ def classification_policy(**changes):
             "history": {"window_days": 365, "cure_window_days": 30},
         }
     )
+
+
+#: The ECL tests' policy values, pinned for unit tests (config/ecl.yaml has the same today).
+ECL_POLICY = {
+    "pd_term_structure": {"method": "constant_hazard"},
+    "lgd": {"CASH_LOAN": 0.75, "INSTALLMENT": 0.65, "CREDIT_LINE": 0.80},
+    "credit_line_products": ["CREDIT_LINE"],
+    "ccf": 0.5,
+    "rate_convention": "nominal",
+    "behavioural_life_months": 36,
+    "twelve_month_horizon_months": 12,
+    "min_lifetime_months": 12,
+    "period_months": 1,
+    "sicr": {"relative_multiplier": 2.0, "absolute_increase": 0.02},
+}
+
+
+def ecl_policy(**changes):
+    """``ECL_POLICY`` with ``changes``, validated."""
+    from loanrisk.ecl import EclPolicy
+
+    return EclPolicy.model_validate({**ECL_POLICY, **changes})
+
+
+def ecl_schema() -> dict:
+    """Column types of the ECL tests' loans (the inputs expected_credit_loss reads)."""
+    import polars as pl
+
+    money = pl.Decimal(18, 2)
+    return {
+        "loan_id": pl.String,
+        "snapshot_date": pl.Date,
+        "product_code": pl.String,
+        "account_status": pl.String,
+        "outstanding_principal": money,
+        "overdue_interest": money,
+        "overdue_fees": money,
+        "credit_limit": money,
+        "annual_interest_rate": pl.Decimal(9, 6),
+        "maturity_date": pl.Date,
+        "ifrs9_stage": pl.Int32,
+        "pd_12m": pl.Float64,
+        "line_frozen": pl.Boolean,
+    }

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from conftest import ecl_policy, ecl_schema
 
 from loanrisk.ecl import EclPolicy, effective_annual_rate, period_discount, projection_schedule
 from loanrisk.ecl_measure import ecl_stage, expected_credit_loss
@@ -19,33 +20,9 @@ from loanrisk.risk_actions import RiskActionPolicy, risk_actions, with_line_froz
 DAY = dt.date(2026, 6, 30)
 MONEY = pl.Decimal(18, 2)
 ZERO = Decimal("0.00")
-POLICY = EclPolicy(
-    pd_term_structure={"method": "constant_hazard"},
-    lgd={"CASH_LOAN": 0.75, "INSTALLMENT": 0.65, "CREDIT_LINE": 0.80},
-    credit_line_products=("CREDIT_LINE",),
-    ccf=0.5,
-    rate_convention="nominal",
-    behavioural_life_months=36,
-    twelve_month_horizon_months=12,
-    min_lifetime_months=12,
-    period_months=1,
-    sicr={"relative_multiplier": 2.0, "absolute_increase": 0.02},
-)
-SCHEMA = {
-    "loan_id": pl.String,
-    "snapshot_date": pl.Date,
-    "product_code": pl.String,
-    "account_status": pl.String,
-    "outstanding_principal": MONEY,
-    "overdue_interest": MONEY,
-    "overdue_fees": MONEY,
-    "credit_limit": MONEY,
-    "annual_interest_rate": pl.Decimal(9, 6),
-    "maturity_date": pl.Date,
-    "ifrs9_stage": pl.Int32,
-    "pd_12m": pl.Float64,
-    "line_frozen": pl.Boolean,
-}
+#: The tests' policy, pinned in conftest.ECL_POLICY (not read from config/).
+POLICY = ecl_policy()
+SCHEMA = ecl_schema()
 
 
 def with_policy(**changes) -> EclPolicy:
