@@ -14,8 +14,7 @@ from loanrisk.cohort_marts import (
     vintage_loans_sql,
 )
 from loanrisk.config import ClassificationConfig
-from loanrisk.regulatory import ON_BOOK_SQL, npl_ratio_sql, npl_sql
-from loanrisk.sql import MONEY, quote
+from loanrisk.sql import MONEY, ON_BOOK_SQL, npl_ratio_sql, npl_sql, quote
 
 #: Marts stored per published day under lake/marts/<table>/snapshot_date=D
 #: (``marts_stage.py``, DESIGN.md section 3); their warehouse views read those files.

@@ -9,9 +9,10 @@ the day, plus a portfolio row per category or stage (``product_code = 'ALL'``, D
 sums over the products, shares and ratios recomputed on those sums); the product rows reconcile
 to the source: their sum over categories (stages) is the source's total.
 
-The NPL ratio has one definition (DESIGN.md §5 v2), written once here as SQL predicates
-(``ON_BOOK_SQL``, ``npl_sql``): ``npl_ratio_sql`` for the DuckDB marts (``portfolio_summary``)
-and ``npl_ratio`` (the same predicates through ``pl.sql_expr``) for ``reg_five_category``.
+The NPL ratio has one definition (DESIGN.md §5 v2), written once as SQL predicates in
+``loanrisk.sql`` (``ON_BOOK_SQL``, ``npl_sql``): ``npl_ratio_sql`` for the DuckDB marts
+(``portfolio_summary``) and ``npl_ratio`` (the same predicates through ``pl.sql_expr``) for
+``reg_five_category``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from loanrisk.config import FIVE_CATEGORY_ORDER
-from loanrisk.sql import quote
+from loanrisk.sql import ON_BOOK_SQL, npl_sql
 from loanrisk.yaml_models import Dpd, StrictModel, load_yaml_model
 
 MONEY = pl.Decimal(18, 2)
@@ -34,8 +35,6 @@ STAGES = (1, 2, 3)
 NEW, EXIT = "NEW", "EXIT"
 #: product_code of the portfolio rows (every product summed), DESIGN.md §6 v2.
 PORTFOLIO = "ALL"
-#: The balance sheet's loans (DESIGN.md §5 v2; IFRS 9 5.4.4: a written-off loan is derecognised).
-ON_BOOK_SQL = "account_status = 'ACTIVE'"
 
 
 class CreditReportPolicy(StrictModel):
@@ -64,21 +63,6 @@ class RegulatoryPolicy(StrictModel):
 def load_regulatory_policy(config_dir: Path) -> RegulatoryPolicy:
     """``<config_dir>/regulatory.yaml`` validated; a ``ConfigError`` names the file and the key."""
     return load_yaml_model(Path(config_dir) / "regulatory.yaml", RegulatoryPolicy)
-
-
-def npl_sql(npl_categories: Sequence[str]) -> str:
-    """SQL predicate of a non-performing loan: its five_category is an NPL class (DESIGN.md §5)."""
-    return f"five_category IN ({', '.join(quote(c) for c in npl_categories)})"
-
-
-def npl_ratio_sql(npl_categories: Sequence[str]) -> str:
-    """DESIGN.md §5 v2 NPL ratio, a DuckDB aggregate: NPL outstanding / outstanding, both of
-    the loans on the book (DOUBLE; null when nothing is on the book)."""
-    npl = f"({ON_BOOK_SQL}) AND ({npl_sql(npl_categories)})"
-    return (
-        f"CAST(coalesce(sum(outstanding_principal) FILTER (WHERE {npl}), 0) AS DOUBLE)"
-        f" / nullif(CAST(sum(outstanding_principal) FILTER (WHERE {ON_BOOK_SQL}) AS DOUBLE), 0)"
-    )
 
 
 def on_book() -> pl.Expr:
