@@ -19,7 +19,7 @@ import time
 import duckdb
 import polars as pl
 
-from loanrisk.aging import loan_aging
+from loanrisk.aging import five_category, ifrs9_stage, loan_aging
 from loanrisk.casting import read_landing
 from loanrisk.collections import classify_borrowers, collections_borrowers
 from loanrisk.config import Settings
@@ -58,8 +58,13 @@ def published(settings: Settings, day1: dt.date, day2: dt.date) -> dict[str, pl.
     with duckdb.connect(str(lake.warehouse), read_only=True) as con:
         sql = f"SELECT {ROLL_COLUMNS} FROM roll_rates WHERE snapshot_date = ?"
         roll = pl.from_arrow(con.sql(sql, params=[day2]).to_arrow_table())
+    # The shared core is the dpd rules: the baselines implement neither the PD rule that
+    # score_loans adds to the published stage nor upgrade probation, so both sides are compared
+    # on the rules' class and stage, recomputed from the published columns.
+    policy = settings.classification
+    aging = read("loan_aging").with_columns(five_category(policy), ifrs9_stage(policy))
     return {
-        "aging": read("loan_aging"),
+        "aging": aging,
         "roll_rates": roll,
         "channels": _disposition(read("collections_queue"), read("collections_suppressed")),
     }
