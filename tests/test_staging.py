@@ -8,27 +8,14 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from conftest import classification_policy
+from conftest import classification_policy, ecl_policy
 
-from loanrisk.ecl import EclPolicy
 from loanrisk.staging import with_loan_day_stage
 
 DAY = dt.date(2026, 6, 30)
 
-ECL = EclPolicy.model_validate(
-    {
-        "pd_term_structure": {"method": "constant_hazard"},
-        "lgd": {"CASH_LOAN": 0.75},
-        "credit_line_products": [],
-        "ccf": 0.5,
-        "rate_convention": "nominal",
-        "behavioural_life_months": 36,
-        "twelve_month_horizon_months": 12,
-        "min_lifetime_months": 12,
-        "period_months": 1,
-        "sicr": {"relative_multiplier": 2.0, "absolute_increase": 0.125},
-    }
-)
+#: The SICR rule with an absolute leg of 0.125, the rest as conftest.ECL_POLICY.
+ECL = ecl_policy(sicr={"relative_multiplier": 2.0, "absolute_increase": 0.125})
 
 
 def loans(*rows: dict) -> pl.LazyFrame:
