@@ -49,18 +49,19 @@ def _category_rank(name: str) -> int:
 
 
 def five_category(policy: ClassificationConfig, dpd: pl.Expr | None = None) -> pl.Expr:
-    """China 2023 risk-classification measures (retail, DPD-driven) with forbearance and
-    bankruptcy floors; every written-off loan is LOSS, closed loans are null."""
+    """China 2023 risk-classification measures (retail, DPD-driven; the dpd thresholds of the
+    profile in force) with forbearance and bankruptcy floors; every written-off loan is LOSS,
+    closed loans are null."""
     dpd = pl.col("dpd") if dpd is None else dpd
-    rules = policy.five_category
+    rules, edges = policy.five_category, policy.five_category.thresholds
     by_dpd = (
-        pl.when(dpd >= rules.loss_min_dpd)
+        pl.when(dpd >= edges.loss_min_dpd)
         .then(_category_rank("LOSS"))
-        .when(dpd >= rules.doubtful_min_dpd)
+        .when(dpd >= edges.doubtful_min_dpd)
         .then(_category_rank("DOUBTFUL"))
-        .when(dpd >= rules.substandard_min_dpd)
+        .when(dpd >= edges.substandard_min_dpd)
         .then(_category_rank("SUBSTANDARD"))
-        .when(dpd >= rules.special_mention_min_dpd)
+        .when(dpd >= edges.special_mention_min_dpd)
         .then(_category_rank("SPECIAL_MENTION"))
         .otherwise(_category_rank("NORMAL"))
     )

@@ -150,22 +150,6 @@ class FiveCategoryPolicy(StrictModel):
     def thresholds(self) -> CategoryThresholds:
         return self.profiles[self.profile]
 
-    @property
-    def special_mention_min_dpd(self) -> int:
-        return self.thresholds.special_mention_min_dpd
-
-    @property
-    def substandard_min_dpd(self) -> int:
-        return self.thresholds.substandard_min_dpd
-
-    @property
-    def doubtful_min_dpd(self) -> int:
-        return self.thresholds.doubtful_min_dpd
-
-    @property
-    def loss_min_dpd(self) -> int:
-        return self.thresholds.loss_min_dpd
-
 
 class Ifrs9Policy(StrictModel):
     stage3_dpd_over: Dpd
