@@ -1,8 +1,8 @@
 """The benchmark run: synthetic landing data (cached), the pipeline's two-day sequence timed
 stage by stage, the I/O floor, the baselines and their equality with the pipeline.
 
-Each business day runs ``loanrisk.stages.run_day`` itself, with every stage function of
-``loanrisk.stages`` wrapped for the duration so that each call is measured (wall, CPU incl.
+Each business day runs ``loanrisk.pipeline.stages.run_day`` itself, with every stage function of
+``loanrisk.pipeline.stages`` wrapped for the duration so that each call is measured (wall, CPU incl.
 children, peak RSS with VmHWM reset before the stage); what run_day does between stages is
 ``unattributed``. Imports are warmed before the first measurement.
 """
@@ -97,17 +97,12 @@ def warm_imports() -> None:
     import great_expectations  # noqa: F401
     import pandas  # noqa: F401
 
-    import loanrisk.collections_stage
-    import loanrisk.regulatory_stage
-    import loanrisk.report
-    import loanrisk.stages  # noqa: F401
-
 
 @contextmanager
 def stage_timers(records: list):
-    """Wrap each stage of ``loanrisk.stages`` so that run_day's calls append
+    """Wrap each stage of ``loanrisk.pipeline.stages`` so that run_day's calls append
     ``{"stage", "wall_s", "cpu_s", "peak_rss_mib"}`` to ``records``; restored on exit."""
-    import loanrisk.stages as stages
+    import loanrisk.pipeline.stages as stages
 
     names = [n for n in (*STAGES, *OPTIONAL_STAGES) if hasattr(stages, n)]
     originals = {name: getattr(stages, name) for name in names}
@@ -136,7 +131,7 @@ def stage_timers(records: list):
 
 def run_one_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
     """run_day for ``day``: end-to-end cost, each stage's cost, and the manifest's counts."""
-    from loanrisk.stages import run_day
+    from loanrisk.pipeline.stages import run_day
 
     records: list[dict] = []
     total = Cost()

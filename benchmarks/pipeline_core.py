@@ -19,15 +19,15 @@ import time
 import duckdb
 import polars as pl
 
-from loanrisk.aging import five_category, ifrs9_stage, loan_aging
-from loanrisk.casting import read_landing
-from loanrisk.collections import classify_borrowers, collections_borrowers
 from loanrisk.config import Settings
-from loanrisk.contracts import load_contract
-from loanrisk.feeds import LOANS
-from loanrisk.history import DAY_COLUMNS, advance_state
-from loanrisk.marts import roll_rates_sql
-from loanrisk.storage import lake_of
+from loanrisk.domain.aging import five_category, ifrs9_stage, loan_aging
+from loanrisk.domain.collections import classify_borrowers, collections_borrowers
+from loanrisk.domain.feeds import LOANS
+from loanrisk.domain.history import DAY_COLUMNS, advance_state
+from loanrisk.domain.marts import roll_rates_sql
+from loanrisk.lake.storage import lake_of
+from loanrisk.quality.casting import read_landing
+from loanrisk.quality.contracts import load_contract
 
 ROLL_COLUMNS = "from_bucket, to_bucket, loans, balance"
 

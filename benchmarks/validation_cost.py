@@ -92,20 +92,16 @@ def warm_imports() -> None:
     import polars  # noqa: F401
     import pyarrow  # noqa: F401
 
-    import loanrisk.gx_custom
-    import loanrisk.gx_validation
-    import loanrisk.validation_stage  # noqa: F401
-
 
 def measure(args: argparse.Namespace) -> dict:
-    import loanrisk.gx_validation as gxv
-    import loanrisk.gx_workers as gx_workers
+    import loanrisk.quality.gx_validation as gxv
+    import loanrisk.quality.gx_workers as gx_workers
     from loanrisk.config import load_settings
-    from loanrisk.contracts import load_contract
-    from loanrisk.parsing import read_text
-    from loanrisk.storage import Lake, write_partition
-    from loanrisk.validation import feed_rules, rule_counts
-    from loanrisk.validation_stage import flag_staged
+    from loanrisk.lake.storage import Lake, write_partition
+    from loanrisk.pipeline.validation_stage import flag_staged
+    from loanrisk.quality.contracts import load_contract
+    from loanrisk.quality.parsing import read_text
+    from loanrisk.quality.validation import feed_rules, rule_counts
 
     data_root = args.workdir / "data"
     shutil.rmtree(data_root, ignore_errors=True)
@@ -144,7 +140,7 @@ def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int]) -> dict
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     clock = Clock()
-    from loanrisk.storage import Lake
+    from loanrisk.lake.storage import Lake
 
     lake = Lake(data_root, data_root / "landing")
     try:

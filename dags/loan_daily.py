@@ -18,7 +18,7 @@ Operations (timings in the ``airflow:`` block of ``config/pipeline.yaml``):
 * ``age_loans`` depends on the past: a day's delinquency history needs the day before;
 * ``age_loans`` and ``score_loans`` combine the parts of their mapped shard tasks (one per
   shard of ``shards: K`` in ``execution.yaml``, by borrower; with K = 1 the single shard task has
-  nothing to do and the combine step computes the whole book, see ``loanrisk.shards``).
+  nothing to do and the combine step computes the whole book, see ``loanrisk.lake.shards``).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from loanrisk.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
-from loanrisk.feeds import FEEDS
-from loanrisk.orchestration import airflow_policy, outlets
+from loanrisk.airflow.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
+from loanrisk.domain.feeds import FEEDS
+from loanrisk.pipeline.orchestration import airflow_policy, outlets
 
 POLICY = airflow_policy()
 
@@ -59,85 +59,85 @@ def loan_daily():
         soft_fail=False,
     )
     def wait_for_loans_file(ds=None, params=None) -> bool:
-        from loanrisk.sensors import poke_landing_file
+        from loanrisk.airflow.sensors import poke_landing_file
 
         return poke_landing_file(ds, params)
 
     @task
     def ingest(feed: str, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("ingest", ds, params, feed)
 
     @task
     def validate(feed: str, staged: str, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("validate", ds, params, feed)
 
     @task
     def shard_numbers(ds=None, params=None) -> list[int]:
-        from loanrisk.orchestration import shard_numbers
+        from loanrisk.pipeline.orchestration import shard_numbers
 
         return shard_numbers(params)
 
     @task
     def age_loans_shard(shard: int, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("age_loans_shard", ds, params, shard=shard)
 
     @task(outlets=outlets("age_loans"), depends_on_past=True)
     def age_loans(parts: list[str], ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("age_loans", ds, params)
 
     @task(outlets=outlets("compute_signals"))
     def compute_signals(validated: list[str], ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("compute_signals", ds, params)
 
     @task
     def score_loans_shard(shard: int, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("score_loans_shard", ds, params, shard=shard)
 
     @task(outlets=outlets("score_loans"))
     def score_loans(parts: list[str], ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("score_loans", ds, params)
 
     @task(outlets=outlets("build_collections"))
     def build_collections(scored: str, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("build_collections", ds, params)
 
     @task(outlets=outlets("build_regulatory"))
     def build_regulatory(scored: str, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("build_regulatory", ds, params)
 
     @task(outlets=outlets("publish_warehouse"))
     def publish_warehouse(built: list[str], ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("publish_warehouse", ds, params)
 
     @task(outlets=outlets("finalize_run"))
     def finalize_run(published: str, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("finalize_run", ds, params)
 
     @task(outlets=outlets("build_report"))
     def build_report(published: str, ds=None, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("build_report", ds, params)
 

@@ -21,8 +21,8 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from loanrisk.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
-from loanrisk.orchestration import airflow_policy
+from loanrisk.airflow.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
+from loanrisk.pipeline.orchestration import airflow_policy
 
 POLICY = airflow_policy()
 
@@ -50,31 +50,31 @@ def loan_monthly():
         soft_fail=False,
     )
     def wait_for_month_end(ds=None, params=None):
-        from loanrisk.sensors import poke_month_end
+        from loanrisk.airflow.sensors import poke_month_end
 
         return poke_month_end(ds, params)
 
     @task
     def build_credit_report(day: str, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("rebuild_regulatory", day, params)
 
     @task
     def refresh_warehouse(day: str, reported: str, params=None) -> str:
-        from loanrisk.orchestration import run_stage
+        from loanrisk.pipeline.orchestration import run_stage
 
         return run_stage("publish_warehouse", day, params)
 
     @task
     def score_monitoring_summary(day: str, params=None) -> str:
-        from loanrisk.orchestration import run_month_step
+        from loanrisk.pipeline.orchestration import run_month_step
 
         return run_month_step("score_monitoring_summary", day, params)
 
     @task
     def refit_scorecard(day: str, params=None) -> str:
-        from loanrisk.orchestration import run_month_step
+        from loanrisk.pipeline.orchestration import run_month_step
 
         return run_month_step("refit", day, params)
 

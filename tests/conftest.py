@@ -41,7 +41,7 @@ def policy(config_dir):
 def outputs(root: Path) -> dict[str, str]:
     """sha256 of every published file of a data_root (lake Parquet, run records, extracts):
     what "a rerun gives the same bytes" compares."""
-    from loanrisk.storage import sha256_file
+    from loanrisk.lake.storage import sha256_file
 
     files = (
         sorted((root / "lake").rglob("*.parquet"))
@@ -75,7 +75,7 @@ def correct_day(landing: Path, day: dt.date) -> str:
 def classification_policy(**changes):
     """A classification policy pinned for unit tests (cbirc_2023 thresholds, two buckets), not
     read from config/; ``changes`` override five_category or ifrs9 keys."""
-    from loanrisk.config import ClassificationConfig
+    from loanrisk.domain.classification import ClassificationConfig
 
     five = {
         "profile": "cbirc_2023",
@@ -134,7 +134,7 @@ ECL_POLICY = {
 
 def ecl_policy(**changes):
     """``ECL_POLICY`` with ``changes``, validated."""
-    from loanrisk.ecl import EclPolicy
+    from loanrisk.domain.ecl import EclPolicy
 
     return EclPolicy.model_validate({**ECL_POLICY, **changes})
 

@@ -8,7 +8,13 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from loanrisk.aging import aging_bucket, days_past_due, five_category, ifrs9_stage, loan_aging
+from loanrisk.domain.aging import (
+    aging_bucket,
+    days_past_due,
+    five_category,
+    ifrs9_stage,
+    loan_aging,
+)
 
 DAY = dt.date(2026, 6, 30)
 MONEY = pl.Decimal(18, 2)

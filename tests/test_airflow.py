@@ -30,7 +30,7 @@ def dagbag():
 
 @pytest.fixture(scope="module")
 def airflow_policy():
-    from loanrisk.orchestration import airflow_policy
+    from loanrisk.pipeline.orchestration import airflow_policy
 
     return airflow_policy(PROJECT / "config")
 
@@ -72,7 +72,8 @@ def test_loan_daily_is_wired_as_designed(dagbag):
 def test_dag_file_has_no_heavy_top_level_imports(dag_file):
     code = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        "heavy = [m for m in ('polars', 'duckdb', 'great_expectations', 'loanrisk.stages') "
+        "heavy = [m for m in ('polars', 'duckdb', 'great_expectations', "
+        "'loanrisk.pipeline.stages') "
         "if m in sys.modules]; print('HEAVY=' + ','.join(heavy))"
     )
     done = subprocess.run(
@@ -100,7 +101,7 @@ def test_only_age_loans_depends_on_past(dagbag):
 
 
 def test_every_published_table_is_an_asset_outlet(dagbag):
-    from loanrisk.storage import CURATED_TABLES
+    from loanrisk.lake.storage import CURATED_TABLES
 
     dag = dagbag.dags["loan_daily"]
     uris = {a.uri: t.task_id for t in dag.tasks for a in t.outlets}
@@ -127,7 +128,7 @@ def test_every_published_table_is_an_asset_outlet(dagbag):
 def test_deadline_alert_and_failure_callback_are_configured(dagbag, airflow_policy, dag_id):
     from airflow.sdk import DeadlineReference
 
-    from loanrisk.alerts import on_task_failure
+    from loanrisk.airflow.alerts import on_task_failure
 
     dag = dagbag.dags[dag_id]
     [deadline] = dag.deadline
@@ -136,7 +137,7 @@ def test_deadline_alert_and_failure_callback_are_configured(dagbag, airflow_poli
     if dag_id == "loan_monthly":
         hours += airflow_policy.month_end_timeout_hours
     assert deadline.interval == dt.timedelta(hours=hours)
-    assert deadline.callback.path == "loanrisk.alerts.on_deadline_missed"
+    assert deadline.callback.path == "loanrisk.airflow.alerts.on_deadline_missed"
     for task in dag.tasks:
         callbacks = task.on_failure_callback  # a mapped task keeps the bare function
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
@@ -149,7 +150,7 @@ def _alerts(root, day):
 
 
 def test_failure_callback_appends_an_alert_line(tmp_path, config_dir):
-    from loanrisk.alerts import on_task_failure
+    from loanrisk.airflow.alerts import on_task_failure
 
     params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
     ti = SimpleNamespace(task_id="age_loans", dag_id="loan_daily", run_id="r1", try_number=3)
@@ -176,7 +177,7 @@ def test_failure_callback_appends_an_alert_line(tmp_path, config_dir):
 
 
 def test_deadline_callback_appends_an_alert_line(tmp_path, config_dir):
-    from loanrisk.alerts import on_deadline_missed
+    from loanrisk.airflow.alerts import on_deadline_missed
 
     run = {
         "dag_id": "loan_daily",
@@ -192,13 +193,13 @@ def test_deadline_callback_appends_an_alert_line(tmp_path, config_dir):
 
 
 def test_a_broken_alert_target_only_logs(tmp_path):
-    from loanrisk.alerts import write_alert
+    from loanrisk.airflow.alerts import write_alert
 
     assert write_alert({"ds": "2026-04-02"}, {"config_dir": str(tmp_path / "none")}) is None
 
 
 def test_landing_file_ready(tmp_path, config_dir):
-    from loanrisk.sensors import expected_landing_file, landing_file_ready
+    from loanrisk.airflow.sensors import expected_landing_file, landing_file_ready
 
     params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
     landing = tmp_path / "landing"
@@ -216,7 +217,7 @@ def test_landing_sensor_fails_naming_the_file_after_its_timeout(tmp_path, config
     import airflow.sdk
     from airflow.sdk.exceptions import AirflowSensorTimeout
 
-    from loanrisk.sensors import poke_landing_file
+    from loanrisk.airflow.sensors import poke_landing_file
 
     params = {"data_root": str(tmp_path), "config_dir": str(config_dir)}
     started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
@@ -262,7 +263,7 @@ def test_loan_monthly_is_wired_as_designed(dagbag, airflow_policy):
 def test_refit_is_skipped_unless_asked():
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from loanrisk.orchestration import run_month_step
+    from loanrisk.pipeline.orchestration import run_month_step
 
     with pytest.raises(AirflowSkipException):
         run_month_step("refit", "2026-04-30", {"refit": False})
@@ -272,10 +273,10 @@ def test_refit_is_skipped_unless_asked():
 def test_thirty_days_through_the_dag_publish_the_bytes_of_the_cli_backfill(tmp_path, config_dir):
     """30 days through loan_daily (dag.test per day, shard tasks mapped over 2 shards) against
     `loanrisk backfill` of the same days (unsharded): the same published bytes."""
-    from loanrisk.airflow_local import run_dag_test
+    from loanrisk.airflow.airflow_local import run_dag_test
     from loanrisk.cli import main
     from loanrisk.config import load_settings
-    from loanrisk.storage import Lake
+    from loanrisk.lake.storage import Lake
     from loanrisk.synth import generate
 
     first, last = dt.date(2026, 4, 1), dt.date(2026, 4, 30)
@@ -311,8 +312,8 @@ def test_thirty_days_through_the_dag_publish_the_bytes_of_the_cli_backfill(tmp_p
 
 
 def _month_end_work_reads_the_published_days(settings, first):
-    """loanrisk.monthly on a lake holding the whole of April, published."""
-    from loanrisk import monthly
+    """loanrisk.pipeline.monthly on a lake holding the whole of April, published."""
+    from loanrisk.pipeline import monthly
 
     lake = monthly.lake_of(settings)
     assert monthly.last_published_day(lake, dt.date(2026, 4, 20)) == dt.date(2026, 4, 30)

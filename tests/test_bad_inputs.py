@@ -26,15 +26,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loanrisk import gx_validation, gx_workers
-from loanrisk.casting import type_text
 from loanrisk.config import load_settings
-from loanrisk.contracts import load_contract
-from loanrisk.gates import GateError
-from loanrisk.gx_validation import run_suite, suite_table
-from loanrisk.parsing import raw_name, read_text
-from loanrisk.stages import lake_of, run_day
-from loanrisk.validation import derived_columns, feed_rules, flag_rows, rule_counts
+from loanrisk.pipeline.stages import lake_of, run_day
+from loanrisk.quality import gx_validation, gx_workers
+from loanrisk.quality.casting import type_text
+from loanrisk.quality.contracts import load_contract
+from loanrisk.quality.gates import GateError
+from loanrisk.quality.gx_validation import run_suite, suite_table
+from loanrisk.quality.parsing import raw_name, read_text
+from loanrisk.quality.validation import derived_columns, feed_rules, flag_rows, rule_counts
 
 DAY = dt.date(2026, 3, 1)
 FILE = "loans_2026-03-01.csv"
@@ -1101,11 +1101,11 @@ def test_gx_parsers_agree_with_polars_casts(physical_type, by_distinct_value, mo
     """... row by row, and once per distinct value (what big days of repeating text take)."""
     import pandas as pd
 
-    from loanrisk import gx_custom
-    from loanrisk.casting import cast_expr
-    from loanrisk.contracts import Column, polars_dtype
-    from loanrisk.gx_custom import parses_as
-    from loanrisk.parsing import raw_name
+    from loanrisk.quality import gx_custom
+    from loanrisk.quality.casting import cast_expr
+    from loanrisk.quality.contracts import Column, polars_dtype
+    from loanrisk.quality.gx_custom import parses_as
+    from loanrisk.quality.parsing import raw_name
 
     monkeypatch.setattr(gx_custom, "few_distinct", lambda rows, sample, found: by_distinct_value)
     values = [*PARSE_CASES[physical_type], None] * 2
@@ -1120,9 +1120,9 @@ def test_gx_parsers_agree_with_polars_casts(physical_type, by_distinct_value, mo
 def test_typing_by_distinct_value_equals_typing_every_row(physical_type):
     """A column of few distinct texts is typed once per text (``casting.type_text`` on big
     days): the same values, nulls and parse failures as ``cast_expr`` row by row."""
-    from loanrisk.casting import _typed_by_distinct, cast_expr
-    from loanrisk.contracts import Column, polars_dtype
-    from loanrisk.parsing import raw_name
+    from loanrisk.quality.casting import _typed_by_distinct, cast_expr
+    from loanrisk.quality.contracts import Column, polars_dtype
+    from loanrisk.quality.parsing import raw_name
 
     dtype = polars_dtype(physical_type, "test")
     column = Column("v", dtype, physical_type, required=False, unique=False, description="")
@@ -1139,7 +1139,7 @@ def test_blank_value_pattern_agrees_between_engines():
     it alike, and it is Polars' notion of white space (``strip_chars``)."""
     import pandas as pd
 
-    from loanrisk.rules import NOT_BLANK
+    from loanrisk.quality.rules import NOT_BLANK
 
     chars = [chr(c) for c in range(0x3001) if not 0xD800 <= c < 0xE000]
     values = [*chars, "", "  a ", "\u3000\u3000", "\x1c", "a\nb"]
@@ -1150,7 +1150,7 @@ def test_blank_value_pattern_agrees_between_engines():
 
 
 def test_resident_id_check_digit_by_base_13_equals_the_weighted_sum():
-    from loanrisk.rules import (
+    from loanrisk.quality.rules import (
         RESIDENT_ID_CHECK_CHARS,
         RESIDENT_ID_SHAPE,
         RESIDENT_ID_WEIGHTS,

@@ -37,7 +37,7 @@ def _run(root) -> dict:
 
 def test_every_stage_is_measured_on_both_days(bench):
     from benchmarks.harness import STAGES
-    from loanrisk.feeds import FEEDS
+    from loanrisk.domain.feeds import FEEDS
 
     run = _run(bench)
     expected = {f"{s}:{f}" for s in ("ingest_feed", "validate_feed") for f in FEEDS}

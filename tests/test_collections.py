@@ -10,23 +10,23 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from loanrisk.collections import (
+from loanrisk.domain.collections import (
     classify_borrowers,
     collections_borrowers,
     collections_capacity,
     collections_priority,
     load_collections_policy,
 )
-from loanrisk.collections_assign import (
+from loanrisk.domain.collections_assign import (
     assign_agencies,
     collections_movements,
     continue_episodes,
     empty_previous,
 )
-from loanrisk.collections_holds import contact_windows, with_holds
-from loanrisk.collections_stage import build_collections
+from loanrisk.domain.collections_holds import contact_windows, with_holds
 from loanrisk.errors import ConfigError
-from loanrisk.storage import Lake, sha256_file, write_partition
+from loanrisk.lake.storage import Lake, sha256_file, write_partition
+from loanrisk.pipeline.collections_stage import build_collections
 
 DAY = dt.date(2026, 10, 29)
 UTC = dt.UTC

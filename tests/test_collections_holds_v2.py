@@ -10,8 +10,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from loanrisk.collections import CHANNELS, CollectionsPolicy
-from loanrisk.collections_holds import with_holds
+from loanrisk.domain.collections import CHANNELS, CollectionsPolicy
+from loanrisk.domain.collections_holds import with_holds
 
 D = dt.date(2026, 10, 29)  # the business day; its queue is worked on D+1
 DAY = dt.timedelta(days=1)

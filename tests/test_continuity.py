@@ -8,7 +8,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from loanrisk.continuity import CONTINUITY_RULES, continuity_warnings, sample_loans
+from loanrisk.domain.continuity import CONTINUITY_RULES, continuity_warnings, sample_loans
 
 DAY = dt.date(2026, 6, 30)
 #: The credit-line products of the tests' policy (ecl.yaml credit_line_products in the pipeline).

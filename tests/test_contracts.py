@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 import yaml
 
-from loanrisk.contracts import load_contract, polars_dtype
 from loanrisk.errors import ConfigError
+from loanrisk.quality.contracts import load_contract, polars_dtype
 
 FEEDS = ("loan_snapshot", "events", "contacts")
 CONTRACTS = tuple(

@@ -18,9 +18,9 @@ import pytest
 from conftest import outputs
 
 from loanrisk.cli import main
-from loanrisk.faults import CRASH_ENV
-from loanrisk.locks import run_lock
-from loanrisk.storage import Lake, read_json
+from loanrisk.lake.faults import CRASH_ENV
+from loanrisk.lake.locks import run_lock
+from loanrisk.lake.storage import Lake, read_json
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import polars as pl
 
-from loanrisk import credit_report as cr
-from loanrisk.regulatory import CreditReportPolicy
-from loanrisk.regulatory_stage import AGING_COLUMNS, SNAPSHOT_COLUMNS
+from loanrisk.domain import credit_report as cr
+from loanrisk.domain.regulatory import CreditReportPolicy
+from loanrisk.pipeline.regulatory_stage import AGING_COLUMNS, SNAPSHOT_COLUMNS
 
 D = dt.date
 MONEY = pl.Decimal(18, 2)

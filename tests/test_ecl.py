@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import ecl_policy, ecl_schema
 
-from loanrisk.ecl import (
+from loanrisk.domain.ecl import (
     EclPolicy,
     discounted_shortfall,
     exposure_at_default,
@@ -23,9 +23,9 @@ from loanrisk.ecl import (
     projection_schedule,
     remaining_months,
 )
-from loanrisk.ecl_measure import ECL_COLUMNS, ecl_stage, expected_credit_loss
+from loanrisk.domain.ecl_measure import ECL_COLUMNS, ecl_stage, expected_credit_loss
+from loanrisk.domain.yaml_models import load_yaml_model
 from loanrisk.errors import ConfigError
-from loanrisk.yaml_models import load_yaml_model
 
 DAY = dt.date(2026, 6, 30)
 MONEY = pl.Decimal(18, 2)
@@ -244,7 +244,8 @@ def test_written_off_is_derecognised_ecl_0(policy):
 
 
 def test_the_ecl_measures_the_stage_it_is_given(policy):
-    """The stage (the PD rule included) is decided before the ECL (loanrisk.staging, tested in
+    """The stage (the PD rule included) is decided before the ECL (loanrisk.domain.staging, tested
+    in
     test_staging.py): a stage-1 loan whose PD has risen tenfold is still measured at 12 months."""
     rows = ecl(policy, *({"ifrs9_stage": s, "first_pd_12m": 0.01, "pd_12m": 0.1} for s in (1, 2)))
     assert [r["ecl_stage"] for r in rows] == [1, 2]

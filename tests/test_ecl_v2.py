@@ -12,10 +12,15 @@ import polars as pl
 import pytest
 from conftest import ecl_policy, ecl_schema
 
-from loanrisk.ecl import EclPolicy, effective_annual_rate, period_discount, projection_schedule
-from loanrisk.ecl_measure import ecl_stage, expected_credit_loss
-from loanrisk.features import SIGNAL_COLUMNS, utilisation
-from loanrisk.risk_actions import RiskActionPolicy, risk_actions, with_line_frozen
+from loanrisk.domain.ecl import (
+    EclPolicy,
+    effective_annual_rate,
+    period_discount,
+    projection_schedule,
+)
+from loanrisk.domain.ecl_measure import ecl_stage, expected_credit_loss
+from loanrisk.domain.features import SIGNAL_COLUMNS, utilisation
+from loanrisk.domain.risk_actions import RiskActionPolicy, risk_actions, with_line_frozen
 
 DAY = dt.date(2026, 6, 30)
 MONEY = pl.Decimal(18, 2)

@@ -7,9 +7,9 @@ import json
 
 import polars as pl
 
-from loanrisk.extracts import neutralise_formulas, write_extract_files, write_extract_manifest
-from loanrisk.stages import lake_of
-from loanrisk.storage import sha256_file
+from loanrisk.lake.extracts import neutralise_formulas, write_extract_files, write_extract_manifest
+from loanrisk.lake.storage import sha256_file
+from loanrisk.pipeline.stages import lake_of
 
 DAY = dt.date(2026, 10, 29)
 

@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 import yaml
 
-from loanrisk.contracts import load_contract
-from loanrisk.stages import age_loans, lake_of
-from loanrisk.storage import write_partition
+from loanrisk.lake.storage import write_partition
+from loanrisk.pipeline.stages import age_loans, lake_of
+from loanrisk.quality.contracts import load_contract
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def test_card(tmp_path_factory, config_dir):
 
 @pytest.fixture(scope="module")
 def fitted(history, test_card, tmp_path_factory):
-    from loanrisk.fit_scorecard import fit_scorecard
+    from loanrisk.modelling.fit_scorecard import fit_scorecard
 
     out = tmp_path_factory.mktemp("fitted")
     return fit_scorecard(history, START, END, out, test_card), out
@@ -77,8 +77,8 @@ def test_the_fitted_card_discriminates_out_of_time(fitted):
 
 
 def test_the_written_card_loads_and_scores(fitted, history):
-    from loanrisk.fit_sample import day_features
-    from loanrisk.scorecard import load_scorecard, score_loans
+    from loanrisk.domain.scorecard import load_scorecard, score_loans
+    from loanrisk.modelling.fit_sample import day_features
 
     result, _ = fitted
     card = load_scorecard(result["scorecard"])
@@ -101,7 +101,7 @@ def test_the_report_has_bins_iv_ks_gini_and_psi(fitted):
 
 
 def test_a_rerun_gives_the_same_bytes(fitted, history, test_card, tmp_path):
-    from loanrisk.fit_scorecard import fit_scorecard
+    from loanrisk.modelling.fit_scorecard import fit_scorecard
 
     result, _ = fitted
     again = fit_scorecard(history, START, END, tmp_path, test_card)

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from loanrisk import marts
+from loanrisk.domain import marts
 
 JULY, AUGUST = dt.date(2026, 7, 31), dt.date(2026, 8, 31)
 

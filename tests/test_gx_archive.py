@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from loanrisk.gx_archive import STORE_DAYS, archive_old_results
+from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
 
 DAY = dt.date(2026, 5, 31)
 

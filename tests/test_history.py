@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from loanrisk.history import DAY_COLUMNS, advance_state, running_peaks, state_from_history
+from loanrisk.domain.history import DAY_COLUMNS, advance_state, running_peaks, state_from_history
 
 D0 = dt.date(2025, 1, 1)
 WINDOW = 365
@@ -146,9 +146,9 @@ def test_running_peaks_keep_only_possible_future_maxima():
 
 
 def test_state_columns_are_the_contracts(config_dir):
-    from loanrisk.contracts import load_contract
-    from loanrisk.history import STATE_SCHEMA
-    from loanrisk.probation import PROBATION_SCHEMA
+    from loanrisk.domain.history import STATE_SCHEMA
+    from loanrisk.domain.probation import PROBATION_SCHEMA
+    from loanrisk.quality.contracts import load_contract
 
     contract = load_contract(config_dir.parent / "data_contracts", "loan_state")
     probation = {k: v for k, v in PROBATION_SCHEMA.items() if k != "loan_id"}

@@ -12,11 +12,11 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from loanrisk.aging_stage import recompute_later_days
-from loanrisk.contracts import load_contract
-from loanrisk.history import DAY_COLUMNS, STATE_SCHEMA, state_from_history
-from loanrisk.stages import age_loans, lake_of
-from loanrisk.storage import read_json, write_partition
+from loanrisk.domain.history import DAY_COLUMNS, STATE_SCHEMA, state_from_history
+from loanrisk.lake.storage import read_json, write_partition
+from loanrisk.pipeline.aging_stage import recompute_later_days
+from loanrisk.pipeline.stages import age_loans, lake_of
+from loanrisk.quality.contracts import load_contract
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +77,8 @@ def test_stored_chain_equals_recomputation_from_every_stored_day(chain):
 
 
 def test_missing_previous_day_stops_unless_the_gap_is_allowed(chain, tmp_path, config_dir):
-    from loanrisk.aging_stage import HistoryGapError
     from loanrisk.config import load_settings
+    from loanrisk.pipeline.aging_stage import HistoryGapError
 
     settings = load_settings(config_dir, tmp_path / "gap")
     lake = lake_of(settings)
@@ -129,6 +129,6 @@ def test_rerunning_an_earlier_day_recomputes_the_days_after_it(chain):
 
 
 def _sha(lake, n: int) -> str:
-    from loanrisk.storage import sha256_file
+    from loanrisk.lake.storage import sha256_file
 
     return sha256_file(lake.partition_file("curated", "loan_aging", day(n)))

@@ -14,22 +14,22 @@ import time
 
 import pytest
 
-from loanrisk.locks import (
+from loanrisk.lake.locks import (
     RunLockedError,
     StaleLockError,
     lock_path,
     read_holder,
     run_lock,
 )
-from loanrisk.storage import Lake
+from loanrisk.lake.storage import Lake
 
 DAY = dt.date(2026, 5, 2)
 
 HOLDER = """
 import datetime as dt, sys
 from pathlib import Path
-from loanrisk.locks import run_lock
-from loanrisk.storage import Lake
+from loanrisk.lake.locks import run_lock
+from loanrisk.lake.storage import Lake
 root = Path(sys.argv[1])
 with run_lock(Lake(root, root / "landing"), dt.date(2026, 5, 2), purpose="run"):
     print("held", flush=True)

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from loanrisk import cohort_marts, marts
+from loanrisk.domain import cohort_marts, marts
 
 D1, D2 = dt.date(2026, 8, 30), dt.date(2026, 8, 31)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from loanrisk.ordering import sorted_by
-from loanrisk.storage import write_partition
+from loanrisk.domain.ordering import sorted_by
+from loanrisk.lake.storage import write_partition
 
 
 def test_a_frame_out_of_order_is_sorted_and_one_in_order_is_kept_and_flagged():

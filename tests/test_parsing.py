@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loanrisk.contracts import load_contract
-from loanrisk.parsing import SOURCE_LINE, file_facts, read_text
+from loanrisk.quality.contracts import load_contract
+from loanrisk.quality.parsing import SOURCE_LINE, file_facts, read_text
 
 HEADER = "contact_id,borrower_id,loan_id,contact_time,channel,outcome,promise_date,promise_amount"
 ROW = "C{n},B{n},L{n},2026-03-01T09:00:00+08:00,SMS,NO_ANSWER,,"

@@ -14,8 +14,8 @@ import pytest
 from conftest import correct_day, outputs
 
 from loanrisk.cli import main
-from loanrisk.marts import MATERIALIZED
-from loanrisk.storage import Lake, sha256_file
+from loanrisk.domain.marts import MATERIALIZED
+from loanrisk.lake.storage import Lake, sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +62,8 @@ def test_rerun_gives_identical_bytes(book, config_dir):
 def test_warehouse_is_rebuilt_only_when_its_views_change(book, config_dir):
     """A published day needs no rebuild (views read the lake by glob); a changed view set does."""
     from loanrisk.config import load_settings
-    from loanrisk.storage import lake_of
-    from loanrisk.warehouse import refresh_warehouse
+    from loanrisk.lake.storage import lake_of
+    from loanrisk.lake.warehouse import refresh_warehouse
 
     settings = load_settings(config_dir, book)
     lake, refresh = (
@@ -152,7 +152,7 @@ CONTRACT_VIEWS = ("loan_aging", "loan_state", "loan_quarantine", "pipeline_runs"
 
 @pytest.mark.parametrize("view", [*CONTRACT_VIEWS, *MATERIALIZED])
 def test_published_views_carry_their_contract_columns(book, config_dir, view):
-    from loanrisk.contracts import load_contract
+    from loanrisk.quality.contracts import load_contract
 
     contract = load_contract(config_dir.parent / "data_contracts", view)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from conftest import classification_policy as policy
 
-from loanrisk.aging import five_category, ifrs9_stage
-from loanrisk.probation import probation_state, with_probation
+from loanrisk.domain.aging import five_category, ifrs9_stage
+from loanrisk.domain.probation import probation_state, with_probation
 
 START = dt.date(2026, 1, 1)
 

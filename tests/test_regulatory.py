@@ -13,17 +13,18 @@ import duckdb
 import polars as pl
 import pytest
 
-from loanrisk import credit_report as cr
 from loanrisk.config import load_settings
-from loanrisk.errors import ConfigError
-from loanrisk.marts import portfolio_summary_sql
-from loanrisk.regulatory import (
+from loanrisk.domain import credit_report as cr
+from loanrisk.domain.marts import portfolio_summary_sql
+from loanrisk.domain.regulatory import (
     five_category_report,
     ifrs9_ecl_report,
     load_regulatory_policy,
     stage_transfers,
 )
-from loanrisk.regulatory_stage import (
+from loanrisk.errors import ConfigError
+from loanrisk.lake.storage import sha256_file, write_partition
+from loanrisk.pipeline.regulatory_stage import (
     AGING_COLUMNS,
     SNAPSHOT_COLUMNS,
     ReconciliationError,
@@ -31,8 +32,7 @@ from loanrisk.regulatory_stage import (
     build_regulatory,
     extract_kind,
 )
-from loanrisk.stages import lake_of
-from loanrisk.storage import sha256_file, write_partition
+from loanrisk.pipeline.stages import lake_of
 
 D = dt.date
 MONEY = pl.Decimal(18, 2)

@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from loanrisk.domain.scorecard import Stability
 from loanrisk.errors import InputFileError
+from loanrisk.lake.storage import Lake
 from loanrisk.report import bars, build_risk_report, charts, fmt, monitoring, scores
 from loanrisk.report.data import ReportData
-from loanrisk.scorecard import Stability
-from loanrisk.storage import Lake
 
 DAY = dt.date(2026, 8, 31)
 STABILITY = Stability(watch=0.10, shift=0.25)  # as config/scorecard.yaml

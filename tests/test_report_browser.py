@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from test_report import CHARTS, DAY, RISK_CHARTS, make_lake
 
+from loanrisk.domain.scorecard import load_scorecard
+from loanrisk.lake.storage import Lake
 from loanrisk.report import build_risk_report
-from loanrisk.scorecard import load_scorecard
-from loanrisk.storage import Lake
 
 #: The PSI reading the pipeline's reports use (config/scorecard.yaml).
 STABILITY = load_scorecard(Path(__file__).parents[1] / "config" / "scorecard.yaml").stability

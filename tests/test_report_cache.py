@@ -15,14 +15,14 @@ import polars as pl
 import pytest
 from conftest import correct_day
 
-from loanrisk import cohort_marts, marts
 from loanrisk.cli import main
 from loanrisk.config import load_settings
-from loanrisk.marts_stage import mart_frames
+from loanrisk.domain import cohort_marts, marts
+from loanrisk.domain.scorecard import load_scorecard
+from loanrisk.lake.storage import Lake, write_partition
+from loanrisk.pipeline.marts_stage import mart_frames
 from loanrisk.report import data as report_data
 from loanrisk.report import risk_data
-from loanrisk.scorecard import load_scorecard
-from loanrisk.storage import Lake, write_partition
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from loanrisk.domain.features import SIGNAL_COLUMNS
+from loanrisk.domain.risk_actions import load_risk_action_policy, risk_actions
 from loanrisk.errors import ConfigError
-from loanrisk.features import SIGNAL_COLUMNS
-from loanrisk.risk_actions import load_risk_action_policy, risk_actions
 
 DAY = dt.date(2026, 10, 29)
 

@@ -9,9 +9,8 @@ import polars as pl
 import pytest
 import yaml
 
-from loanrisk.errors import ConfigError
-from loanrisk.score_monitoring import ZERO_SHARE, characteristic_drift, score_psi
-from loanrisk.scorecard import (
+from loanrisk.domain.score_monitoring import ZERO_SHARE, characteristic_drift, score_psi
+from loanrisk.domain.scorecard import (
     Scaling,
     Scorecard,
     load_scorecard,
@@ -19,6 +18,7 @@ from loanrisk.scorecard import (
     scale_score,
     score_loans,
 )
+from loanrisk.errors import ConfigError
 
 DAY = dt.date(2026, 3, 1)
 CARD = {

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from conftest import outputs
 
-from loanrisk import stages
 from loanrisk.config import ExecutionConfig, load_settings
-from loanrisk.shards import ShardError, borrower_shard
+from loanrisk.lake.shards import ShardError, borrower_shard
+from loanrisk.pipeline import stages
 
 SHARDED = ("age_loans_shard", "score_loans_shard")
 START = dt.date(2026, 6, 1)

@@ -11,12 +11,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loanrisk import signal_windows as w
-from loanrisk import signals as s
-from loanrisk.contracts import load_contract
+from loanrisk.domain import signal_windows as w
+from loanrisk.domain import signals as s
 from loanrisk.errors import ConfigError
-from loanrisk.signals_stage import compute_signals
-from loanrisk.storage import Lake, write_partition
+from loanrisk.lake.storage import Lake, write_partition
+from loanrisk.pipeline.signals_stage import compute_signals
+from loanrisk.quality.contracts import load_contract
 
 D = dt.date(2026, 6, 30)
 UTC = dt.UTC

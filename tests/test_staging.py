@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from conftest import classification_policy, ecl_policy
 
-from loanrisk.staging import with_loan_day_stage
+from loanrisk.domain.staging import with_loan_day_stage
 
 DAY = dt.date(2026, 6, 30)
 

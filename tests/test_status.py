@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from loanrisk.cli import main
-from loanrisk.stages import lake_of
-from loanrisk.status import day_statuses
+from loanrisk.lake.status import day_statuses
+from loanrisk.pipeline.stages import lake_of
 
 pytestmark = pytest.mark.slow
 

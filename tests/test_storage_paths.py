@@ -1,4 +1,4 @@
-"""data_root as an fsspec URL, and paths under it built by ``loanrisk.storage.Lake`` only."""
+"""data_root as an fsspec URL, and paths under it built by ``loanrisk.lake.storage.Lake`` only."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from loanrisk.config import load_settings
-from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import ConfigError
+from loanrisk.quality.contracts import Contract, load_contract
 from loanrisk.synth import generate
 
 START = dt.date(2026, 3, 1)

@@ -15,11 +15,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from loanrisk.gates import GateError
-from loanrisk.gx_archive import STORE_DAYS, archive_old_results
-from loanrisk.gx_validation import results_store
-from loanrisk.stages import lake_of, run_day
-from loanrisk.validation_docs import build_validation_docs, relinked
+from loanrisk.pipeline.stages import lake_of, run_day
+from loanrisk.quality.gates import GateError
+from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
+from loanrisk.quality.gx_validation import results_store
+from loanrisk.report.validation_docs import build_validation_docs, relinked
 
 pytestmark = pytest.mark.slow
 

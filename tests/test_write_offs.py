@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 from loanrisk.config import load_settings
-from loanrisk.regulatory_stage import extract_kind
-from loanrisk.stages import lake_of
-from loanrisk.storage import sha256_file, write_partition
-from loanrisk.write_offs import daily_write_offs, write_offs_report
-from loanrisk.write_offs_stage import WRITE_OFFS, write_offs_day
+from loanrisk.domain.write_offs import daily_write_offs, write_offs_report
+from loanrisk.lake.storage import sha256_file, write_partition
+from loanrisk.pipeline.regulatory_stage import extract_kind
+from loanrisk.pipeline.stages import lake_of
+from loanrisk.pipeline.write_offs_stage import WRITE_OFFS, write_offs_day
 
 D = dt.date
 OCT15, OCT30, OCT31, NOV1 = D(2026, 10, 15), D(2026, 10, 30), D(2026, 10, 31), D(2026, 11, 1)

@@ -7,29 +7,21 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, model_validator
 
+from loanrisk.domain.classification import ClassificationConfig
+from loanrisk.domain.yaml_models import Share, StrictModel, load_yaml_model
 from loanrisk.errors import ConfigError
-from loanrisk.yaml_models import Dpd, Money, Share, StrictModel, load_yaml_model
 
 if TYPE_CHECKING:
-    from loanrisk.collections import CollectionsPolicy
-    from loanrisk.ecl import EclPolicy
-    from loanrisk.regulatory import RegulatoryPolicy
-    from loanrisk.risk_actions import RiskActionPolicy
-    from loanrisk.scorecard import Scorecard
-    from loanrisk.signals import SignalPolicy
-
-FiveCategory = Literal["NORMAL", "SPECIAL_MENTION", "SUBSTANDARD", "DOUBTFUL", "LOSS"]
-FIVE_CATEGORY_ORDER: tuple[str, ...] = (
-    "NORMAL",
-    "SPECIAL_MENTION",
-    "SUBSTANDARD",
-    "DOUBTFUL",
-    "LOSS",
-)
+    from loanrisk.domain.collections import CollectionsPolicy
+    from loanrisk.domain.ecl import EclPolicy
+    from loanrisk.domain.regulatory import RegulatoryPolicy
+    from loanrisk.domain.risk_actions import RiskActionPolicy
+    from loanrisk.domain.scorecard import Scorecard
+    from loanrisk.domain.signals import SignalPolicy
 
 
 class ValidationPolicy(StrictModel):
@@ -87,116 +79,8 @@ class ExecutionConfig(StrictModel):
     changes a published byte, so the file is outside the config hash of the manifests."""
 
     #: Shards of the per-loan stages (age_loans, score_loans): 1 runs them whole; K > 1 runs K
-    #: shard tasks by borrower and a combine step (``loanrisk.shards``).
+    #: shard tasks by borrower and a combine step (``loanrisk.lake.shards``).
     shards: Annotated[int, Field(ge=1, le=256)] = 1
-
-
-class AgingBucket(StrictModel):
-    name: str = Field(min_length=1)
-    max_dpd: Dpd | None
-
-
-class CategoryThresholds(StrictModel):
-    """The lowest dpd of each category of one classification profile; NORMAL below
-    special_mention_min_dpd."""
-
-    special_mention_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
-    substandard_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
-    doubtful_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
-    loss_min_dpd: Annotated[int, Field(ge=1, le=100_000)]
-
-    @model_validator(mode="after")
-    def _thresholds_ascend(self) -> CategoryThresholds:
-        edges = [
-            self.special_mention_min_dpd,
-            self.substandard_min_dpd,
-            self.doubtful_min_dpd,
-            self.loss_min_dpd,
-        ]
-        if edges != sorted(set(edges)) or len(set(edges)) != 4:
-            raise ValueError(
-                "special_mention_min_dpd < substandard_min_dpd < doubtful_min_dpd < "
-                f"loss_min_dpd must hold (got {edges})"
-            )
-        return self
-
-
-Months = Annotated[int, Field(ge=0, le=120)]
-
-
-class FiveCategoryPolicy(StrictModel):
-    """DESIGN.md §5 five-category classification: the profile in force (its dpd thresholds),
-    the floors, and the conditions for upgrading a non-performing loan."""
-
-    profile: str = Field(min_length=1)
-    profiles: dict[str, CategoryThresholds] = Field(min_length=1)
-    forbearance_floor: FiveCategory
-    bankruptcy_floor: FiveCategory
-    npl_categories: tuple[FiveCategory, ...] = Field(min_length=1)
-    npl_upgrade_min_repayments: Annotated[int, Field(ge=0, le=120)]
-    npl_upgrade_min_months: Months
-    forbearance_observation_months: Months
-
-    @model_validator(mode="after")
-    def _profile_defined(self) -> FiveCategoryPolicy:
-        if self.profile not in self.profiles:
-            raise ValueError(
-                f"profile {self.profile[:200]!r} is not one of the profiles defined "
-                f"({', '.join(sorted(self.profiles))})"
-            )
-        return self
-
-    @property
-    def thresholds(self) -> CategoryThresholds:
-        return self.profiles[self.profile]
-
-
-class Ifrs9Policy(StrictModel):
-    stage3_dpd_over: Dpd
-    stage2_dpd_over: Dpd
-    forbearance_is_stage2: bool
-    bankruptcy_is_stage3: bool
-    stage3_probation_months: Months
-    stage2_probation_months: Months
-
-    @model_validator(mode="after")
-    def _stage2_below_stage3(self) -> Ifrs9Policy:
-        if self.stage2_dpd_over >= self.stage3_dpd_over:
-            raise ValueError(
-                f"stage2_dpd_over ({self.stage2_dpd_over}) must be below "
-                f"stage3_dpd_over ({self.stage3_dpd_over})"
-            )
-        return self
-
-
-class HistoryPolicy(StrictModel):
-    window_days: Annotated[int, Field(ge=1, le=3_660)]
-    cure_window_days: Annotated[int, Field(ge=1, le=3_660)]
-
-
-class ClassificationConfig(StrictModel):
-    materiality_amount: Money
-    aging_buckets: tuple[AgingBucket, ...] = Field(min_length=1)
-    written_off_bucket: str = Field(min_length=1)
-    closed_bucket: str = Field(min_length=1)
-    five_category: FiveCategoryPolicy
-    ifrs9: Ifrs9Policy
-    history: HistoryPolicy
-
-    @model_validator(mode="after")
-    def _buckets_cover_all_dpd(self) -> ClassificationConfig:
-        bounds = [b.max_dpd for b in self.aging_buckets]
-        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
-            raise ValueError("aging_buckets: only the last bucket may (and must) have max_dpd null")
-        finite = [b for b in bounds[:-1] if b is not None]
-        if finite != sorted(set(finite)) or len(set(finite)) != len(finite):
-            raise ValueError(f"aging_buckets: max_dpd must strictly ascend (got {finite})")
-        if finite and finite[0] != 0:
-            raise ValueError("aging_buckets: the first bucket must be max_dpd 0 (current loans)")
-        names = [b.name for b in self.aging_buckets] + [self.written_off_bucket, self.closed_bucket]
-        if len(set(names)) != len(names):
-            raise ValueError(f"aging bucket names must be unique (got {names})")
-        return self
 
 
 def default_config_dir() -> Path:
@@ -253,13 +137,13 @@ POLICY_FILES = (
 
 def load_risk_policies(config_dir: Path) -> RiskPolicies:
     # Imported here: they import Polars, which DAG files reading the Airflow policy through this
-    # module must not pay for, and loanrisk.regulatory imports this module.
-    from loanrisk.collections import load_collections_policy
-    from loanrisk.ecl import load_ecl_policy
-    from loanrisk.regulatory import load_regulatory_policy
-    from loanrisk.risk_actions import load_risk_action_policy
-    from loanrisk.scorecard import load_scorecard
-    from loanrisk.signals import load_signal_policy
+    # module must not pay for, and loanrisk.domain.regulatory imports this module.
+    from loanrisk.domain.collections import load_collections_policy
+    from loanrisk.domain.ecl import load_ecl_policy
+    from loanrisk.domain.regulatory import load_regulatory_policy
+    from loanrisk.domain.risk_actions import load_risk_action_policy
+    from loanrisk.domain.scorecard import load_scorecard
+    from loanrisk.domain.signals import load_signal_policy
 
     return RiskPolicies(
         scorecard=load_scorecard(config_dir / "scorecard.yaml"),
@@ -285,7 +169,7 @@ def local_root(value: str | Path) -> Path:
 
     Only a local filesystem (a path, ``file://``) is taken: the lake's atomic writes are POSIX
     renames, the run lock is ``flock`` and DuckDB's views read local files; object storage
-    (``s3://``, ``memory://``, ...) needs the ``loanrisk.storage.Lake`` write path ported first
+    (``s3://``, ``memory://``, ...) needs the ``loanrisk.lake.storage.Lake`` write path ported first
     (README, "Scale-out")."""
     text = str(value)
     if "://" not in text:

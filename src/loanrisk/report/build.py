@@ -6,10 +6,10 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from loanrisk.domain.scorecard import Stability
+from loanrisk.lake.storage import Lake, write_bytes_atomic
 from loanrisk.report.data import load_report_data
 from loanrisk.report.page import render
-from loanrisk.scorecard import Stability
-from loanrisk.storage import Lake, write_bytes_atomic
 
 
 def docs_link(lake: Lake, business_date: dt.date) -> str:

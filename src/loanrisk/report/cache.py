@@ -7,7 +7,7 @@ A section's rows are a warehouse view (``vintage_loans``, ``delinquency_entries`
 is stored under ``lake/marts/<view>/month=YYYY-MM`` beside the fingerprint of the published
 days it was computed from (their loan_aging and loan_state sha256, from the run manifests) and
 recomputed only when that changes (a day of the month rerun or published late); the current
-month is computed live. The view's SQL stays the one in ``loanrisk.marts``: a month is that
+month is computed live. The view's SQL stays the one in ``loanrisk.domain.marts``: a month is that
 view with ``loan_aging`` and ``loan_state`` limited to the month (``scope.py``).
 
 The vintage curves read every month since history began, so their complete months are also
@@ -24,10 +24,10 @@ import shutil
 
 import polars as pl
 
-from loanrisk.cohort_marts import combine_vintage_loans_sql
+from loanrisk.domain.cohort_marts import combine_vintage_loans_sql
+from loanrisk.domain.sql import quote
+from loanrisk.lake.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
 from loanrisk.report import scope
-from loanrisk.sql import quote
-from loanrisk.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
 
 
 def published_months(con, first: dt.date, last: dt.date) -> dict[dt.date, list[dt.date]]:

@@ -12,12 +12,12 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from loanrisk.domain.scorecard import Stability
+from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
+from loanrisk.lake.storage import Lake
 from loanrisk.report import cache, risk_data, scope, write_offs
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
-from loanrisk.scorecard import Stability
-from loanrisk.sql import quote
-from loanrisk.storage import Lake
 
 TREND_DAYS = 90
 MAX_VINTAGES = 12

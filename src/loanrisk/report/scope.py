@@ -12,7 +12,7 @@ binds before the warehouse's own (the temp schema comes first in its search path
   instead of a parse of every manifest per query;
 * ``loan_aging`` and ``loan_state``: views of the warehouse's, limited to the dates a section
   shows. The mart views then compute over those rows only; their SQL stays the one in
-  ``loanrisk.marts``;
+  ``loanrisk.domain.marts``;
 * for vintages and cure rates, the per-loan and per-event views the marts read
   (``vintage_loans``, ``delinquency_entries``, ``delinquency_cures``): tables combining stored
   month extracts with the current month (``cache.py``).
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from loanrisk.sql import quote
-from loanrisk.storage import Lake
+from loanrisk.domain.sql import quote
+from loanrisk.lake.storage import Lake
 
 #: Tables pointed at the days a section reads, and the lake zone of their daily files.
 BOUNDED = {"loan_aging": "curated", "loan_state": "curated"}
@@ -77,7 +77,7 @@ def snapshot_runs(con, views: set[str], lake: Lake, day: dt.date) -> None:
     columns and types, and every other run day's date and status, read in Python (what the
     bounded views and marts ask): the view parses every manifest, 0.2 s at 365 days. Without
     the day's manifest (a warehouse not built from this lake), the view in full."""
-    from loanrisk.runs import run_statuses
+    from loanrisk.lake.runs import run_statuses
 
     if "pipeline_runs" not in views:
         return
@@ -105,7 +105,7 @@ def snapshot_statuses(con, lake: Lake) -> None:
     """``pipeline_runs`` as each run day's date and status only, read from the manifests in
     Python (0.025 s at 365 days, against 0.2 s for the view's ``read_json`` of them all): what
     the marts and the bounded views ask of it."""
-    from loanrisk.runs import run_statuses
+    from loanrisk.lake.runs import run_statuses
 
     run_ddl(con, "CREATE TEMP TABLE pipeline_runs (snapshot_date DATE, status VARCHAR)")
     _insert_statuses(con, run_statuses(lake))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
+from loanrisk.domain.scorecard import Stability
 from loanrisk.report import bars, charts, fmt
 from loanrisk.report.data import TREND_DAYS, ReportData
 from loanrisk.report.fmt import esc
 from loanrisk.report.risk_data import Band, Scores
 from loanrisk.report.sections import date_ticks
 from loanrisk.report.tables import figure, not_available, ordered, section, table
-from loanrisk.scorecard import Stability
 
 TONES = {"stable": "ok", "watch": "warn", "shifted": "bad"}
 ACTIONS = {

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from loanrisk.config import load_settings
-from loanrisk.contracts import Contract, load_contract
 from loanrisk.errors import UsageError
+from loanrisk.quality.contracts import Contract, load_contract
 from loanrisk.synth.contacts import contacts_frame
 from loanrisk.synth.dates import from_day, to_day
 from loanrisk.synth.events import events_frame

@@ -2,7 +2,8 @@
 
 Every borrower on the book logs in, buys and transfers at configured daily rates, at times drawn
 from a diurnal profile, from their current device and home region. On top of that, the patterns
-the monitoring signals look for (``loanrisk.signals``): bursts of failed logins from an unknown
+the monitoring signals look for (``loanrisk.domain.signals``): bursts of failed logins from an
+unknown
 device and region (some ending in a successful login), new devices, trips (a day's events from
 another region), spikes of purchases and transfers out, accounts drained by outflows in the days
 before a due date, disbursements (TRANSFER_IN) that are sometimes cashed out within hours; each

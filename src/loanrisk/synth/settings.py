@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from loanrisk.config import default_config_dir
-from loanrisk.yaml_models import StrictModel, load_yaml_model
+from loanrisk.domain.yaml_models import StrictModel, load_yaml_model
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 Rate = Annotated[float, Field(ge=0, le=1000)]

@@ -1,0 +1,49 @@
+"""What every loanrisk DAG shares: task defaults (retries with back-off, the failure hook) and
+the run params that point a run at another lake. Imported by the DAG files: keep it light."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DeadlineAlert, DeadlineReference, Param, SyncCallback
+
+from loanrisk.airflow.alerts import on_deadline_missed, on_task_failure
+
+DEFAULT_ARGS = {
+    "owner": "risk-data-engineering",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(minutes=30),
+    "on_failure_callback": on_task_failure,
+}
+
+
+#: Schedule settings both DAGs share: UTC intervals from 2026, no catch-up (backfills are
+#: explicit), one run at a time (history and day-over-day gates chain the runs).
+DAG_SETTINGS = {
+    "start_date": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+}
+
+
+def late_run_alert(dag_id: str, hours: float) -> DeadlineAlert:
+    """Airflow 3 deadline alert: a run unfinished ``hours`` after it was queued is reported
+    through ``loanrisk.airflow.alerts`` (SLAs are gone in Airflow 3)."""
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=dt.timedelta(hours=hours),
+        callback=SyncCallback(on_deadline_missed),
+        name=f"{dag_id}_late",
+    )
+
+
+def lake_params(**more: Param) -> dict[str, Param]:
+    """``data_root`` and ``config_dir`` (run conf overrides of the configured ones) + ``more``."""
+    return {
+        "data_root": Param(None, type=["null", "string"], description="overrides config"),
+        "config_dir": Param(None, type=["null", "string"], description="folder of YAMLs"),
+        **more,
+    }

@@ -1,0 +1,79 @@
+"""The DAGs' sensors, one poke each: the day's landing file (loan_daily) and the month-end
+day's published run (loan_monthly). Import-light, like ``loanrisk.pipeline.orchestration``: the DAG
+files call these from tasks, and nothing heavy is imported until a poke runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from loanrisk.errors import LoanriskError
+from loanrisk.pipeline.orchestration import parse_business_date, settings_of
+
+log = logging.getLogger(__name__)
+
+
+def expected_landing_file(ds: str, params: dict | None) -> Path:
+    """``<landing>/loans_<ds>.csv``, or the ``.parquet`` beside it when only that one exists."""
+    from loanrisk.domain.feeds import LOANS
+    from loanrisk.pipeline import stages
+
+    settings = settings_of(params)
+    return stages.landing_path(
+        stages.lake_of(settings), stages.contract_of(settings, LOANS), parse_business_date(ds)
+    )
+
+
+def landing_file_ready(ds: str, params: dict | None) -> bool:
+    """True when the day's loan snapshot (.csv or .parquet) is in the landing folder.
+
+    The lending core must move the file into place when it is complete (write, then rename);
+    a file still being written would be seen as ready."""
+    return expected_landing_file(ds, params).is_file()
+
+
+def poke_landing_file(ds: str, params: dict | None) -> bool:
+    """One poke of ``wait_for_loans_file``: True when the file is there; when the sensor's
+    timeout has passed, fail (no retry) with a message naming the missing file."""
+    try:
+        path = expected_landing_file(ds, params)
+    except LoanriskError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
+    if path.is_file():
+        log.info("landing file %s is there", path)
+        return True
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    timeout = float(context["task"].timeout)
+    started = context["ti"].get_first_reschedule_date(context)
+    waited = 0.0 if started is None else (dt.datetime.now(dt.UTC) - started).total_seconds()
+    if waited >= timeout:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        raise AirflowSensorTimeout(
+            f"landing file {path.name} (or {path.with_suffix('.parquet').name}) did not arrive "
+            f"in {path.parent} within {timeout / 3600:g} h: the day {ds} cannot run; ask the "
+            f"lending core for the extract, then clear this task"
+        )
+    log.info("waiting for %s (%.0f s of %.0f s)", path, waited, timeout)
+    return False
+
+
+def poke_month_end(ds: str, params: dict | None):
+    """One poke of ``wait_for_month_end``: done, with the month-end day for XCom, once the
+    last calendar day of ``ds``'s month has a published run manifest."""
+    from airflow.sdk import PokeReturnValue
+
+    from loanrisk.pipeline import monthly
+
+    settings = settings_of(params)
+    closed = monthly.month_closed(monthly.lake_of(settings), parse_business_date(ds))
+    if closed is None:
+        log.info("waiting for the month-end day of %s to be published", ds[:7])
+        return PokeReturnValue(is_done=False)
+    return PokeReturnValue(is_done=True, xcom_value=closed.isoformat())

@@ -1,0 +1,5 @@
+"""The ``loanrisk`` command line."""
+
+from loanrisk.cli.main import main
+
+__all__ = ["main"]

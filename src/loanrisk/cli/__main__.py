@@ -1,0 +1,3 @@
+from loanrisk.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Scale-out by sharding: a per-loan stage split by borrower, then combined (issue 7).
+
+With ``shards: K`` in ``config/execution.yaml`` (K > 1), ``age_loans`` and ``score_loans`` run as
+K shard tasks and a combine step. Shard k holds the borrowers whose fixed-seed hash of
+``borrower_id`` is k modulo K, so every loan of a borrower is in one shard and the
+borrower-level rules (``episodes_12m``, signals, actions) see all of a borrower's loans. Each
+shard task writes its part to ``lake/shards/<table>/snapshot_date=D/shard=k-of-K`` with the
+fingerprints of the inputs it read; the combine step checks that every part is there and was
+computed from today's inputs, concatenates the parts in ``loan_id`` order, publishes the table
+the way an unsharded run does (the same bytes, tested) and drops the parts.
+
+Shard tasks write nothing but their own part, so they take no run lock and K of them can run at
+once on K workers; the combine step takes the lock. Portfolio-wide work (validation, signals,
+regulatory tables, collections, the warehouse) runs once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from loanrisk.domain.ordering import sorted_by
+from loanrisk.errors import LoanriskError
+from loanrisk.lake.storage import Lake, read_json, sha256_file, write_json_atomic, write_partition
+
+#: Seed of the borrower hash. Fixed: every task of a run must put a borrower in the same shard.
+#: Polars documents its hash as stable for a given version only; ``test_shards`` pins a few
+#: assignments so an upgrade that moves borrowers is seen (harmless between runs: each run's
+#: tasks share one version, and no shard assignment is stored).
+SHARD_SEED = 20_260_101
+
+
+class ShardError(LoanriskError):
+    """A shard's part is missing, or was computed from other inputs than today's."""
+
+    code = "SHARD_INCOMPLETE"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``number`` (0-based) of ``count``."""
+
+    number: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.number < self.count:
+            last = self.count - 1
+            raise ShardError(f"shard {self.number} does not exist: shards are 0 .. {last}")
+
+    @property
+    def label(self) -> str:
+        return f"shard={self.number}-of-{self.count}"
+
+
+def borrower_shard(count: int) -> pl.Expr:
+    """The shard number (0 .. count-1) of each row's borrower."""
+    return (pl.col("borrower_id").hash(seed=SHARD_SEED) % count).cast(pl.Int32)
+
+
+def in_shard(frame: pl.LazyFrame, shard: Shard | None) -> pl.LazyFrame:
+    """The rows of ``frame`` whose borrower is in ``shard`` (all rows when None)."""
+    if shard is None or shard.count == 1:
+        return frame
+    return frame.filter(borrower_shard(shard.count) == shard.number)
+
+
+def input_fingerprints(lake: Lake, paths: list[Path]) -> dict[str, str | None]:
+    """sha256 of each input file by its data_root-relative path (None: absent)."""
+    return {lake.relative(p): sha256_file(p) if p.exists() else None for p in paths}
+
+
+def write_part(
+    lake: Lake, table: str, day: dt.date, shard: Shard, frame: pl.DataFrame, inputs: dict
+) -> dict:
+    """Write one shard's part of ``table`` and the fingerprints of the inputs it read."""
+    written = write_partition(frame, lake.shard_partition(table, day, shard.label), lake.scratch)
+    write_json_atomic(inputs, lake.shard_inputs(table, day, shard.label))
+    return {"path": lake.relative(written), "rows": frame.height}
+
+
+def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -> pl.DataFrame:
+    """Every shard's part of ``table``, concatenated and sorted by loan_id; ``ShardError``
+    naming each part that is missing or was computed from other inputs."""
+    frames, problems = [], []
+    for number in range(count):
+        label = Shard(number, count).label
+        part = lake.shard_partition(table, day, label) / "part-0.parquet"
+        recorded = lake.shard_inputs(table, day, label)
+        if not part.exists() or not recorded.exists():
+            problems.append(f"{label} missing")
+        elif read_json(recorded) != inputs:
+            problems.append(f"{label} computed from other inputs")
+        else:
+            frames.append(pl.read_parquet(part))
+    if problems:
+        raise ShardError(
+            f"{lake.relative(lake.partition('shards', table, day))}: {', '.join(problems)}; "
+            "rerun the shard tasks of the day, then the combine step"
+        )
+    return sorted_by(pl.concat(frames), "loan_id")
+
+
+def drop_parts(lake: Lake, table: str, day: dt.date) -> None:
+    """Remove a day's parts of ``table`` once the combined table is published."""
+    shutil.rmtree(lake.partition("shards", table, day), ignore_errors=True)

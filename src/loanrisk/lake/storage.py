@@ -1,0 +1,342 @@
+"""Storage layout (DESIGN.md section 3), atomic writes and file fingerprints.
+
+Nothing else in the package builds a path under ``data_root`` by hand: ask a ``Lake``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from loanrisk.lake.faults import crash_point, scratch_name, sweep_scratch, sweep_siblings
+from loanrisk.quality.parsing import file_blocks
+
+PARQUET_FILE = "part-0.parquet"
+# Every Parquet file written: fixed settings, so equal frames give equal bytes. zstd level 1
+# writes a million loans' text 0.12 s faster than level 3, reads it back 0.1 s faster, and the
+# files are no bigger (43 MB and 40 MB, text and typed). A fixed row-group size: without one,
+# Polars cuts row groups at the frame's chunks, which the streaming engine makes differently
+# from run to run (a 1M-loan day's risk_actions came out in other bytes at each rerun).
+PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "statistics": True,
+    "row_group_size": 262_144,
+}
+
+#: Curated tables written per business day (lake/curated/<table>/snapshot_date=D): each is a
+#: view of warehouse.duckdb, and a day stopped by a gate has none of them.
+CURATED_TABLES = (
+    "loan_aging",
+    "loan_state",
+    "borrower_events_daily",
+    "borrower_devices",
+    "borrower_transaction_windows",
+    "loan_pre_due_flows",
+    "borrower_signals",
+    "loan_risk",
+    "risk_actions",
+    "score_monitoring",
+    "collections_queue",
+    "collections_suppressed",
+    "collections_movements",
+    "reg_five_category",
+    "reg_ifrs9_ecl",
+    "reg_ifrs9_stage_transfers",
+    "reg_write_offs",
+)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths of one data_root."""
+
+    data_root: Path
+    landing_dir: Path
+
+    def landing_file(self, file_name: str) -> Path:
+        return self.landing_dir / file_name
+
+    def partition(self, zone: str, table: str, business_date: dt.date) -> Path:
+        """``lake/<zone>/<table>/snapshot_date=YYYY-MM-DD`` (zone: raw, quarantine, curated)."""
+        return self.data_root / "lake" / zone / table / f"snapshot_date={business_date.isoformat()}"
+
+    def partition_file(self, zone: str, table: str, business_date: dt.date) -> Path:
+        return self.partition(zone, table, business_date) / PARQUET_FILE
+
+    def partition_inputs(self, zone: str, table: str, business_date: dt.date) -> Path:
+        """What a partition carried from day to day was computed from (beside the partition)."""
+        return self.partition(zone, table, business_date).with_suffix(".inputs.json")
+
+    def table_dir(self, zone: str, table: str | None = None) -> Path:
+        """``lake/<zone>`` or ``lake/<zone>/<table>``."""
+        zone_dir = self.data_root / "lake" / zone
+        return zone_dir / table if table else zone_dir
+
+    def table_glob(self, zone: str, table: str) -> Path:
+        """Glob matching every partition's Parquet file of a table (for DuckDB views)."""
+        return self.data_root / "lake" / zone / table / "snapshot_date=*" / "*.parquet"
+
+    def partition_dates(self, zone: str, table: str) -> list[dt.date]:
+        """Business dates that have a partition file of a table, ascending."""
+        folder = self.table_dir(zone, table)
+        if not folder.is_dir():
+            return []
+        found = (
+            dt.date.fromisoformat(p.name.split("=", 1)[1])
+            for p in folder.glob("snapshot_date=*")
+            if (p / PARQUET_FILE).exists()
+        )
+        return sorted(found)
+
+    def shard_partition(self, table: str, business_date: dt.date, shard: str) -> Path:
+        """``lake/shards/<table>/snapshot_date=D/<shard>``: one shard's part of a table, until
+        the combine step publishes the whole (``loanrisk.lake.shards``)."""
+        return self.partition("shards", table, business_date) / shard
+
+    def shard_inputs(self, table: str, business_date: dt.date, shard: str) -> Path:
+        """Fingerprints of the inputs a shard's part was computed from (beside the part)."""
+        return self.partition("shards", table, business_date) / f"{shard}.inputs.json"
+
+    def month_extract(self, table: str, month: dt.date) -> Path:
+        """``lake/marts/<table>/month=YYYY-MM``: a complete month's extract the risk report
+        reuses (``report/cache.py``)."""
+        return self.table_dir("marts", table) / f"month={month:%Y-%m}"
+
+    def month_extract_inputs(self, table: str, month: dt.date) -> Path:
+        """Fingerprint of the published days a month's extract was computed from."""
+        return self.table_dir("marts", table) / f"month={month:%Y-%m}.inputs.json"
+
+    def run_dir(self, business_date: dt.date) -> Path:
+        return self.data_root / "runs" / business_date.isoformat()
+
+    def run_manifest(self, business_date: dt.date) -> Path:
+        return self.run_dir(business_date) / "manifest.json"
+
+    def stage_report(self, business_date: dt.date, stage: str) -> Path:
+        return self.run_dir(business_date) / "stages" / f"{stage}.json"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_root / "runs"
+
+    def runs_glob(self) -> Path:
+        return self.runs_dir / "*" / "manifest.json"
+
+    @property
+    def gx_root(self) -> Path:
+        """Great Expectations file data context (suites, validation results)."""
+        return self.data_root / "gx"
+
+    @property
+    def gx_archive(self) -> Path:
+        """Validation results older than GX store's window (``loanrisk.quality.gx_archive``)."""
+        return self.gx_root / "archive"
+
+    @property
+    def data_docs(self) -> Path:
+        """Great Expectations Data Docs site."""
+        return self.data_root / "reports" / "validation"
+
+    def data_docs_page(self, result: Path) -> Path:
+        """GX's Data Docs page of a stored result (``<feed>/<group>/<run name>/<run time>/
+        <batch>.json``), removed by GX once the result leaves its store."""
+        return self.data_docs / "validations" / result.with_suffix(".html")
+
+    def kept_data_docs_page(self, business_date: dt.date, result: Path) -> Path:
+        """The copy of ``result``'s Data Docs page kept with the day's reports
+        (``reports/D/validation/<feed>/<group>.html``): outside the site, which GX walks whole
+        at every build."""
+        feed, group = result.parts[:2]
+        return self.validation_page(business_date).parent / feed / f"{group}.html"
+
+    def report_dir(self, business_date: dt.date) -> Path:
+        """``reports/YYYY-MM-DD``: the day's human-readable reports."""
+        return self.data_root / "reports" / business_date.isoformat()
+
+    def month_report_dir(self, any_day: dt.date) -> Path:
+        """``reports/YYYY-MM``: month-end reports of the month holding ``any_day``."""
+        return self.data_root / "reports" / f"{any_day:%Y-%m}"
+
+    def risk_report(self, business_date: dt.date) -> Path:
+        """The day's self-contained HTML risk report."""
+        return self.report_dir(business_date) / "risk_report.html"
+
+    def validation_page(self, business_date: dt.date) -> Path:
+        """``reports/D/validation/index.html``: the day's GX results, linking the Data Docs."""
+        return self.report_dir(business_date) / "validation" / "index.html"
+
+    def extract_dir(self, kind: str, business_date: dt.date) -> Path:
+        """``extracts/<kind>/YYYY-MM-DD``: files handed to other teams."""
+        return self.data_root / "extracts" / kind / business_date.isoformat()
+
+    @property
+    def models_dir(self) -> Path:
+        """Fitted scorecards and their reports (candidates until promoted into config/)."""
+        return self.data_root / "models"
+
+    def stage_log(self, business_date: dt.date) -> Path:
+        """``logs/YYYY-MM-DD.jsonl``: one JSON line per stage run of the day (with timings)."""
+        return self.data_root / "logs" / f"{business_date.isoformat()}.jsonl"
+
+    @property
+    def airflow_home(self) -> Path:
+        """AIRFLOW_HOME of the embedded Airflow (SQLite metadata) used by the demo."""
+        return self.data_root / "airflow"
+
+    @property
+    def lineage_file(self) -> Path:
+        """OpenLineage events of the embedded Airflow's runs (file transport, JSON lines)."""
+        return self.data_root / "lineage" / "openlineage.jsonl"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data_root / "warehouse.duckdb"
+
+    @property
+    def warehouse_views(self) -> Path:
+        """sha256 of the view statements ``warehouse.duckdb`` was last built with."""
+        return self.data_root / "warehouse.views.sha256"
+
+    @property
+    def scratch(self) -> Path:
+        """Same-filesystem scratch space for atomic renames, outside every table's glob."""
+        return self.data_root / "lake" / "_tmp"
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.data_root).as_posix()
+
+    def resolve(self, relative: str) -> Path:
+        """The file a data_root-relative path (as stage reports record them) names."""
+        return self.data_root / relative
+
+    @property
+    def run_lock_file(self) -> Path:
+        """The data_root's run lock (``loanrisk.lake.locks``)."""
+        return self.data_root / ".loanrisk-run.lock"
+
+
+def lake_of(settings) -> Lake:
+    """The Lake of loaded settings (anything with ``data_root`` and ``landing_dir``)."""
+    return Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_dir(staged: Path, target: Path, scratch: Path) -> None:
+    """Put ``staged``'s Parquet file in as ``target``'s, atomically for a reader.
+
+    A new partition is its staged folder renamed into place; an existing one has its file
+    replaced by rename (never a moment without a partition), then any other file dropped.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_dir():
+        os.replace(staged, target)
+        _fsync_dir(target.parent)
+        return
+    os.replace(staged / PARQUET_FILE, target / PARQUET_FILE)
+    _fsync_dir(target)
+    for extra in target.iterdir():
+        if extra.name != PARQUET_FILE:
+            if extra.is_dir():
+                shutil.rmtree(extra)
+            else:
+                extra.unlink()
+    staged.rmdir()
+
+
+def write_partition(
+    frame: pl.DataFrame, partition_dir: Path, scratch: Path, one_row_group: bool = False
+) -> Path:
+    """Write one partition atomically: a reader sees the old partition or the new, never half.
+
+    The caller sorts ``frame``; Parquet settings are fixed so equal frames give equal bytes.
+    ``one_row_group``: the file reads back as one chunk per column (slower to write).
+    Scratch left by crashed runs is swept first.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    sweep_scratch(scratch)
+    staged = scratch / scratch_name("new-")
+    staged.mkdir()
+    out = staged / PARQUET_FILE
+    write_parquet(frame, out, one_row_group)
+    with open(out, "rb") as handle:
+        os.fsync(handle.fileno())
+    crash_point(f"write_partition:{partition_dir.parent.name}")
+    _replace_dir(staged, partition_dir, scratch)
+    return partition_dir / PARQUET_FILE
+
+
+def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) -> None:
+    """``frame`` as Parquet with ``PARQUET_OPTIONS``: the same bytes for the same rows however
+    the frame is chunked. Nested columns (lists, structs) are made one chunk first: their bytes
+    follow their chunks even with fixed row groups (flat columns' do not, and copying those
+    would cost gigabytes at 10M loans)."""
+    nested = [s.name for s in frame.get_columns() if s.dtype.is_nested() and s.n_chunks() > 1]
+    if nested:
+        frame = frame.with_columns(frame[name].rechunk() for name in nested)
+    groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
+    frame.write_parquet(path, **{**PARQUET_OPTIONS, **groups})
+
+
+def write_table(
+    lake: Lake, zone: str, table: str, business_date: dt.date, frame: pl.DataFrame
+) -> dict:
+    """Write a table's partition for a day atomically; return its {path, rows, sha256} entry
+    for stage reports and run manifests."""
+    written = write_partition(frame, lake.partition(zone, table, business_date), lake.scratch)
+    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
+
+
+def write_file_atomic(path: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
+    """Have ``write`` fill a temporary sibling of ``path``, then sync and rename it into place;
+    ``mode`` (e.g. 0o600 for extracts holding PII) is set before anything is written, and
+    before the file appears under its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_siblings(path)
+    tmp = path.with_name(f".{path.name}.{scratch_name('')}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode))
+    if mode is not None:
+        os.chmod(tmp, mode)  # whatever the umask
+    write(tmp)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    crash_point(f"write_bytes_atomic:{path.name}")
+    os.replace(tmp, path)
+    return path
+
+
+def write_bytes_atomic(data: bytes, path: Path, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically (``write_file_atomic``)."""
+    return write_file_atomic(path, lambda tmp: tmp.write_bytes(data), mode)
+
+
+def write_json_atomic(document: dict, path: Path, mode: int | None = None) -> Path:
+    """Deterministic JSON (sorted keys, fixed indent) written atomically."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return write_bytes_atomic(text.encode("utf-8"), path, mode)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    for block in file_blocks(path):
+        digest.update(block)
+    return digest.hexdigest()

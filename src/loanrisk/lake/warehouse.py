@@ -1,0 +1,169 @@
+"""``warehouse.duckdb``: one view per published table over the lake's Parquet (DESIGN.md §6).
+
+The file holds views only, so it is rebuilt whole into a temporary file and renamed into place:
+a BI tool never opens a half-built warehouse. Views read Parquet with DuckDB's built-in reader
+(no extension download) and point at absolute paths under data_root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from loanrisk.domain.classification import ClassificationConfig
+from loanrisk.domain.marts import MATERIALIZED, mart_views
+from loanrisk.domain.sql import quote
+from loanrisk.lake.faults import crash_point, scratch_name, sweep_siblings
+from loanrisk.lake.storage import CURATED_TABLES, Lake, write_bytes_atomic
+from loanrisk.quality.contracts import Contract, load_contract
+
+_MASKS = {
+    # Keep the operator/region prefix and the last digits a call-centre agent quotes.
+    "mobile_phone": "left({c}, 3) || '****' || right({c}, 4)",
+    # Keep the 6-digit region code and the last 4 characters (check digit included).
+    "national_id": "left({c}, 6) || '********' || right({c}, 4)",
+    # Surname (first character) only.
+    "name": "left({c}, 1) || repeat('*', greatest(length({c}) - 1, 1))",
+}
+
+
+_DUCKDB_TYPES = {"date": "DATE", "varchar": "VARCHAR", "int64": "BIGINT", "json": "JSON"}
+
+
+def _manifest_columns(runs_contract: Contract) -> str:
+    """read_json column types for the run manifest's headline fields, from its contract."""
+    return ", ".join(
+        f"{c.name}: '{_DUCKDB_TYPES.get(c.physical_type, c.physical_type.upper())}'"
+        for c in runs_contract.columns
+    )
+
+
+# Quarantined rows keep every raw field; row_number counts data rows (header excluded).
+_QUARANTINE = "*, source_line - 1 AS row_number"
+
+
+def _quote_path(path: Path) -> str:
+    return quote(path.as_posix())
+
+
+def _parquet_source(glob: Path) -> str:
+    return f"read_parquet({_quote_path(glob)}, union_by_name = true)"
+
+
+def masked_select(contract: Contract) -> str:
+    """SELECT list of a contract's columns with every masked column masked."""
+    items = []
+    for col in contract.columns:
+        ident = f'"{col.name}"'
+        if col.mask:
+            items.append(f"{_MASKS[col.mask].format(c=ident)} AS {ident}")
+        else:
+            items.append(ident)
+    return ", ".join(items)
+
+
+def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> list[str]:
+    """CREATE VIEW statements for every table that has at least one file on disk, then the
+    marts over them (``marts.py``).
+
+    ``loan_snapshot`` shows published days only: a day stopped by a gate keeps its rows in the
+    lake for diagnosis but never reaches BI.
+    """
+    statements = []
+    runs = lake.runs_glob()
+    published = recorded = ""
+    if _has_files(runs):
+        statements.append(
+            "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
+            f"read_json({_quote_path(runs)}, union_by_name = true, "
+            "columns = {" + _manifest_columns(load_contract(contracts_dir, "pipeline_runs")) + "})"
+        )
+        published = (
+            " WHERE snapshot_date IN "
+            "(SELECT snapshot_date FROM pipeline_runs WHERE status = 'published')"
+        )
+        recorded = " WHERE snapshot_date IN (SELECT snapshot_date FROM pipeline_runs)"
+    parquet_views = {
+        "loan_snapshot": (
+            lake.table_glob("raw", "loan_snapshot"),
+            masked_select(load_contract(contracts_dir, "loan_snapshot")),
+            published,
+        ),
+        **{table: (lake.table_glob("curated", table), "*", published) for table in CURATED_TABLES},
+        "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, recorded),
+        "reg_credit_report": (
+            lake.table_glob("curated", "reg_credit_report"),
+            masked_select(load_contract(contracts_dir, "reg_credit_report")),
+            published,
+        ),
+    }
+    for name, (glob, select, where) in parquet_views.items():
+        if _has_files(glob):
+            source = _parquet_source(glob)
+            statements.append(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {source}{where}"
+            )
+    if all(_has_files(lake.table_glob("curated", t)) for t in ("loan_aging", "loan_state")):
+        statements += [
+            f"CREATE OR REPLACE VIEW {name} AS {select}"
+            for name, select in mart_views(policy).items()
+        ]
+    return statements + _stored_mart_views(lake, published)
+
+
+def _stored_mart_views(lake: Lake, published: str) -> list[str]:
+    """Views of the marts stored per published day; ``vintage_curves`` shows the latest day's
+    curves (each day's partition holds every vintage as known that day)."""
+    statements = []
+    for name in MATERIALIZED:
+        glob = lake.table_glob("marts", name)
+        if not _has_files(glob):
+            continue
+        rows = f"SELECT * FROM {_parquet_source(glob)}{published}"
+        if name == "vintage_curves":
+            latest = f"(SELECT max(snapshot_date) FROM ({rows}))"
+            rows = f"SELECT * FROM ({rows}) WHERE snapshot_date = {latest}"
+        statements.append(f"CREATE OR REPLACE VIEW {name} AS {rows}")
+    return statements
+
+
+def _has_files(glob: Path) -> bool:
+    """True when a two-level glob (``table/part=*/*.parquet``) matches at least one file."""
+    return any(glob.parent.parent.glob(f"{glob.parent.name}/{glob.name}"))
+
+
+def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> Path:
+    """Rebuild warehouse.duckdb with the current views, atomically; skipped when the views are
+    the ones it already has.
+
+    Views read the lake's files by glob when queried, so a new day needs no rebuild: only a
+    change of the view set (a table's first file, the first manifest, a contract or a policy
+    change, another data_root path or DuckDB version) does. Building binds every view, which
+    reads the footer of every partition file: 1.6 s at 90 days, growing with each day kept.
+    """
+    import duckdb
+
+    target = lake.warehouse
+    statements = view_statements(lake, contracts_dir, policy)
+    digest = hashlib.sha256("\n".join([duckdb.__version__, *statements]).encode()).hexdigest()
+    crash_point("refresh_warehouse")
+    if target.exists() and _built_with(lake) == digest:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_siblings(target)  # a crashed refresh's half-built file
+    staged = target.with_name(f".{target.name}.{scratch_name('')}.tmp")
+    with duckdb.connect(str(staged)) as con:
+        for statement in statements:
+            con.execute(statement)
+        con.execute("CHECKPOINT")
+    crash_point("refresh_warehouse:built")
+    staged.replace(target)
+    # Written after the rename: a crash in between leaves an old digest, so the next refresh
+    # rebuilds (never the other way round).
+    write_bytes_atomic(digest.encode(), lake.warehouse_views)
+    return target
+
+
+def _built_with(lake: Lake) -> str | None:
+    path = lake.warehouse_views
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None

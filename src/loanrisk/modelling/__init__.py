@@ -1,0 +1,1 @@
+"""Scorecard fitting: the sample from stored history, the fit and its report."""

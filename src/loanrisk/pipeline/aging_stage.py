@@ -1,0 +1,213 @@
+"""The ``age_loans`` stage: valid snapshot + previous day's ``loan_state`` -> ``loan_aging`` and
+today's ``loan_state`` (DESIGN.md §5).
+
+History is a chain: a day's state needs the previous processed day's. The first day processed
+in a data_root starts the chain; a missing previous day stops the run (``HISTORY_GAP``) unless
+the operator allows the gap. After a rerun of an earlier day, ``recompute_later_days`` rebuilds
+the stored days after it, in order, from their validated snapshots, until a day comes out
+unchanged (the ``build_collections`` stage, the day's last computation, calls it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from loanrisk.config import Settings
+from loanrisk.domain.aging import is_npl, loan_aging
+from loanrisk.domain.feeds import LOANS
+from loanrisk.domain.history import DAY_COLUMNS, advance_state
+from loanrisk.domain.ordering import sorted_by
+from loanrisk.domain.probation import carried_probation, probation_state, with_probation
+from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.lake.shards import (
+    Shard,
+    drop_parts,
+    in_shard,
+    input_fingerprints,
+    read_parts,
+    write_part,
+)
+from loanrisk.lake.storage import Lake, read_json, sha256_file, write_table
+from loanrisk.quality.contracts import load_contract
+
+STATE, AGING = "loan_state", "loan_aging"
+
+
+class HistoryGapError(LoanriskError):
+    code = "HISTORY_GAP"
+
+
+def previous_state_date(lake: Lake, business_date: dt.date, allow_gap: bool) -> dt.date | None:
+    """The processed day whose state today's builds on: the day before, or with ``allow_gap``
+    the latest stored one before it; None when today starts the history."""
+    earlier = [d for d in lake.partition_dates("curated", STATE) if d < business_date]
+    if not earlier:
+        return None
+    latest, yesterday = earlier[-1], business_date - dt.timedelta(days=1)
+    if latest != yesterday and not allow_gap:
+        raise HistoryGapError(
+            f"{lake.relative(lake.partition('curated', STATE, yesterday))}: missing, the latest "
+            f"stored loan_state before {business_date} is {latest}; run the days between first "
+            f"(loanrisk backfill --start {latest + dt.timedelta(days=1)} --end {business_date}) "
+            "or accept the gap with --allow-gap"
+        )
+    return latest
+
+
+def aging_inputs(lake: Lake, business_date: dt.date, previous: dt.date | None) -> list[Path]:
+    """The files a day's aging reads: the valid snapshot and the previous day's state."""
+    source = lake.partition_file("raw", LOANS, business_date)
+    if not source.exists():
+        raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
+    if previous is None:
+        return [source]
+    return [source, lake.partition_file("curated", STATE, previous)]
+
+
+def aged_day(
+    lake: Lake,
+    settings: Settings,
+    business_date: dt.date,
+    previous: dt.date | None,
+    shard: Shard | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read the day's valid snapshot and the previous state (of ``shard``'s borrowers only,
+    when given); return (loan_aging, loan_state)."""
+    source, *before = aging_inputs(lake, business_date, previous)
+    policy = settings.classification
+    rules = loan_aging(in_shard(pl.scan_parquet(source), shard), policy).collect()
+    prior = in_shard(pl.scan_parquet(before[0]), shard) if before else None
+    history_state = advance_state(
+        prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
+    )
+    held = with_probation(rules.lazy(), carried_probation(prior), policy)
+    held = held.with_columns(is_npl(policy)).collect()
+    state = history_state.join(
+        probation_state(held.lazy()), on="loan_id", how="left", maintain_order="left"
+    ).collect()
+    history = state.filter("in_snapshot").select("loan_id", "episodes_12m", "max_dpd_12m")
+    joined = held.drop("episodes_12m", "max_dpd_12m").join(history, on="loan_id", how="left")
+    contract = load_contract(settings.contracts_dir, AGING)
+    aged = sorted_by(contract.conform(joined.lazy()).collect(), "loan_id")
+    return aged, state
+
+
+def age_day(
+    lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None
+) -> dict:
+    """Compute and write one day's loan_aging and loan_state; return the stage report."""
+    aged, state = aged_day(lake, settings, business_date, previous)
+    return _write_aged(lake, business_date, previous, aged, state)
+
+
+def age_shard(
+    lake: Lake, settings: Settings, business_date: dt.date, previous: dt.date | None, shard: Shard
+) -> dict:
+    """Compute one shard's part of the day's loan_aging and loan_state
+    (``loanrisk.lake.shards``)."""
+    aged, state = aged_day(lake, settings, business_date, previous, shard)
+    inputs = input_fingerprints(lake, aging_inputs(lake, business_date, previous))
+    return {
+        "shard": shard.label,
+        "rows_out": aged.height,
+        "output": write_part(lake, AGING, business_date, shard, aged, inputs),
+        "state": write_part(lake, STATE, business_date, shard, state, inputs),
+    }
+
+
+def combine_aging(lake: Lake, business_date: dt.date, previous: dt.date | None, count: int) -> dict:
+    """Publish the day's loan_aging and loan_state from the parts of ``count`` shards."""
+    inputs = input_fingerprints(lake, aging_inputs(lake, business_date, previous))
+    aged = read_parts(lake, AGING, business_date, count, inputs)
+    state = read_parts(lake, STATE, business_date, count, inputs)
+    report = _write_aged(lake, business_date, previous, aged, state)
+    for table in (AGING, STATE):
+        drop_parts(lake, table, business_date)
+    return report
+
+
+def _write_aged(
+    lake: Lake,
+    business_date: dt.date,
+    previous: dt.date | None,
+    aged: pl.DataFrame,
+    state: pl.DataFrame,
+) -> dict:
+    expected_previous = business_date - dt.timedelta(days=1)
+    return {
+        "rows_out": aged.height,
+        "output": write_table(lake, "curated", AGING, business_date, aged),
+        "state": write_table(lake, "curated", STATE, business_date, state),
+        "history": {
+            "previous_state_date": None if previous is None else previous.isoformat(),
+            "starts_history": previous is None,
+            "gap_allowed": previous is not None and previous != expected_previous,
+        },
+    }
+
+
+#: Tables whose partition shows that a later stage ran for a day, in pipeline order.
+DOWNSTREAM = ("loan_risk", "reg_five_category", "collections_queue")
+
+
+def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
+    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE, *DOWNSTREAM))
+    return tuple(sha256_file(f) if f.exists() else None for f in files)
+
+
+def _rebuilders(settings: Settings) -> tuple:
+    """(stage name, rebuild(lake, day)) for each of DOWNSTREAM."""
+    from loanrisk.pipeline.collections_stage import build_collections
+    from loanrisk.pipeline.regulatory_stage import build_regulatory
+    from loanrisk.pipeline.risk_stage import score_day
+
+    policies = settings.risk
+    return (
+        ("score_loans", lambda lake, day: score_day(lake, settings, day)),
+        (
+            "build_regulatory",
+            lambda lake, day: build_regulatory(lake, settings, policies.regulatory, day),
+        ),
+        (
+            "build_collections",
+            lambda lake, day: build_collections(lake, settings, policies.collections, day),
+        ),
+    )
+
+
+def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
+    """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
+    before it, in order (aging and history, then every later stage the day had run), until one
+    comes out unchanged; each rebuilt day gets fresh stage reports and, if it was published, a
+    fresh manifest."""
+    from loanrisk.lake.runs import finalize_run, stage_report
+
+    later = [d for d in lake.partition_dates("curated", STATE) if d > business_date]
+    previous, rebuilt = business_date, []
+    for day in later:
+        before = fingerprints(lake, day)
+        reports = {"age_loans": age_day(lake, settings, day, previous)}
+        for ran, (stage, rebuild) in zip(before[2:], _rebuilders(settings), strict=True):
+            if ran is not None:
+                reports[stage] = rebuild(lake, day)
+        if fingerprints(lake, day) == before:
+            break
+        for stage, report in reports.items():
+            stage_report(lake, day, stage, {**report, "recomputed_days": []})
+        manifest = lake.run_manifest(day)
+        if manifest.exists() and (old := read_json(manifest)).get("status") == "published":
+            finalize_run(day, settings, old.get("accepted_gates"))
+        rebuilt.append(day.isoformat())
+        previous = day
+    return rebuilt
+
+
+def recomputed_days(lake: Lake, business_date: dt.date) -> list[dt.date]:
+    """Later days whose tables the last run of ``business_date`` recomputed (from its
+    ``build_collections`` stage report, written once they are all rebuilt)."""
+    last = lake.stage_report(business_date, "build_collections")
+    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
+    return [dt.date.fromisoformat(day) for day in recomputed]

@@ -1,0 +1,138 @@
+"""``reports/D/validation/index.html``: the day's Great Expectations results (DESIGN.md section 3).
+
+One row per feed and column group of the day's latest run, with GX's own statistics and every
+rule that found unexpected rows, each linking its Data Docs page in the shared site
+(``reports/validation``, which also holds the index of recent results). Read from the results
+GX stored (or archived, ``gx_archive.py``); pages of a rerun replace the earlier run's here.
+
+GX deletes a page from ``validations/`` once its result leaves the store (after
+``gx_archive.STORE_DAYS``), so the day's page links copies kept beside it
+(``reports/D/validation/<feed>/<group>.html``), their links into the site rewritten. They are
+kept outside the site: GX walks the whole site folder twice at every build (a year of days kept
+inside it cost 0.5 s a build, and growing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+from contextlib import suppress
+from pathlib import Path
+from urllib.parse import quote
+
+from loanrisk.domain.feeds import FEEDS
+from loanrisk.lake.storage import Lake, write_bytes_atomic
+from loanrisk.quality.gx_validation import build_docs, results_store
+
+UP_LINK = re.compile(rb'((?:href|src)=")(?:\.\./)+')
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
+    "text-align:left;vertical-align:top}.bad{color:#b00020;font-weight:600}"
+)
+
+
+def latest_results(store: Path, feed: str, day: dt.date) -> list[Path]:
+    """The result file of each column group's latest run of ``feed`` on ``day`` (sorted)."""
+    found = []
+    for group in sorted(p for p in (store / feed).glob("*") if p.is_dir()):
+        runs = sorted((group / f"{feed} {day.isoformat()}").glob("*/*.json"))
+        if runs:
+            found.append(runs[-1])  # run folders are GX run times: the last is the latest
+    return found
+
+
+def _row(result_file: Path, relative: Path, page: Path | None, report_dir: Path) -> str:
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    stats = result.get("statistics", {})
+    found = sorted(
+        (r["expectation_config"]["meta"].get("reason", r["expectation_config"]["type"]), n)
+        for r in result.get("results", [])
+        if (n := int((r.get("result") or {}).get("unexpected_count") or 0))
+    )
+    rules = "<br>".join(f"{html.escape(reason)}: {n:,}" for reason, n in found) or "none"
+    link = "not kept"
+    if page is not None:
+        href = quote(Path(os.path.relpath(page, report_dir)).as_posix())  # names hold a space
+        link = f'<a href="{html.escape(href)}">page</a>'
+    failed = stats.get("unsuccessful_expectations", 0)
+    return (
+        f"<tr><td>{html.escape(relative.parts[0])}</td><td>{html.escape(relative.parts[1])}</td>"
+        f"<td>{stats.get('evaluated_expectations', 0)}</td>"
+        f"<td{' class=bad' if failed else ''}>{failed}</td><td>{rules}</td>"
+        f"<td>{link}</td></tr>"
+    )
+
+
+def day_results(lake: Lake, store: Path, day: dt.date) -> list[tuple[Path, Path]]:
+    """(folder, result file) of the day's latest result per feed and column group: from GX's
+    store, or from the archive for a day older than the store's window."""
+    found = []
+    for feed in FEEDS:
+        for base in (store, lake.gx_archive):
+            if results := latest_results(base, feed, day):
+                found += [(base, result) for result in results]
+                break
+    return found
+
+
+def build_day_validation_page(lake: Lake, results: list[tuple[Path, Path]], day: dt.date) -> Path:
+    """Write ``reports/D/validation/index.html`` from the day's results (``day_results``)."""
+    target = lake.validation_page(day)
+    rows = []
+    for base, result in results:
+        relative = result.relative_to(base)
+        page = lake.kept_data_docs_page(day, relative)
+        rows.append(_row(result, relative, page if page.exists() else None, target.parent))
+    index = Path(os.path.relpath(lake.data_docs / "index.html", target.parent)).as_posix()
+    body = "".join(rows) or '<tr><td colspan="6">no validation results for this day</td></tr>'
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Validation {day}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Validation, {day}</h1>"
+        "<p>Great Expectations results of the day's feeds (latest run), one row per column "
+        f'group. All recent results: <a href="{index}">Data Docs</a>.</p>'
+        "<table><tr><th>feed</th><th>column group</th><th>expectations</th><th>failed</th>"
+        f"<th>rules with unexpected rows</th><th></th></tr>{body}</table></body></html>\n"
+    )
+    return write_bytes_atomic(page.encode("utf-8"), target)
+
+
+def relinked(page: bytes, copy: Path, site: Path) -> bytes:
+    """GX's ``page`` with its links up into the site (``../`` repeated: five deep for the
+    index, four for GX's favicon) made to reach ``site`` from where ``copy`` lies."""
+    prefix = Path(os.path.relpath(site, copy.parent)).as_posix().encode() + b"/"
+    return UP_LINK.sub(lambda link: link.group(1) + prefix, page)
+
+
+def keep_pages(lake: Lake, day: dt.date, results: list[Path]) -> None:
+    """Copy the pages GX rendered for ``results`` (store-relative) beside the day's page,
+    replacing an earlier run's copy of the same day and column group."""
+    for result in results:
+        kept = lake.kept_data_docs_page(day, result)
+        page = lake.data_docs_page(result).read_bytes()
+        write_bytes_atomic(relinked(page, kept, lake.data_docs), kept)
+
+
+def drop_empty_folders(root: Path) -> None:
+    """Remove the folders under ``root`` left empty: GX deletes pages, not their folders, and
+    walks them all on every build (14,600 of them after a year of days: 0.5 s a build)."""
+    for folder, _, files in os.walk(root, topdown=False):
+        if not files and Path(folder) != root:
+            with suppress(OSError):  # not empty: it still holds a folder
+                os.rmdir(folder)
+
+
+def build_validation_docs(lake: Lake, day: dt.date) -> Path:
+    """The day's Data Docs pages (those still in GX's store), the site index and the day's
+    page, built once a day (by the report, or at once when a stage stops the day); returns the
+    day's page."""
+    store = results_store(lake.gx_root, lake.data_docs)
+    results = day_results(lake, store, day)
+    stored = [result.relative_to(store) for base, result in results if base == store]
+    build_docs(lake.gx_root, lake.data_docs, stored)
+    keep_pages(lake, day, stored)
+    drop_empty_folders(lake.data_docs / "validations")
+    return build_day_validation_page(lake, results, day)
