@@ -84,7 +84,7 @@ def test_warehouse_is_rebuilt_only_when_its_views_change(book, config_dir):
 
 
 def test_a_past_report_rebuilt_later_shows_what_was_known_that_day(book, config_dir):
-    """Each report section reads history up to its business date only (``report/scope.py``):
+    """Each report section reads history up to its business date only (``lake/scope.py``):
     day 2's report, rebuilt once days 3 and 4 are published, has the bytes it was built with."""
     day = START + dt.timedelta(days=1)
     report = book / "reports" / str(day) / "risk_report.html"
@@ -96,7 +96,7 @@ def test_a_past_report_rebuilt_later_shows_what_was_known_that_day(book, config_
 
 def test_the_reports_run_table_holds_the_days_run_and_every_days_status(book):
     """``scope.snapshot_runs`` reads the day's manifest alone in full, the others' statuses."""
-    from loanrisk.report import scope
+    from loanrisk.lake import scope
 
     day = START + dt.timedelta(days=2)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:

@@ -1,4 +1,5 @@
-"""The month extracts (``report/cache.py``) behind the stored vintage curves and the report's cure
+"""The month extracts (``lake/vintage_cache.py``) behind the stored vintage curves and the
+report's cure
 rates: stored per complete month, reused, refreshed when a day of the month is rerun, and never
 changing a figure; and the marts stored per day (``marts_stage.py``) equal their SQL over the
 whole history."""

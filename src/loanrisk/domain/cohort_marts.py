@@ -3,7 +3,7 @@ of entry into M1), over ``loan_aging`` and ``loan_state`` (issue 4, DESIGN.md §
 
 Each rests on a per-loan or per-event relation (``vintage_loans``, ``delinquency_entries``,
 ``delinquency_cures``) that can be computed month by month and combined, which is how the
-stored vintage curves and the report reuse past months (``report/cache.py``).
+stored vintage curves and the report reuse past months (``lake/vintage_cache.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ def vintage_loans_sql() -> str:
     """Per loan, over its rows of ``loan_aging``: earliest origination date, first day seen and the
     principal that day, first day more than 30 and more than 90 days past due. Rows of disjoint
     periods combine into the same by ``combine_vintage_loans_sql`` (mins and the principal of
-    the earliest first day), which is how the report reuses past months (``report/cache.py``)."""
+    the earliest first day), which is how the report reuses past months
+    (``lake/vintage_cache.py``)."""
     return """
 SELECT loan_id, min(origination_date) AS origination_date, min(snapshot_date) AS first_seen,
        arg_min(principal_amount, snapshot_date) AS principal,

@@ -5,8 +5,8 @@ files.
 
 Each is the SQL of ``loanrisk.domain.marts`` over only the history it needs: within a read-only
 connection to the warehouse, ``loan_aging`` and ``loan_state`` are pointed at those days
-(``report/scope.py``), and the per-loan vintage rows of complete months come from their stored
-extract, combined to date (``report/cache.py``). So a day's marts read at most a month of
+(``lake/scope.py``), and the per-loan vintage rows of complete months come from their stored
+extract, combined to date (``lake/vintage_cache.py``). So a day's marts read at most a month of
 loan-level detail however long the history, and a past day's marts show what was known that day.
 """
 
@@ -20,9 +20,10 @@ from loanrisk.config import Settings
 from loanrisk.domain.classification import ClassificationConfig
 from loanrisk.domain.cohort_marts import combine_vintage_loans_sql, vintage_curves_sql
 from loanrisk.domain.marts import portfolio_summary_sql, roll_rates_sql
+from loanrisk.lake import scope
+from loanrisk.lake import vintage_cache as cache
 from loanrisk.lake.storage import Lake, write_table
 from loanrisk.quality.contracts import load_contract
-from loanrisk.report import cache, scope
 
 
 def _frame(con, sql: str) -> pl.DataFrame:

@@ -15,8 +15,10 @@ from decimal import Decimal
 from loanrisk.domain.scorecard import Stability
 from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
+from loanrisk.lake import scope
+from loanrisk.lake import vintage_cache as cache
 from loanrisk.lake.storage import Lake
-from loanrisk.report import cache, risk_data, scope, write_offs
+from loanrisk.report import risk_data, write_offs
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 
 TREND_DAYS = 90

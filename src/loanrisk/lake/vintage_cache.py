@@ -26,8 +26,8 @@ import polars as pl
 
 from loanrisk.domain.cohort_marts import combine_vintage_loans_sql
 from loanrisk.domain.sql import quote
+from loanrisk.lake import scope
 from loanrisk.lake.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
-from loanrisk.report import scope
 
 
 def published_months(con, first: dt.date, last: dt.date) -> dict[dt.date, list[dt.date]]:
