@@ -75,9 +75,9 @@ def cast_expr(column: Column) -> pl.Expr:
 # A column is typed once per distinct value when a frame has at least DISTINCT_MIN_ROWS rows and
 # a sample of every k-th row (``distinct_sample_step``: about DISTINCT_SAMPLE_ROWS, whatever the
 # file's order) holds at most DISTINCT_SAMPLE_SHARE distinct values per row: a book's dates,
-# flags, rates and counts (1M loans: 2 to 3,000 distinct values), not its balances. The same
-# values either way; only the cost differs (1M rows: a date 75 -> 20 ms, a flag 27 -> 18 ms; a
-# balance of 500k distinct values 79 -> 240 ms, hence the sample).
+# flags, rates and counts (a few thousand distinct values at most), not its balances. The same
+# values either way; only the cost differs: a lookup is cheaper than casting every row for few
+# distinct values and dearer for many, hence the sample.
 DISTINCT_MIN_ROWS = 50_000
 DISTINCT_SAMPLE_ROWS = 10_000
 DISTINCT_SAMPLE_SHARE = 0.2
@@ -129,8 +129,8 @@ def type_text(text: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Add each contract column's typed value beside its raw text."""
     few = _few_distinct(text, contract.columns)
     if few:
-        # Lookups over a frame of many chunks (a CSV as read) cost 4x more (1M rows, 121
-        # chunks: 0.86 s against 0.21 s); a rechunk of text costs 0.04 s. No-op if one chunk.
+        # Lookups over a frame of many chunks (a CSV as read) cost several times more than over
+        # one; a rechunk of text costs little beside them. No-op if one chunk.
         text = text.rechunk()
     looked_up = _typed_by_distinct(text, few)
     return text.with_columns(looked_up.get(c.name, cast_expr(c)) for c in contract.columns)

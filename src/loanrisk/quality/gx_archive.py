@@ -3,10 +3,10 @@ older result kept in an archive folder beside it.
 
 GX lists every stored result, parsing each key's run time, whenever it builds Data Docs, even
 for a single new page: with every day kept in the store, each day's validation costs more than
-the last (1.7 s for the contacts feed alone after 50 days of a 100k-loan book, growing without
-bound). The Data Docs index shows the latest results only, so results older than the window are
-moved out of the store unchanged. GX then deletes their pages from the site at its next build;
-each day's page links copies kept beside them (``loanrisk.report.validation_docs``).
+the last, without bound. The Data Docs index shows the latest results only, so results older
+than the window are moved out of the store unchanged. GX then deletes their pages from the site
+at its next build; each day's page links copies kept beside them
+(``loanrisk.report.validation_docs``).
 """
 
 from __future__ import annotations

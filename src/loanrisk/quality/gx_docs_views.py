@@ -1,8 +1,8 @@
 """Data Docs views whose Jinja templates are compiled once, not at every build, and whose pages
 do not send GX the data context's id.
 
-GX makes a Jinja environment per site section at each ``build_data_docs`` and compiles the ~36
-templates it renders with again (0.11 s of a 0.3 s daily build at 100k loans). These views are
+GX makes a Jinja environment per site section at each ``build_data_docs`` and compiles the
+templates it renders with again, a good part of a small day's build. These views are
 GX's own, named in the site's config (GX's extension point for views), with Jinja's bytecode
 cache in a folder of the GX context: Jinja checks each template's source against its cached
 code, so a GX upgrade cannot render from stale templates.

@@ -31,7 +31,7 @@ SITE = "loanrisk"
 GROUP_CELLS = 400_000
 MIN_GROUP_COLUMNS = 4
 # The Data Docs index lists the latest results only: it reads every result it lists, each run,
-# so an unbounded index costs more every day kept (~2 ms a result, 6 a day with 20k loans).
+# so an unbounded index costs more every day kept.
 DOCS_INDEX_RESULTS = 100
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,8 @@ def _context(gx_root: Path, docs_dir: Path):
     context = gx.get_context(mode="file", project_root_dir=str(gx_root))
     if context.variables.config_variables_file_path:
         # No secrets or substitutions are used here, and GX re-reads and parses that YAML file
-        # on every config lookup (~300 times a run: 0.3 s at any size); the provider is built
-        # when the context opens, hence the reopening.
+        # on every config lookup (hundreds of times a run, whatever the book's size); the
+        # provider is built when the context opens, hence the reopening.
         context.variables.config_variables_file_path = None
         context.variables.save()
         context = gx.get_context(mode="file", project_root_dir=str(gx_root))
@@ -160,8 +160,7 @@ def column_groups(
     and the other way round); those sets are packed into groups of at most
     ``GROUP_CELLS / rows`` columns, each validated on a frame of only its own columns. Sets
     are packed by their share of ``text`` columns, typed values first: a group holds text or
-    typed values, seldom both, so the copies a typed check makes hold no text (1M loans: GX
-    2.85 -> 2.65 CPU-s).
+    typed values, seldom both, so the copies a typed check makes hold no text.
     """
     width = max(MIN_GROUP_COLUMNS, GROUP_CELLS // max(rows, 1))
     parent: dict[str, str] = {}
@@ -225,10 +224,9 @@ def build_docs(gx_root: Path, docs_dir: Path, results: list[Path]) -> Path:
     ``DOCS_INDEX_RESULTS`` results, in one GX build.
 
     Built once a day, by the report or when a stage stops the day, not once per feed: each
-    build has a fixed cost (~0.1 s), and the index lists every page of the site and reads each
-    result it shows (~0.45 s at 90 days of three feeds). GX renders every page when given no
-    identifiers; with no result to render, an identifier of no stored result renders the index
-    alone.
+    build has a fixed cost, and the index lists every page of the site and reads each result it
+    shows. GX renders every page when given no identifiers; with no result to render, an
+    identifier of no stored result renders the index alone.
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -263,8 +261,8 @@ def results_store(gx_root: Path, docs_dir: Path) -> Path:
 
 def suite_table(frame: pl.DataFrame, rules: list[RowRule]):
     """The columns of ``frame`` that ``rules`` read, as the one Arrow table every suite runs
-    on. Built before validating so the caller can let go of the (much wider) frame first: at
-    10M rows the typed and raw columns of a day weigh several GB."""
+    on. Built before validating so the caller can let go of the (much wider) frame first: the
+    typed and raw columns of a big day are most of its memory."""
     return arrow_table(frame, sorted(c for c in _columns_read(rules) if c in frame.columns))
 
 

@@ -36,8 +36,9 @@ log = logging.getLogger("loanrisk.quality.gx_validation")
 def arrow_table(frame: pl.DataFrame, columns: list[str]):
     """``columns`` of ``frame`` as one Arrow table: money as float64, integers as int64 (one
     conversion for every group: per group it costs twice as much), text as Polars' own string
-    views, shared rather than copied (a copy of GX's text columns was 8 GB at 10M rows, held
-    beside the day's frame); each group's text becomes ``large_string`` as it is validated."""
+    views, shared rather than copied (a copy of GX's text columns would be held beside the
+    day's frame, doubling its text); each group's text becomes ``large_string`` as it is
+    validated."""
     selected = []
     for name in columns:
         dtype = frame.schema[name]
@@ -74,7 +75,7 @@ def _pandas_dtype(arrow_type):
 @contextmanager
 def without_data_fingerprint():
     """Skip GX's md5 of each batch's rows, a marker stored with the result and not a check:
-    hashing a big day's text takes seconds (0.3-0.5 s per million strings)."""
+    hashing a big day's text takes seconds."""
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
     saved = getattr(engine, "HASH_THRESHOLD", 0)
@@ -90,11 +91,11 @@ def configurations_built_once():
     """Build each expectation's ``configuration`` once while validating, not at every read.
 
     GX's ``Expectation.configuration`` is a property that serialises the expectation's pydantic
-    model into a new ``ExpectationConfiguration`` each time it is read: ~96 times per
-    expectation per run (each domain and success kwarg is looked up through it), a third of
-    GX's fixed cost (0.2 s per run of the loans feed's 86 rules). The expectations GX builds
-    for a run are not changed while it runs, so the first configuration serves. The cache holds
-    the expectation itself, so a recycled ``id`` never matches, and lives for one ``with``.
+    model into a new ``ExpectationConfiguration`` each time it is read: dozens of times per
+    expectation per run (each domain and success kwarg is looked up through it), a large part
+    of GX's fixed cost per run. The expectations GX builds for a run are not changed while it
+    runs, so the first configuration serves. The cache holds the expectation itself, so a
+    recycled ``id`` never matches, and lives for one ``with``.
     """
     from great_expectations.expectations.expectation import Expectation
 

@@ -57,8 +57,7 @@ def _decode_or_name_line(data: bytes, encoding: str, file_name: str) -> str:
 
 
 # The reader's row number (from 2: the header is line 1), chunked like the fields it reads:
-# a column of one chunk beside the reader's many made later selects copy every column (5 GB
-# and 6 s at 10M rows).
+# a column of one chunk beside the reader's many made later selects copy every column.
 ROW_NUMBER = "__loanrisk_row_number"
 _ROW = {"row_index_name": ROW_NUMBER, "row_index_offset": 2}
 
@@ -105,7 +104,7 @@ def _source_lines(frame: pl.DataFrame, path: Path, facts: FileFacts) -> pl.Expr:
     In a Parquet file a row is a record (the header counts as line 1 there too). In a CSV
     file, when its line breaks number one per row and one for the header (less one if it does
     not end with a break), no field holds a break and each row takes one line: counting the
-    breaks in every field (0.85 s a million rows, against 0.13 s for the file's) is skipped.
+    breaks in every field (far dearer than counting the file's) is skipped.
     Otherwise they are counted field by field: the file's total alone cannot tell one embedded
     break from a final newline.
     """
@@ -142,7 +141,7 @@ def _raw_columns(frame: pl.DataFrame, columns: list[str]) -> list[pl.Expr]:
     """Each column as its ``<column>__raw``, a quoted empty field (``""``, as quote-all exports
     write every empty value) made empty like an unquoted one (Polars alone reads it as an
     empty string). Only columns holding an empty string are rewritten: the others are renamed
-    as they are, not copied (a copy of every column was 5 GB more at 10M rows)."""
+    as they are, not copied (a copy of every column would double the text's memory)."""
     has_empty = frame.select(pl.col(c).eq("").any() for c in columns).row(0)
     return [
         (pl.when(pl.col(c) != "").then(pl.col(c)) if empty else pl.col(c)).alias(raw_name(c))
@@ -196,7 +195,7 @@ def read_text_and_facts(
 ) -> tuple[pl.DataFrame, FileFacts]:
     """The landing file as text: ``<column>__raw`` per contract column and ``source_line``;
     and its ``FileFacts``, taken in a thread while Polars parses the file (hashing releases
-    the GIL: at 1M rows the pass costs 0.3 s alone, about nothing beside the parse).
+    the GIL, so the pass costs about nothing beside the parse).
 
     A header with no rows is FILE_EMPTY for a required feed (the day's book cannot be empty)
     and zero rows for an optional one (no events or contacts that day).

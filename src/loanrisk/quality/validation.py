@@ -47,14 +47,14 @@ def flag_rows(typed: pl.DataFrame, rules: list[RowRule], derived: list[pl.Expr])
     ``quarantined``: whether the row breaks an error rule."""
     flagged = typed.with_columns(derived).with_columns(rule_flags(rules))
     errors = [pl.col(f"rule_{i}") for i, r in enumerate(rules) if not r.warning]
-    # A fold of the (null-free) flags: any_horizontal over ~70 columns costs 0.3 s a million.
+    # A fold of the (null-free) flags: any_horizontal over so many columns is dearer.
     broken = pl.fold(pl.lit(False), operator.or_, errors) if errors else pl.lit(False)
     return flagged.with_columns(broken.alias(QUARANTINED))
 
 
 def _reason_list(rules: list[RowRule]) -> pl.Expr:
     """The sorted reason codes of the error rules a row breaks (built for bad rows only: over
-    every row of a big day the list of ~70 optional codes costs 0.5 CPU-s per million)."""
+    every row of a big day the list of every optional code costs more than the rest)."""
     errors = sorted(
         ((i, r) for i, r in enumerate(rules) if not r.warning), key=lambda e: e[1].reason
     )
