@@ -1,5 +1,5 @@
 """Cohort marts as DuckDB SQL: vintage curves (by origination month) and cure rates (by month
-of entry into M1), over ``loan_aging`` and ``loan_state`` (issue 4, DESIGN.md §6).
+of entry into M1), over ``loan_aging`` and ``loan_state`` (DESIGN.md §6).
 
 Each rests on a per-loan or per-event relation (``vintage_loans``, ``delinquency_entries``,
 ``delinquency_cures``) that can be computed month by month and combined, which is how the
@@ -99,7 +99,7 @@ def cure_rates_sql(
 
     Columns are named after what they count (loans_observed, loans_cured, cure_rate) and the
     window is a column of its own (cure_window_days), so a policy of another window cannot make
-    a name lie (issue 20)."""
+    a name lie (DESIGN.md §9, Collections)."""
     days = policy.history.cure_window_days
     entries = entries or f"({delinquency_entries_sql(policy)})"
     cures = cures or f"({delinquency_cures_sql()})"

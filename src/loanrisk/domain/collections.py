@@ -1,4 +1,4 @@
-"""Collections work queues (DESIGN.md §5 "Collections", issue 6): borrower consolidation, the
+"""Collections work queues (DESIGN.md §5 "Collections"): borrower consolidation, the
 channel rules 1-10, priority and daily capacity. Pure Polars; policy in
 ``config/collections.yaml``. Holds and the contact window are in ``collections_holds``, agencies,
 episodes and movements in ``collections_assign``, I/O in ``collections_stage``.
@@ -65,7 +65,7 @@ class ChannelRules(StrictModel):
         return self
 
 
-#: Channels that contact by phone, the only ones CONTACT_CAP counts and holds (DESIGN §5
+#: Channels that contact by phone, the only ones CONTACT_CAP counts and holds (DESIGN.md §5
 #: Collections: VOICE_BOT, AGENT_CALL; an SMS, a letter or a visit is not a phone attempt).
 PhoneChannel = Literal["VOICE_BOT", "AGENT_CALL"]
 
@@ -173,7 +173,7 @@ def load_collections_policy(config_dir: Path) -> CollectionsPolicy:
 def collections_borrowers(
     aging: pl.LazyFrame, snapshot: pl.LazyFrame, risk: pl.LazyFrame, min_dpd: int
 ) -> pl.LazyFrame:
-    """One row per borrower with an ACTIVE loan at ``min_dpd`` or more (DESIGN §5 Collections:
+    """One row per borrower with an ACTIVE loan at ``min_dpd`` or more (DESIGN.md §5 Collections:
     loans consolidated; ``queue_min_dpd`` for the queue).
 
     borrower_dpd = max dpd, borrower_overdue = sum of overdue_amount, flags = any, episodes_12m =
@@ -184,8 +184,8 @@ def collections_borrowers(
         "loan_id", "origination_date", *(f for f in FLAGS if f != "bankruptcy_flag"), *details
     )
     active = aging.filter(pl.col("account_status") == "ACTIVE")
-    # Borrowers below min_dpd are left out before consolidating, not after: at 1M loans, 95% of
-    # the borrowers (0.8 s of work for 0.16 s).
+    # Borrowers below min_dpd are left out before consolidating, not after: they are most of
+    # the book, and consolidating them is work thrown away.
     listed = active.filter(pl.col("dpd") >= min_dpd).select("borrower_id").unique()
     loans = (
         active.join(listed, on="borrower_id", how="semi")
@@ -217,7 +217,8 @@ def collections_borrowers(
 
 def field_visit_trigger(rules: ChannelRules) -> tuple[pl.Expr, pl.Expr]:
     """(condition, rule text) of rule 6: dpd >= field_visit_min_dpd and a large amount,
-    repeated defaults or a lawsuit; the text lists the triggers that fired (DESIGN §5 rule 6)."""
+    repeated defaults or a lawsuit; the text lists the triggers that fired
+    (DESIGN.md §5 rule 6)."""
     overdue = pl.col("borrower_overdue") >= pl.lit(rules.field_visit_min_overdue, pl.Decimal(18, 2))
     episodes = pl.col("episodes_12m") >= rules.field_visit_min_episodes_12m
     triggers = [
@@ -238,7 +239,7 @@ def field_visit_trigger(rules: ChannelRules) -> tuple[pl.Expr, pl.Expr]:
 
 def collections_channel(rules: ChannelRules) -> tuple[pl.Expr, pl.Expr]:
     """(disposition, rule): a channel or a suppression reason, and the rule that decided it
-    (DESIGN §5 Collections rules 1-10, first match wins)."""
+    (DESIGN.md §5 Collections rules 1-10, first match wins)."""
     flags = (
         (1, "deceased_flag", "DECEASED"),
         (2, "bankruptcy_flag", "BANKRUPTCY"),
@@ -266,7 +267,7 @@ def collections_channel(rules: ChannelRules) -> tuple[pl.Expr, pl.Expr]:
 
 
 def classify_borrowers(borrowers: pl.LazyFrame, rules: ChannelRules) -> pl.LazyFrame:
-    """Borrowers at queue_min_dpd or more with their disposition and rule (DESIGN §5: borrowers
+    """Borrowers at queue_min_dpd or more with their disposition and rule (DESIGN.md §5: borrowers
     at dpd 0 are not in the queue; the suppressions apply to the ones that would be)."""
     disposition, rule = collections_channel(rules)
     return borrowers.filter(pl.col("borrower_dpd") >= rules.queue_min_dpd).with_columns(
@@ -276,7 +277,7 @@ def classify_borrowers(borrowers: pl.LazyFrame, rules: ChannelRules) -> pl.LazyF
 
 def collections_priority(policy: PriorityPolicy) -> pl.Expr:
     """Expected loss = borrower pd_12m (max over ACTIVE loans) × borrower_overdue, CNY rounded to
-    cents (DESIGN §5 Collections, priority)."""
+    cents (DESIGN.md §5 Collections, priority)."""
     pd_12m = pl.col("pd_12m").fill_null(policy.missing_pd_12m)
     loss = (pd_12m * pl.col("borrower_overdue").cast(pl.Float64)).round(2)
     return loss.cast(pl.Decimal(18, 2))
@@ -285,7 +286,7 @@ def collections_priority(policy: PriorityPolicy) -> pl.Expr:
 def collections_capacity(queue: pl.DataFrame, policy: CollectionsPolicy) -> pl.DataFrame:
     """priority_rank within the channel (priority desc, borrower_id asc) and within_capacity:
     contact-allowed borrowers in rank order up to the channel's daily_capacity (held borrowers
-    take no capacity) (DESIGN §5 Collections, priority; issue 6 capacity)."""
+    take no capacity) (DESIGN.md §5 Collections, priority)."""
     capacity = {c.name: c.daily_capacity for c in policy.channels}
     allowed = pl.col("contact_allowed")
     return (

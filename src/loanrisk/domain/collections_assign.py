@@ -1,4 +1,4 @@
-"""Collections episodes, agency assignment and day-over-day movements (issue 6). Pure Polars.
+"""Collections episodes, agency assignment and day-over-day movements. Pure Polars.
 
 An *episode* is a run of consecutive processed days on which the borrower is in the
 ``collections_queue`` (any channel; suppressed borrowers are not in the queue): it starts on the
@@ -46,7 +46,7 @@ def continue_episodes(
 ) -> pl.DataFrame:
     """episode_start_date and episode_agency carried from the previous processed day's queue
     (a new episode starts on the business day with no agency; an agency no longer configured is
-    dropped) (issue 6, agency stickiness)."""
+    dropped)."""
     known = [a.agency_id for a in policy.agencies]
     carried = previous.select(
         "borrower_id",
@@ -67,7 +67,7 @@ def agency_slots(loads: pl.DataFrame, policy: CollectionsPolicy, slots: int) -> 
     """The agency of each of ``slots`` new borrowers in turn: Webster/Sainte-Laguë divisor
     method, i.e. each next borrower goes to the agency with the smallest (load + 0.5) / weight,
     load counting its AGENCY borrowers of the day so far; ties go to the agency listed first
-    (issue 6, capacity-weighted). A merge of per-agency sequences, no row loop."""
+    (capacity-weighted). A merge of per-agency sequences, no row loop."""
     agencies = pl.DataFrame(
         {
             "agency": [a.agency_id for a in policy.agencies],
@@ -90,7 +90,7 @@ def agency_slots(loads: pl.DataFrame, policy: CollectionsPolicy, slots: int) -> 
 def assign_agencies(queue: pl.DataFrame, policy: CollectionsPolicy) -> pl.DataFrame:
     """AGENCY borrowers keep their episode's agency; the others, in priority order (priority
     desc, borrower_id asc), get one from ``agency_slots``. ``agency`` is set on AGENCY rows only;
-    ``episode_agency`` stays with the borrower for the episode (issue 6, sticky agencies)."""
+    ``episode_agency`` stays with the borrower for the episode (sticky agencies)."""
     in_agency = pl.col("channel") == "AGENCY"
     loads = (
         queue.filter(in_agency & pl.col("episode_agency").is_not_null())
@@ -192,7 +192,7 @@ def collections_movements(
     policy: CollectionsPolicy,
 ) -> pl.DataFrame:
     """Per channel: yesterday's borrowers = stayed + escalated_out + de_escalated_out + cured +
-    exited; today's = stayed + new + escalated_in + de_escalated_in (issue 6, movements).
+    exited; today's = stayed + new + escalated_in + de_escalated_in.
     ``loans``: the day's loan_id, borrower_id, account_status (every status)."""
     gone = _leavers(previous, suppressed, loans).with_columns(pl.lit(True).alias("exited"))
     moves = (

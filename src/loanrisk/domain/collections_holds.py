@@ -6,7 +6,7 @@ attempts of the last days (phone channels only, v2), PROMISE_TO_PAY from the lat
 
 Counts whose window is configurable are named after what they count, with the window in its own
 column (``phone_attempts_in_window`` over ``phone_attempts_window_days``), so a policy change
-cannot make a column name lie (issue 20).
+cannot make a column name lie (DESIGN.md §9, Collections).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def phone_attempts(
 ) -> pl.LazyFrame:
     """Per borrower, phone attempts (the configured phone_channels, any outcome) whose
     contact_time falls, in the business time zone, in the contact_cap_window_days days ending on
-    the business day D (``phone_attempts_in_window``, DESIGN §5 Collections, hold CONTACT_CAP),
+    the business day D (``phone_attempts_in_window``, DESIGN.md §5 Collections, hold CONTACT_CAP),
     and those of them on the window's days that the window ending on D+1 keeps (D minus
     window + 2 .. D, the oldest day dropped: ``_attempts_next_window``)."""
     holds = policy.holds
@@ -68,7 +68,7 @@ def latest_promise(
     contacts: pl.LazyFrame, policy: CollectionsPolicy, business_date: dt.date
 ) -> pl.LazyFrame:
     """promise_date of each borrower's latest PROMISE_TO_PAY contact (by contact_time, then
-    contact_id) made in the promise_lookback_days days ending on the business day (DESIGN §5
+    contact_id) made in the promise_lookback_days days ending on the business day (DESIGN.md §5
     Collections, hold PROMISE_TO_PAY): a newer promise replaces an older one."""
     first = window_start(business_date, policy.holds.promise_lookback_days)
     return (
@@ -85,7 +85,7 @@ def latest_promise(
 
 def phone_channel(policy: CollectionsPolicy) -> pl.Expr:
     """The borrower's channel contacts by phone (config holds.phone_channels: VOICE_BOT,
-    AGENT_CALL) (DESIGN §5 Collections v2: CONTACT_CAP holds only channels that phone)."""
+    AGENT_CALL) (DESIGN.md §5 Collections v2: CONTACT_CAP holds only channels that phone)."""
     return pl.col("channel").is_in(list(policy.holds.phone_channels))
 
 
@@ -93,7 +93,7 @@ def collections_hold(policy: CollectionsPolicy, business_date: dt.date) -> pl.Ex
     """hold_reason: CONTACT_CAP when the channel phones and phone_attempts_in_window >=
     contact_cap_attempts, else PROMISE_TO_PAY while the latest promise_date > the business day
     (a promise dated D unpaid at D's close is broken: the queue of D, worked on D+1, may
-    contact), else null (DESIGN §5 Collections v2, holds; the cap is named first when both
+    contact), else null (DESIGN.md §5 Collections v2, holds; the cap is named first when both
     apply)."""
     cap = policy.holds.contact_cap_attempts
     return (
@@ -108,7 +108,7 @@ def collections_hold(policy: CollectionsPolicy, business_date: dt.date) -> pl.Ex
 def phone_attempts_left(policy: CollectionsPolicy) -> pl.Expr:
     """Phone attempts the cap still allows on D+1, the day the queue of D is worked: max(
     contact_cap_attempts - attempts already logged in the cap window ending on D+1 (its days up
-    to D: D - window + 2 .. D), 0); null when the channel does not phone (DESIGN §5 Collections
+    to D: D - window + 2 .. D), 0); null when the channel does not phone (DESIGN.md §5 Collections
     v2: the queue carries phone_attempts_left for the next day). Attempts made on D+1 itself
     count against it as they happen."""
     left = pl.max_horizontal(
@@ -153,7 +153,7 @@ def contact_windows(
     zones: list[str | None], policy: CollectionsPolicy, business_date: dt.date
 ) -> pl.DataFrame:
     """Per distinct borrower_timezone: the contact window (start-end local time on the business
-    day + days_after_business_date) as UTC timestamps (DESIGN §5 Collections, contact window).
+    day + days_after_business_date) as UTC timestamps (DESIGN.md §5 Collections, contact window).
     A zone that is not a known IANA zone gets default_timezone; one row per zone, not per row."""
     window = policy.contact_window
     day = business_date + dt.timedelta(days=window.days_after_business_date)

@@ -1,4 +1,4 @@
-"""PBoC-style monthly credit-bureau repayment report (issue 6 point 1): reporting periods,
+"""PBoC-style monthly credit-bureau repayment report (DESIGN.md §5 v2): reporting periods,
 repayment status codes and the 24-month history string, as pure Polars. No I/O here.
 
 Definitions (field list, order and codes in ``data_contracts/reg_credit_report.yaml``):

@@ -1,5 +1,5 @@
 """IFRS 9 expected credit loss building blocks: policy, EAD, LGD, PD term structure, projection
-schedule and the discounted cash-shortfall sum (issue 5 point 5, DESIGN.md §5 "v2 — ECL inputs";
+schedule and the discounted cash-shortfall sum (DESIGN.md §5 "v2 — ECL inputs";
 policy in ``config/ecl.yaml``).
 
 Pure Polars; no I/O except ``load_ecl_policy``. ``loanrisk.domain.ecl_measure.expected_credit_loss``
@@ -137,7 +137,7 @@ def exposure_at_default(policy: EclPolicy) -> pl.Expr:
 
 
 def lgd(policy: EclPolicy) -> pl.Expr:
-    """Issue 5.5: LGD by product_code from config (Float64); an unconfigured product fails."""
+    """LGD by product_code from config (Float64); an unconfigured product fails."""
     return pl.col("product_code").replace_strict(policy.lgd, return_dtype=pl.Float64).alias("lgd")
 
 

@@ -1,4 +1,4 @@
-"""IFRS 9 expected credit loss per loan: the measure each stage uses (issue 5 point 5). Pure
+"""IFRS 9 expected credit loss per loan: the measure each stage uses (DESIGN.md §5). Pure
 Polars; the building blocks are in ``loanrisk.domain.ecl``, the stage in
 ``loanrisk.domain.staging``.
 

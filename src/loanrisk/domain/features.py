@@ -1,4 +1,4 @@
-"""Scorecard features per loan per day (issue 5, point 1), as Polars expressions.
+"""Scorecard features per loan per day (DESIGN.md §5 Scorecard), as Polars expressions.
 
 Inputs: the day's ``loan_aging`` rows (dpd, max_dpd_12m, episodes_12m ...), the typed snapshot's
 amounts and dates, and the borrower's monitoring signals (``borrower_signals``). Ratios are

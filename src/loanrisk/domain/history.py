@@ -143,7 +143,7 @@ def _window_lists(joined: pl.LazyFrame, business_date: dt.date, since: dt.date) 
     """(loan_id, episode_start_dates_12m, dpd_peaks) for loans with anything in the window.
 
     Done by exploding and regrouping only the non-empty lists: per-row list expressions cost
-    seconds on a million loans, most of which have no delinquency to remember.
+    much more on a big book, most of whose loans have no delinquency to remember.
     """
     today = pl.lit(business_date)
     old_starts = (

@@ -1,4 +1,4 @@
-"""Portfolio marts as DuckDB SQL over ``loan_aging`` and ``loan_state`` (issue 4, DESIGN.md §6).
+"""Portfolio marts as DuckDB SQL over ``loan_aging`` and ``loan_state`` (DESIGN.md §6).
 
 Each function returns the SELECT behind one view of ``warehouse.duckdb`` (the vintage and cure
 marts are in ``cohort_marts.py``). Buckets and windows come from ``config/classification.yaml``.

@@ -1,4 +1,4 @@
-"""Regulatory reports as pure Polars (issue 6 point 1; DESIGN.md §6): the five-category report,
+"""Regulatory reports as pure Polars (DESIGN.md §6): the five-category report,
 the IFRS 9 ECL report by stage and the stage transfer matrix; the policy of
 ``config/regulatory.yaml``. No I/O here except ``load_regulatory_policy``.
 
@@ -111,7 +111,7 @@ def five_category_report(
     products: Sequence[str],
     npl_categories: Sequence[str],
 ) -> pl.LazyFrame:
-    """Issue 6.1 reg_five_category (DESIGN.md §5 v2, §6): the loans on the book by product (and
+    """``reg_five_category`` (DESIGN.md §5 v2, §6): the loans on the book by product (and
     ALL) x category: loans, outstanding and overdue sums, share of the product's (portfolio's)
     balance, and the product's (portfolio's) NPL ratio (``npl_ratio``, from the loan rows)."""
     sums = (
@@ -157,7 +157,7 @@ def five_category_report(
 def ifrs9_ecl_report(
     risk: pl.LazyFrame, business_date: dt.date, products: Sequence[str]
 ) -> pl.LazyFrame:
-    """Issue 6.1 reg_ifrs9_ecl (DESIGN.md §5 v2, §6): the loans on the book with an ECL stage
+    """``reg_ifrs9_ecl`` (DESIGN.md §5 v2, §6): the loans on the book with an ECL stage
     by product (and ALL) x stage: loans, EAD and ECL sums, coverage ratio = ECL / EAD."""
     sums = (
         risk.filter(on_book() & pl.col("ecl_stage").is_not_null())
@@ -199,7 +199,7 @@ def stage_transfers(
     business_date: dt.date,
     previous_date: dt.date,
 ) -> pl.LazyFrame:
-    """Issue 6.1 IFRS 9 stage transfer matrix: loans on the book at the previous month-end or
+    """IFRS 9 stage transfer matrix: loans on the book at the previous month-end or
     today by product x from_stage x to_stage (NEW: not on the book at the month-end; EXIT: not
     on the book today: closed, written off or gone), with EAD and ECL on each of the two days (0
     where not on the book)."""

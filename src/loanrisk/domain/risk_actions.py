@@ -1,4 +1,4 @@
-"""Risk actions per borrower per day (issue 5, point 6): freeze, limit cut, watchlist, blacklist
+"""Risk actions per borrower per day: freeze, limit cut, watchlist, blacklist
 and risk-based pricing tier, each row naming the rule that fired. Pure Polars; policy in
 ``config/risk_actions.yaml``.
 """
@@ -157,7 +157,7 @@ def with_line_frozen(loans: pl.LazyFrame, policy: RiskActionPolicy) -> pl.LazyFr
 
 def action_rules(policy: RiskActionPolicy) -> dict[str, tuple[pl.Expr, pl.Expr]]:
     """Action -> (whether it fires for the borrower row, the rule text). The text is built for
-    the rows that fire only: formatting it for every borrower cost 0.1 s a million."""
+    the rows that fire only: formatting it for every borrower is work thrown away."""
     cut, rule = policy.reduce_limit, policy.blacklist
     blacklisted = (pl.col("episodes_12m") >= rule.min_episodes_12m) & (
         pl.col("evading_loans").list.len() > 0

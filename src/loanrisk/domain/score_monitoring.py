@@ -1,4 +1,4 @@
-"""Scorecard monitoring (issue 5, point 4): population stability of the score and of each
+"""Scorecard monitoring: population stability of the score and of each
 feature against the scorecard's reference population, per business day, in pure Polars.
 
 PSI = sum over bands of (actual - reference) * ln(actual / reference); the characteristic

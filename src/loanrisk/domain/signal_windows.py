@@ -1,4 +1,4 @@
-"""Signals over windows of days (issue 5; DESIGN.md §1 step 4): transaction spike, fund-flow
+"""Signals over windows of days (DESIGN.md §1 step 4): transaction spike, fund-flow
 mismatch and cash-out after disbursement, as pure Polars rules over ``daily`` (the
 ``borrower_events_daily`` aggregates of the days needed, ``snapshot_date`` column).
 

@@ -1,4 +1,4 @@
-"""Monitoring signals from the events feed (issue 5; DESIGN.md §1 step 4): pure Polars rules.
+"""Monitoring signals from the events feed (DESIGN.md §1 step 4): pure Polars rules.
 
 Thresholds and windows are in ``config/signals.yaml`` (``SignalPolicy``). Rules over windows of
 days (``loanrisk.domain.signal_windows`` and the new-device lookback here) read ``daily``: the
@@ -196,7 +196,7 @@ def new_device(
 
     ``today``: the day's aggregate; ``lookback``: ``device_history`` rows (later days' rows
     are ignored), e.g. the previous day's ``borrower_devices``: one row per device instead of
-    a row per borrower and day of the window (5.6M rows for 100k loans' 90 days).
+    a row per borrower and day of the window (dozens of times the book's rows).
     """
     first = business_date - dt.timedelta(days=policy.lookback_days)
     seen = lookback.filter(pl.col("last_seen").is_between(first, business_date, closed="left"))
