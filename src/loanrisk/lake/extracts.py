@@ -1,5 +1,5 @@
 """Extract files handed to other teams: CSV (+ Parquet) written atomically, owner-only, with a
-manifest of row counts, control totals and sha256 of every file (DESIGN.md §3, issue 6).
+manifest of row counts, control totals and sha256 of every file (DESIGN.md §3, §12).
 
 CSV text cells that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab or
 carriage return first) get a leading ``'`` (OWASP CSV injection); Parquet keeps the raw value.

@@ -1,4 +1,4 @@
-"""Crash injection for the crash-safety tests, and sweeping what crashes leave (issue 7).
+"""Crash injection for the crash-safety tests, and sweeping what crashes leave (DESIGN.md §5b).
 
 ``LOANRISK_CRASH_AT=<point>`` makes the process kill itself with SIGKILL when it reaches that
 point: no ``finally``, no ``atexit``, no flush -- what a power cut or the OOM killer does. Unset

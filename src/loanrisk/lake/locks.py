@@ -1,4 +1,4 @@
-"""The run lock of a data_root: one writing run at a time (issue 7, point 3).
+"""The run lock of a data_root: one writing run at a time (DESIGN.md §12).
 
 Design:
 

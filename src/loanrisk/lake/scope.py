@@ -63,7 +63,7 @@ def relations(con) -> set[str]:
 
 def _insert_statuses(con, statuses: dict[dt.date, str | None]) -> None:
     """Add (snapshot_date, status) rows to the temporary ``pipeline_runs``, in one statement
-    (``executemany`` costs 0.2 ms a row)."""
+    (``executemany`` costs a round trip per row)."""
     rows = [
         f"(DATE '{day.isoformat()}', {'NULL' if status is None else quote(status)})"
         for day, status in sorted(statuses.items())
@@ -75,7 +75,7 @@ def _insert_statuses(con, statuses: dict[dt.date, str | None]) -> None:
 def snapshot_runs(con, views: set[str], lake: Lake, day: dt.date) -> None:
     """``pipeline_runs`` for a day's report: the day's own manifest in full, with the view's
     columns and types, and every other run day's date and status, read in Python (what the
-    bounded views and marts ask): the view parses every manifest, 0.2 s at 365 days. Without
+    bounded views and marts ask): the view parses every manifest, more with each day. Without
     the day's manifest (a warehouse not built from this lake), the view in full."""
     from loanrisk.lake.runs import run_statuses
 
@@ -103,7 +103,7 @@ def snapshot_runs(con, views: set[str], lake: Lake, day: dt.date) -> None:
 
 def snapshot_statuses(con, lake: Lake) -> None:
     """``pipeline_runs`` as each run day's date and status only, read from the manifests in
-    Python (0.025 s at 365 days, against 0.2 s for the view's ``read_json`` of them all): what
+    Python (far cheaper than the view's ``read_json`` of them all): what
     the marts and the bounded views ask of it."""
     from loanrisk.lake.runs import run_statuses
 
@@ -123,8 +123,8 @@ def limit_history(
     published days ``first``..``last``.
 
     They read those days' partition files only: binding the warehouse's view reads the footer
-    of every day's file (~27 ms a view at 365 days, several times a day). Without the files
-    (a warehouse not built from this lake), the warehouse's view limited to those dates.
+    of every day's file (a cost growing with the days kept, paid several times a day). Without
+    the files (a warehouse not built from this lake), the warehouse's view limited to those dates.
     """
     days = _published_days(con, views, first, last)
     for view, zone in tables.items():

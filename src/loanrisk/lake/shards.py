@@ -1,4 +1,4 @@
-"""Scale-out by sharding: a per-loan stage split by borrower, then combined (issue 7).
+"""Scale-out by sharding: a per-loan stage split by borrower, then combined (DESIGN.md §8).
 
 With ``shards: K`` in ``config/execution.yaml`` (K > 1), ``age_loans`` and ``score_loans`` run as
 K shard tasks and a combine step. Shard k holds the borrowers whose fixed-seed hash of

@@ -1,4 +1,4 @@
-"""Storage layout (DESIGN.md section 3), atomic writes and file fingerprints.
+"""Storage layout (DESIGN.md §3, §12), atomic writes and file fingerprints.
 
 Nothing else in the package builds a path under ``data_root`` by hand: ask a ``Lake``.
 """
@@ -21,10 +21,9 @@ from loanrisk.quality.parsing import file_blocks
 
 PARQUET_FILE = "part-0.parquet"
 # Every Parquet file written: fixed settings, so equal frames give equal bytes. zstd level 1
-# writes a million loans' text 0.12 s faster than level 3, reads it back 0.1 s faster, and the
-# files are no bigger (43 MB and 40 MB, text and typed). A fixed row-group size: without one,
-# Polars cuts row groups at the frame's chunks, which the streaming engine makes differently
-# from run to run (a 1M-loan day's risk_actions came out in other bytes at each rerun).
+# writes and reads faster than level 3, and the files are no bigger. A fixed row-group size:
+# without one, Polars cuts row groups at the frame's chunks, which the streaming engine makes
+# differently from run to run (a big day's risk_actions came out in other bytes at each rerun).
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "compression_level": 1,
@@ -285,7 +284,7 @@ def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) 
     """``frame`` as Parquet with ``PARQUET_OPTIONS``: the same bytes for the same rows however
     the frame is chunked. Nested columns (lists, structs) are made one chunk first: their bytes
     follow their chunks even with fixed row groups (flat columns' do not, and copying those
-    would cost gigabytes at 10M loans)."""
+    would double a big day's memory)."""
     nested = [s.name for s in frame.get_columns() if s.dtype.is_nested() and s.n_chunks() > 1]
     if nested:
         frame = frame.with_columns(frame[name].rechunk() for name in nested)

@@ -139,7 +139,7 @@ def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationCon
     Views read the lake's files by glob when queried, so a new day needs no rebuild: only a
     change of the view set (a table's first file, the first manifest, a contract or a policy
     change, another data_root path or DuckDB version) does. Building binds every view, which
-    reads the footer of every partition file: 1.6 s at 90 days, growing with each day kept.
+    reads the footer of every partition file, a cost that grows with each day kept.
     """
     import duckdb
 

@@ -1,4 +1,4 @@
-"""The development sample of ``loanrisk fit-scorecard`` (issue 5, point 3), from stored history.
+"""The development sample of ``loanrisk fit-scorecard``, from stored history.
 
 An observation is an ACTIVE loan not in default (dpd < default_dpd) on an observation date in
 [start, end]; its target is 1 when the loan reaches dpd >= default_dpd on any stored day within

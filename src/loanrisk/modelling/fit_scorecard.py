@@ -1,4 +1,4 @@
-"""``loanrisk fit-scorecard``: fit a behaviour scorecard from stored history (issue 5, point 3).
+"""``loanrisk fit-scorecard``: fit a behaviour scorecard from stored history.
 
 Optimal binning per candidate feature (optbinning ``OptimalBinning``, monotonic event rate,
 CP solver seeded and single-threaded), weight of evidence and information value per bin computed

@@ -1,4 +1,4 @@
-"""Month-end work of the ``loan_monthly`` DAG (issue 7, point 1): which day closes a month, the
+"""Month-end work of the ``loan_monthly`` DAG (DESIGN.md §11): which day closes a month, the
 month's score-monitoring summary and the optional scorecard refit.
 
 A month's run is identified by any date inside it (Airflow's ``ds`` of the monthly run is the

@@ -189,7 +189,8 @@ def _credit_source(lake: Lake, latest: pl.DataFrame, period: ReportingPeriod) ->
 def _last_rows(lake: Lake, days: list[dt.date], latest: pl.DataFrame) -> pl.DataFrame:
     """``last_rows`` of the period read a day at a time, each day for the loans whose last day
     it is (``latest``: ``last_dates`` of the period, its past_due_in_period carried to the rows):
-    a month of rows is never in memory at once (at 10M loans, 300M rows of loan_aging)."""
+    a month of rows is never in memory at once (a month of a big book's loan_aging is many
+    times a day's)."""
     parts = []
     for day in days:
         on_day = latest.filter(pl.col("data_date") == day)

@@ -55,7 +55,7 @@ def _contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.
 def published_columns(settings: Settings) -> list[str]:
     """The scored-loan columns ``_publish_scores`` reads: loan_risk's, the scorecard features
     (score monitoring) and the actions' inputs. The others (points, the snapshot's amounts)
-    are not carried: at 1M loans 0.18 s and 200 MB less."""
+    are not carried: carrying them costs time and memory for nothing."""
     risk = load_contract(settings.contracts_dir, RISK).column_names
     return list(dict.fromkeys([*risk, *FEATURE_COLUMNS, *ACTION_INPUTS]))
 

@@ -177,7 +177,7 @@ def borrower_signals(
     """One row per borrower of the day's loan snapshot with every signal count (0 when none).
 
     ``signals``: one frame per rule, a row per borrower it fired for. They are stacked and
-    joined to the borrowers once (a join per rule cost twice as much at 1M borrowers).
+    joined to the borrowers once (a join per rule costs about twice as much).
     """
     fired = pl.concat(signals, how="diagonal").group_by("borrower_id").agg(pl.max(*rules.SIGNALS))
     out = loans.select("borrower_id").unique().join(fired, on="borrower_id", how="left")

@@ -147,8 +147,8 @@ def check_feed(
     }
     checked = (flagged, valid, quarantined, rules, counts)
     report = _feed_report(lake, settings, feed, day, staged, previous, checked) | outputs
-    # GX reads only its columns: the day's frames go as soon as they are not needed (at 3M
-    # rows the valid rows hold 0.85 GB, GX's columns 1.8 GB, the flagged frame more)
+    # GX reads only its columns: the day's frames go as soon as they are not needed (the valid
+    # rows and the flagged frame weigh about as much as GX's columns or more)
     del valid, quarantined, checked
     table = suite_table(flagged, rules)
     del flagged
