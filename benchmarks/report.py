@@ -1,4 +1,4 @@
-"""``benchmarks/RESULTS.md``: Markdown tables and the issue's targets from every result JSON."""
+"""``benchmarks/RESULTS.md``: Markdown tables and the speed targets from every result JSON."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def _backfill_target(backfills: list[dict]) -> list[str]:
 
 
 def targets(runs: dict[int, dict], backfills: list[dict]) -> list[str]:
-    """One line per target of the issue: met, missed or not measured, with the figure."""
+    """One line per speed target: met, missed or not measured, with the figure."""
     missing = [f"{s:,}" for s in SIZES if s not in runs]
     lines = _size_targets(runs) + _ratio_targets(runs) + _backfill_target(backfills)
     if missing:

@@ -1,4 +1,4 @@
-"""Collections holds, DESIGN.md §5 "Collections" v2 (issue 20 point 7): a promise dated the
+"""Collections holds, DESIGN.md §5 "Collections" v2: a promise dated the
 business day is broken at its close, CONTACT_CAP holds phone channels only, the next day's
 ``phone_attempts_left``, and counts named after what they count with their window recorded.
 Every test pins its own small policy (never ``config/``)."""

@@ -1,4 +1,4 @@
-"""Crash safety (issue 7, point 4): SIGKILL the pipeline at stage boundaries and in the middle of
+"""Crash safety (DESIGN.md §5b): SIGKILL the pipeline at stage boundaries and in the middle of
 atomic writes (``LOANRISK_CRASH_AT``), check what a BI reader sees right then, rerun, compare.
 
 Day 1 is run once into a base data_root that is copied back to the same path before each crash

@@ -1,4 +1,4 @@
-"""Credit-bureau report v2 (issue 20 point 6, DESIGN.md §5 "v2 — credit-bureau report"): the
+"""Credit-bureau report v2 (DESIGN.md §5 "v2 — credit-bureau report"): the
 ``M`` status (past due during the period, current at its data day) and overdue_periods capped
 by the instalments not yet paid. Tiny inline frames; the policy is pinned here, not read from
 ``config/``."""

@@ -1,4 +1,4 @@
-"""IFRS 9 ECL (issue 5 point 5): the known answer, EAD, LGD, PD term structure, stage measures,
+"""IFRS 9 ECL: the known answer, EAD, LGD, PD term structure, stage measures,
 config errors, and the closed form held to the exploded schedule, on tiny frames.
 The policy is pinned here (``POLICY``); the v2 ECL inputs are tested in test_ecl_v2.py."""
 

@@ -1,4 +1,4 @@
-"""DESIGN.md §5 "v2 — ECL inputs" (issue 20 point 4) and the written-off rule, given/when/then on
+"""DESIGN.md §5 "v2 — ECL inputs" and the written-off rule, given/when/then on
 tiny inline frames with a policy pinned here: the nominal rate and its effective rate, CCF only
 for a line that can still be drawn, the stage-2 lifetime of at least min_lifetime_months, ECL 0
 for a written-off loan, and the credit-line products read from the policy everywhere."""

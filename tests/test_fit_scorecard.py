@@ -1,4 +1,4 @@
-"""``fit_scorecard`` on a stored synthetic history (issue 5, point 3): the fitted card
+"""``fit_scorecard`` on a stored synthetic history: the fitted card
 discriminates out of time, its YAML loads and scores, the report carries IV / KS / Gini, and a
 rerun gives the same bytes.
 

@@ -1,4 +1,4 @@
-"""The data_root run lock (issue 7, point 3): refusal naming the holder, release, waiting,
+"""The data_root run lock: refusal naming the holder, release, waiting,
 stale-lock detection, re-entrancy."""
 
 from __future__ import annotations

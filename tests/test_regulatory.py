@@ -1,4 +1,4 @@
-"""Regulatory extracts (issue 6 point 1): five-category, IFRS 9 ECL and stage transfers, and the
+"""Regulatory extracts: five-category, IFRS 9 ECL and stage transfers, and the
 PBoC-style credit report's codes and 24-month history, on tiny hand-built frames; then the
 stage on a tmp data_root across two month-ends, one of them not a processed day."""
 

@@ -1,4 +1,4 @@
-"""Issue 20 point 9: over a synthetic backfill crossing two month-ends, the published numbers
+"""Over a synthetic backfill crossing two month-ends, the published numbers
 agree with each other and with DESIGN.md §5 v2 on every loan-day and product-day:
 
 * one IFRS 9 stage per loan-day: loan_aging's = loan_risk's (and the ECL's);

@@ -1,4 +1,4 @@
-"""Scorecard scaling, points, reason codes, config validation and PSI (issue 5, points 2, 4)."""
+"""Scorecard scaling, points, reason codes, config validation and PSI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scale-out by sharding (issue 7): K shards publish the bytes one does; parts are checked."""
+"""Scale-out by sharding (DESIGN.md §8): K shards publish the bytes one does; parts are checked."""
 
 from __future__ import annotations
 
