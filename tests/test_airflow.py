@@ -120,7 +120,7 @@ def test_every_published_table_is_an_asset_outlet(dagbag):
     assert uris["loanrisk://lake/curated/reg_five_category"] == "build_regulatory"
     assert uris["loanrisk://warehouse/warehouse.duckdb"] == "publish_warehouse"
     assert uris["loanrisk://runs/published"] == "finalize_run"
-    for mart in ("roll_rates", "portfolio_summary", "vintage_curves"):  # DESIGN.md section 3
+    for mart in ("roll_rates", "portfolio_summary", "vintage_curves"):  # DESIGN.md §3
         assert uris[f"loanrisk://lake/marts/{mart}"] == "finalize_run"
 
 

@@ -192,7 +192,7 @@ def test_identities_are_well_formed(loans):
     assert re.fullmatch(r"B[0-9]{8}", loans["borrower_id"][0])
 
 
-# --- DESIGN.md section 4 rules on every row -------------------------------------------------
+# --- DESIGN.md §4 rules on every row -------------------------------------------------------
 
 
 def rules() -> dict[str, pl.Expr]:

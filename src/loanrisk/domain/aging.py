@@ -1,4 +1,4 @@
-"""Delinquency aging and classification rules (DESIGN.md section 5) as Polars expressions.
+"""Delinquency aging and classification rules (DESIGN.md §5) as Polars expressions.
 
 Each function returns an expression over a typed loan snapshot; none does I/O. Policy numbers
 come from ``config/classification.yaml``.

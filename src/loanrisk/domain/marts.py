@@ -17,7 +17,7 @@ from loanrisk.domain.cohort_marts import (
 from loanrisk.domain.sql import MONEY, ON_BOOK_SQL, npl_ratio_sql, npl_sql, quote
 
 #: Marts stored per published day under lake/marts/<table>/snapshot_date=D
-#: (``marts_stage.py``, DESIGN.md section 3); their warehouse views read those files.
+#: (``marts_stage.py``, DESIGN.md §3, §12); their warehouse views read those files.
 MATERIALIZED = ("roll_rates", "portfolio_summary", "vintage_curves")
 
 

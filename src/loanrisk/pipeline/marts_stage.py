@@ -1,5 +1,5 @@
-"""The published day's marts in ``lake/marts/<table>/snapshot_date=D`` (DESIGN.md sections 3
-and 6): ``roll_rates`` (D against the previous published day), ``portfolio_summary`` (D) and
+"""The published day's marts in ``lake/marts/<table>/snapshot_date=D`` (DESIGN.md §3
+and §6): ``roll_rates`` (D against the previous published day), ``portfolio_summary`` (D) and
 ``vintage_curves`` (every vintage, as known on D). The BI views of the same names read these
 files.
 

@@ -1,4 +1,4 @@
-"""``reports/D/validation/index.html``: the day's Great Expectations results (DESIGN.md section 3).
+"""``reports/D/validation/index.html``: the day's Great Expectations results (DESIGN.md §3, §12).
 
 One row per feed and column group of the day's latest run, with GX's own statistics and every
 rule that found unexpected rows, each linking its Data Docs page in the shared site
