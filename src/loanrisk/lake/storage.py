@@ -72,8 +72,9 @@ class Lake:
         return self.partition(zone, table, business_date) / PARQUET_FILE
 
     def partition_inputs(self, zone: str, table: str, business_date: dt.date) -> Path:
-        """What a partition carried from day to day was computed from (beside the partition)."""
-        return self.partition(zone, table, business_date).with_suffix(".inputs.json")
+        """What a partition carried from day to day was computed from:
+        ``state/<zone>/<table>/snapshot_date=D.inputs.json`` (``state_of``)."""
+        return self.state_of(self.partition(zone, table, business_date))
 
     def table_dir(self, zone: str, table: str | None = None) -> Path:
         """``lake/<zone>`` or ``lake/<zone>/<table>``."""
@@ -102,8 +103,8 @@ class Lake:
         return self.partition("shards", table, business_date) / shard
 
     def shard_inputs(self, table: str, business_date: dt.date, shard: str) -> Path:
-        """Fingerprints of the inputs a shard's part was computed from (beside the part)."""
-        return self.partition("shards", table, business_date) / f"{shard}.inputs.json"
+        """Fingerprints of the inputs a shard's part was computed from (``state_of``)."""
+        return self.state_of(self.shard_partition(table, business_date, shard))
 
     def month_extract(self, table: str, month: dt.date) -> Path:
         """``lake/marts/<table>/month=YYYY-MM``: a complete month's extract the risk report
@@ -111,8 +112,27 @@ class Lake:
         return self.table_dir("marts", table) / f"month={month:%Y-%m}"
 
     def month_extract_inputs(self, table: str, month: dt.date) -> Path:
-        """Fingerprint of the published days a month's extract was computed from."""
-        return self.table_dir("marts", table) / f"month={month:%Y-%m}.inputs.json"
+        """Fingerprint of the published days a month's extract was computed from
+        (``state_of``)."""
+        return self.state_of(self.month_extract(table, month))
+
+    @property
+    def state_dir(self) -> Path:
+        """``state/``: what kept tables were computed from, outside the lake, which holds data
+        only (DESIGN.md §12)."""
+        return self.data_root / "state"
+
+    def state_of(self, partition_dir: Path) -> Path:
+        """The record of what a partition folder under ``lake/`` was computed from: its path
+        under ``state/`` with ``.inputs.json`` appended."""
+        relative = partition_dir.relative_to(self.data_root / "lake")
+        return (self.state_dir / relative).with_name(f"{partition_dir.name}.inputs.json")
+
+    @property
+    def fingerprint_cache(self) -> Path:
+        """sha256 of recently read inputs by size, modification time and inode
+        (``loanrisk.lake.fingerprints``)."""
+        return self.state_dir / "sha256_cache.json"
 
     def run_dir(self, business_date: dt.date) -> Path:
         return self.data_root / "runs" / business_date.isoformat()
@@ -277,6 +297,9 @@ def write_partition(
         os.fsync(handle.fileno())
     crash_point(f"write_partition:{partition_dir.parent.name}")
     _replace_dir(staged, partition_dir, scratch)
+    # Older versions kept what a partition was computed from beside it, in the lake; that record
+    # is under state/ now (Lake.state_of), and the old one goes when its partition is rewritten.
+    partition_dir.with_name(f"{partition_dir.name}.inputs.json").unlink(missing_ok=True)
     return partition_dir / PARQUET_FILE
 
 

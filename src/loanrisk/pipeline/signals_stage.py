@@ -21,6 +21,7 @@ from loanrisk.domain import signal_windows as windows
 from loanrisk.domain import signals as rules
 from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import InputFileError
+from loanrisk.lake.fingerprints import content_ids
 from loanrisk.lake.storage import Lake, read_json, write_json_atomic, write_table
 from loanrisk.quality.contracts import load_contract
 
@@ -28,7 +29,7 @@ EVENTS, DAILY, SIGNALS = "events", "borrower_events_daily", "borrower_signals"
 DEVICES, TRANSACTIONS = "borrower_devices", "borrower_transaction_windows"
 FLOWS = "loan_pre_due_flows"
 #: Tables carried from one processed day to the next; what they were computed from is recorded
-#: beside the day's borrower_signals (``previous_state``).
+#: under the day's borrower_signals outside the lake (``previous_state``).
 CARRIED = (DEVICES, TRANSACTIONS, FLOWS)
 LOAN_COLUMNS = (
     "loan_id",
@@ -99,31 +100,21 @@ def _burst_events(lake: Lake, contracts_dir: Path, business_date: dt.date) -> pl
     return pl.concat(frames)
 
 
-def _identity(path: Path) -> list[int] | None:
-    """Size and modification time of ``path`` (None: absent). Every partition is written by an
-    atomic replace, so a rewritten file has a new one; hashing the window's aggregates instead
-    would cost more than carrying the state saves."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns]
-
-
 def _carried_inputs(lake: Lake, business_date: dt.date, policy: rules.SignalPolicy) -> dict:
-    """What the day's carried tables were computed from: the signal policy, the tables as
-    written, and each day's aggregate and validated events of the longest window."""
-    days = (business_date - dt.timedelta(days=back) for back in range(policy.history_days + 1))
+    """What the day's carried tables were computed from, by content (sha256, None: absent):
+    the signal policy, the tables as written, and each day's aggregate and validated events of
+    the longest window."""
+    days = [business_date - dt.timedelta(days=back) for back in range(policy.history_days + 1)]
+    tables = {t: lake.partition_file("curated", t, business_date) for t in CARRIED}
+    window = {
+        day: (lake.partition_file("curated", DAILY, day), lake.partition_file("raw", EVENTS, day))
+        for day in days
+    }
+    ids = content_ids(lake, [*tables.values(), *(p for pair in window.values() for p in pair)])
     return {
         "policy": policy.model_dump(mode="json"),
-        "tables": {t: _identity(lake.partition_file("curated", t, business_date)) for t in CARRIED},
-        "window": {
-            day.isoformat(): [
-                _identity(lake.partition_file("curated", DAILY, day)),
-                _identity(lake.partition_file("raw", EVENTS, day)),
-            ]
-            for day in days
-        },
+        "tables": {t: ids[path] for t, path in tables.items()},
+        "window": {day.isoformat(): [ids[p] for p in pair] for day, pair in window.items()},
     }
 
 
@@ -142,7 +133,8 @@ def previous_state(
 def _write_carried(
     lake: Lake, business_date: dt.date, tables: dict[str, pl.DataFrame], policy: rules.SignalPolicy
 ) -> dict[str, dict]:
-    """Write the day's carried tables, then (beside borrower_signals) what they came from."""
+    """Write the day's carried tables, then what they came from (outside the lake, under the
+    day's borrower_signals: ``Lake.partition_inputs``)."""
     written = {t: write_table(lake, "curated", t, business_date, tables[t]) for t in CARRIED}
     inputs = _carried_inputs(lake, business_date, policy)
     write_json_atomic(inputs, lake.partition_inputs("curated", SIGNALS, business_date))

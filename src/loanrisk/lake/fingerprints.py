@@ -1,0 +1,50 @@
+"""Inputs known by their content: the sha256 of files a step reads, hashed once per version.
+
+What a carried table was computed from is recorded as its inputs' sha256, so a day rewritten
+with the same bytes leaves the tables computed from it good. Hashing every input of a 90-day
+window each day would cost more than carrying saves, so each hash is kept in
+``Lake.fingerprint_cache`` with the file's size, modification time and inode, and a file is
+hashed again only when one of those changed: every partition is written by an atomic replace,
+which gives a rewritten file a new inode. The cache holds the files asked for last.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from loanrisk.lake.storage import Lake, sha256_file, write_json_atomic
+
+
+def _stamp(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def _cached(lake: Lake) -> dict[str, list]:
+    try:
+        return json.loads(lake.fingerprint_cache.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}  # no cache, or one cut short: hash again
+
+
+def content_ids(lake: Lake, paths: Iterable[Path]) -> dict[Path, str | None]:
+    """sha256 of each of ``paths`` (None: absent)."""
+    cached, kept, found = _cached(lake), {}, {}
+    for path in paths:
+        name, stamp = lake.relative(path), _stamp(path)
+        if stamp is None:
+            found[path] = None
+            continue
+        entry = cached.get(name)
+        digest = entry[1] if entry and entry[0] == stamp else sha256_file(path)
+        if _stamp(path) == stamp:  # not replaced while it was hashed
+            kept[name] = [stamp, digest]
+        found[path] = digest
+    if kept != cached:
+        write_json_atomic(kept, lake.fingerprint_cache)
+    return found
