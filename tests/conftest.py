@@ -19,23 +19,82 @@ os.environ.setdefault(
 )
 
 
+#: The project's data contracts (read-only; the tests' frames follow them).
+CONTRACTS = PROJECT / "data_contracts"
+
+
 @pytest.fixture(scope="session")
-def config_dir() -> Path:
-    return PROJECT / "config"
+def config_dir(tmp_path_factory) -> Path:
+    """A copy of the project's config/ (with the data_contracts/ and dags/ it points at) for the
+    end-to-end tests: they run with the shipped policy but never write the project's files.
+    Unit tests of rules pin their own policy instead (tests/test_policy_pinned.py)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("project")
+    for folder in ("config", "data_contracts", "dags"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    return root / "config"
 
 
 @pytest.fixture
 def settings(tmp_path, config_dir):
+    """Settings of the copied project config on a tmp data_root (end-to-end tests)."""
     from loanrisk.config import load_settings
 
     return load_settings(config_dir, tmp_path / "data")
 
 
 @pytest.fixture(scope="session")
-def policy(config_dir):
-    from loanrisk.config import load_settings
+def policy():
+    """The classification policy of the rule tests: ``classification_policy`` with the eight
+    buckets of DESIGN.md §5, pinned here (not read from config/)."""
+    return classification_policy(aging_buckets=AGING_BUCKETS)
 
-    return load_settings(config_dir).classification
+
+def write_policy(folder: Path, name: str, document: dict) -> Path:
+    """``document`` written as ``folder/name`` (YAML); the folder, for a policy loader."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+#: The products of the stage tests' pinned settings.
+PRODUCTS = ("CASH_LOAN", "INSTALLMENT", "CREDIT_LINE")
+
+
+def stage_settings(data_root: Path, products=PRODUCTS):
+    """Settings for a stage test on a tmp data_root, every policy pinned here: ``products``,
+    the classification of ``policy``, no risk policies (a stage test passes the one its stage
+    needs, so a stage that read another from the settings would fail loudly) and a fixed
+    config hash. Contracts are the project's."""
+    import hashlib
+
+    from loanrisk.config import PipelineConfig, Settings
+
+    pipeline = PipelineConfig.model_validate(
+        {
+            "data_root": str(data_root),
+            "products": list(products),
+            "annual_interest_rate_cap": "0.36",
+            "validation": {
+                "max_quarantine_share": 0.01,
+                "max_row_count_change": 0.2,
+                "max_outstanding_change": 0.2,
+            },
+        }
+    )
+    return Settings(
+        config_dir=data_root / "no-config",
+        data_root=data_root,
+        landing_dir=data_root / "landing",
+        contracts_dir=CONTRACTS,
+        pipeline=pipeline,
+        classification=classification_policy(aging_buckets=AGING_BUCKETS),
+        config_hash=hashlib.sha256(b"pinned test policy").hexdigest(),
+        risk=None,
+    )
 
 
 def outputs(root: Path) -> dict[str, str]:
@@ -72,9 +131,17 @@ def correct_day(landing: Path, day: dt.date) -> str:
     return loan
 
 
+#: The eight dpd buckets of DESIGN.md §5 (M0 current ... M7 over 180 days), pinned for tests.
+AGING_BUCKETS = [
+    {"name": f"M{n}", "max_dpd": edge}
+    for n, edge in enumerate((0, 30, 60, 90, 120, 150, 180, None))
+]
+
+
 def classification_policy(**changes):
     """A classification policy pinned for unit tests (cbirc_2023 thresholds, two buckets), not
-    read from config/; ``changes`` override five_category or ifrs9 keys."""
+    read from config/; ``changes`` override top-level (e.g. aging_buckets), five_category or
+    ifrs9 keys."""
     from loanrisk.domain.classification import ClassificationConfig
 
     five = {
@@ -102,19 +169,16 @@ def classification_policy(**changes):
         "stage3_probation_months": 3,
         "stage2_probation_months": 0,
     }
+    top = {
+        "materiality_amount": "0.00",
+        "aging_buckets": [{"name": "M0", "max_dpd": 0}, {"name": "M1", "max_dpd": None}],
+        "written_off_bucket": "WO",
+        "closed_bucket": "CLOSED",
+        "history": {"window_days": 365, "cure_window_days": 30},
+    }
     for key, value in changes.items():
-        (five if key in five else ifrs9)[key] = value
-    return ClassificationConfig.model_validate(
-        {
-            "materiality_amount": "0.00",
-            "aging_buckets": [{"name": "M0", "max_dpd": 0}, {"name": "M1", "max_dpd": None}],
-            "written_off_bucket": "WO",
-            "closed_bucket": "CLOSED",
-            "five_category": five,
-            "ifrs9": ifrs9,
-            "history": {"window_days": 365, "cure_window_days": 30},
-        }
-    )
+        (top if key in top else five if key in five else ifrs9)[key] = value
+    return ClassificationConfig.model_validate({**top, "five_category": five, "ifrs9": ifrs9})
 
 
 #: The ECL tests' policy values, pinned for unit tests (config/ecl.yaml has the same today).

@@ -162,7 +162,7 @@ def test_bankruptcy_floors_at_substandard_and_stage_3(policy):
     assert frame["ifrs9_stage"].to_list() == [3, 3]
 
 
-def test_rules_read_their_thresholds_from_config(policy):
+def test_rules_read_their_thresholds_from_the_policy(policy):
     five = policy.five_category
     thresholds = five.thresholds.model_copy(update={"substandard_min_dpd": 61})
     bucketed = policy.model_copy(

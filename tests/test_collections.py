@@ -3,14 +3,17 @@ movements, and one stage run (extract files, PII per channel, formulas, manifest
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from decimal import Decimal
 
 import polars as pl
 import pytest
+from conftest import stage_settings, write_policy
 
 from loanrisk.domain.collections import (
+    CollectionsPolicy,
     classify_borrowers,
     collections_borrowers,
     collections_capacity,
@@ -38,9 +41,57 @@ SNAPSHOT += ("litigation_flag", "borrower_name", "mobile_phone", "national_id", 
 SNAPSHOT += ("borrower_timezone",)
 
 
+#: The tests' collections policy (DESIGN.md §5 "Collections"), pinned here, not read from config/.
+COLLECTIONS = {
+    "business_timezone": "Asia/Shanghai",
+    "default_timezone": "Asia/Shanghai",
+    "rules": {
+        "queue_min_dpd": 1,
+        "voice_bot_min_dpd": 4,
+        "agent_call_min_dpd": 16,
+        "agency_min_dpd": 91,
+        "field_visit_min_dpd": 61,
+        "field_visit_min_overdue": "30000.00",
+        "field_visit_min_episodes_12m": 3,
+        "field_visit_on_litigation": True,
+        "legal_min_dpd": 181,
+    },
+    "holds": {
+        "contact_cap_attempts": 7,
+        "contact_cap_window_days": 7,
+        "phone_channels": ["VOICE_BOT", "AGENT_CALL"],
+        "promise_lookback_days": 30,
+    },
+    "priority": {"missing_pd_12m": 1.0},
+    "contact_window": {"days_after_business_date": 1, "start": "08:00", "end": "21:00"},
+    "channels": [
+        {"name": "LETTER", "daily_capacity": 2000, "pii": ["borrower_name", "region_code"]},
+        {"name": "SMS", "daily_capacity": 50000, "pii": ["borrower_name", "mobile_phone"]},
+        {"name": "VOICE_BOT", "daily_capacity": 20000, "pii": ["borrower_name", "mobile_phone"]},
+        {"name": "AGENT_CALL", "daily_capacity": 3000, "pii": ["borrower_name", "mobile_phone"]},
+        {
+            "name": "AGENCY",
+            "daily_capacity": 5000,
+            "pii": ["borrower_name", "mobile_phone", "region_code"],
+        },
+        {"name": "FIELD_VISIT", "daily_capacity": 200, "pii": ["borrower_name", "region_code"]},
+        {
+            "name": "LEGAL",
+            "daily_capacity": 100,
+            "pii": ["borrower_name", "national_id", "region_code"],
+        },
+    ],
+    "agencies": [
+        {"agency_id": "AGY_NORTH", "weight": 0.5},
+        {"agency_id": "AGY_EAST", "weight": 0.3},
+        {"agency_id": "AGY_SOUTH", "weight": 0.2},
+    ],
+}
+
+
 @pytest.fixture(scope="module")
-def cpolicy(config_dir):
-    return load_collections_policy(config_dir)
+def cpolicy():
+    return CollectionsPolicy.model_validate(COLLECTIONS)
 
 
 def loan(borrower, loan_id, dpd=1, overdue="100.00", **extra) -> dict:
@@ -420,23 +471,19 @@ def test_movements_per_channel(cpolicy):
     assert got["channel"].to_list() == sorted(rows)
 
 
-def test_policy_errors_name_the_key(tmp_path, config_dir):
-    text = (config_dir / "collections.yaml").read_text()
-    bad = text.replace(
-        "{name: SMS, daily_capacity: 50000, pii: [borrower_name, mobile_phone]}",
-        "{name: SMS, daily_capacity: 50000, pii: [national_id]}",
-    )
-    (tmp_path / "collections.yaml").write_text(bad)
+def test_policy_errors_name_the_key(tmp_path, cpolicy):
+    def edited(edit):
+        document = copy.deepcopy(COLLECTIONS)
+        edit(document)
+        return write_policy(tmp_path, "collections.yaml", document)
+
+    assert load_collections_policy(edited(lambda d: None)) == cpolicy  # as pinned, it loads
     with pytest.raises(ConfigError, match=r"channels.1: .*national_id may only go to LEGAL"):
-        load_collections_policy(tmp_path)
-    (tmp_path / "collections.yaml").write_text(
-        text.replace("agency_min_dpd: 91", "agency_min_dpd: 9")
-    )
+        load_collections_policy(edited(lambda d: d["channels"][1].update(pii=["national_id"])))
     with pytest.raises(ConfigError, match=r"rules: .*agent_call_min_dpd < agency_min_dpd"):
-        load_collections_policy(tmp_path)
-    (tmp_path / "collections.yaml").write_text(text.replace('end: "21:00"', 'end: "25:00"'))
+        load_collections_policy(edited(lambda d: d["rules"].update(agency_min_dpd=9)))
     with pytest.raises(ConfigError, match=r"contact_window.end: .*HH:MM"):
-        load_collections_policy(tmp_path)
+        load_collections_policy(edited(lambda d: d["contact_window"].update(end="25:00")))
 
 
 def stage_day(lake: Lake, day: dt.date, rows: list[dict], contacts: list[dict] | None) -> None:
@@ -474,7 +521,8 @@ def extract_files(lake: Lake, day: dt.date) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_stage_writes_reconciled_extracts_with_only_each_channels_pii(settings, cpolicy):
+def test_stage_writes_reconciled_extracts_with_only_each_channels_pii(tmp_path, cpolicy):
+    settings = stage_settings(tmp_path / "data")
     lake = Lake(settings.data_root, settings.landing_dir)
     before = DAY - dt.timedelta(days=1)
     stage_day(lake, before, book(0), None)  # no contact log that day

@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
 from loanrisk.config import load_settings
+from loanrisk.domain.scorecard import score_loans
 from loanrisk.errors import ConfigError
 
 
@@ -28,10 +30,24 @@ def edit(folder: Path, file: str, change) -> None:
 
 
 def test_shipped_config_loads(config_dir):
+    """The project's config/ (a copy) loads, every policy validated; its values are the policy's
+    business, not this test's (a policy edit must not break it)."""
     settings = load_settings(config_dir)
-    assert settings.classification.aging_buckets[-1].name == "M7"
-    assert settings.pipeline.products == ("CASH_LOAN", "INSTALLMENT", "CREDIT_LINE")
+    assert settings.config_dir == config_dir.resolve()
+    assert settings.contracts_dir == (config_dir.parent / "data_contracts").resolve()
     assert len(settings.config_hash) == 64
+
+
+def test_the_shipped_scorecard_scores_an_active_loan(config_dir):
+    """The card of config/ (a copy) scores a loan whose features are all missing: a score, a PD
+    strictly between 0 and 1 and the card's version, whatever its points are."""
+    card = load_settings(config_dir).risk.scorecard
+    frame = pl.LazyFrame({"loan_id": ["L1"], "account_status": ["ACTIVE"]}).with_columns(
+        pl.lit(None, pl.Float64).alias(f.feature) for f in card.features
+    )
+    out = score_loans(frame, card).collect().row(0, named=True)
+    assert out["score"] is not None and 0 < out["pd_12m"] < 1
+    assert out["scorecard_version"] == card.version
 
 
 def test_negative_materiality_names_key_and_bound(config_copy):

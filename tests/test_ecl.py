@@ -4,6 +4,7 @@ The policy is pinned here (``POLICY``); the v2 ECL inputs are tested in test_ecl
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 from decimal import Decimal
@@ -11,8 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
-from conftest import ecl_policy, ecl_schema
+from conftest import ECL_POLICY, ecl_policy, ecl_schema, write_policy
 
 from loanrisk.domain.ecl import (
     EclPolicy,
@@ -305,18 +305,11 @@ def test_closed_form_matches_the_schedule_to_the_cent(policy):
         assert gap < 1e-12
 
 
-def test_shipped_policy(config_dir):
-    shipped = load_ecl_policy(config_dir)
-    assert shipped.pd_term_structure.method == "constant_hazard"
-    assert set(shipped.lgd) == {"CASH_LOAN", "INSTALLMENT", "CREDIT_LINE"}
-    assert (shipped.rate_convention, shipped.min_lifetime_months) == ("nominal", 12)
-
-
-def broken(tmp_path: Path, config_dir: Path, change) -> Path:
-    document = yaml.safe_load((config_dir / "ecl.yaml").read_text())
+def broken(tmp_path: Path, change) -> Path:
+    """A folder holding the tests' policy as ecl.yaml, with ``change`` applied."""
+    document = copy.deepcopy(ECL_POLICY)
     change(document)
-    (tmp_path / "ecl.yaml").write_text(yaml.safe_dump(document))
-    return tmp_path
+    return write_policy(tmp_path, "ecl.yaml", document)
 
 
 @pytest.mark.parametrize(
@@ -334,9 +327,10 @@ def broken(tmp_path: Path, config_dir: Path, change) -> Path:
         (lambda d: d.update(period_months=3, min_lifetime_months=13), "min_lifetime_months (13)"),
     ],
 )
-def test_config_errors_name_the_key(tmp_path, config_dir, change, named):
+def test_config_errors_name_the_key(tmp_path, change, named):
+    assert load_ecl_policy(broken(tmp_path, lambda d: None)) == POLICY  # as pinned, it loads
     with pytest.raises(ConfigError, match=r"ecl\.yaml") as caught:
-        load_ecl_policy(broken(tmp_path, config_dir, change))
+        load_ecl_policy(broken(tmp_path, change))
     assert named in str(caught.value)
 
 

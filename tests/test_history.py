@@ -7,6 +7,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from conftest import CONTRACTS
 
 from loanrisk.domain.history import DAY_COLUMNS, advance_state, running_peaks, state_from_history
 
@@ -145,11 +146,11 @@ def test_running_peaks_keep_only_possible_future_maxima():
     assert [(p["date"], p["dpd"]) for p in kept] == [(day(4), 7), (day(5), 2)]
 
 
-def test_state_columns_are_the_contracts(config_dir):
+def test_state_columns_are_the_contracts():
     from loanrisk.domain.history import STATE_SCHEMA
     from loanrisk.domain.probation import PROBATION_SCHEMA
     from loanrisk.quality.contracts import load_contract
 
-    contract = load_contract(config_dir.parent / "data_contracts", "loan_state")
+    contract = load_contract(CONTRACTS, "loan_state")
     probation = {k: v for k, v in PROBATION_SCHEMA.items() if k != "loan_id"}
     assert contract.polars_schema == pl.Schema({**STATE_SCHEMA, **probation})

@@ -12,11 +12,12 @@ from types import SimpleNamespace
 import duckdb
 import polars as pl
 import pytest
+from conftest import stage_settings, write_policy
 
-from loanrisk.config import load_settings
 from loanrisk.domain import credit_report as cr
 from loanrisk.domain.marts import portfolio_summary_sql
 from loanrisk.domain.regulatory import (
+    RegulatoryPolicy,
     five_category_report,
     ifrs9_ecl_report,
     load_regulatory_policy,
@@ -43,9 +44,21 @@ SEP30, OCT15, OCT30, OCT31, NOV2, NOV15, NOV30 = (
 )  # fmt: skip
 
 
+#: The tests' regulatory policy (DESIGN.md §6), pinned here, not read from config/.
+REGULATORY = {
+    "credit_report": {
+        "reporting_day": "last",
+        "overdue_status_max_dpd": [30, 60, 90, 120, 150, 180],
+        "overdue_period_days": 30,
+        "instalment_interval_months": 1,
+        "id_type": "10",
+    }
+}
+
+
 @pytest.fixture(scope="module")
-def reg_policy(config_dir):
-    return load_regulatory_policy(config_dir)
+def reg_policy():
+    return RegulatoryPolicy.model_validate(REGULATORY)
 
 
 def row(day, loan_id, dpd=0, status="ACTIVE", next_due=None, opened=OPENED, product="CASH_LOAN"):
@@ -84,17 +97,16 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 # --- policy -------------------------------------------------------------------------------
 
 
-def test_policy_loads_and_refuses_bad_values(tmp_path, config_dir, reg_policy):
-    assert reg_policy.credit_report.reporting_day == "last"
-    text = (config_dir / "regulatory.yaml").read_text()
-    (tmp_path / "regulatory.yaml").write_text(
-        text.replace("reporting_day: last", "reporting_day: 29")
-    )
+def test_policy_loads_and_refuses_bad_values(tmp_path, reg_policy):
+    def edited(**changes):
+        document = {"credit_report": {**REGULATORY["credit_report"], **changes}}
+        return write_policy(tmp_path, "regulatory.yaml", document)
+
+    assert load_regulatory_policy(edited()) == reg_policy  # as pinned, it loads
     with pytest.raises(ConfigError, match="reporting_day"):
-        load_regulatory_policy(tmp_path)
-    (tmp_path / "regulatory.yaml").write_text(text.replace("[30, 60, 90,", "[30, 60, 60,"))
+        load_regulatory_policy(edited(reporting_day=29))
     with pytest.raises(ConfigError, match="must strictly ascend"):
-        load_regulatory_policy(tmp_path)
+        load_regulatory_policy(edited(overdue_status_max_dpd=[30, 60, 60, 120, 150, 180]))
 
 
 # --- credit report codes --------------------------------------------------------------------
@@ -367,9 +379,10 @@ def extract(lake, report: str, day: dt.date, name: str | None = None) -> pl.Data
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory, config_dir, reg_policy):
-    """The stage run on Sep 30, Oct 30, Nov 2 and Nov 30 of a fresh data_root."""
-    settings = load_settings(config_dir, tmp_path_factory.mktemp("regulatory") / "data")
+def staged(tmp_path_factory, reg_policy):
+    """The stage run on Sep 30, Oct 30, Nov 2 and Nov 30 of a fresh data_root, its products and
+    classification pinned (conftest.stage_settings)."""
+    settings = stage_settings(tmp_path_factory.mktemp("regulatory") / "data")
     lake, reports = lake_of(settings), {}
     for day in (SEP30, OCT30, NOV2, NOV30):
         write_inputs(lake, day)

@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import polars as pl
 import pytest
+from conftest import write_policy
 
 from loanrisk.domain.features import SIGNAL_COLUMNS
-from loanrisk.domain.risk_actions import load_risk_action_policy, risk_actions
+from loanrisk.domain.risk_actions import RiskActionPolicy, load_risk_action_policy, risk_actions
 from loanrisk.errors import ConfigError
 
 DAY = dt.date(2026, 10, 29)
 
 
+#: The tests' risk-action policy (DESIGN.md §5), pinned here, not read from config/.
+ACTIONS = {
+    "freeze_line": {
+        "min_dpd": 1,
+        "fraud_signals": [
+            "signal_login_failure_burst",
+            "signal_new_device",
+            "signal_cash_out_after_disbursement",
+        ],
+    },
+    "reduce_limit": {"score_below": 560, "products": ["CREDIT_LINE"]},
+    "watchlist": {
+        "signals": [
+            "signal_login_failure_burst",
+            "signal_new_device",
+            "signal_out_of_province_login",
+            "signal_transaction_spike",
+            "signal_fund_flow_mismatch",
+            "signal_cash_out_after_disbursement",
+        ]
+    },
+    "blacklist": {"min_episodes_12m": 3, "dpd_over": 90, "days_without_payment": 90},
+    "pricing_tiers": [
+        {"tier": "A", "min_score": 640},
+        {"tier": "B", "min_score": 610},
+        {"tier": "C", "min_score": 580},
+        {"tier": "D", "min_score": 550},
+        {"tier": "E", "min_score": None},
+    ],
+}
+
+
 @pytest.fixture(scope="module")
-def action_policy(config_dir):
-    return load_risk_action_policy(config_dir)
+def action_policy():
+    return RiskActionPolicy.model_validate(ACTIONS)
 
 
 def loan(borrower, loan_id, dpd=0, score=600.0, product="CASH_LOAN", **extra) -> dict:
@@ -106,14 +140,17 @@ def test_borrower_consolidates_loans_and_prices_by_the_lowest_score(action_polic
     assert got[("B3", "PRICING_TIER")][0] == "A"
 
 
-def test_policy_errors_name_the_key(tmp_path, config_dir):
-    text = (config_dir / "risk_actions.yaml").read_text()
-    (tmp_path / "risk_actions.yaml").write_text(text.replace("signal_new_device", "signal_typo"))
+def test_policy_errors_name_the_key(tmp_path, action_policy):
+    def edited(edit):
+        document = copy.deepcopy(ACTIONS)
+        edit(document)
+        return write_policy(tmp_path, "risk_actions.yaml", document)
+
+    assert load_risk_action_policy(edited(lambda d: None)) == action_policy  # as pinned, it loads
     with pytest.raises(ConfigError, match=r"freeze_line.fraud_signals: unknown signal"):
-        load_risk_action_policy(tmp_path)
-    (tmp_path / "risk_actions.yaml").write_text(text.replace("min_score: 610", "min_score: 700"))
+        load_risk_action_policy(edited(lambda d: d["freeze_line"]["fraud_signals"].append("x")))
     with pytest.raises(ConfigError, match=r"pricing_tiers: min_score must strictly descend"):
-        load_risk_action_policy(tmp_path)
+        load_risk_action_policy(edited(lambda d: d["pricing_tiers"][1].update(min_score=700)))
 
 
 def test_loan_lists_are_sorted_whatever_the_input_order(action_policy):

@@ -129,18 +129,6 @@ def test_points_score_pd_and_reason_codes(card):
     assert out["scorecard_version"].to_list() == ["test-1"] * 5
 
 
-def test_the_project_card_loads_and_scores(config_dir):
-    card = load_scorecard(config_dir / "scorecard.yaml")
-    assert card.version == "expert-2026.1" and card.fit is not None
-    frame = loans([{"loan_id": "L1", "dpd": 0, "utilisation": 0.1}]).with_columns(
-        pl.lit(None, pl.Int32).alias(c)
-        for c in ("max_dpd_12m", "months_on_book", "signal_cash_out_after_disbursement")
-    )
-    frame = frame.with_columns(pl.lit(0.6).alias("repaid_share"))
-    out = score_loans(frame, card).collect()
-    assert 0 < out["pd_12m"][0] < 0.05 and out["reason_code_1"][0] is not None
-
-
 def _broken(tmp_path, edit) -> str:
     raw = yaml.safe_load(yaml.safe_dump(CARD))
     edit(raw)

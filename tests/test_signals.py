@@ -3,13 +3,14 @@ streams, the daily aggregate and its windows through the stage, and config error
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import CONTRACTS, write_policy
 
 from loanrisk.domain import signal_windows as w
 from loanrisk.domain import signals as s
@@ -20,29 +21,29 @@ from loanrisk.quality.contracts import load_contract
 
 D = dt.date(2026, 6, 30)
 UTC = dt.UTC
-POLICY = s.SignalPolicy.model_validate(
-    {
-        "login_failure_burst": {"min_failures": 5, "window_hours": 24},
-        "new_device": {"lookback_days": 90},
-        "out_of_province_login": {"min_logins": 1},
-        "transaction_spike": {
-            "window_days": 7,
-            "baseline_days": 30,
-            "min_ratio": 3.0,
-            "min_count": 10,
-        },
-        "fund_flow_mismatch": {
-            "pre_due_days": 7,
-            "min_ratio": 3.0,
-            "min_outflow_amount": "3000.00",
-            "watch_days_after_due": 30,
-        },
-        "cash_out_after_disbursement": {
-            "days_after_disbursement": 3,
-            "min_share_of_principal": 0.5,
-        },
-    }
-)
+#: The tests' signal policy (DESIGN.md §5), pinned here, not read from config/.
+SIGNALS = {
+    "login_failure_burst": {"min_failures": 5, "window_hours": 24},
+    "new_device": {"lookback_days": 90},
+    "out_of_province_login": {"min_logins": 1},
+    "transaction_spike": {
+        "window_days": 7,
+        "baseline_days": 30,
+        "min_ratio": 3.0,
+        "min_count": 10,
+    },
+    "fund_flow_mismatch": {
+        "pre_due_days": 7,
+        "min_ratio": 3.0,
+        "min_outflow_amount": "3000.00",
+        "watch_days_after_due": 30,
+    },
+    "cash_out_after_disbursement": {
+        "days_after_disbursement": 3,
+        "min_share_of_principal": 0.5,
+    },
+}
+POLICY = s.SignalPolicy.model_validate(SIGNALS)
 EVENTS_SCHEMA = {
     "event_id": pl.String,
     "borrower_id": pl.String,
@@ -390,8 +391,8 @@ def write_day(lake: Lake, contracts: Path, day: dt.date, book: pl.LazyFrame, row
         write_partition(typed, lake.partition("raw", "events", day), lake.scratch)
 
 
-def test_stage_writes_aggregates_and_signals_across_days(tmp_path, config_dir):
-    contracts = config_dir.parent / "data_contracts"
+def test_stage_writes_aggregates_and_signals_across_days(tmp_path):
+    contracts = CONTRACTS
     lake = Lake(tmp_path, tmp_path / "landing")
     book = loans({}, {"loan_id": "L2", "borrower_id": "B2", "region_code": "440101"})
     day1, day2, day3 = D - dt.timedelta(days=2), D - dt.timedelta(days=1), D
@@ -418,8 +419,8 @@ def test_stage_writes_aggregates_and_signals_across_days(tmp_path, config_dir):
     assert agg.row(0, named=True)["login_failure_count"] == 5
 
 
-def test_stage_rebuilds_missing_aggregates_and_reruns_give_the_same_bytes(tmp_path, config_dir):
-    contracts = config_dir.parent / "data_contracts"
+def test_stage_rebuilds_missing_aggregates_and_reruns_give_the_same_bytes(tmp_path):
+    contracts = CONTRACTS
     lake = Lake(tmp_path, tmp_path / "landing")
     book = loans()
     earlier = D - dt.timedelta(days=3)
@@ -436,10 +437,8 @@ def test_stage_rebuilds_missing_aggregates_and_reruns_give_the_same_bytes(tmp_pa
 CARRIED = ("borrower_devices", "borrower_transaction_windows", "loan_pre_due_flows")
 
 
-def test_carried_tables_move_day_to_day_and_are_rebuilt_when_their_window_changed(
-    tmp_path, config_dir
-):
-    contracts = config_dir.parent / "data_contracts"
+def test_carried_tables_move_day_to_day_and_are_rebuilt_when_their_window_changed(tmp_path):
+    contracts = CONTRACTS
     lake = Lake(tmp_path, tmp_path / "landing")
     days = [D - dt.timedelta(days=back) for back in (3, 2, 1, 0)]
     book = loans({**UNPAID, "oldest_unpaid_due_date": days[2]})
@@ -492,25 +491,25 @@ def test_carried_tables_move_day_to_day_and_are_rebuilt_when_their_window_change
 # --- configuration -------------------------------------------------------------------------------
 
 
-def test_the_shipped_config_loads(config_dir):
-    assert s.load_signal_policy(config_dir) == POLICY
+def test_the_pinned_policy_loads_from_its_file(tmp_path):
+    assert s.load_signal_policy(write_policy(tmp_path, "signals.yaml", SIGNALS)) == POLICY
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "key"),
+    ("rule", "old", "key", "value"),
     [
-        ("min_failures: 5", "min_failures: 0", "login_failure_burst.min_failures"),
-        ("lookback_days: 90", "lookback_days: soon", "new_device.lookback_days"),
-        ("min_ratio: 3.0  ", "min_ratio: -1  ", "transaction_spike.min_ratio"),
-        ('"3000.00"', '"10.001"', "fund_flow_mismatch.min_outflow_amount"),
-        ("min_share_of_principal: 0.5", "share: 0.5", "cash_out_after_disbursement.share"),
+        ("login_failure_burst", "min_failures", "min_failures", 0),
+        ("new_device", "lookback_days", "lookback_days", "soon"),
+        ("transaction_spike", "min_ratio", "min_ratio", -1),
+        ("fund_flow_mismatch", "min_outflow_amount", "min_outflow_amount", "10.001"),
+        ("cash_out_after_disbursement", "min_share_of_principal", "share", 0.5),  # a typo'd key
     ],
 )
-def test_config_errors_name_the_key(tmp_path, config_dir, old, new, key):
-    text = (config_dir / "signals.yaml").read_text(encoding="utf-8")
-    assert old in text
-    shutil.copy(config_dir / "signals.yaml", tmp_path / "signals.yaml")
-    (tmp_path / "signals.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+def test_config_errors_name_the_key(tmp_path, rule, old, key, value):
+    document = copy.deepcopy(SIGNALS)
+    del document[rule][old]
+    document[rule][key] = value
+    write_policy(tmp_path, "signals.yaml", document)
     with pytest.raises(ConfigError, match=r"signals\.yaml") as caught:
         s.load_signal_policy(tmp_path)
-    assert key in str(caught.value)
+    assert f"{rule}.{key}" in str(caught.value)

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from conftest import stage_settings
 
-from loanrisk.config import load_settings
 from loanrisk.domain.write_offs import daily_write_offs, write_offs_report
 from loanrisk.lake.storage import sha256_file, write_partition
-from loanrisk.pipeline.regulatory_stage import extract_kind
+from loanrisk.pipeline.reconciled import extract_kind
 from loanrisk.pipeline.stages import lake_of
 from loanrisk.pipeline.write_offs_stage import WRITE_OFFS, write_offs_day
 
@@ -133,8 +133,9 @@ def write_day(lake, day: dt.date) -> None:
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory, config_dir):
-    settings = load_settings(config_dir, tmp_path_factory.mktemp("write_offs") / "data")
+def staged(tmp_path_factory):
+    """The stage on Oct 30, Oct 31 and Nov 1, with its products pinned (``PRODUCTS``)."""
+    settings = stage_settings(tmp_path_factory.mktemp("write_offs") / "data", PRODUCTS)
     lake = lake_of(settings)
     reports = {}
     for day in (OCT30, OCT31, NOV1):
