@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -10,11 +11,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
+from conftest import AGING_BUCKETS, CONTRACTS, classification_policy
 
+from loanrisk.domain.marts import mart_views
 from loanrisk.domain.scorecard import Stability
 from loanrisk.errors import InputFileError
 from loanrisk.lake.storage import Lake
+from loanrisk.quality.contracts import load_contract
 from loanrisk.report import bars, build_risk_report, charts, fmt, monitoring, scores
 from loanrisk.report.data import ReportData
 
@@ -30,46 +35,58 @@ SECTIONS += ("cure-rates", "flow-rates", "scores", "risk-actions", "validation")
 SIGNALS = ("login_failure_burst", "new_device", "out_of_province_login", "transaction_spike")
 SIGNALS += ("fund_flow_mismatch", "cash_out_after_disbursement")
 
-SCHEMAS = {
-    "loan_aging": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
-    " account_status VARCHAR, outstanding_principal DECIMAL(18,2), overdue_amount DECIMAL(18,2),"
-    " dpd INT, aging_bucket VARCHAR, five_category VARCHAR, is_npl BOOL, ifrs9_stage INT,"
-    " episodes_12m INT, max_dpd_12m INT, origination_date DATE, npl_probation BOOL,"
-    " stage3_probation BOOL",
-    "pipeline_runs": "snapshot_date DATE, status VARCHAR, rows_in BIGINT, rows_valid BIGINT,"
-    " rows_quarantined BIGINT, warnings JSON, gates JSON, failure JSON",
-    "portfolio_summary": "snapshot_date DATE, product_code VARCHAR, aging_bucket VARCHAR,"
-    " loans BIGINT, outstanding DECIMAL(18,2), overdue DECIMAL(18,2),"
-    " active_outstanding DECIMAL(18,2), par1 DOUBLE, par30 DOUBLE, par90 DOUBLE,"
-    " npl_outstanding DECIMAL(18,2), npl_ratio DOUBLE",
-    "roll_rates": "snapshot_date DATE, previous_date DATE, from_bucket VARCHAR, to_bucket VARCHAR,"
-    " loans BIGINT, balance DECIMAL(18,2), loans_share DOUBLE, balance_share DOUBLE",
-    "vintage_curves": "vintage_month DATE, months_on_book INT, loans BIGINT,"
-    " disbursed DECIMAL(18,2), ever_30_loans BIGINT, ever_90_loans BIGINT,"
-    " ever_30_principal DECIMAL(18,2), ever_90_principal DECIMAL(18,2), ever_30_rate DOUBLE,"
-    " ever_90_rate DOUBLE",
-    "cure_rates": "entry_month DATE, product_code VARCHAR, cure_window_days INTEGER,"
-    " loans_entered BIGINT, loans_observed BIGINT, loans_cured BIGINT, cure_rate DOUBLE",
-    "flow_rates": "month_end DATE, from_bucket VARCHAR, to_bucket VARCHAR,"
-    " from_balance DECIMAL(18,2), rolled_balance DECIMAL(18,2), roll_rate DOUBLE,"
-    " loss_rate DOUBLE",
-    "loan_risk": "snapshot_date DATE, loan_id VARCHAR, borrower_id VARCHAR, product_code VARCHAR,"
-    " account_status VARCHAR, scorecard_version VARCHAR, score DOUBLE, pd_12m DOUBLE,"
-    " first_pd_12m DOUBLE, reason_code_1 VARCHAR, reason_code_2 VARCHAR, reason_code_3 VARCHAR, "
-    + ", ".join(f"signal_{name} INT" for name in SIGNALS)
-    + ", ifrs9_stage INT, ecl_stage INT, ead DECIMAL(18,2), lgd DOUBLE, pd_lifetime DOUBLE,"
-    " ecl_12m DECIMAL(18,2), ecl_lifetime DECIMAL(18,2), ecl DECIMAL(18,2)",
-    "score_monitoring": "snapshot_date DATE, scorecard_version VARCHAR, characteristic VARCHAR,"
-    " bin_no INT, bin VARCHAR, count BIGINT, reference_share DOUBLE, actual_share DOUBLE,"
-    " contribution DOUBLE, stability_index DOUBLE",
-    "reg_write_offs": "snapshot_date DATE, product_code VARCHAR, loans_written_off BIGINT,"
-    " balance_written_off DECIMAL(18,2), loans_written_off_mtd BIGINT,"
-    " balance_written_off_mtd DECIMAL(18,2), recoveries DECIMAL(18,2),"
-    " recoveries_mtd DECIMAL(18,2)",
-    "risk_actions": "snapshot_date DATE, borrower_id VARCHAR, action VARCHAR,"
-    " action_value VARCHAR, rule VARCHAR, loan_ids VARCHAR[], borrower_dpd INT,"
-    " borrower_score DOUBLE",
+#: The columns each hand-made row below fills, in order. Their types, and the table's other
+#: columns (left null), come from the table's data contract, or for a mart computed when queried
+#: (no contract) from its SQL in loanrisk.domain.marts: a contract change flows into these tests.
+COLUMNS = {
+    "loan_aging": "snapshot_date loan_id borrower_id product_code account_status"
+    " outstanding_principal overdue_amount dpd aging_bucket five_category is_npl ifrs9_stage"
+    " episodes_12m max_dpd_12m origination_date npl_probation stage3_probation",
+    "pipeline_runs": "snapshot_date status rows_in rows_valid rows_quarantined warnings gates"
+    " failure",
+    "portfolio_summary": "snapshot_date product_code aging_bucket loans outstanding overdue"
+    " active_outstanding par1 par30 par90 npl_outstanding npl_ratio",
+    "roll_rates": "snapshot_date previous_date from_bucket to_bucket loans balance loans_share"
+    " balance_share",
+    "vintage_curves": "vintage_month months_on_book loans disbursed ever_30_loans ever_90_loans"
+    " ever_30_principal ever_90_principal ever_30_rate ever_90_rate",
+    "cure_rates": "entry_month product_code cure_window_days loans_entered loans_observed"
+    " loans_cured cure_rate",
+    "flow_rates": "month_end from_bucket to_bucket from_balance rolled_balance roll_rate loss_rate",
+    "loan_risk": "snapshot_date loan_id borrower_id product_code account_status"
+    " scorecard_version score pd_12m first_pd_12m reason_code_1 reason_code_2 reason_code_3 "
+    + " ".join(f"signal_{name}" for name in SIGNALS)
+    + " ifrs9_stage ecl_stage ead lgd pd_lifetime ecl_12m ecl_lifetime ecl",
+    "score_monitoring": "snapshot_date scorecard_version characteristic bin_no bin count"
+    " reference_share actual_share contribution stability_index",
+    "reg_write_offs": "snapshot_date product_code loans_written_off balance_written_off"
+    " loans_written_off_mtd balance_written_off_mtd recoveries recoveries_mtd",
+    "risk_actions": "snapshot_date borrower_id action action_value rule loan_ids borrower_dpd"
+    " borrower_score",
 }
+
+
+@functools.cache
+def view_types(name: str) -> tuple[tuple[str, str], ...]:
+    """(column, DuckDB type) of a warehouse view: its contract's columns as the warehouse reads
+    them (Parquet written with the contract's types; the run records' json fields as JSON), or
+    a queried mart's columns as its SQL gives them over empty contract inputs."""
+    con = duckdb.connect()
+    marts = mart_views(classification_policy(aging_buckets=AGING_BUCKETS))
+    for table in (name,) if name not in marts else ("loan_aging", "loan_state"):
+        contract = load_contract(CONTRACTS, table)
+        con.register("empty", pl.DataFrame(schema=contract.polars_schema).to_arrow())
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM empty")
+        con.unregister("empty")
+        for column in contract.columns:
+            if column.physical_type == "json":
+                con.execute(f"ALTER TABLE {table} ALTER {column.name} TYPE JSON")
+    if name in marts:
+        for view, select in marts.items():
+            con.execute(f"CREATE VIEW {view} AS {select}")
+    return tuple((c, t) for c, t, *_ in con.execute(f"DESCRIBE {name}").fetchall())
+
+
 CLASSES = ["NORMAL", *["SPECIAL_MENTION"] * 3, *["SUBSTANDARD"] * 3, "DOUBTFUL", "LOSS", None]
 CATEGORY = dict(zip(BUCKETS, CLASSES, strict=True))
 
@@ -211,9 +228,11 @@ def make_lake(
     }
     with duckdb.connect(str(lake.warehouse)) as con:
         for name, values in rows.items():
-            con.execute(f"CREATE TABLE {name} ({SCHEMAS[name]})")
-            marks = ", ".join("?" * len(values[0]))
-            con.executemany(f"INSERT INTO {name} VALUES ({marks})", values)
+            types = ", ".join(f'"{c}" {t}' for c, t in view_types(name))
+            con.execute(f"CREATE TABLE {name} ({types})")
+            columns = COLUMNS[name].split()
+            marks = ", ".join("?" * len(columns))
+            con.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", values)
     return lake
 
 
