@@ -15,9 +15,9 @@ from loanrisk.domain.aging import (
     ifrs9_stage,
     loan_aging,
 )
+from loanrisk.domain.money import MONEY
 
 DAY = dt.date(2026, 6, 30)
-MONEY = pl.Decimal(18, 2)
 
 
 def book(*loans: dict) -> pl.LazyFrame:

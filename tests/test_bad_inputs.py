@@ -27,11 +27,11 @@ import polars as pl
 import pytest
 
 from loanrisk.config import load_settings
+from loanrisk.errors import GateError
 from loanrisk.pipeline.stages import lake_of, run_day
 from loanrisk.quality import gx_validation, gx_workers
 from loanrisk.quality.casting import type_text
 from loanrisk.quality.contracts import load_contract
-from loanrisk.quality.gates import GateError
 from loanrisk.quality.gx_validation import run_suite, suite_table
 from loanrisk.quality.parsing import raw_name, read_text
 from loanrisk.quality.validation import derived_columns, feed_rules, flag_rows, rule_counts

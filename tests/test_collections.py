@@ -27,13 +27,13 @@ from loanrisk.domain.collections_assign import (
     empty_previous,
 )
 from loanrisk.domain.collections_holds import contact_windows, with_holds
+from loanrisk.domain.money import MONEY
 from loanrisk.errors import ConfigError
 from loanrisk.lake.storage import Lake, sha256_file, write_partition
 from loanrisk.pipeline.collections_stage import build_collections
 
 DAY = dt.date(2026, 10, 29)
 UTC = dt.UTC
-MONEY = pl.Decimal(18, 2)
 AGING = ("snapshot_date", "loan_id", "borrower_id", "account_status", "dpd", "overdue_amount")
 AGING += ("episodes_12m", "bankruptcy_flag")
 SNAPSHOT = ("loan_id", "origination_date", "deceased_flag", "dispute_flag", "cease_contact_flag")

@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 
 from loanrisk.domain.continuity import CONTINUITY_RULES, continuity_warnings, sample_loans
+from loanrisk.domain.money import MONEY
 
 DAY = dt.date(2026, 6, 30)
 #: The credit-line products of the tests' policy (ecl.yaml credit_line_products in the pipeline).
 LINES = ("CREDIT_LINE",)
-MONEY = pl.Decimal(18, 2)
 SCHEMA = {
     "loan_id": pl.String,
     "product_code": pl.String,

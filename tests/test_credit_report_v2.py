@@ -11,11 +11,11 @@ from decimal import Decimal
 import polars as pl
 
 from loanrisk.domain import credit_report as cr
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.regulatory import CreditReportPolicy
 from loanrisk.pipeline.regulatory_stage import AGING_COLUMNS, SNAPSHOT_COLUMNS
 
 D = dt.date
-MONEY = pl.Decimal(18, 2)
 SEP30, OCT10, OCT20, OCT31 = D(2026, 9, 30), D(2026, 10, 10), D(2026, 10, 20), D(2026, 10, 31)
 OCTOBER = cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31)
 POLICY = CreditReportPolicy(

@@ -24,11 +24,11 @@ from loanrisk.domain.ecl import (
     remaining_months,
 )
 from loanrisk.domain.ecl_measure import ECL_COLUMNS, ecl_stage, expected_credit_loss
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.yaml_models import load_yaml_model
 from loanrisk.errors import ConfigError
 
 DAY = dt.date(2026, 6, 30)
-MONEY = pl.Decimal(18, 2)
 SCHEMA = {**ecl_schema(), "first_pd_12m": pl.Float64}
 
 #: The tests' policy, pinned in conftest.ECL_POLICY (not read from config/).

@@ -23,7 +23,6 @@ from loanrisk.domain.features import SIGNAL_COLUMNS, utilisation
 from loanrisk.domain.risk_actions import RiskActionPolicy, risk_actions, with_line_frozen
 
 DAY = dt.date(2026, 6, 30)
-MONEY = pl.Decimal(18, 2)
 ZERO = Decimal("0.00")
 #: The tests' policy, pinned in conftest.ECL_POLICY (not read from config/).
 POLICY = ecl_policy()

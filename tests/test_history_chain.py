@@ -78,7 +78,7 @@ def test_stored_chain_equals_recomputation_from_every_stored_day(chain):
 
 def test_missing_previous_day_stops_unless_the_gap_is_allowed(chain, tmp_path, config_dir):
     from loanrisk.config import load_settings
-    from loanrisk.pipeline.aging_stage import HistoryGapError
+    from loanrisk.errors import HistoryGapError
 
     settings = load_settings(config_dir, tmp_path / "gap")
     lake = lake_of(settings)

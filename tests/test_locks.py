@@ -14,13 +14,8 @@ import time
 
 import pytest
 
-from loanrisk.lake.locks import (
-    RunLockedError,
-    StaleLockError,
-    lock_path,
-    read_holder,
-    run_lock,
-)
+from loanrisk.errors import RunLockedError, StaleLockError
+from loanrisk.lake.locks import lock_path, read_holder, run_lock
 from loanrisk.lake.storage import Lake
 
 DAY = dt.date(2026, 5, 2)

@@ -16,6 +16,7 @@ from conftest import stage_settings, write_policy
 
 from loanrisk.domain import credit_report as cr
 from loanrisk.domain.marts import portfolio_summary_sql
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.regulatory import (
     RegulatoryPolicy,
     five_category_report,
@@ -23,12 +24,11 @@ from loanrisk.domain.regulatory import (
     load_regulatory_policy,
     stage_transfers,
 )
-from loanrisk.errors import ConfigError
+from loanrisk.errors import ConfigError, ReconciliationError
 from loanrisk.lake.storage import sha256_file, write_partition
 from loanrisk.pipeline.regulatory_stage import (
     AGING_COLUMNS,
     SNAPSHOT_COLUMNS,
-    ReconciliationError,
     _check,
     build_regulatory,
     extract_kind,
@@ -36,7 +36,6 @@ from loanrisk.pipeline.regulatory_stage import (
 from loanrisk.pipeline.stages import lake_of
 
 D = dt.date
-MONEY = pl.Decimal(18, 2)
 OPENED = D(2025, 1, 10)
 SEP30, OCT15, OCT30, OCT31, NOV2, NOV15, NOV30 = (
     D(2026, 9, 30), D(2026, 10, 15), D(2026, 10, 30), D(2026, 10, 31),

@@ -11,7 +11,8 @@ import pytest
 from conftest import outputs
 
 from loanrisk.config import ExecutionConfig, load_settings
-from loanrisk.lake.shards import ShardError, borrower_shard
+from loanrisk.errors import ShardError
+from loanrisk.lake.shards import borrower_shard
 from loanrisk.pipeline import stages
 
 SHARDED = ("age_loans_shard", "score_loans_shard")

@@ -15,8 +15,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from loanrisk.errors import GateError
 from loanrisk.pipeline.stages import lake_of, run_day
-from loanrisk.quality.gates import GateError
 from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
 from loanrisk.quality.gx_validation import results_store
 from loanrisk.report.validation_docs import build_validation_docs, relinked

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from conftest import stage_settings
 
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.write_offs import daily_write_offs, write_offs_report
 from loanrisk.lake.storage import sha256_file, write_partition
 from loanrisk.pipeline.reconciled import extract_kind
@@ -21,7 +22,6 @@ from loanrisk.pipeline.write_offs_stage import WRITE_OFFS, write_offs_day
 
 D = dt.date
 OCT15, OCT30, OCT31, NOV1 = D(2026, 10, 15), D(2026, 10, 30), D(2026, 10, 31), D(2026, 11, 1)
-MONEY = pl.Decimal(18, 2)
 PRODUCTS = ["CASH_LOAN", "INSTALLMENT", "CREDIT_LINE"]  # pinned, not read from config/
 COLUMNS = ["product_code", "loans_written_off", "balance_written_off", "loans_written_off_mtd"]
 COLUMNS += ["balance_written_off_mtd", "recoveries", "recoveries_mtd"]

@@ -1,6 +1,37 @@
-"""Typed errors. Each carries a stable code; the CLI prints ``str(error)`` as one line."""
+"""Typed errors, all of them: one class per stable ``code`` (failed-day manifests and the stage
+log carry it, so a code never changes). Each error keeps the values that caused it as
+attributes, builds its one-line message from them, and gives them back JSON-safe with
+``details()``. The CLI prints ``str(error)``: ``[CODE] message``.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+
+def _json_safe(value: object) -> object:
+    """``value`` as JSON types: paths, dates and decimals as text, tuples as lists."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Path | Decimal):
+        return str(value)
+    return str(value)
+
+
+def _rebuilt(cls: type[LoanriskError], message: str, details: dict) -> LoanriskError:
+    """An error of ``cls`` from its message and details, without its constructor (unpickling,
+    and the alternative constructors whose message is not the class's usual one)."""
+    error = cls.__new__(cls)
+    LoanriskError.__init__(error, message, **details)
+    return error
 
 
 class LoanriskError(Exception):
@@ -8,19 +39,235 @@ class LoanriskError(Exception):
 
     code = "LOANRISK_ERROR"
 
+    def __init__(self, message: str, /, **details: object) -> None:
+        super().__init__(message)
+        self._details = details
+        for name, value in details.items():
+            setattr(self, name, value)
+
+    @property
+    def message(self) -> str:
+        """The one-line reason, without the code."""
+        return str(self.args[0]) if self.args else ""
+
+    def details(self) -> dict:
+        """The values that caused the error, JSON-safe, by name."""
+        return {name: _json_safe(value) for name, value in self._details.items()}
+
+    def failure(self) -> dict:
+        """The failed day's record in its run manifest: what stopped it (the code), the file a
+        batch gate names (none here) and the message."""
+        return {"gate": self.code, "file": None, "message": str(self)}
+
+    def __reduce__(self):
+        return _rebuilt, (type(self), self.message, self._details)
+
     def __str__(self) -> str:
-        return f"[{self.code}] {super().__str__()}"
+        return f"[{self.code}] {self.message}"
 
 
 class ConfigError(LoanriskError):
+    """A configuration file or model is missing or invalid."""
+
     code = "CONFIG_INVALID"
 
 
 class InputFileError(LoanriskError):
-    """The day's input file is missing, unreadable, empty or structurally broken."""
+    """The day's input file is missing, unreadable, empty or structurally broken, or a stage's
+    input partition has not been written yet."""
 
     code = "INPUT_FILE"
 
 
 class UsageError(LoanriskError):
+    """A command or call asked for something that does not exist or does not fit together."""
+
     code = "USAGE"
+
+
+class LandingFileError(LoanriskError):
+    """Reading a landing file found a file-level problem; ``gate`` names the batch gate it
+    trips (FILE_MISSING, FILE_UNREADABLE, FILE_EMPTY, COLUMN_MISSING). The ingest stage turns
+    it into a ``GateError`` (or a warning for a missing optional feed)."""
+
+    code = "LANDING_FILE"
+
+    def __init__(self, gate: str, file_name: str, reason: str):
+        super().__init__(f"{file_name}: {reason}", gate=gate, file_name=file_name, reason=reason)
+
+    @property
+    def detail(self) -> str:
+        """The file name and the reason, as one line."""
+        return self.message
+
+
+#: The data gates an operator may accept with a reason (the others stop the day outright).
+ACCEPTABLE_GATES = ("QUARANTINE_SHARE", "ROW_COUNT_CHANGE", "OUTSTANDING_CHANGE")
+
+
+class GateError(LoanriskError):
+    """A batch gate (a file gate, or a data gate not accepted) stopped the day; ``str()`` is
+    the one line the operator reads."""
+
+    code = "GATE"
+
+    def __init__(self, gate: str, file_name: str, detail: str):
+        hint = (
+            f" (to publish anyway: --accept-gate {gate} --reason '...')"
+            if gate in ACCEPTABLE_GATES
+            else ""
+        )
+        super().__init__(
+            f"{file_name}: gate {gate} failed: {detail}{hint}",
+            gate=gate,
+            file_name=file_name,
+            detail=detail,
+        )
+
+    def failure(self) -> dict:
+        """The gate and the file it judged, rather than the code."""
+        return {"gate": self.gate, "file": self.file_name, "message": str(self)}
+
+
+class ValidationMismatchError(LoanriskError):
+    """Great Expectations and the quarantine count a feed's rule breaches differently: a bug,
+    never publish on it."""
+
+    code = "GX_MISMATCH"
+
+    def __init__(self, file_name: str, rules: list[str]):
+        super().__init__(
+            f"{file_name}: GX and quarantine counts differ on {rules}",
+            file_name=file_name,
+            rules=rules,
+        )
+
+
+class ReconciliationError(LoanriskError):
+    """A count or control total does not match its source, so the day is not published: an
+    extract's control total against its source (``ReconciliationError(report, name, got,
+    expected)``), the loan feed's rows (``rows``) or the collections lists against the aged
+    loans (``collections``)."""
+
+    code = "RECONCILIATION"
+
+    def __init__(self, report: str, name: str, got: object, expected: object):
+        super().__init__(
+            f"{report}: {name} {got} does not reconcile to the source's {expected}",
+            report=report,
+            name=name,
+            got=got,
+            expected=expected,
+        )
+
+    @classmethod
+    def rows(
+        cls, file_name: str, rows_in: int, rows_valid: int, rows_quarantined: int
+    ) -> ReconciliationError:
+        """A feed's rows in are not its valid plus its quarantined rows."""
+        message = (
+            f"{file_name}: rows_in {rows_in} != rows_valid {rows_valid} + rows_quarantined "
+            f"{rows_quarantined}; not published"
+        )
+        values = {"rows_valid": rows_valid, "rows_quarantined": rows_quarantined}
+        return cls._of(message, file_name, "rows_in", rows_in, values)
+
+    @classmethod
+    def collections(cls, totals: dict) -> ReconciliationError:
+        """The loans and overdue listed (queue + suppressed) are not the source's."""
+        message = f"collections do not reconcile to loan_aging: {totals}"
+        listed = {k: v for k, v in totals.items() if k.startswith("listed_")}
+        source = {k: v for k, v in totals.items() if k.startswith("source_")}
+        return cls._of(message, "collections", "listed", listed, source)
+
+    @classmethod
+    def _of(
+        cls, message: str, report: str, name: str, got: object, expected: object
+    ) -> ReconciliationError:
+        details = {"report": report, "name": name, "got": got, "expected": expected}
+        return _rebuilt(cls, message, details)
+
+
+class HistoryGapError(LoanriskError):
+    """The previous day's loan_state is missing and the gap was not allowed: aging would
+    restart the delinquency history."""
+
+    code = "HISTORY_GAP"
+
+    def __init__(self, missing: str, day: dt.date, previous_day: dt.date):
+        super().__init__(
+            f"{missing}: missing, the latest stored loan_state before {day} is {previous_day}; "
+            f"run the days between first (loanrisk backfill --start "
+            f"{previous_day + dt.timedelta(days=1)} --end {day}) "
+            "or accept the gap with --allow-gap",
+            missing=missing,
+            day=day,
+            previous_day=previous_day,
+        )
+
+
+class ShardError(LoanriskError):
+    """A shard's part is missing, or was computed from other inputs than today's
+    (``ShardError(partition, problems)``), or a shard number is out of range
+    (``no_such_shard``)."""
+
+    code = "SHARD_INCOMPLETE"
+
+    def __init__(self, partition: str, problems: list[str]):
+        super().__init__(
+            f"{partition}: {', '.join(problems)}; "
+            "rerun the shard tasks of the day, then the combine step",
+            partition=partition,
+            problems=problems,
+        )
+
+    @classmethod
+    def no_such_shard(cls, number: int, count: int) -> ShardError:
+        message = f"shard {number} does not exist: shards are 0 .. {count - 1}"
+        return _rebuilt(cls, message, {"number": number, "count": count})
+
+
+class RunLockedError(LoanriskError):
+    """Another run holds the data_root's run lock (``holder``: its description, None when it
+    has not written it yet)."""
+
+    code = "RUN_LOCKED"
+
+    def __init__(self, lock_file: Path, holder: str | None, waited: float):
+        who = holder or "another process (details not written yet)"
+        after = f" after waiting {waited:g}s" if waited else ""
+        super().__init__(
+            f"{lock_file.parent}: another run holds the run lock{after}: {who}; "
+            f"wait for it to finish (lock file {lock_file})",
+            lock_file=lock_file,
+            holder=holder,
+            waited=waited,
+        )
+
+
+class StaleLockError(LoanriskError):
+    """A run died holding the lock; its details (``holder``: pid, host, business_date,
+    purpose, since) are still in the lock file. ``state``: whether its pid still runs."""
+
+    code = "RUN_LOCK_STALE"
+
+    def __init__(self, lock_file: Path, holder: dict, state: str):
+        super().__init__(
+            f"stale run lock left by pid {holder['pid']} on {holder['host']} "
+            f"({state}; {holder['purpose']} {holder['business_date']}) "
+            f"since {holder['since']}; "
+            f"that run died mid-way: check it, then remove {lock_file} or rerun with "
+            "--break-stale-lock",
+            lock_file=lock_file,
+            holder=holder,
+            state=state,
+        )
+
+
+class AirflowRunError(LoanriskError):
+    """An Airflow command of the local DAG test run failed."""
+
+    code = "AIRFLOW_RUN"
+
+    def __init__(self, what: str, reason: str):
+        super().__init__(f"{what} failed: {reason}", what=what, reason=reason)

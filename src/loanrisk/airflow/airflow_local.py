@@ -16,14 +16,10 @@ import sys
 from pathlib import Path
 
 from loanrisk.config import Settings
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import AirflowRunError
 from loanrisk.lake.storage import lake_of
 
 DAG_ID = "loan_daily"
-
-
-class AirflowRunError(LoanriskError):
-    code = "AIRFLOW_RUN"
 
 
 def dags_folder(settings: Settings) -> Path:
@@ -57,7 +53,7 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         reason = lines[-1] if lines else f"exit code {done.returncode}"
-        raise AirflowRunError(f"{what} failed: {reason}")
+        raise AirflowRunError(what, reason)
 
 
 def run_dag_test(business_date: dt.date, settings: Settings, last: dt.date | None = None) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from loanrisk.errors import LoanriskError, UsageError
+from loanrisk.errors import ACCEPTABLE_GATES, LoanriskError, UsageError
 from loanrisk.pipeline.orchestration import parse_business_date
 
 EXIT_FAILED = 1
@@ -65,8 +65,6 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def _accepted_gates(args: argparse.Namespace) -> dict[str, str]:
-    from loanrisk.quality.gates import ACCEPTABLE_GATES
-
     gates = args.accept_gate or []
     if gates and not (args.reason or "").strip():
         raise UsageError('--accept-gate needs --reason "why it is safe to publish"')

@@ -9,8 +9,8 @@ from __future__ import annotations
 import polars as pl
 
 from loanrisk.domain.classification import FIVE_CATEGORY_ORDER, ClassificationConfig
+from loanrisk.domain.money import MONEY
 
-MONEY = pl.Decimal(18, 2)
 _WRITTEN_OFF = pl.col("account_status") == "WRITTEN_OFF"
 _CLOSED = pl.col("account_status") == "CLOSED"
 _FORBORNE = pl.col("forbearance_type") != "NONE"

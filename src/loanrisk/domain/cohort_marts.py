@@ -9,7 +9,8 @@ stored vintage curves and the report reuse past months (``lake/vintage_cache.py`
 from __future__ import annotations
 
 from loanrisk.domain.classification import ClassificationConfig
-from loanrisk.domain.sql import MONEY, quote
+from loanrisk.domain.money import MONEY_SQL
+from loanrisk.domain.sql import quote
 
 
 def vintage_loans_sql() -> str:
@@ -55,13 +56,13 @@ WITH loans AS (
 SELECT l.vintage_month,
        CAST(datediff('month', l.vintage_month, m.month) AS INTEGER) AS months_on_book,
        count(*) AS loans,
-       CAST(sum(l.principal) AS {MONEY}) AS disbursed,
+       CAST(sum(l.principal) AS {MONEY_SQL}) AS disbursed,
        count(*) FILTER (WHERE l.first_30 < m.month + INTERVAL 1 MONTH) AS ever_30_loans,
        count(*) FILTER (WHERE l.first_90 < m.month + INTERVAL 1 MONTH) AS ever_90_loans,
        CAST(coalesce(sum(l.principal) FILTER (WHERE l.first_30 < m.month + INTERVAL 1 MONTH), 0)
-            AS {MONEY}) AS ever_30_principal,
+            AS {MONEY_SQL}) AS ever_30_principal,
        CAST(coalesce(sum(l.principal) FILTER (WHERE l.first_90 < m.month + INTERVAL 1 MONTH), 0)
-            AS {MONEY}) AS ever_90_principal,
+            AS {MONEY_SQL}) AS ever_90_principal,
        ever_30_loans / count(*) AS ever_30_rate,
        ever_90_loans / count(*) AS ever_90_rate
 FROM loans l JOIN months m ON m.month >= l.vintage_month

@@ -16,6 +16,7 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from loanrisk.domain.lists import sorted_list
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.yaml_models import StrictModel, load_yaml_model
 
 CHANNELS = ("SMS", "VOICE_BOT", "AGENT_CALL", "LETTER", "FIELD_VISIT", "AGENCY", "LEGAL")
@@ -206,7 +207,7 @@ def collections_borrowers(
         pl.col("loan_id").alias("loan_ids"),
         pl.len().cast(pl.Int32).alias("loans"),
         pl.col("dpd").max().cast(pl.Int32).alias("borrower_dpd"),
-        pl.col("overdue_amount").sum().cast(pl.Decimal(18, 2)).alias("borrower_overdue"),
+        pl.col("overdue_amount").sum().cast(MONEY).alias("borrower_overdue"),
         pl.col("episodes_12m").max().fill_null(0).cast(pl.Int32),
         *(pl.col(f).fill_null(False).any() for f in FLAGS),
         pl.col("pd_12m").max(),
@@ -219,7 +220,7 @@ def field_visit_trigger(rules: ChannelRules) -> tuple[pl.Expr, pl.Expr]:
     """(condition, rule text) of rule 6: dpd >= field_visit_min_dpd and a large amount,
     repeated defaults or a lawsuit; the text lists the triggers that fired
     (DESIGN.md §5 rule 6)."""
-    overdue = pl.col("borrower_overdue") >= pl.lit(rules.field_visit_min_overdue, pl.Decimal(18, 2))
+    overdue = pl.col("borrower_overdue") >= pl.lit(rules.field_visit_min_overdue, MONEY)
     episodes = pl.col("episodes_12m") >= rules.field_visit_min_episodes_12m
     triggers = [
         (overdue, f"borrower_overdue >= {rules.field_visit_min_overdue}"),
@@ -280,7 +281,7 @@ def collections_priority(policy: PriorityPolicy) -> pl.Expr:
     cents (DESIGN.md §5 Collections, priority)."""
     pd_12m = pl.col("pd_12m").fill_null(policy.missing_pd_12m)
     loss = (pd_12m * pl.col("borrower_overdue").cast(pl.Float64)).round(2)
-    return loss.cast(pl.Decimal(18, 2))
+    return loss.cast(MONEY)
 
 
 def collections_capacity(queue: pl.DataFrame, policy: CollectionsPolicy) -> pl.DataFrame:

@@ -35,9 +35,9 @@ from typing import Annotated, Literal
 import polars as pl
 from pydantic import Field, model_validator
 
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.yaml_models import Share, StrictModel, load_yaml_model
 
-MONEY = pl.Decimal(18, 2)
 EXACT = pl.Decimal(38, 8)  # room for money x a factor with up to 6 decimals, exactly
 Months = Annotated[int, Field(ge=1, le=1_200)]
 

@@ -21,7 +21,6 @@ import polars as pl
 
 from loanrisk.domain.ecl import (
     EXACT,
-    MONEY,
     TERM_COLUMNS,
     EclPolicy,
     derecognised,
@@ -33,6 +32,7 @@ from loanrisk.domain.ecl import (
     power,
     projection_schedule,
 )
+from loanrisk.domain.money import MONEY
 
 #: Columns ``expected_credit_loss`` adds, in order.
 ECL_COLUMNS = ("ead", "lgd", "pd_lifetime", "ecl_12m", "ecl_lifetime", "ecl_stage", "ecl")

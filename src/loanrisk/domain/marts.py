@@ -14,7 +14,8 @@ from loanrisk.domain.cohort_marts import (
     delinquency_entries_sql,
     vintage_loans_sql,
 )
-from loanrisk.domain.sql import MONEY, ON_BOOK_SQL, npl_ratio_sql, npl_sql, quote
+from loanrisk.domain.money import MONEY_SQL
+from loanrisk.domain.sql import ON_BOOK_SQL, npl_ratio_sql, npl_sql, quote
 
 #: Marts stored per published day under lake/marts/<table>/snapshot_date=D
 #: (``marts_stage.py``, DESIGN.md §3, §12); their warehouse views read those files.
@@ -81,12 +82,12 @@ def roll_rates_sql() -> str:
     """Day-over-day bucket transitions: loans and balance (outstanding on the earlier day; on
     the later day for NEW loans) from_bucket x to_bucket; NEW = absent the previous processed
     day, EXIT = absent today."""
-    return _TRANSITIONS.format(money=MONEY).replace("WITH ", f"WITH {_DAILY_PERIODS},\n", 1)
+    return _TRANSITIONS.format(money=MONEY_SQL).replace("WITH ", f"WITH {_DAILY_PERIODS},\n", 1)
 
 
 def roll_rates_monthly_sql() -> str:
     """The same matrix from one complete month's last day to the next complete month's."""
-    return _TRANSITIONS.format(money=MONEY).replace("WITH ", f"WITH {_MONTHLY_PERIODS},\n", 1)
+    return _TRANSITIONS.format(money=MONEY_SQL).replace("WITH ", f"WITH {_MONTHLY_PERIODS},\n", 1)
 
 
 def month_end_loans_sql(chain: list[str]) -> str:
@@ -172,8 +173,8 @@ rates AS (
     LEFT JOIN links l ON l.month_end = g.month_end AND l.position = g.position
 )
 SELECT month_end, previous_month_end, position, from_bucket, to_bucket,
-       CAST(from_balance AS {MONEY}) AS from_balance,
-       CAST(rolled_balance AS {MONEY}) AS rolled_balance,
+       CAST(from_balance AS {MONEY_SQL}) AS from_balance,
+       CAST(rolled_balance AS {MONEY_SQL}) AS rolled_balance,
        CASE WHEN to_bucket IS NOT NULL THEN chain_rate END AS roll_rate,
        -- a bucket with nothing to roll from breaks the chain: no loss rate rather than 0
        CASE WHEN count(*) OVER downstream = count(chain_rate) OVER downstream
@@ -187,7 +188,7 @@ WINDOW downstream AS (PARTITION BY month_end ORDER BY position DESC
 def provision_sql(balance: str, loss_rate: str) -> str:
     """Provision matrix, one bucket: balance x loss rate as DECIMAL(18,2) (IFRS 9 B5.5.35 and
     Illustrative Example 12); never above the balance when the loss rate is in [0, 1]."""
-    return f"CAST(coalesce({balance}, 0) * {loss_rate} AS {MONEY})"
+    return f"CAST(coalesce({balance}, 0) * {loss_rate} AS {MONEY_SQL})"
 
 
 def allowance_sql(rates: str, book: str) -> str:
@@ -195,7 +196,7 @@ def allowance_sql(rates: str, book: str) -> str:
     rate, at each month end. ``rates``: (month_end, from_bucket, loss_rate, ...) rows;
     ``book``: (month_end, bucket, balance)."""
     return f"""
-SELECT r.*, CAST(coalesce(b.balance, 0) AS {MONEY}) AS book_balance,
+SELECT r.*, CAST(coalesce(b.balance, 0) AS {MONEY_SQL}) AS book_balance,
        {provision_sql("b.balance", "r.loss_rate")} AS allowance
 FROM ({rates}) r LEFT JOIN ({book}) b ON b.month_end = r.month_end AND b.bucket = r.from_bucket
 """
@@ -238,15 +239,15 @@ SELECT snapshot_date,
        CASE WHEN grouping(product_code) = 1 THEN 'ALL' ELSE product_code END AS product_code,
        CASE WHEN grouping(aging_bucket) = 1 THEN 'ALL' ELSE aging_bucket END AS aging_bucket,
        count(*) AS loans,
-       CAST(sum(outstanding_principal) AS {MONEY}) AS outstanding,
-       CAST(sum(overdue_amount) AS {MONEY}) AS overdue,
-       CAST(coalesce(sum(outstanding_principal) FILTER (WHERE {active}), 0) AS {MONEY})
+       CAST(sum(outstanding_principal) AS {MONEY_SQL}) AS outstanding,
+       CAST(sum(overdue_amount) AS {MONEY_SQL}) AS overdue,
+       CAST(coalesce(sum(outstanding_principal) FILTER (WHERE {active}), 0) AS {MONEY_SQL})
          AS active_outstanding,
        {share("dpd >= 1")} AS par1,
        {share("dpd > 30")} AS par30,
        {share("dpd > 90")} AS par90,
        CAST(coalesce(sum(outstanding_principal) FILTER (WHERE {active} AND {npl}), 0)
-         AS {MONEY}) AS npl_outstanding,
+         AS {MONEY_SQL}) AS npl_outstanding,
        {npl_ratio_sql(policy.five_category.npl_categories)} AS npl_ratio
 FROM loan_aging
 GROUP BY GROUPING SETS ((snapshot_date, product_code, aging_bucket),

@@ -26,10 +26,10 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from loanrisk.domain.classification import FIVE_CATEGORY_ORDER
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.sql import ON_BOOK_SQL, npl_sql
 from loanrisk.domain.yaml_models import Dpd, StrictModel, load_yaml_model
 
-MONEY = pl.Decimal(18, 2)
 STAGES = (1, 2, 3)
 #: Transfer-matrix labels besides the stages: on the book on only one of the two days.
 NEW, EXIT = "NEW", "EXIT"

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from loanrisk.domain.money import MONEY
 from loanrisk.domain.signals import (
     TRANSACTIONS,
     CashOutPolicy,
@@ -119,7 +120,7 @@ def pre_due_flows(
     the pre_due_days before each due date (the due date excluded); reads only those days."""
     if missed.is_empty():
         return missed.lazy().with_columns(
-            pl.lit(0, pl.Decimal(18, 2)).alias(c) for c in ("inflow_amount", "outflow_amount")
+            pl.lit(0, MONEY).alias(c) for c in ("inflow_amount", "outflow_amount")
         )
     due = pl.col("due_date")
     first = missed["due_date"].min() - dt.timedelta(days=policy.pre_due_days)
@@ -135,8 +136,8 @@ def pre_due_flows(
         .join(flows, on="borrower_id", how="left")
         .group_by(DUE_KEYS)
         .agg(
-            pl.col("inflow_amount").filter(before_due).sum().cast(pl.Decimal(18, 2)),
-            pl.col("outflow_amount").filter(before_due).sum().cast(pl.Decimal(18, 2)),
+            pl.col("inflow_amount").filter(before_due).sum().cast(MONEY),
+            pl.col("outflow_amount").filter(before_due).sum().cast(MONEY),
         )
         .sort("loan_id", "due_date")
     )

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-#: DuckDB type of every money column (DESIGN.md: Decimal(18,2) end to end).
-MONEY = "DECIMAL(18,2)"
-
 
 def quote(text: str) -> str:
     """A SQL string literal."""

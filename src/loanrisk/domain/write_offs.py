@@ -28,7 +28,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from loanrisk.domain.regulatory import MONEY, PORTFOLIO, with_portfolio
+from loanrisk.domain.money import MONEY
+from loanrisk.domain.regulatory import PORTFOLIO, with_portfolio
 
 WRITTEN_OFF = "WRITTEN_OFF"
 #: The daily figures; each has a ``<name>_mtd`` month-to-date twin.

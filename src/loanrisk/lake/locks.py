@@ -35,24 +35,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import RunLockedError, StaleLockError
 from loanrisk.lake.storage import Lake
 
 POLL_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
-
-
-class RunLockedError(LoanriskError):
-    """Another run holds the data_root's run lock."""
-
-    code = "RUN_LOCKED"
-
-
-class StaleLockError(LoanriskError):
-    """A run died holding the lock; its details are still in the lock file."""
-
-    code = "RUN_LOCK_STALE"
 
 
 @dataclass(frozen=True)
@@ -160,22 +148,17 @@ def _acquire(path: Path, timeout: float) -> int:
                 raise
         if time.monotonic() >= deadline:
             os.close(fd)
-            raise RunLockedError(_busy_message(path, timeout))
+            raise _busy_error(path, timeout)
         time.sleep(POLL_SECONDS)
 
 
-def _busy_message(path: Path, timeout: float) -> str:
+def _busy_error(path: Path, timeout: float) -> RunLockedError:
     holder = None
     for _ in range(5):  # the holder writes its details just after taking the flock
         if (holder := read_holder(path)) is not None:
             break
         time.sleep(0.05)
-    who = holder.describe() if holder else "another process (details not written yet)"
-    waited = f" after waiting {timeout:g}s" if timeout else ""
-    return (
-        f"{path.parent}: another run holds the run lock{waited}: {who}; "
-        f"wait for it to finish (lock file {path})"
-    )
+    return RunLockedError(path, holder.describe() if holder else None, timeout)
 
 
 def _claim(fd: int, path: Path, business_date: str, purpose: str, break_stale: bool) -> RunLock:
@@ -184,9 +167,9 @@ def _claim(fd: int, path: Path, business_date: str, purpose: str, break_stale: b
     if stale is None and os.fstat(fd).st_size:
         stale = Holder(0, "?", "?", "unreadable lock record", "?")
     if stale is not None and not break_stale:
-        raise StaleLockError(_stale_message(path, stale))
+        raise _stale_error(path, stale)
     if stale is not None:
-        log.warning("breaking %s", _stale_message(path, stale).split(";")[0])
+        log.warning("breaking %s", _stale_error(path, stale).message.split(";")[0])
     since = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     holder = Holder(os.getpid(), socket.gethostname(), business_date, purpose, since)
     data = json.dumps(asdict(holder), sort_keys=True).encode("utf-8") + b"\n"
@@ -196,10 +179,6 @@ def _claim(fd: int, path: Path, business_date: str, purpose: str, break_stale: b
     return RunLock(path, holder, stale)
 
 
-def _stale_message(path: Path, stale: Holder) -> str:
+def _stale_error(path: Path, stale: Holder) -> StaleLockError:
     state = {False: "not running", True: "running but no longer holding it", None: "unknown"}
-    return (
-        f"stale run lock left by pid {stale.pid} on {stale.host} "
-        f"({state[stale.running()]}; {stale.purpose} {stale.business_date}) since {stale.since}; "
-        f"that run died mid-way: check it, then remove {path} or rerun with --break-stale-lock"
-    )
+    return StaleLockError(path, asdict(stale), state[stale.running()])

@@ -13,7 +13,7 @@ from decimal import Decimal
 from loanrisk import __version__
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
-from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.errors import InputFileError, LoanriskError, ReconciliationError
 from loanrisk.lake.faults import crash_point
 from loanrisk.lake.storage import (
     CURATED_TABLES,
@@ -26,10 +26,6 @@ from loanrisk.lake.storage import (
 from loanrisk.quality.contracts import load_contract
 
 MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
-
-
-class ReconciliationError(LoanriskError):
-    code = "RECONCILIATION"
 
 
 def stage_report(lake: Lake, business_date: dt.date, stage: str, report: dict) -> dict:
@@ -92,11 +88,7 @@ def fail_day(lake: Lake, business_date: dt.date, settings: Settings, error: Loan
         shutil.rmtree(lake.partition("curated", table, business_date), ignore_errors=True)
         lake.partition_inputs("curated", table, business_date).unlink(missing_ok=True)
     manifest = _header(business_date, settings, "failed")
-    manifest["failure"] = {
-        "gate": getattr(error, "gate", error.code),
-        "file": getattr(error, "file_name", None),
-        "message": str(error),
-    }
+    manifest["failure"] = error.failure()
     write_json_atomic(manifest, lake.run_manifest(business_date))
 
 
@@ -163,9 +155,8 @@ def finalize_run(
     feeds = {feed: _feed_summary(lake, business_date, feed) for feed in FEEDS}
     loans = feeds["loan_snapshot"]
     if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
-        raise ReconciliationError(
-            f"{loans['input']['file']}: rows_in {loans['rows_in']} != rows_valid "
-            f"{loans['rows_valid']} + rows_quarantined {loans['rows_quarantined']}; not published"
+        raise ReconciliationError.rows(
+            loans["input"]["file"], loans["rows_in"], loans["rows_valid"], loans["rows_quarantined"]
         )
     aging = _read_stage(lake, business_date, "age_loans")
     scoring = _read_stage(lake, business_date, "score_loans")

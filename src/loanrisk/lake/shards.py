@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.domain.ordering import sorted_by
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import ShardError
 from loanrisk.lake.storage import Lake, read_json, sha256_file, write_json_atomic, write_partition
 
 #: Seed of the borrower hash. Fixed: every task of a run must put a borrower in the same shard.
@@ -32,12 +32,6 @@ from loanrisk.lake.storage import Lake, read_json, sha256_file, write_json_atomi
 #: assignments so an upgrade that moves borrowers is seen (harmless between runs: each run's
 #: tasks share one version, and no shard assignment is stored).
 SHARD_SEED = 20_260_101
-
-
-class ShardError(LoanriskError):
-    """A shard's part is missing, or was computed from other inputs than today's."""
-
-    code = "SHARD_INCOMPLETE"
 
 
 @dataclass(frozen=True)
@@ -49,8 +43,7 @@ class Shard:
 
     def __post_init__(self) -> None:
         if not 0 <= self.number < self.count:
-            last = self.count - 1
-            raise ShardError(f"shard {self.number} does not exist: shards are 0 .. {last}")
+            raise ShardError.no_such_shard(self.number, self.count)
 
     @property
     def label(self) -> str:
@@ -98,10 +91,7 @@ def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -
         else:
             frames.append(pl.read_parquet(part))
     if problems:
-        raise ShardError(
-            f"{lake.relative(lake.partition('shards', table, day))}: {', '.join(problems)}; "
-            "rerun the shard tasks of the day, then the combine step"
-        )
+        raise ShardError(lake.relative(lake.partition("shards", table, day)), problems)
     return sorted_by(pl.concat(frames), "loan_id")
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from loanrisk.errors import ACCEPTABLE_GATES
 from loanrisk.lake.storage import Lake, read_json
-from loanrisk.quality.gates import ACCEPTABLE_GATES, FILE_GATES
+from loanrisk.quality.gates import FILE_GATES
 
 _LANDED = re.compile(r"^loans_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 GATES = (*FILE_GATES, *ACCEPTABLE_GATES)

@@ -21,7 +21,7 @@ from loanrisk.domain.feeds import LOANS
 from loanrisk.domain.history import DAY_COLUMNS, advance_state
 from loanrisk.domain.ordering import sorted_by
 from loanrisk.domain.probation import carried_probation, probation_state, with_probation
-from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.errors import HistoryGapError, InputFileError
 from loanrisk.lake.shards import (
     Shard,
     drop_parts,
@@ -36,10 +36,6 @@ from loanrisk.quality.contracts import load_contract
 STATE, AGING = "loan_state", "loan_aging"
 
 
-class HistoryGapError(LoanriskError):
-    code = "HISTORY_GAP"
-
-
 def previous_state_date(lake: Lake, business_date: dt.date, allow_gap: bool) -> dt.date | None:
     """The processed day whose state today's builds on: the day before, or with ``allow_gap``
     the latest stored one before it; None when today starts the history."""
@@ -48,12 +44,8 @@ def previous_state_date(lake: Lake, business_date: dt.date, allow_gap: bool) -> 
         return None
     latest, yesterday = earlier[-1], business_date - dt.timedelta(days=1)
     if latest != yesterday and not allow_gap:
-        raise HistoryGapError(
-            f"{lake.relative(lake.partition('curated', STATE, yesterday))}: missing, the latest "
-            f"stored loan_state before {business_date} is {latest}; run the days between first "
-            f"(loanrisk backfill --start {latest + dt.timedelta(days=1)} --end {business_date}) "
-            "or accept the gap with --allow-gap"
-        )
+        missing = lake.relative(lake.partition("curated", STATE, yesterday))
+        raise HistoryGapError(missing, business_date, latest)
     return latest
 
 

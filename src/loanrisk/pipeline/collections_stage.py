@@ -33,9 +33,10 @@ from loanrisk.domain.collections_assign import (
 )
 from loanrisk.domain.collections_holds import window_start, with_contact_window, with_holds
 from loanrisk.domain.feeds import LOANS
-from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.errors import ReconciliationError
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
 from loanrisk.lake.storage import Lake, write_table
+from loanrisk.lake.tables import conformed, scan_partitions
 from loanrisk.quality.contracts import load_contract
 
 QUEUE, SUPPRESSED, MOVEMENTS = (
@@ -69,21 +70,6 @@ EXTRACT_COLUMNS = (
     "contact_window_start_utc",
     "contact_window_end_utc",
 )
-
-
-class ReconciliationError(LoanriskError):
-    code = "RECONCILIATION"
-
-
-def _required(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame:
-    path = lake.partition_file(zone, table, day)
-    if not path.exists():
-        raise InputFileError(f"{lake.relative(path)}: missing; run the earlier stages first")
-    return pl.scan_parquet(path)
-
-
-def _contract(frame: pl.DataFrame, settings: Settings, table: str) -> pl.DataFrame:
-    return load_contract(settings.contracts_dir, table).conform(frame.lazy()).collect()
 
 
 def contact_log(
@@ -149,7 +135,7 @@ def reconcile(aging: pl.DataFrame, listed: pl.DataFrame, policy: CollectionsPoli
         totals["listed_loans"],
         totals["listed_overdue"],
     ):
-        raise ReconciliationError(f"collections do not reconcile to loan_aging: {totals}")
+        raise ReconciliationError.collections(totals)
     return totals
 
 
@@ -216,9 +202,10 @@ def collections_tables(
 ) -> tuple[dict[str, pl.DataFrame], dict]:
     """The day's queue (with PII, for the extracts), suppressed and movements, and the facts
     the report and manifest need."""
-    aging = _required(lake, "curated", "loan_aging", day).collect()
-    snapshot = _required(lake, "raw", LOANS, day)
-    risk = _required(lake, "curated", "loan_risk", day)
+    earlier = "the earlier stages"
+    aging = scan_partitions(lake, "curated", "loan_aging", [day], run=earlier).collect()
+    snapshot = scan_partitions(lake, "raw", LOANS, [day], run=earlier)
+    risk = scan_partitions(lake, "curated", "loan_risk", [day], run=earlier)
     contacts, contact_days = contact_log(lake, settings, policy, day)
     previous_day, previous = previous_queue(lake, day)
     borrowers = collections_borrowers(aging.lazy(), snapshot, risk, policy.rules.queue_min_dpd)
@@ -227,7 +214,8 @@ def collections_tables(
     suppressed = classified.filter(pl.col("disposition").is_in(SUPPRESSIONS)).rename(
         {"disposition": "reason"}
     )
-    suppressed = _contract(suppressed, settings, SUPPRESSED).sort("borrower_id")
+    contracts = settings.contracts_dir
+    suppressed = conformed(contracts, SUPPRESSED, suppressed.lazy()).collect().sort("borrower_id")
     loans = aging.select("loan_id", "borrower_id", "account_status")
     movements = collections_movements(queue, previous, suppressed, loans, policy).with_columns(
         pl.lit(day).alias("snapshot_date"), pl.lit(previous_day, pl.Date).alias("previous_date")
@@ -235,9 +223,9 @@ def collections_tables(
     tables = {
         "queue_pii": queue.sort("channel", "priority_rank"),
         SUPPRESSED: suppressed,
-        MOVEMENTS: _contract(movements, settings, MOVEMENTS).sort("channel"),
+        MOVEMENTS: conformed(contracts, MOVEMENTS, movements.lazy()).collect().sort("channel"),
     }
-    tables[QUEUE] = _contract(tables["queue_pii"], settings, QUEUE)
+    tables[QUEUE] = conformed(contracts, QUEUE, tables["queue_pii"].lazy()).collect()
     listed = pl.concat(
         [
             tables[QUEUE].select("loans", "borrower_overdue"),

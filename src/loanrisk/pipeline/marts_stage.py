@@ -23,7 +23,7 @@ from loanrisk.domain.marts import portfolio_summary_sql, roll_rates_sql
 from loanrisk.lake import scope
 from loanrisk.lake import vintage_cache as cache
 from loanrisk.lake.storage import Lake, write_table
-from loanrisk.quality.contracts import load_contract
+from loanrisk.lake.tables import conformed
 
 
 def _frame(con, sql: str) -> pl.DataFrame:
@@ -71,10 +71,8 @@ def mart_frames(lake: Lake, settings: Settings, day: dt.date) -> dict[str, pl.Da
             "portfolio_summary": _portfolio_summary(con, views, lake, day, settings.classification),
             "vintage_curves": _vintage_curves(con, views, lake, day),
         }
-    return {
-        name: load_contract(settings.contracts_dir, name)
-        .conform(frame.lazy())
-        .collect(engine="in-memory")  # keeps the sorted order
+    return {  # the in-memory engine keeps the sorted order
+        name: conformed(settings.contracts_dir, name, frame.lazy()).collect(engine="in-memory")
         for name, frame in frames.items()
     }
 

@@ -10,16 +10,10 @@ import polars as pl
 
 from loanrisk.config import Settings
 from loanrisk.domain.regulatory import PORTFOLIO
-from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.errors import ReconciliationError
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
 from loanrisk.lake.storage import Lake, write_table
-from loanrisk.quality.contracts import load_contract
-
-
-class ReconciliationError(LoanriskError):
-    """An extract's control total does not match its source."""
-
-    code = "RECONCILIATION"
+from loanrisk.lake.tables import conformed, scan_partitions
 
 
 def extract_kind(report: str) -> str:
@@ -27,14 +21,12 @@ def extract_kind(report: str) -> str:
 
 
 def scan_days(lake: Lake, zone: str, table: str, days: list[dt.date]) -> pl.LazyFrame:
-    files = [lake.partition_file(zone, table, d) for d in days]
-    if missing := [lake.relative(f) for f in files if not f.exists()]:
-        raise InputFileError(f"{missing[0]}: missing; run the stages before regulatory first")
-    return pl.scan_parquet(files)
+    """The daily tables a regulatory table reads, written by the stages before it."""
+    return scan_partitions(lake, zone, table, days, run="the stages before regulatory")
 
 
 def contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.DataFrame:
-    return load_contract(settings.contracts_dir, table).conform(frame).collect()
+    return conformed(settings.contracts_dir, table, frame).collect()
 
 
 def totals_of(frame: pl.LazyFrame, *totals: pl.Expr) -> dict:
@@ -71,9 +63,7 @@ def check_totals(report: str, totals: dict, source: dict) -> dict:
     """Raise unless every source total equals the extract's total of the same name."""
     for name, expected in source.items():
         if totals[name] != expected:
-            raise ReconciliationError(
-                f"{report}: {name} {totals[name]} does not reconcile to the source's {expected}"
-            )
+            raise ReconciliationError(report, name, totals[name], expected)
     return {**totals, "reconciled_with_source": sorted(source)}
 
 

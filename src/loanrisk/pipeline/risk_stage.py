@@ -22,7 +22,6 @@ from loanrisk.domain.risk_actions import risk_actions, with_line_frozen
 from loanrisk.domain.score_monitoring import characteristic_drift, score_psi
 from loanrisk.domain.scorecard import score_loans
 from loanrisk.domain.staging import with_loan_day_stage
-from loanrisk.errors import InputFileError
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
 from loanrisk.lake.shards import (
     Shard,
@@ -33,6 +32,7 @@ from loanrisk.lake.shards import (
     write_part,
 )
 from loanrisk.lake.storage import Lake, write_table
+from loanrisk.lake.tables import conformed, scan_partition_if_any, scan_partitions
 from loanrisk.quality.contracts import load_contract
 
 RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
@@ -41,15 +41,6 @@ SCORED = "scored_loans"
 SIGNALS = "borrower_signals"
 #: Snapshot columns the ECL and the actions read besides the features.
 TERMS = ("loan_id", "annual_interest_rate", "maturity_date", "last_payment_date")
-
-
-def _scan(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame | None:
-    path = lake.partition_file(zone, table, day)
-    return pl.scan_parquet(path) if path.exists() else None
-
-
-def _contract_select(frame: pl.LazyFrame, settings: Settings, table: str) -> pl.LazyFrame:
-    return load_contract(settings.contracts_dir, table).conform(frame)
 
 
 def published_columns(settings: Settings) -> list[str]:
@@ -82,12 +73,10 @@ def scored_loans(
 ) -> pl.LazyFrame:
     """Features, score and PD, the first recorded PD, and ECL for every loan of the day (of
     ``shard``'s borrowers only, when given)."""
-    aging = _scan(lake, "curated", "loan_aging", business_date)
-    snapshot = _scan(lake, "raw", LOANS, business_date)
-    if aging is None or snapshot is None:
-        raise InputFileError(f"{business_date}: loan_aging not built yet; run age_loans first")
+    aging = scan_partitions(lake, "curated", "loan_aging", [business_date], run="age_loans")
+    snapshot = scan_partitions(lake, "raw", LOANS, [business_date], run="validate")
     policies = settings.risk
-    signals = _scan(lake, "curated", SIGNALS, business_date)
+    signals = scan_partition_if_any(lake, "curated", SIGNALS, business_date)
     lines = policies.ecl.credit_line_products
     features = loan_features(
         in_shard(aging, shard), snapshot, signals, carried=TERMS, credit_lines=lines
@@ -97,7 +86,7 @@ def scored_loans(
     if previous is None:
         first, last2 = pl.col("pd_12m"), pl.lit(None, dtype=pl.Date)
     else:
-        earlier = _scan(lake, "curated", RISK, previous).select(
+        earlier = scan_partitions(lake, "curated", RISK, [previous], run="score_loans").select(
             "loan_id",
             pl.col("first_pd_12m").alias("earlier_pd_12m"),
             pl.col("last_stage2_date").alias("earlier_stage2_date"),
@@ -164,9 +153,10 @@ def _publish_scores(
 ) -> dict:
     """loan_risk, risk_actions (and their extract) and score_monitoring of the scored loans."""
     card = settings.risk.scorecard
-    risk = _contract_select(loans.lazy(), settings, RISK).sort("loan_id").collect()
-    actions = _contract_select(
-        risk_actions(loans.lazy(), settings.risk.actions), settings, ACTIONS
+    contracts = settings.contracts_dir
+    risk = conformed(contracts, RISK, loans.lazy()).sort("loan_id").collect()
+    actions = conformed(
+        contracts, ACTIONS, risk_actions(loans.lazy(), settings.risk.actions)
     ).collect()
     monitoring = pl.concat(
         [
@@ -179,7 +169,7 @@ def _publish_scores(
         ],
         how="diagonal",
     )
-    monitoring = _contract_select(monitoring, settings, MONITORING)
+    monitoring = conformed(contracts, MONITORING, monitoring)
     return {
         "rows_out": risk.height,
         "scorecard_version": card.version,

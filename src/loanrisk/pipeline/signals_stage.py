@@ -20,9 +20,9 @@ import polars as pl
 from loanrisk.domain import signal_windows as windows
 from loanrisk.domain import signals as rules
 from loanrisk.domain.feeds import LOANS
-from loanrisk.errors import InputFileError
 from loanrisk.lake.fingerprints import content_ids
 from loanrisk.lake.storage import Lake, read_json, write_json_atomic, write_table
+from loanrisk.lake.tables import conformed, scan_partition_if_any, scan_partitions
 from loanrisk.quality.contracts import load_contract
 
 EVENTS, DAILY, SIGNALS = "events", "borrower_events_daily", "borrower_signals"
@@ -45,22 +45,17 @@ LOAN_COLUMNS = (
 )
 
 
-def _contract_frame(frame: pl.LazyFrame, contracts_dir: Path, table: str) -> pl.LazyFrame:
-    """Select and type ``frame``'s columns from the table's contract."""
-    return load_contract(contracts_dir, table).conform(frame)
-
-
 def _dated(frame: pl.LazyFrame, contracts_dir: Path, table: str, day: dt.date) -> pl.DataFrame:
     """``frame`` as the day's partition of ``table``: snapshot_date added, typed by contract."""
     dated = frame.with_columns(pl.lit(day).alias("snapshot_date"))
-    return _contract_frame(dated, contracts_dir, table).collect()
+    return conformed(contracts_dir, table, dated).collect()
 
 
 def day_events(lake: Lake, contracts_dir: Path, day: dt.date) -> pl.LazyFrame:
     """A day's validated events (empty, typed, when the optional feed did not come)."""
-    source = lake.partition_file("raw", EVENTS, day)
-    if source.exists():
-        return pl.scan_parquet(source)
+    events = scan_partition_if_any(lake, "raw", EVENTS, day)
+    if events is not None:
+        return events
     return pl.LazyFrame(schema=load_contract(contracts_dir, EVENTS).polars_schema)
 
 
@@ -78,7 +73,7 @@ def _window(
             frames[day] = pl.scan_parquet(lake.partition_file("curated", DAILY, day))
         elif day in raw:
             daily = rules.daily_aggregate(day_events(lake, contracts_dir, day), day)
-            frames[day] = _contract_frame(daily, contracts_dir, DAILY).collect().lazy()
+            frames[day] = conformed(contracts_dir, DAILY, daily).collect().lazy()
             rebuilt += 1
     return frames, rebuilt
 
@@ -213,14 +208,10 @@ def compute_signals(
 ) -> dict:
     """Compute and write the day's borrower_events_daily, its carried tables and
     borrower_signals; return the report."""
-    source = lake.partition_file("raw", LOANS, business_date)
-    if not source.exists():
-        raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
-    loans = pl.scan_parquet(source).select(LOAN_COLUMNS)
+    loans = scan_partitions(lake, "raw", LOANS, [business_date], run="validate")
+    loans = loans.select(LOAN_COLUMNS)
     events = day_events(lake, contracts_dir, business_date)
-    today = _contract_frame(
-        rules.daily_aggregate(events, business_date), contracts_dir, DAILY
-    ).collect()
+    today = conformed(contracts_dir, DAILY, rules.daily_aggregate(events, business_date)).collect()
     days, rebuilt = _window(lake, contracts_dir, business_date, policy.history_days, today)
     previous = previous_state(lake, business_date, policy)
     missed = windows.missed_due_dates(loans, business_date, policy.fund_flow_mismatch)
@@ -236,7 +227,7 @@ def compute_signals(
     state = {DEVICES: devices, TRANSACTIONS: kept[TRANSACTIONS].lazy(), FLOWS: kept[FLOWS].lazy()}
     failures = _burst_events(lake, contracts_dir, business_date)
     table = signal_table(events, failures, days, state, loans, policy, business_date)
-    signals = _contract_frame(table, contracts_dir, SIGNALS).collect(engine="streaming")
+    signals = conformed(contracts_dir, SIGNALS, table).collect(engine="streaming")
     fired = signals.select((pl.col(c) > 0).sum() for c in rules.SIGNALS).row(0, named=True)
     return {
         "rows_out": signals.height,

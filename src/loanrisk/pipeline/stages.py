@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
-from loanrisk.errors import InputFileError, LoanriskError
+from loanrisk.errors import GateError, InputFileError, LandingFileError, LoanriskError
 from loanrisk.lake.runs import fail_day, finalize_run, previous_published, stage_report
 from loanrisk.lake.shards import Shard
 from loanrisk.lake.storage import Lake, lake_of, read_json, write_partition
@@ -33,8 +33,7 @@ from loanrisk.pipeline.risk_stage import combine_scores, score_day, score_shard
 from loanrisk.pipeline.stage_log import logged
 from loanrisk.pipeline.validation_stage import check_feed
 from loanrisk.quality.contracts import Contract, load_contract
-from loanrisk.quality.gates import GateError
-from loanrisk.quality.parsing import LandingFileError, extra_columns, read_text_and_facts
+from loanrisk.quality.parsing import extra_columns, read_text_and_facts
 from loanrisk.report.validation_docs import build_validation_docs
 
 __all__ = [

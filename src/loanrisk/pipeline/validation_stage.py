@@ -10,7 +10,7 @@ import polars as pl
 from loanrisk.config import Settings
 from loanrisk.domain.continuity import continuity_warnings
 from loanrisk.domain.feeds import LOANS
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import ValidationMismatchError
 from loanrisk.lake.runs import as_money
 from loanrisk.lake.storage import Lake, write_table
 from loanrisk.quality.casting import type_text
@@ -28,12 +28,6 @@ from loanrisk.quality.validation import (
     rule_counts,
     valid_rows,
 )
-
-
-class ValidationMismatchError(LoanriskError):
-    """Great Expectations and the quarantine disagree: a bug, never publish on it."""
-
-    code = "GX_MISMATCH"
 
 
 def _continuity(
@@ -83,7 +77,7 @@ def flag_staged(
 def _same_counts(counts: dict[str, int], gx_counts: dict[str, int], file_name: str) -> None:
     if gx_counts != counts:
         differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
-        raise ValidationMismatchError(f"{file_name}: GX and quarantine counts differ on {differ}")
+        raise ValidationMismatchError(file_name, differ)
 
 
 def _outstanding(flagged: pl.DataFrame, valid: pl.DataFrame) -> dict[str, str]:

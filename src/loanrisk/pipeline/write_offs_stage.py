@@ -18,7 +18,8 @@ import polars as pl
 
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import LOANS
-from loanrisk.domain.regulatory import MONEY, PORTFOLIO
+from loanrisk.domain.money import MONEY
+from loanrisk.domain.regulatory import PORTFOLIO
 from loanrisk.domain.write_offs import (
     DAILY,
     LOAN_COLUMNS,

@@ -11,26 +11,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from loanrisk.config import ValidationPolicy
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import GateError
 
-ACCEPTABLE_GATES = ("QUARANTINE_SHARE", "ROW_COUNT_CHANGE", "OUTSTANDING_CHANGE")
 FILE_GATES = ("FILE_MISSING", "FILE_UNREADABLE", "FILE_EMPTY", "COLUMN_MISSING")
-
-
-class GateError(LoanriskError):
-    """A batch gate stopped the day; ``str()`` is the one line the operator reads."""
-
-    code = "GATE"
-
-    def __init__(self, gate: str, file_name: str, detail: str):
-        self.gate = gate
-        self.file_name = file_name
-        hint = (
-            f" (to publish anyway: --accept-gate {gate} --reason '...')"
-            if gate in ACCEPTABLE_GATES
-            else ""
-        )
-        super().__init__(f"{file_name}: gate {gate} failed: {detail}{hint}")
 
 
 @dataclass(frozen=True)

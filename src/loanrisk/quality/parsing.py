@@ -14,18 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
+from loanrisk.errors import LandingFileError
 from loanrisk.quality.contracts import Contract
 
 SOURCE_LINE = "source_line"
-
-
-class LandingFileError(Exception):
-    """A file-level problem; ``gate`` names the batch gate it trips."""
-
-    def __init__(self, gate: str, detail: str):
-        self.gate = gate
-        self.detail = detail
-        super().__init__(detail)
 
 
 def file_blocks(path: Path, size: int = 1 << 22) -> Iterator[bytes]:
@@ -51,7 +43,8 @@ def _decode_or_name_line(data: bytes, encoding: str, file_name: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise LandingFileError(
             "FILE_UNREADABLE",
-            f"{file_name}: not valid {encoding} at line {line} (byte {exc.start}); "
+            file_name,
+            f"not valid {encoding} at line {line} (byte {exc.start}); "
             "declare the file's encoding as input_encoding in config/pipeline.yaml",
         ) from None
 
@@ -162,13 +155,11 @@ def _parsed(path: Path, encoding: str) -> pl.DataFrame:
     try:
         return _load_text(path, encoding)
     except pl.exceptions.NoDataError:
-        raise LandingFileError(
-            "FILE_EMPTY", f"{path.name}: file has no header and no rows"
-        ) from None
+        raise LandingFileError("FILE_EMPTY", path.name, "file has no header and no rows") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else f"{encoding} CSV"
         raise LandingFileError(
-            "FILE_UNREADABLE", f"{path.name}: unreadable as {kind}: {_one_line_reason(exc)}"
+            "FILE_UNREADABLE", path.name, f"unreadable as {kind}: {_one_line_reason(exc)}"
         ) from None
 
 
@@ -177,7 +168,8 @@ def _check_header(frame: pl.DataFrame, path: Path, contract: Contract) -> None:
     if missing:
         raise LandingFileError(
             "COLUMN_MISSING",
-            f"{path.name}: required column(s) missing for contract "
+            path.name,
+            f"required column(s) missing for contract "
             f"{contract.name} v{contract.version}: {', '.join(missing)}",
         )
     # Polars renames a repeated header name to ``<name>_duplicated_<n>``: which column holds
@@ -186,7 +178,8 @@ def _check_header(frame: pl.DataFrame, path: Path, contract: Contract) -> None:
     if repeated:
         raise LandingFileError(
             "FILE_UNREADABLE",
-            f"{path.name}: column(s) named more than once in the header: {', '.join(repeated)}",
+            path.name,
+            f"column(s) named more than once in the header: {', '.join(repeated)}",
         )
 
 
@@ -204,9 +197,9 @@ def read_text_and_facts(
     or a missing contract column.
     """
     if not path.is_file():
-        raise LandingFileError("FILE_MISSING", f"{path.name}: file not found in {path.parent}")
+        raise LandingFileError("FILE_MISSING", path.name, f"file not found in {path.parent}")
     if path.stat().st_size == 0:
-        raise LandingFileError("FILE_EMPTY", f"{path.name}: file is empty (0 bytes)")
+        raise LandingFileError("FILE_EMPTY", path.name, "file is empty (0 bytes)")
     with ThreadPoolExecutor(1) as pool:
         facts = pool.submit(file_facts, path)
         frame = _parsed(path, encoding)
@@ -214,7 +207,7 @@ def read_text_and_facts(
         lines = _source_lines(frame, path, facts.result())
     frame = _without_blank_lines(frame.with_columns(lines), path)
     if frame.height == 0 and contract.required_feed:
-        raise LandingFileError("FILE_EMPTY", f"{path.name}: file has a header but no rows")
+        raise LandingFileError("FILE_EMPTY", path.name, "file has a header but no rows")
     text = frame.select(SOURCE_LINE, *_raw_columns(frame, contract.column_names))
     return text, facts.result()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from loanrisk.domain.money import MONEY
 from loanrisk.synth.dates import NO_DAY, from_day
 from loanrisk.synth.repayment import installment_split
 from loanrisk.synth.settings import SynthConfig
@@ -25,7 +26,7 @@ SHANGHAI_OFFSET = "+08:00"
 def money(name: str) -> pl.Expr:
     """Cents (negative = null) as Decimal(18,2)."""
     col = pl.col(name)
-    exact = (col.cast(pl.Decimal(18, 2)) / 100).cast(pl.Decimal(18, 2))
+    exact = (col.cast(MONEY) / 100).cast(MONEY)
     return pl.when(col >= 0).then(exact).alias(name)
 
 
