@@ -1,8 +1,8 @@
 """The benchmark run: synthetic landing data (cached), the pipeline's two-day sequence timed
 stage by stage, the I/O floor, the baselines and their equality with the pipeline.
 
-Each business day runs ``loanrisk.pipeline.stages.run_day`` itself, with every stage function of
-``loanrisk.pipeline.stages`` wrapped for the duration so that each call is measured (wall, CPU incl.
+Each business day runs ``loanrisk.pipeline.runner.run_day`` itself, with ``run_step`` of
+``loanrisk.pipeline.runner`` wrapped for the duration so that each call is measured (wall, CPU incl.
 children, peak RSS with VmHWM reset before the stage); what run_day does between stages is
 ``unattributed``. Imports are warmed before the first measurement.
 """
@@ -24,25 +24,11 @@ from benchmarks.measure import Cost, measured, timed
 
 PROJECT = Path(__file__).resolve().parents[1]
 START = dt.date(2026, 3, 1)
-STAGES = (
-    "ingest_feed",
-    "validate_feed",
-    "age_loans",
-    "compute_signals",
-    "score_loans",
-    "build_regulatory",
-    "build_collections",
-    "publish_warehouse",
-    "publish_day",
-    "build_report",
-)
-#: Stages a newer run_day may call (sharded aging and scoring), wrapped when they exist.
-OPTIONAL_STAGES = ("age_loans_shard", "score_loans_shard")
-#: Stages called once per feed or shard: labelled ``<stage>:<first argument>``.
-PER_ARGUMENT = ("ingest_feed", "validate_feed", *OPTIONAL_STAGES)
-#: Stages doing the shared core work (loans feed only for ingest and validate).
-CORE_STAGES = ("ingest_feed:loan_snapshot", "validate_feed:loan_snapshot", "age_loans")
-CORE_STAGES += ("build_collections",)
+#: Steps run by run_day (``loanrisk.pipeline.registry.DAILY``), timed one call at a time.
+#: Steps run once per feed or shard are labelled ``<step>:<feed or shard>``.
+#: Steps doing the shared core work (loans feed only for ingest and validate).
+CORE_STAGES = ("ingest:loan_snapshot", "validate:loan_snapshot", "age_loans")
+CORE_STAGES += ("build_collections", "recompute_later_days")
 CORE_PREFIXES = ("age_loans_shard:",)
 FEED_PREFIXES = (("loans", "loan_snapshot"), ("events", "events"), ("contacts", "contacts"))
 
@@ -100,38 +86,32 @@ def warm_imports() -> None:
 
 @contextmanager
 def stage_timers(records: list):
-    """Wrap each stage of ``loanrisk.pipeline.stages`` so that run_day's calls append
+    """Wrap ``loanrisk.pipeline.runner.run_step`` so that run_day's calls append
     ``{"stage", "wall_s", "cpu_s", "peak_rss_mib"}`` to ``records``; restored on exit."""
-    import loanrisk.pipeline.stages as stages
+    import loanrisk.pipeline.runner as runner
 
-    names = [n for n in (*STAGES, *OPTIONAL_STAGES) if hasattr(stages, n)]
-    originals = {name: getattr(stages, name) for name in names}
+    original = runner.run_step
 
-    def wrap(name, function):
-        @functools.wraps(function)
-        def wrapper(business_date, settings, *args, **kwargs):
-            label = f"{name}:{args[0]}" if name in PER_ARGUMENT else name
-            cost = Cost()
-            try:
-                with measured(cost):
-                    return function(business_date, settings, *args, **kwargs)
-            finally:
-                records.append({"stage": label, **cost.as_dict()})
+    @functools.wraps(original)
+    def timed(name, business_date, settings, run=None, **part):
+        label = ":".join([name, *(str(v) for v in part.values())])
+        cost = Cost()
+        try:
+            with measured(cost):
+                return original(name, business_date, settings, run, **part)
+        finally:
+            records.append({"stage": label, **cost.as_dict()})
 
-        return wrapper
-
-    for name, function in originals.items():
-        setattr(stages, name, wrap(name, function))
+    runner.run_step = timed
     try:
         yield
     finally:
-        for name, function in originals.items():
-            setattr(stages, name, function)
+        runner.run_step = original
 
 
 def run_one_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
     """run_day for ``day``: end-to-end cost, each stage's cost, and the manifest's counts."""
-    from loanrisk.pipeline.stages import run_day
+    from loanrisk.pipeline.runner import run_day
 
     records: list[dict] = []
     total = Cost()

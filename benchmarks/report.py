@@ -11,7 +11,7 @@ SIZES = (100_000, 1_000_000, 3_000_000, 10_000_000)
 SHARED = "2-core 24 GB"
 METHOD = """\
 - `python -m benchmarks run --loans N`: `loanrisk synth --start 2026-03-01 --days 2` (cached per
-  loans, days and seed), then `loanrisk.pipeline.stages.run_day` for day 1 (the first day of a fresh
+  loans, days and seed), then `loanrisk.pipeline.runner.run_day` for day 1 (the first day of a fresh
   data_root: history starts, GX context created) and day 2 (history, roll rates and collections
   movements against day 1), in one process with imports warmed. Every stage call is timed:
   wall seconds, CPU seconds (user + system, forked GX workers included) and peak RSS (VmHWM of

@@ -3,9 +3,12 @@
 Runs once a day for the business date ``ds``: the data interval [D 00:00, D+1 00:00) UTC, so
 the run for D starts at 00:00 UTC on D+1 (08:00 Asia/Shanghai), after the lending core's
 end-of-day extract of D has landed.
-Every task is one ``loanrisk`` stage, the same function ``loanrisk run`` calls; only the
-business date and output paths travel through XCom. Set ``data_root`` / ``config_dir`` in the
-run conf to point a run elsewhere than the configured defaults.
+Every task is one step of the registry (``loanrisk.pipeline.registry``), named as the step and
+run by the same ``run_step`` as ``loanrisk run``; ``ingest`` and ``validate`` are mapped over the
+feeds, the shard steps over the shards. XCom carries only the shard numbers and the later days
+``recompute_later_days`` rebuilt (which ``finalize_run`` and ``build_report`` publish again).
+Set ``data_root`` / ``config_dir`` in the run conf to point a run elsewhere than the
+configured defaults.
 
 Operations (timings in the ``airflow:`` block of ``config/pipeline.yaml``):
 
@@ -13,7 +16,7 @@ Operations (timings in the ``airflow:`` block of ``config/pipeline.yaml``):
   mode (no worker slot held) and fails, naming the file, when it has not come in time;
 * a failed task appends an alert to ``runs/<ds>/alerts.jsonl`` (``on_task_failure``), and so does
   a run still unfinished ``run_deadline_hours`` after it was queued (a ``DeadlineAlert``);
-* each stage's published tables are Airflow Assets (``loanrisk://lake/curated/<table>``, ...)
+* each step's published tables are Airflow Assets (``loanrisk://lake/curated/<table>``, ...)
   that downstream DAGs can be scheduled on; ``loanrisk://runs/published`` marks a published day;
 * ``age_loans`` depends on the past: a day's delinquency history needs the day before;
 * ``age_loans`` and ``score_loans`` combine the parts of their mapped shard tasks (one per
@@ -29,7 +32,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from loanrisk.airflow.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
 from loanrisk.domain.feeds import FEEDS
-from loanrisk.pipeline.orchestration import airflow_policy, outlets
+from loanrisk.pipeline.orchestration import airflow_policy, outlets, run_task
 
 POLICY = airflow_policy()
 
@@ -64,16 +67,12 @@ def loan_daily():
         return poke_landing_file(ds, params)
 
     @task
-    def ingest(feed: str, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("ingest", ds, params, feed)
+    def ingest(feed: str, ds=None, params=None) -> None:
+        run_task("ingest", ds, params, feed=feed)
 
     @task
-    def validate(feed: str, staged: str, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("validate", ds, params, feed)
+    def validate(feed: str, ds=None, params=None) -> None:
+        run_task("validate", ds, params, feed=feed)
 
     @task
     def shard_numbers(ds=None, params=None) -> list[int]:
@@ -82,80 +81,64 @@ def loan_daily():
         return shard_numbers(params)
 
     @task
-    def age_loans_shard(shard: int, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("age_loans_shard", ds, params, shard=shard)
+    def age_loans_shard(shard: int, ds=None, params=None) -> None:
+        run_task("age_loans_shard", ds, params, shard=shard)
 
     @task(outlets=outlets("age_loans"), depends_on_past=True)
-    def age_loans(parts: list[str], ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("age_loans", ds, params)
+    def age_loans(ds=None, params=None) -> None:
+        run_task("age_loans", ds, params)
 
     @task(outlets=outlets("compute_signals"))
-    def compute_signals(validated: list[str], ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("compute_signals", ds, params)
+    def compute_signals(ds=None, params=None) -> None:
+        run_task("compute_signals", ds, params)
 
     @task
-    def score_loans_shard(shard: int, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("score_loans_shard", ds, params, shard=shard)
+    def score_loans_shard(shard: int, ds=None, params=None) -> None:
+        run_task("score_loans_shard", ds, params, shard=shard)
 
     @task(outlets=outlets("score_loans"))
-    def score_loans(parts: list[str], ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("score_loans", ds, params)
-
-    @task(outlets=outlets("build_collections"))
-    def build_collections(scored: str, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("build_collections", ds, params)
+    def score_loans(ds=None, params=None) -> None:
+        run_task("score_loans", ds, params)
 
     @task(outlets=outlets("build_regulatory"))
-    def build_regulatory(scored: str, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
+    def build_regulatory(ds=None, params=None) -> None:
+        run_task("build_regulatory", ds, params)
 
-        return run_stage("build_regulatory", ds, params)
+    @task(outlets=outlets("build_collections"))
+    def build_collections(ds=None, params=None) -> None:
+        run_task("build_collections", ds, params)
+
+    @task
+    def recompute_later_days(ds=None, params=None) -> list[str]:
+        return run_task("recompute_later_days", ds, params)
 
     @task(outlets=outlets("publish_warehouse"))
-    def publish_warehouse(built: list[str], ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("publish_warehouse", ds, params)
+    def publish_warehouse(ds=None, params=None) -> None:
+        run_task("publish_warehouse", ds, params)
 
     @task(outlets=outlets("finalize_run"))
-    def finalize_run(published: str, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("finalize_run", ds, params)
+    def finalize_run(recomputed: list[str], ds=None, params=None) -> None:
+        run_task("finalize_run", ds, params, recomputed)
 
     @task(outlets=outlets("build_report"))
-    def build_report(published: str, ds=None, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
+    def build_report(recomputed: list[str], ds=None, params=None) -> None:
+        run_task("build_report", ds, params, recomputed)
 
-        return run_stage("build_report", ds, params)
-
-    landed = wait_for_loans_file()
-    staged = [ingest.override(task_id=f"ingest_{feed}")(feed) for feed in FEEDS]
-    landed >> staged
-    validated = [
-        validate.override(task_id=f"validate_{feed}")(feed, ingested)
-        for feed, ingested in zip(FEEDS, staged, strict=True)
-    ]
+    feeds = list(FEEDS)
+    staged = ingest.expand(feed=feeds)
+    wait_for_loans_file() >> staged
+    validated = validate.expand(feed=feeds)
     shards = shard_numbers()  # 0 .. K-1 (shards: K in execution.yaml); one task each below
-    validated >> shards
-    aged = age_loans(age_loans_shard.expand(shard=shards))
+    staged >> validated >> shards
+    aged = age_loans_shard.expand(shard=shards) >> age_loans()
     scoring = score_loans_shard.expand(shard=shards)
-    [aged, compute_signals(validated)] >> scoring
-    scored = score_loans(scoring)
-    extracts = [build_regulatory(scored), build_collections(scored)]
-    build_report(finalize_run(publish_warehouse(extracts)))
-
+    [aged, validated >> compute_signals()] >> scoring
+    scored = scoring >> score_loans()
+    extracts = [scored >> build_regulatory(), scored >> build_collections()]
+    recomputed = recompute_later_days()
+    extracts >> recomputed
+    published = finalize_run(recomputed)
+    recomputed >> publish_warehouse() >> published
+    published >> build_report(recomputed)
 
 loan_daily()

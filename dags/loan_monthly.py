@@ -7,9 +7,10 @@ the same time as loan_daily's run for M's last day. Its first task, ``wait_for_m
 therefore waits (reschedule mode) until that day's run manifest is published, then hands the
 month-end day to the month-end tasks:
 
-* ``build_credit_report``: the regulatory stage of the month-end day again (five-category, IFRS 9
-  and the PBoC credit-bureau report of the month), so a corrected day or policy is reported;
-* ``refresh_warehouse``: the BI views, incl. the vintage curves and monthly roll rates marts;
+* ``rebuild_regulatory``: the regulatory tables of the month-end day again (five-category,
+  IFRS 9 and the PBoC credit-bureau report of the month), so a corrected day or policy is
+  reported;
+* ``publish_warehouse``: the BI views, incl. the vintage curves and monthly roll rates marts;
 * ``score_monitoring_summary``: ``reports/YYYY-MM/monitoring.json``, the month's PSI per day;
 * ``refit_scorecard``: a candidate scorecard fitted on the stored history, only with
   ``{"refit": true}`` in the run conf (skipped otherwise; promoting it is a reviewed change).
@@ -22,7 +23,7 @@ import datetime as dt
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from loanrisk.airflow.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
-from loanrisk.pipeline.orchestration import airflow_policy
+from loanrisk.pipeline.orchestration import airflow_policy, run_task
 
 POLICY = airflow_policy()
 
@@ -55,33 +56,24 @@ def loan_monthly():
         return poke_month_end(ds, params)
 
     @task
-    def build_credit_report(day: str, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("rebuild_regulatory", day, params)
+    def rebuild_regulatory(day: str, params=None) -> None:
+        run_task("rebuild_regulatory", day, params)
 
     @task
-    def refresh_warehouse(day: str, reported: str, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_stage
-
-        return run_stage("publish_warehouse", day, params)
+    def publish_warehouse(day: str, params=None) -> None:
+        run_task("publish_warehouse", day, params)
 
     @task
-    def score_monitoring_summary(day: str, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_month_step
-
-        return run_month_step("score_monitoring_summary", day, params)
+    def score_monitoring_summary(day: str, params=None) -> None:
+        run_task("score_monitoring_summary", day, params)
 
     @task
-    def refit_scorecard(day: str, params=None) -> str:
-        from loanrisk.pipeline.orchestration import run_month_step
-
-        return run_month_step("refit", day, params)
+    def refit_scorecard(day: str, params=None) -> None:
+        run_task("refit_scorecard", day, params)
 
     day = wait_for_month_end()
-    refresh_warehouse(day, build_credit_report(day))
+    rebuild_regulatory(day) >> publish_warehouse(day)
     score_monitoring_summary(day)
     refit_scorecard(day)
-
 
 loan_monthly()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.airflow
 
 FEEDS = ["loan_snapshot", "events", "contacts"]
 MIDDLE = ["age_loans", "compute_signals", "score_loans", "build_regulatory", "build_collections"]
-TAIL = ["publish_warehouse", "finalize_run", "build_report"]
+TAIL = ["recompute_later_days", "publish_warehouse", "finalize_run", "build_report"]
 SHARDED = {"age_loans_shard": "age_loans", "score_loans_shard": "score_loans"}
 
 
@@ -46,7 +46,7 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert dag.max_active_runs == 1
     assert "0 0 * * *" in repr(dag.timetable)
     order = [t.task_id for t in dag.topological_sort()]
-    feed_tasks = {f"{s}_{f}" for f in FEEDS for s in ("ingest", "validate")}
+    feed_tasks = {"ingest", "validate"}  # mapped over the feeds
     expected = {"wait_for_loans_file", "shard_numbers"} | feed_tasks | set(MIDDLE) | set(TAIL)
     assert set(order) == expected | set(SHARDED)
     for shard_task, combine in SHARDED.items():  # mapped over shard_numbers, then combined
@@ -55,14 +55,17 @@ def test_loan_daily_is_wired_as_designed(dagbag):
         assert type(dag.get_task(shard_task)).__name__.endswith("MappedOperator")
     assert order.index("age_loans") < order.index("score_loans_shard")
     assert order[0] == "wait_for_loans_file"
-    assert dag.get_task("wait_for_loans_file").downstream_task_ids == {
-        f"ingest_{feed}" for feed in FEEDS
-    }
-    for feed in FEEDS:
-        assert order.index(f"ingest_{feed}") < order.index(f"validate_{feed}")
-        for task in MIDDLE:
-            assert order.index(f"validate_{feed}") < order.index(task)
+    assert dag.get_task("wait_for_loans_file").downstream_task_ids == {"ingest"}
+    for task in ("ingest", "validate"):
+        assert type(dag.get_task(task)).__name__.endswith("MappedOperator")
+    assert order.index("ingest") < order.index("validate")
+    for task in MIDDLE:
+        assert order.index("validate") < order.index(task)
     assert order[-len(TAIL) :] == TAIL
+    assert dag.get_task("recompute_later_days").upstream_task_ids == {
+        "build_regulatory",
+        "build_collections",
+    }
     for task in dag.tasks:
         assert task.retries >= 1, task.task_id
     assert set(dag.params.keys()) == {"data_root", "config_dir", "accept_gates", "allow_gap"}
@@ -240,18 +243,18 @@ def test_loan_monthly_is_wired_as_designed(dagbag, airflow_policy):
     assert order[0] == "wait_for_month_end"
     assert set(order) == {
         "wait_for_month_end",
-        "build_credit_report",
-        "refresh_warehouse",
+        "rebuild_regulatory",
+        "publish_warehouse",
         "score_monitoring_summary",
         "refit_scorecard",
     }
     assert dag.get_task("wait_for_month_end").downstream_task_ids == {
-        "build_credit_report",
-        "refresh_warehouse",
+        "rebuild_regulatory",
+        "publish_warehouse",
         "score_monitoring_summary",
         "refit_scorecard",
     }
-    assert order.index("build_credit_report") < order.index("refresh_warehouse")
+    assert order.index("rebuild_regulatory") < order.index("publish_warehouse")
     sensor = dag.get_task("wait_for_month_end")
     assert sensor.mode == "reschedule"
     assert sensor.timeout == airflow_policy.month_end_timeout_hours * 3600
@@ -263,10 +266,28 @@ def test_loan_monthly_is_wired_as_designed(dagbag, airflow_policy):
 def test_refit_is_skipped_unless_asked():
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from loanrisk.pipeline.orchestration import run_month_step
+    from loanrisk.pipeline.orchestration import run_task
 
     with pytest.raises(AirflowSkipException):
-        run_month_step("refit", "2026-04-30", {"refit": False})
+        run_task("refit_scorecard", "2026-04-30", {"refit": False})
+
+
+@pytest.mark.parametrize("dag_id", ["loan_daily", "loan_monthly"])
+def test_every_task_is_a_registry_step_of_the_same_name(dagbag, dag_id):
+    """One name per step: DAG task id = registry key = the step function's name."""
+    from loanrisk.pipeline.registry import STEPS
+
+    dag = dagbag.dags[dag_id]
+    glue = {"wait_for_loans_file", "shard_numbers", "wait_for_month_end"}
+    for task in dag.tasks:
+        if task.task_id in glue:
+            continue
+        assert task.task_id in STEPS, task.task_id
+        assert STEPS[task.task_id].function.__name__ == task.task_id
+    if dag_id == "loan_daily":
+        from loanrisk.pipeline.registry import DAILY
+
+        assert {t.task_id for t in dag.tasks} - glue == {step.name for step in DAILY}
 
 
 @pytest.mark.slow

@@ -28,7 +28,8 @@ import pytest
 
 from loanrisk.config import load_settings
 from loanrisk.errors import GateError
-from loanrisk.pipeline.stages import lake_of, run_day
+from loanrisk.lake.storage import lake_of
+from loanrisk.pipeline.runner import run_day
 from loanrisk.quality import gx_validation, gx_workers
 from loanrisk.quality.casting import type_text
 from loanrisk.quality.contracts import load_contract
@@ -919,7 +920,14 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     polars_counts = rule_counts(flagged, rules)
     table = suite_table(flagged, rules)
     gx_counts = run_suite(
-        tmp_path / "gx", tmp_path / "docs", tmp_path / "archive", LOANS, DAY, table, rules
+        tmp_path / "gx",
+        tmp_path / "docs",
+        tmp_path / "archive",
+        LOANS,
+        DAY,
+        table,
+        rules,
+        workers=2,
     )
     assert gx_counts == polars_counts
     # ... in forked workers too (what days of PARALLEL_ROWS and more take), in narrow groups.
@@ -927,7 +935,14 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
         patch.setattr(gx_validation, "GROUP_CELLS", 1)
         forked = run_suite(
-            tmp_path / "gx2", tmp_path / "docs2", tmp_path / "archive2", LOANS, DAY, table, rules
+            tmp_path / "gx2",
+            tmp_path / "docs2",
+            tmp_path / "archive2",
+            LOANS,
+            DAY,
+            table,
+            rules,
+            workers=2,
         )
     assert forked == polars_counts
     # ... and when a forked worker dies (killed, out of memory), this process validates the
@@ -944,7 +959,14 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         patch.setattr(gx_validation, "GROUP_CELLS", 1)
         patch.setattr(gx_workers, "_validate", dies_in_a_worker)
         survived = run_suite(
-            tmp_path / "gx4", tmp_path / "docs4", tmp_path / "archive4", LOANS, DAY, table, rules
+            tmp_path / "gx4",
+            tmp_path / "docs4",
+            tmp_path / "archive4",
+            LOANS,
+            DAY,
+            table,
+            rules,
+            workers=2,
         )
     assert survived == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
@@ -953,7 +975,14 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gx_workers, "configurations_built_once", contextlib.nullcontext)
         shipped = run_suite(
-            tmp_path / "gx3", tmp_path / "docs3", tmp_path / "archive3", LOANS, DAY, table, rules
+            tmp_path / "gx3",
+            tmp_path / "docs3",
+            tmp_path / "archive3",
+            LOANS,
+            DAY,
+            table,
+            rules,
+            workers=2,
         )
     assert shipped == polars_counts
     assert _stored_results(tmp_path / "gx", tmp_path / "docs") == _stored_results(

@@ -30,7 +30,7 @@ from loanrisk.domain.collections_holds import contact_windows, with_holds
 from loanrisk.domain.money import MONEY
 from loanrisk.errors import ConfigError
 from loanrisk.lake.storage import Lake, sha256_file, write_partition
-from loanrisk.pipeline.collections_stage import build_collections
+from loanrisk.pipeline.collections_stage import collections_day
 
 DAY = dt.date(2026, 10, 29)
 UTC = dt.UTC
@@ -528,8 +528,8 @@ def test_stage_writes_reconciled_extracts_with_only_each_channels_pii(tmp_path, 
     stage_day(lake, before, book(0), None)  # no contact log that day
     calls = [contact(f"C{i}", "B03", shanghai(DAY, 9), "AGENT_CALL") for i in range(7)]
     stage_day(lake, DAY, book(1), calls)
-    first = build_collections(lake, settings, cpolicy, before)
-    report = build_collections(lake, settings, cpolicy, DAY)
+    first = collections_day(lake, settings, cpolicy, before)
+    report = collections_day(lake, settings, cpolicy, DAY)
     assert first["previous_date"] is None and report["previous_date"] == before.isoformat()
     assert (report["rows_out"], report["suppressed"]) == (8, 1)
 
@@ -598,6 +598,6 @@ def test_stage_writes_reconciled_extracts_with_only_each_channels_pii(tmp_path, 
         t: sha256_file(lake.partition_file("curated", t, DAY))
         for t in ("collections_queue", "collections_suppressed", "collections_movements")
     }
-    build_collections(lake, settings, cpolicy, DAY)  # rerun: the same bytes
+    collections_day(lake, settings, cpolicy, DAY)  # rerun: the same bytes
     assert extract_files(lake, DAY) == written
     assert curated == {t: sha256_file(lake.partition_file("curated", t, DAY)) for t in curated}

@@ -31,8 +31,9 @@ from loanrisk.errors import (
     UsageError,
     ValidationMismatchError,
 )
-from loanrisk.lake.runs import fail_day, finalize_run
-from loanrisk.lake.storage import lake_of, read_json, write_json_atomic
+from loanrisk.lake import records
+from loanrisk.lake.runs import fail_day, write_run_manifest
+from loanrisk.lake.storage import lake_of, read_json
 from loanrisk.pipeline.collections_stage import reconcile
 from loanrisk.pipeline.reconciled import check_totals
 
@@ -201,13 +202,14 @@ def test_collections_that_do_not_reconcile_to_loan_aging():
 def test_a_loan_feed_whose_rows_do_not_add_up_is_not_published(settings):
     lake = lake_of(settings)
     for feed in FEEDS:
-        ingest = {"input": {"file": f"{feed}.csv"}, "rows_in": 10}
-        write_json_atomic(ingest, lake.stage_report(DAY, f"ingest_{feed}"))
-        write_json_atomic(
-            {"rows_valid": 8, "rows_quarantined": 1}, lake.stage_report(DAY, f"validate_{feed}")
+        ingested = records.Ingested(status="staged", input={"file": f"{feed}.csv"}, rows_in=10)
+        records.write_record(lake, DAY, f"ingest_{feed}", ingested)
+        validated = records.Validated(
+            status="validated", warnings={}, rows_in=10, rows_valid=8, rows_quarantined=1
         )
+        records.write_record(lake, DAY, f"validate_{feed}", validated)
     with pytest.raises(ReconciliationError, match="rows_in 10 != rows_valid 8") as caught:
-        finalize_run(DAY, settings)
+        write_run_manifest(DAY, settings)
     assert caught.value.report == f"{LOANS}.csv"
     assert not lake.run_manifest(DAY).exists()
 

@@ -8,8 +8,7 @@ import json
 import polars as pl
 
 from loanrisk.lake.extracts import neutralise_formulas, write_extract_files, write_extract_manifest
-from loanrisk.lake.storage import sha256_file
-from loanrisk.pipeline.stages import lake_of
+from loanrisk.lake.storage import lake_of, sha256_file
 
 DAY = dt.date(2026, 10, 29)
 

@@ -13,14 +13,20 @@ import polars as pl
 import pytest
 
 from loanrisk.domain.history import DAY_COLUMNS, STATE_SCHEMA, state_from_history
-from loanrisk.lake.storage import read_json, write_partition
+from loanrisk.lake.storage import lake_of, read_json, write_partition
 from loanrisk.pipeline.aging_stage import recompute_later_days
-from loanrisk.pipeline.stages import age_loans, lake_of
+from loanrisk.pipeline.registry import DayRun
+from loanrisk.pipeline.runner import run_step
 from loanrisk.quality.contracts import load_contract
 
 pytestmark = pytest.mark.slow
 
 START, DAYS = dt.date(2026, 3, 1), 90
+
+
+def age_loans(day, settings, allow_gap=False):
+    """The age_loans step for one day, as the pipeline runs it."""
+    return run_step("age_loans", day, settings, DayRun(allow_gap=allow_gap))
 
 
 def day(n: int) -> dt.date:
@@ -90,7 +96,7 @@ def test_missing_previous_day_stops_unless_the_gap_is_allowed(chain, tmp_path, c
     with pytest.raises(HistoryGapError, match=r"backfill --start 2026-03-02 --end 2026-03-03"):
         age_loans(day(2), settings)
     report = age_loans(day(2), settings, allow_gap=True)
-    assert report["history"] == {
+    assert report.history.model_dump() == {
         "previous_state_date": day(0).isoformat(),
         "starts_history": False,
         "gap_allowed": True,

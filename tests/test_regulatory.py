@@ -25,15 +25,13 @@ from loanrisk.domain.regulatory import (
     stage_transfers,
 )
 from loanrisk.errors import ConfigError, ReconciliationError
-from loanrisk.lake.storage import sha256_file, write_partition
+from loanrisk.lake.storage import lake_of, sha256_file, write_partition
+from loanrisk.pipeline.reconciled import check_totals, extract_kind
 from loanrisk.pipeline.regulatory_stage import (
     AGING_COLUMNS,
     SNAPSHOT_COLUMNS,
-    _check,
-    build_regulatory,
-    extract_kind,
+    regulatory_day,
 )
-from loanrisk.pipeline.stages import lake_of
 
 D = dt.date
 OPENED = D(2025, 1, 10)
@@ -329,7 +327,7 @@ def test_ecl_portfolio_rows_sum_the_products_and_recompute_coverage():
 
 def test_a_total_that_does_not_reconcile_stops_the_stage():
     with pytest.raises(ReconciliationError, match="loans 3 does not reconcile"):
-        _check("reg_x", {"loans": 3}, {"loans": 4})
+        check_totals("reg_x", {"loans": 3}, {"loans": 4})
 
 
 # --- the stage on a tmp data_root ---------------------------------------------------------
@@ -385,7 +383,7 @@ def staged(tmp_path_factory, reg_policy):
     lake, reports = lake_of(settings), {}
     for day in (SEP30, OCT30, NOV2, NOV30):
         write_inputs(lake, day)
-        reports[day] = build_regulatory(lake, settings, reg_policy, day)
+        reports[day] = regulatory_day(lake, settings, reg_policy, day)
     return settings, lake, reports
 
 
@@ -466,5 +464,5 @@ def test_pii_only_in_the_credit_report_and_a_rerun_is_byte_identical(staged, reg
     files = manifest_of(lake, "reg_credit_report", NOV30)["files"]
     before = {f["path"]: f["sha256"] for f in files}
     assert before == {lake.relative(p): sha256_file(p) for p in folder.glob("reg_*")}
-    build_regulatory(lake, settings, reg_policy, NOV30)
+    regulatory_day(lake, settings, reg_policy, NOV30)
     assert {lake.relative(p): sha256_file(p) for p in folder.glob("reg_*")} == before

@@ -11,9 +11,11 @@ import pytest
 from conftest import outputs
 
 from loanrisk.config import ExecutionConfig, load_settings
+from loanrisk.domain.feeds import FEEDS
 from loanrisk.errors import ShardError
 from loanrisk.lake.shards import borrower_shard
-from loanrisk.pipeline import stages
+from loanrisk.lake.storage import lake_of
+from loanrisk.pipeline.runner import run_day, run_step
 
 SHARDED = ("age_loans_shard", "score_loans_shard")
 START = dt.date(2026, 6, 1)
@@ -27,7 +29,7 @@ def with_shards(settings, count: int):
 
 def run_days(settings, days: int = DAYS) -> None:
     for n in range(days):
-        stages.run_day(START + dt.timedelta(days=n), settings)
+        run_day(START + dt.timedelta(days=n), settings)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +82,16 @@ def test_four_shards_publish_the_same_bytes_as_one(tmp_path, landing, config_dir
 
 def test_combine_names_a_missing_or_stale_part(tmp_path, landing, config_dir):
     two = settings_at(tmp_path / "data", landing, config_dir, 2)
-    for feed in stages.FEEDS:
-        stages.ingest_feed(START, two, feed)
-        stages.validate_feed(START, two, feed)
+    for feed in FEEDS:
+        run_step("ingest", START, two, feed=feed)
+        run_step("validate", START, two, feed=feed)
     with pytest.raises(ShardError, match=r"shard 2 does not exist: shards are 0 \.\. 1"):
-        stages.age_loans_shard(START, two, 2)
-    stages.age_loans_shard(START, two, 0)
+        run_step("age_loans_shard", START, two, shard=2)
+    run_step("age_loans_shard", START, two, shard=0)
     with pytest.raises(ShardError, match=r"shard=1-of-2 missing; rerun the shard tasks"):
-        stages.age_loans(START, two)
-    stages.age_loans_shard(START, two, 1)
-    raw = stages.lake_of(two).partition_file("raw", "loan_snapshot", START)
+        run_step("age_loans", START, two)
+    run_step("age_loans_shard", START, two, shard=1)
+    raw = lake_of(two).partition_file("raw", "loan_snapshot", START)
     pl.read_parquet(raw).head(10).write_parquet(raw)  # a corrected snapshot after the shards ran
     with pytest.raises(ShardError, match=r"shard=0-of-2 computed from other inputs"):
-        stages.age_loans(START, two)
+        run_step("age_loans", START, two)

@@ -10,7 +10,7 @@ import pytest
 
 from loanrisk.cli import main
 from loanrisk.lake.status import day_statuses
-from loanrisk.pipeline.stages import lake_of
+from loanrisk.lake.storage import lake_of
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_status_lists_published_gated_not_run_and_missing_days(settings, config_
 
     log = [json.loads(line) for line in lake.stage_log(START).read_text().splitlines()]
     stages = [line["stage"] for line in log]
-    assert stages[:2] == ["ingest_feed", "ingest_feed"] and "build_report" in stages
+    assert stages[:2] == ["ingest", "ingest"] and "build_report" in stages
     assert all(line["status"] == "ok" and line["seconds"] >= 0 for line in log)
     day2_log = lake.stage_log(START + dt.timedelta(days=1)).read_text().splitlines()
     failed = [json.loads(line) for line in day2_log]

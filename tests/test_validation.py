@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from loanrisk.errors import GateError
-from loanrisk.pipeline.stages import lake_of, run_day
+from loanrisk.lake.storage import lake_of
+from loanrisk.pipeline.runner import run_day
 from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
 from loanrisk.quality.gx_validation import results_store
 from loanrisk.report.validation_docs import build_validation_docs, relinked

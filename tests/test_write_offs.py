@@ -15,9 +15,8 @@ from conftest import stage_settings
 
 from loanrisk.domain.money import MONEY
 from loanrisk.domain.write_offs import daily_write_offs, write_offs_report
-from loanrisk.lake.storage import sha256_file, write_partition
+from loanrisk.lake.storage import lake_of, sha256_file, write_partition
 from loanrisk.pipeline.reconciled import extract_kind
-from loanrisk.pipeline.stages import lake_of
 from loanrisk.pipeline.write_offs_stage import WRITE_OFFS, write_offs_day
 
 D = dt.date

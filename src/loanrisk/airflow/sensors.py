@@ -18,12 +18,11 @@ log = logging.getLogger(__name__)
 def expected_landing_file(ds: str, params: dict | None) -> Path:
     """``<landing>/loans_<ds>.csv``, or the ``.parquet`` beside it when only that one exists."""
     from loanrisk.domain.feeds import LOANS
-    from loanrisk.pipeline import stages
+    from loanrisk.lake.storage import lake_of
+    from loanrisk.pipeline.steps import contract_of, landing_path
 
     settings = settings_of(params)
-    return stages.landing_path(
-        stages.lake_of(settings), stages.contract_of(settings, LOANS), parse_business_date(ds)
-    )
+    return landing_path(lake_of(settings), contract_of(settings, LOANS), parse_business_date(ds))
 
 
 def landing_file_ready(ds: str, params: dict | None) -> bool:

@@ -1,4 +1,5 @@
-"""Run records: per-stage reports and the day's manifest (``runs/D/manifest.json``).
+"""Run manifests (``runs/D/manifest.json``): a published day's, assembled from the steps' typed
+records (``loanrisk.lake.records``), and the failed manifest of a stopped day.
 
 The manifest is deterministic (no wall-clock times), so a rerun of a day rewrites the same
 bytes; it is what marks a day published and what the ``pipeline_runs`` view reads.
@@ -7,14 +8,15 @@ bytes; it is what marks a day published and what the ``pipeline_runs`` view read
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 from decimal import Decimal
 
 from loanrisk import __version__
 from loanrisk.config import Settings
-from loanrisk.domain.feeds import FEEDS
-from loanrisk.errors import InputFileError, LoanriskError, ReconciliationError
-from loanrisk.lake.faults import crash_point
+from loanrisk.domain.feeds import FEEDS, LOANS
+from loanrisk.errors import LoanriskError, ReconciliationError
+from loanrisk.lake import records
 from loanrisk.lake.storage import (
     CURATED_TABLES,
     Lake,
@@ -26,19 +28,6 @@ from loanrisk.lake.storage import (
 from loanrisk.quality.contracts import load_contract
 
 MANIFEST_CONTRACTS = (*FEEDS, *CURATED_TABLES)
-
-
-def stage_report(lake: Lake, business_date: dt.date, stage: str, report: dict) -> dict:
-    write_json_atomic(report, lake.stage_report(business_date, stage))
-    crash_point(f"stage_report:{stage}")  # a stage boundary: the stage is done and recorded
-    return report
-
-
-def _read_stage(lake: Lake, business_date: dt.date, stage: str) -> dict:
-    path = lake.stage_report(business_date, stage)
-    if not path.exists():
-        raise InputFileError(f"{lake.relative(path)}: stage {stage} has not run for this date")
-    return read_json(path)
 
 
 def previous_published(lake: Lake, business_date: dt.date) -> dict | None:
@@ -92,93 +81,108 @@ def fail_day(lake: Lake, business_date: dt.date, settings: Settings, error: Loan
     write_json_atomic(manifest, lake.run_manifest(business_date))
 
 
+def _document(record: records.Record) -> dict:
+    return record.model_dump(mode="json", exclude_unset=True)
+
+
 def _feed_summary(lake: Lake, business_date: dt.date, feed: str) -> dict:
-    ingest = _read_stage(lake, business_date, f"ingest_{feed}")
-    validate = _read_stage(lake, business_date, f"validate_{feed}")
-    return {**{k: v for k, v in ingest.items() if k != "output"}, **validate}
+    """A feed in the manifest: its ingest record (without the staging path) and validation."""
+    ingested = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
+    validated = records.read_record(lake, business_date, f"validate_{feed}", records.Validated)
+    staged = {k: v for k, v in _document(ingested).items() if k != "output"}
+    return {**staged, **_document(validated)}
 
 
-def _extract_output(lake: Lake, extract: dict) -> dict:
+def _written(entry: records.Written) -> dict:
+    return _document(entry)
+
+
+def _extract_output(lake: Lake, extract: records.ExtractWritten) -> dict:
     """An extract in the run manifest: its manifest file (which lists and hashes the files)."""
-    path = lake.resolve(extract["manifest"])
-    rows = sum(f["rows"] for f in extract["files"] if f["path"].endswith(".csv"))
-    return {"path": extract["manifest"], "rows": rows, "sha256": sha256_file(path)}
+    path = lake.resolve(extract.manifest)
+    rows = sum(f.rows for f in extract.files if f.path.endswith(".csv"))
+    return {"path": extract.manifest, "rows": rows, "sha256": sha256_file(path)}
 
 
-def _regulatory_outputs(lake: Lake, regulatory: dict) -> dict:
+def _regulatory_outputs(lake: Lake, regulatory: records.Regulatory) -> dict:
     """Curated tables and extract manifests of the regulatory reports built for the day."""
     outputs = {}
-    for report, built in sorted(regulatory.items()):
-        if "outputs" not in built:
+    for report, built in sorted(regulatory.reports.items()):
+        if built.outputs is None or built.manifest is None:
             continue  # e.g. the credit report off its reporting day
-        outputs.update({f"curated/{t}": entry for t, entry in built["outputs"].items()})
-        manifest = lake.resolve(built["manifest"])
+        outputs.update({f"curated/{t}": _written(entry) for t, entry in built.outputs.items()})
         outputs[f"extracts/regulatory/{report}"] = {
-            "path": built["manifest"],
-            "sha256": sha256_file(manifest),
+            "path": built.manifest,
+            "sha256": sha256_file(lake.resolve(built.manifest)),
         }
     return outputs
 
 
-def _outputs(lake: Lake, business_date: dt.date, loans: dict, aging: dict, scoring: dict) -> dict:
+def _outputs(
+    lake: Lake, business_date: dt.date, loans: records.Validated, aging: records.Aged
+) -> dict:
     """Every table and extract the day published, by its place in the lake."""
-    signals = _read_stage(lake, business_date, "compute_signals")
-    collections = _read_stage(lake, business_date, "build_collections")
-    regulatory = _read_stage(lake, business_date, "build_regulatory")
+    read = functools.partial(records.read_record, lake, business_date)
+    signals = read("compute_signals", records.Signals)
+    scoring = read("score_loans", records.Scored)
+    collections = read("build_collections", records.Collections)
+    regulatory = read("build_regulatory", records.Regulatory)
     return {
-        "raw/loan_snapshot": loans["output"],
+        "raw/loan_snapshot": _written(loans.output),
         # score_loans rewrites loan_aging with the loan-day's stage (DESIGN.md §5 v2)
-        "curated/loan_aging": scoring.get("loan_aging", aging["output"]),
-        "curated/loan_state": aging["state"],
-        "curated/borrower_events_daily": signals["daily"],
-        "curated/borrower_devices": signals["borrower_devices"],
-        "curated/borrower_transaction_windows": signals["borrower_transaction_windows"],
-        "curated/loan_pre_due_flows": signals["loan_pre_due_flows"],
-        "curated/borrower_signals": signals["output"],
-        "curated/loan_risk": scoring["output"],
-        "curated/risk_actions": scoring["actions"],
-        "curated/score_monitoring": scoring["monitoring"],
-        "extracts/risk_actions": _extract_output(lake, scoring["actions_extract"]),
-        "curated/collections_queue": collections["output"],
-        "curated/collections_suppressed": collections["suppressed_output"],
-        "curated/collections_movements": collections["movements"],
-        "extracts/collections": _extract_output(lake, collections["extract"]),
+        "curated/loan_aging": _written(scoring.loan_aging or aging.output),
+        "curated/loan_state": _written(aging.state),
+        "curated/borrower_events_daily": _written(signals.daily),
+        "curated/borrower_devices": _written(signals.borrower_devices),
+        "curated/borrower_transaction_windows": _written(signals.borrower_transaction_windows),
+        "curated/loan_pre_due_flows": _written(signals.loan_pre_due_flows),
+        "curated/borrower_signals": _written(signals.output),
+        "curated/loan_risk": _written(scoring.output),
+        "curated/risk_actions": _written(scoring.actions),
+        "curated/score_monitoring": _written(scoring.monitoring),
+        "extracts/risk_actions": _extract_output(lake, scoring.actions_extract),
+        "curated/collections_queue": _written(collections.output),
+        "curated/collections_suppressed": _written(collections.suppressed_output),
+        "curated/collections_movements": _written(collections.movements),
+        "extracts/collections": _extract_output(lake, collections.extract),
         **_regulatory_outputs(lake, regulatory),
     }
 
 
-def finalize_run(
+def write_run_manifest(
     business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
 ) -> dict:
-    """Assemble the stage reports into ``runs/D/manifest.json``: the day is published."""
+    """Assemble the day's step records into ``runs/D/manifest.json``: the day is published."""
     lake = lake_of(settings)
     feeds = {feed: _feed_summary(lake, business_date, feed) for feed in FEEDS}
-    loans = feeds["loan_snapshot"]
-    if loans["rows_in"] != loans["rows_valid"] + loans["rows_quarantined"]:
+    ingested = records.read_record(lake, business_date, f"ingest_{LOANS}", records.Ingested)
+    loans = records.read_record(lake, business_date, f"validate_{LOANS}", records.Validated)
+    if loans.rows_in != loans.rows_valid + loans.rows_quarantined:
         raise ReconciliationError.rows(
-            loans["input"]["file"], loans["rows_in"], loans["rows_valid"], loans["rows_quarantined"]
+            ingested.input.file, loans.rows_in, loans.rows_valid, loans.rows_quarantined
         )
-    aging = _read_stage(lake, business_date, "age_loans")
-    scoring = _read_stage(lake, business_date, "score_loans")
+    aging = records.read_record(lake, business_date, "age_loans", records.Aged)
     manifest = _header(business_date, settings, "published")
     manifest.update(
         {
-            "input_file": loans["input"]["file"],
-            "input_sha256": loans["input"]["sha256"],
-            "rows_in": loans["rows_in"],
-            "rows_out": loans["rows_valid"],
-            "rows_valid": loans["rows_valid"],
-            "rows_quarantined": loans["rows_quarantined"],
-            "outstanding_in": loans["outstanding_in"],
-            "outstanding_valid": loans["outstanding_valid"],
-            "outstanding_quarantined": loans["outstanding_quarantined"],
-            "warnings": loans["warnings"],
-            "gates": loans["gates"],
+            "input_file": ingested.input.file,
+            "input_sha256": ingested.input.sha256,
+            "rows_in": loans.rows_in,
+            "rows_out": loans.rows_valid,
+            "rows_valid": loans.rows_valid,
+            "rows_quarantined": loans.rows_quarantined,
+            "outstanding_in": loans.outstanding_in,
+            "outstanding_valid": loans.outstanding_valid,
+            "outstanding_quarantined": loans.outstanding_quarantined,
+            "warnings": loans.warnings,
+            "gates": loans.gates,
             "accepted_gates": dict(sorted((accepted or {}).items())),
-            "history": aging["history"],
+            "history": _document(aging.history),
             "feeds": feeds,
-            "outputs": _outputs(lake, business_date, loans, aging, scoring),
-            "scorecard_version": scoring["scorecard_version"],
+            "outputs": _outputs(lake, business_date, loans, aging),
+            "scorecard_version": records.read_record(
+                lake, business_date, "score_loans", records.Scored
+            ).scorecard_version,
         }
     )
     write_json_atomic(manifest, lake.run_manifest(business_date))

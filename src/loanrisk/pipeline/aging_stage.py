@@ -5,7 +5,7 @@ History is a chain: a day's state needs the previous processed day's. The first 
 in a data_root starts the chain; a missing previous day stops the run (``HISTORY_GAP``) unless
 the operator allows the gap. After a rerun of an earlier day, ``recompute_later_days`` rebuilds
 the stored days after it, in order, from their validated snapshots, until a day comes out
-unchanged (the ``build_collections`` stage, the day's last computation, calls it).
+unchanged (the ``recompute_later_days`` step, after the day's last computation).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from loanrisk.domain.history import DAY_COLUMNS, advance_state
 from loanrisk.domain.ordering import sorted_by
 from loanrisk.domain.probation import carried_probation, probation_state, with_probation
 from loanrisk.errors import HistoryGapError, InputFileError
+from loanrisk.lake import records
 from loanrisk.lake.shards import (
     Shard,
     drop_parts,
@@ -151,55 +152,53 @@ def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
 
 
 def _rebuilders(settings: Settings) -> tuple:
-    """(stage name, rebuild(lake, day)) for each of DOWNSTREAM."""
-    from loanrisk.pipeline.collections_stage import build_collections
-    from loanrisk.pipeline.regulatory_stage import build_regulatory
+    """(step name, its record's model, rebuild(lake, day)) for each of DOWNSTREAM."""
+    from loanrisk.pipeline.collections_stage import collections_day
+    from loanrisk.pipeline.regulatory_stage import regulatory_day
     from loanrisk.pipeline.risk_stage import score_day
 
     policies = settings.risk
     return (
-        ("score_loans", lambda lake, day: score_day(lake, settings, day)),
+        ("score_loans", records.Scored, lambda lake, day: score_day(lake, settings, day)),
         (
             "build_regulatory",
-            lambda lake, day: build_regulatory(lake, settings, policies.regulatory, day),
+            lambda built: records.Regulatory.model_validate({"reports": built}),
+            lambda lake, day: regulatory_day(lake, settings, policies.regulatory, day),
         ),
         (
             "build_collections",
-            lambda lake, day: build_collections(lake, settings, policies.collections, day),
+            records.Collections,
+            lambda lake, day: collections_day(lake, settings, policies.collections, day),
         ),
     )
 
 
+def _typed(model, report):
+    return model.model_validate(report) if isinstance(model, type) else model(report)
+
+
 def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
     """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
-    before it, in order (aging and history, then every later stage the day had run), until one
-    comes out unchanged; each rebuilt day gets fresh stage reports and, if it was published, a
-    fresh manifest."""
-    from loanrisk.lake.runs import finalize_run, stage_report
+    before it, in order (aging and history, then every later step the day had run), until one
+    comes out unchanged; each rebuilt day gets fresh step records and, if it was published, a
+    fresh manifest. Returns the days rebuilt."""
+    from loanrisk.lake.runs import write_run_manifest
 
     later = [d for d in lake.partition_dates("curated", STATE) if d > business_date]
     previous, rebuilt = business_date, []
     for day in later:
         before = fingerprints(lake, day)
-        reports = {"age_loans": age_day(lake, settings, day, previous)}
-        for ran, (stage, rebuild) in zip(before[2:], _rebuilders(settings), strict=True):
+        results = {"age_loans": records.Aged.model_validate(age_day(lake, settings, day, previous))}
+        for ran, (name, model, rebuild) in zip(before[2:], _rebuilders(settings), strict=True):
             if ran is not None:
-                reports[stage] = rebuild(lake, day)
+                results[name] = _typed(model, rebuild(lake, day))
         if fingerprints(lake, day) == before:
             break
-        for stage, report in reports.items():
-            stage_report(lake, day, stage, {**report, "recomputed_days": []})
+        for name, result in results.items():
+            records.write_record(lake, day, name, result)
         manifest = lake.run_manifest(day)
         if manifest.exists() and (old := read_json(manifest)).get("status") == "published":
-            finalize_run(day, settings, old.get("accepted_gates"))
+            write_run_manifest(day, settings, old.get("accepted_gates"))
         rebuilt.append(day.isoformat())
         previous = day
     return rebuilt
-
-
-def recomputed_days(lake: Lake, business_date: dt.date) -> list[dt.date]:
-    """Later days whose tables the last run of ``business_date`` recomputed (from its
-    ``build_collections`` stage report, written once they are all rebuilt)."""
-    last = lake.stage_report(business_date, "build_collections")
-    recomputed = read_json(last).get("recomputed_days", []) if last.exists() else []
-    return [dt.date.fromisoformat(day) for day in recomputed]

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from loanrisk.config import Settings
-from loanrisk.pipeline.stages import lake_of, run_day
+from loanrisk.lake.storage import lake_of
+from loanrisk.pipeline.runner import run_day
 
 
 def business_days(start: dt.date, end: dt.date) -> list[dt.date]:

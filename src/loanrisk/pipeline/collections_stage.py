@@ -240,7 +240,7 @@ def collections_tables(
     return tables, facts
 
 
-def build_collections(
+def collections_day(
     lake: Lake, settings: Settings, policy: CollectionsPolicy, business_date: dt.date
 ) -> dict:
     """Compute and write the day's collections tables and extracts; return the stage report."""

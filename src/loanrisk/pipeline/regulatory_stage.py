@@ -233,7 +233,7 @@ def credit_report_day(
     return {"built": True, "reason": why, "reporting_day": dated.isoformat(), **report}
 
 
-def build_regulatory(
+def regulatory_day(
     lake: Lake, settings: Settings, policy: RegulatoryPolicy, business_date: dt.date
 ) -> dict:
     """Compute, reconcile and write the day's regulatory tables and extracts; return the stage

@@ -203,7 +203,7 @@ def signal_table(
     return borrower_signals(loans, collected, d)
 
 
-def compute_signals(
+def signals_day(
     lake: Lake, contracts_dir: Path, policy: rules.SignalPolicy, business_date: dt.date
 ) -> dict:
     """Compute and write the day's borrower_events_daily, its carried tables and

@@ -7,12 +7,13 @@ because its timings change from run to run while the published outputs must not.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
 import json
 import logging
 import os
 import time
+import types
 
 from loanrisk.errors import LoanriskError
 
@@ -22,12 +23,14 @@ log = logging.getLogger("loanrisk.pipeline.stages")
 COUNT_KEYS = ("rows_in", "rows_out", "rows_valid", "rows_quarantined", "suppressed")
 
 
-def _counts(report: object) -> dict:
-    if not isinstance(report, dict):
+def _counts(result: object) -> dict:
+    if hasattr(result, "model_dump"):  # a typed step result
+        result = result.model_dump(mode="json", exclude_unset=True)
+    if not isinstance(result, dict):
         return {}
-    counts = {k: report[k] for k in COUNT_KEYS if isinstance(report.get(k), int)}
-    if isinstance(report.get("status"), str):  # e.g. an optional feed "missing"
-        counts["outcome"] = report["status"]
+    counts = {k: result[k] for k in COUNT_KEYS if isinstance(result.get(k), int)}
+    if isinstance(result.get("status"), str):  # e.g. an optional feed "missing"
+        counts["outcome"] = result["status"]
     return counts
 
 
@@ -40,36 +43,30 @@ def _emit(lake, line: dict) -> None:
         handle.write(text + "\n")
 
 
-def logged(lake_of):
-    """Decorate a stage ``f(business_date, settings, ...)``: log its outcome as one JSON line."""
-
-    def decorate(stage):
-        @functools.wraps(stage)
-        def wrapper(business_date: dt.date, settings, *args, **kwargs):
-            started, cpu = time.perf_counter(), time.process_time()
-            line = {
-                "event": "stage",
-                "stage": stage.__name__,
-                "business_date": business_date.isoformat(),
-                "args": [str(a) for a in args],
-                "pid": os.getpid(),
-                "status": "error",  # an unexpected exception: the traceback is in the log
-            }
-            try:
-                report = stage(business_date, settings, *args, **kwargs)
-            except LoanriskError as exc:
-                line.update(status="failed", error_code=exc.code, error=str(exc))
-                raise
-            else:
-                line.update(status="ok", **_counts(report))
-                return report
-            finally:
-                line.update(
-                    seconds=round(time.perf_counter() - started, 3),
-                    cpu_seconds=round(time.process_time() - cpu, 3),
-                )
-                _emit(lake_of(settings), line)
-
-        return wrapper
-
-    return decorate
+@contextlib.contextmanager
+def logged(lake, step: str, business_date: dt.date, part: dict):
+    """Log one run of ``step`` (for ``part``: its feed or shard) as one JSON line; the caller
+    sets ``outcome.result`` to the step's result for its counts."""
+    started, cpu = time.perf_counter(), time.process_time()
+    line = {
+        "event": "stage",
+        "stage": step,
+        "business_date": business_date.isoformat(),
+        "args": [str(v) for v in part.values()],
+        "pid": os.getpid(),
+        "status": "error",  # an unexpected exception: the traceback is in the log
+    }
+    outcome = types.SimpleNamespace(result=None)
+    try:
+        yield outcome
+    except LoanriskError as exc:
+        line.update(status="failed", error_code=exc.code, error=str(exc))
+        raise
+    else:
+        line.update(status="ok", **_counts(outcome.result))
+    finally:
+        line.update(
+            seconds=round(time.perf_counter() - started, 3),
+            cpu_seconds=round(time.process_time() - cpu, 3),
+        )
+        _emit(lake, line)

@@ -1,0 +1,91 @@
+"""Options and helpers the ``loanrisk`` commands share: dates, counts, settings, the run lock,
+accepted gates."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from loanrisk.errors import ACCEPTABLE_GATES, UsageError
+from loanrisk.pipeline.orchestration import parse_business_date
+
+
+def date(value: str) -> dt.date:
+    try:
+        return parse_business_date(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def settings(args: argparse.Namespace):
+    from loanrisk.config import load_settings
+
+    return load_settings(args.config, args.data_root)
+
+
+def accepted_gates(args: argparse.Namespace) -> dict[str, str]:
+    gates = args.accept_gate or []
+    if gates and not (args.reason or "").strip():
+        raise UsageError('--accept-gate needs --reason "why it is safe to publish"')
+    unknown = sorted(set(gates) - set(ACCEPTABLE_GATES))
+    if unknown:
+        raise UsageError(f"--accept-gate {unknown[0]}: not one of {', '.join(ACCEPTABLE_GATES)}")
+    return dict.fromkeys(gates, args.reason.strip()) if gates else {}
+
+
+def common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-root", help="overrides config's data_root (a path or a file:// URL)"
+    )
+    parser.add_argument("--config", type=Path, help="config folder (default ./config)")
+
+
+def locked(args: argparse.Namespace, settings, business_date, purpose: str):
+    """The data_root's run lock: a second run refuses (or waits ``--lock-timeout``); a lock
+    left by a run that died is reported unless ``--break-stale-lock``."""
+    from loanrisk.lake.locks import run_lock
+    from loanrisk.lake.storage import lake_of
+
+    lake = lake_of(settings)
+    return run_lock(
+        lake,
+        business_date,
+        purpose=purpose,
+        timeout=args.lock_timeout,
+        break_stale=args.break_stale_lock,
+    )
+
+
+def lock_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run of this data_root to finish (default: refuse)",
+    )
+    parser.add_argument(
+        "--break-stale-lock",
+        action="store_true",
+        help="take over the run lock left by a run that died (check its outputs first)",
+    )
+
+
+def allow_gap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-gap",
+        action="store_true",
+        help="continue delinquency history from the latest stored day when the day before the "
+        "(first) date was never processed (recorded in the manifest)",
+    )

@@ -1,0 +1,62 @@
+"""``loanrisk step NAME --date D``: one step of the registry, as an Airflow task runs it (for
+a rerun of one step, or to run the pipeline from another scheduler)."""
+
+from __future__ import annotations
+
+import argparse
+
+from loanrisk.cli import options
+from loanrisk.domain.feeds import FEEDS
+from loanrisk.errors import UsageError
+from loanrisk.pipeline.registry import STEPS, DayRun
+
+
+def cmd_step(args: argparse.Namespace) -> None:
+    from loanrisk.pipeline.runner import run_step
+
+    entry = STEPS[args.name]
+    part = {"feed": args.feed} if entry.per == "feed" else {}
+    if entry.per == "shard":
+        part = {"shard": args.shard}
+    if any(value is None for value in part.values()):
+        raise UsageError(f"step {args.name} runs per {entry.per}: give --{entry.per}")
+    settings = options.settings(args)
+    run = DayRun(
+        accepted=options.accepted_gates(args),
+        allow_gap=args.allow_gap,
+        recomputed=tuple(args.recomputed or ()),
+    )
+    if entry.locked:
+        with options.locked(args, settings, args.date, f"step {args.name}"):
+            run_step(args.name, args.date, settings, run, **part)
+    else:
+        run_step(args.name, args.date, settings, run, **part)
+    print(f"{args.date}: {args.name} done")
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser(
+        "step",
+        help="run one step of the pipeline for one business day",
+        description="Run one step, e.g. `loanrisk step validate --date 2026-08-01 --feed "
+        "loan_snapshot`. Steps, in daily order: " + ", ".join(STEPS) + ".",
+    )
+    parser.add_argument("name", choices=list(STEPS), metavar="NAME", help="the step to run")
+    parser.add_argument("--date", type=options.date, required=True, help="the business date")
+    parser.add_argument("--feed", choices=FEEDS, help="the feed (ingest, validate)")
+    parser.add_argument("--shard", type=int, help="the shard (age_loans_shard, ...)")
+    parser.add_argument(
+        "--recomputed",
+        type=options.date,
+        action="append",
+        metavar="DATE",
+        help="a later day recompute_later_days rebuilt (finalize_run, build_report; repeatable)",
+    )
+    parser.add_argument(
+        "--accept-gate", action="append", metavar="NAME", help="accept a batch gate (validate)"
+    )
+    parser.add_argument("--reason", help="why the accepted gate is safe (kept in the manifest)")
+    options.allow_gap(parser)
+    options.lock_options(parser)
+    options.common(parser)
+    parser.set_defaults(func=cmd_step)
