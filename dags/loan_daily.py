@@ -141,4 +141,5 @@ def loan_daily():
     recomputed >> publish_warehouse() >> published
     published >> build_report(recomputed)
 
+
 loan_daily()

@@ -76,4 +76,5 @@ def loan_monthly():
     score_monitoring_summary(day)
     refit_scorecard(day)
 
+
 loan_monthly()

@@ -1,7 +1,8 @@
 """What an Airflow task calls: ``run_task``, one step of the registry for one business date.
 
 Also the DAGs' operational glue: the Airflow Assets of the published tables (from the
-registry), the shard numbers and the DAG timings of ``config/pipeline.yaml`` (the sensors' pokes are in
+registry), the shard numbers and the DAG timings of ``config/pipeline.yaml`` (the sensors' pokes
+are in
 ``loanrisk.airflow.sensors``, the failure / deadline alert hook in ``loanrisk.airflow.alerts``).
 Import-light: the DAG files import this module when they are parsed (no Polars, no stages).
 """
