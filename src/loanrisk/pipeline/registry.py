@@ -118,9 +118,7 @@ DAILY: tuple[Step, ...] = (
 MONTHLY: tuple[Step, ...] = (
     Step("rebuild_regulatory", module=MONTHLY_MODULE, stops_day=False),
     Step("score_monitoring_summary", module=MONTHLY_MODULE, locked=False, stops_day=False),
-    Step(
-        "refit_scorecard", module=MONTHLY_MODULE, locked=False, stops_day=False, when="refit"
-    ),
+    Step("refit_scorecard", module=MONTHLY_MODULE, locked=False, stops_day=False, when="refit"),
 )
 
 #: Every step by name; ``publish_warehouse`` also runs in loan_monthly, after the rebuild.
