@@ -1,5 +1,6 @@
 # Two commands for a new user: `make demo` (the whole daily job on synthetic data) and
-# `make test` (lint, format check, the test suite). Both build .venv from nothing first.
+# `make test` (lint, format check, the import layers, the test suite). Both build .venv from
+# nothing first.
 # `make browser` (as root) installs Debian's chromium for the risk report's browser test.
 PYTHON ?= python3
 VENV   := .venv
@@ -23,6 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # One benchmark size (LOANS=1000000 by default): a two-day run timed stage by stage, the I/O
