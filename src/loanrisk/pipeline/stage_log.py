@@ -1,6 +1,6 @@
-"""One structured (JSON) log line per stage run: what ran, for which day, counts and timings.
+"""One structured (JSON) log line per step run: what ran, for which day, counts and timings.
 
-Each line goes to the ``loanrisk.pipeline.stages`` logger (Airflow shows it in the task log) and is
+Each line goes to the ``loanrisk.steps`` logger (Airflow shows it in the task log) and is
 appended to ``<data_root>/logs/YYYY-MM-DD.jsonl``, outside the lake and the run manifests,
 because its timings change from run to run while the published outputs must not.
 """
@@ -17,7 +17,7 @@ import types
 
 from loanrisk.errors import LoanriskError
 
-log = logging.getLogger("loanrisk.pipeline.stages")
+log = logging.getLogger("loanrisk.steps")
 
 #: Report keys copied into the log line when a stage's report has them.
 COUNT_KEYS = ("rows_in", "rows_out", "rows_valid", "rows_quarantined", "suppressed")

@@ -1,7 +1,7 @@
 """Row validation of a day's feed: rules -> valid rows and quarantined rows, nothing lost.
 
 Pure transforms over the text-and-typed frame of a landing file; the stage functions in
-``loanrisk.pipeline.stages`` do the reading and writing.
+``loanrisk.pipeline.steps`` do the reading and writing.
 """
 
 from __future__ import annotations
