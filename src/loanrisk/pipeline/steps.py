@@ -55,7 +55,7 @@ def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -
             shutil.rmtree(lake.partition("staging", feed, business_date), ignore_errors=True)
             missing = records.Ingested(status="missing", input={"file": path.name})
             return write_record(lake, business_date, name, missing)
-        raise GateError(exc.gate, path.name, exc.detail.split(": ", 1)[-1]) from None
+        raise GateError(exc.gate, path.name, exc.reason) from None
     # One row group: validation reads the text back as one chunk per column, which it needs,
     # instead of rechunking it (which would take twice the text's memory).
     staging = lake.partition("staging", feed, business_date)
