@@ -38,6 +38,20 @@ class AirflowPolicy(StrictModel):
     run_deadline_hours: Annotated[float, Field(gt=0, le=168)] = 6
     month_end_poke_interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 1_800
     month_end_timeout_hours: Annotated[float, Field(gt=0, le=744)] = 48
+    #: Every task's retries: how many, the first delay, doubled each time up to the maximum.
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    retry_delay_minutes: Annotated[float, Field(gt=0, le=1_440)] = 5
+    retry_exponential_backoff: bool = True
+    max_retry_delay_minutes: Annotated[float, Field(gt=0, le=1_440)] = 30
+
+    @model_validator(mode="after")
+    def _first_delay_within_maximum(self) -> AirflowPolicy:
+        if self.retry_delay_minutes > self.max_retry_delay_minutes:
+            raise ValueError(
+                f"retry_delay_minutes ({self.retry_delay_minutes}) must not exceed "
+                f"max_retry_delay_minutes ({self.max_retry_delay_minutes})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _poke_within_timeout(self) -> AirflowPolicy:
@@ -81,6 +95,9 @@ class ExecutionConfig(StrictModel):
     #: Shards of the per-loan stages (age_loans, score_loans): 1 runs them whole; K > 1 runs K
     #: shard tasks by borrower and a combine step (``loanrisk.lake.shards``).
     shards: Annotated[int, Field(ge=1, le=256)] = 1
+    #: Processes a big day's GX validation runs its suites in (this one and gx_workers - 1
+    #: forked ones; ``loanrisk.quality.gx_workers``); 1 validates in this process only.
+    gx_workers: Annotated[int, Field(ge=1, le=64)] = 2
 
 
 def default_config_dir() -> Path:

@@ -8,25 +8,37 @@ import datetime as dt
 from airflow.sdk import DeadlineAlert, DeadlineReference, Param, SyncCallback
 
 from loanrisk.airflow.alerts import on_deadline_missed, on_task_failure
-
-DEFAULT_ARGS = {
-    "owner": "risk-data-engineering",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": dt.timedelta(minutes=30),
-    "on_failure_callback": on_task_failure,
-}
+from loanrisk.config import AirflowPolicy
+from loanrisk.pipeline.orchestration import airflow_policy
 
 
-#: Schedule settings both DAGs share: UTC intervals from 2026, no catch-up (backfills are
-#: explicit), one run at a time (history and day-over-day gates chain the runs).
-DAG_SETTINGS = {
-    "start_date": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    "catchup": False,
-    "max_active_runs": 1,
-    "default_args": DEFAULT_ARGS,
-}
+def default_args(policy: AirflowPolicy) -> dict:
+    """Every task's defaults: the retries of the ``airflow:`` block and the failure hook."""
+    return {
+        "owner": "risk-data-engineering",
+        "retries": policy.retries,
+        "retry_delay": dt.timedelta(minutes=policy.retry_delay_minutes),
+        "retry_exponential_backoff": policy.retry_exponential_backoff,
+        "max_retry_delay": dt.timedelta(minutes=policy.max_retry_delay_minutes),
+        "on_failure_callback": on_task_failure,
+    }
+
+
+def dag_settings(policy: AirflowPolicy) -> dict:
+    """Schedule settings both DAGs share: UTC intervals from 2026, no catch-up (backfills are
+    explicit), one run at a time (history and day-over-day gates chain the runs), and the task
+    defaults of ``policy``."""
+    return {
+        "start_date": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_args(policy),
+    }
+
+
+#: ``dag_settings`` of the configured policy, read when a DAG file imports this module (at DAG
+#: parse time, like the DAG files' own ``airflow_policy()``).
+DAG_SETTINGS = dag_settings(airflow_policy())
 
 
 def late_run_alert(dag_id: str, hours: float) -> DeadlineAlert:

@@ -146,7 +146,16 @@ def check_feed(
     del valid, quarantined, checked
     table = suite_table(flagged, rules)
     del flagged
-    gx_counts = run_suite(lake.gx_root, lake.data_docs, lake.gx_archive, feed, day, table, rules)
+    gx_counts = run_suite(
+        lake.gx_root,
+        lake.data_docs,
+        lake.gx_archive,
+        feed,
+        day,
+        table,
+        rules,
+        workers=settings.execution.gx_workers,
+    )
     _same_counts(counts, gx_counts, file_name)
     report["gx_unexpected_total"] = sum(gx_counts.values())
     gates = _gates(settings, feed, report, previous, accepted)

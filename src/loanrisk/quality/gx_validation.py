@@ -274,9 +274,11 @@ def run_suite(
     business_date: dt.date,
     table,
     rules: list[RowRule],
+    *,
+    workers: int,
 ) -> dict[str, int]:
-    """Validate ``table`` (``suite_table``) with the feed's generated suites; return unexpected
-    rows per reason.
+    """Validate ``table`` (``suite_table``) with the feed's generated suites, in up to
+    ``workers`` processes (``gx_workers``); return unexpected rows per reason.
 
     One suite per group of columns checked together (``<feed>.<first column>[--<last>]``);
     results are stored in the file context under the run name ``<feed> <business date>``
@@ -294,10 +296,10 @@ def run_suite(
     parameters = {BUSINESS_DATE_PARAMETER: [business_date.isoformat()]}
     start = time.perf_counter()
     with without_data_fingerprint():
-        outcomes, workers = validate_groups(table, jobs, parameters, run_id)
+        outcomes, used = validate_groups(table, jobs, parameters, run_id, workers)
     validated = time.perf_counter()
     archive_old_results(_results_store(context), archive, feed, business_date)
     cost = {k: sum(seconds[k] for _, _, seconds in outcomes) for k in ("convert", "runs")}
     cost.update(validate=validated - start, archive=time.perf_counter() - validated)
-    log.debug("%s: %d groups, %d process(es)", feed, len(groups), workers, extra={"gx_cost": cost})
+    log.debug("%s: %d groups, %d process(es)", feed, len(groups), used, extra={"gx_cost": cost})
     return {reason: n for counts, _, _ in outcomes for reason, n in counts.items()}

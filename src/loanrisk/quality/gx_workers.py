@@ -5,8 +5,9 @@ each group gets a pandas frame of only its own columns: strings as pandas' Arrow
 dates and other non-numbers as Arrow dtypes (no text formatting; ``isin`` of ISO strings still
 matches a date), money as float64 (exact enough for comparisons at 2 decimals) and integers as
 int64 (float64 with nulls), the dtypes GX's range checks vectorise. Days of ``PARALLEL_ROWS``
-and more validate their groups in up to ``WORKERS`` forked processes, which inherit the Arrow
-table (never Polars, which is not fork-safe) and store their own results.
+and more validate their groups in up to ``workers`` processes (``gx_workers`` in
+``config/execution.yaml``): this one and forked ones, which inherit the Arrow table (never
+Polars, which is not fork-safe) and store their own results.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import polars as pl
 # The unexpected count and a sample of unexpected values: all the stage and the Data Docs use.
 # SUMMARY adds each rule's unexpected index list and query, about half as much work again.
 RESULT_FORMAT = "BASIC"
-# Days of at least this many rows validate their groups in up to WORKERS forked processes
-# (1 turns that off): figures in benchmarks/README.md.
+# Days of at least this many rows validate their groups in up to ``workers`` processes:
+# figures in benchmarks/README.md.
 PARALLEL_ROWS = 10_000
-WORKERS = 2
 
 log = logging.getLogger("loanrisk.quality.gx_validation")
 
@@ -141,14 +141,15 @@ _JOBS: list[tuple] = []  # (definition, Arrow table, columns) per group
 _NEXT = None  # a shared multiprocessing.Value, set before forking
 
 
-def worker_count(rows: int, groups: int) -> int:
-    """Processes to validate in: several only for a big day, on Linux (fork is unsafe on
-    macOS), outside daemonic processes (which may not have children), with cores to use."""
+def worker_count(rows: int, groups: int, workers: int) -> int:
+    """Processes to validate in, up to ``workers``: several only for a big day, on Linux (fork
+    is unsafe on macOS), outside daemonic processes (which may not have children), with cores
+    to use."""
     if rows < PARALLEL_ROWS or multiprocessing.current_process().daemon:
         return 1
     if not sys.platform.startswith("linux"):
         return 1
-    return max(1, min(WORKERS, len(os.sched_getaffinity(0)), groups))
+    return max(1, min(workers, len(os.sched_getaffinity(0)), groups))
 
 
 def _take_jobs(parameters: dict, run_id) -> dict[int, tuple]:
@@ -187,14 +188,15 @@ def _shared(workers: int, parameters: dict, run_id) -> dict[int, tuple]:
     return done
 
 
-def validate_groups(table, jobs: list[tuple], parameters: dict, run_id):
+def validate_groups(table, jobs: list[tuple], parameters: dict, run_id, workers: int):
     """Every group's outcome, in order, for ``jobs`` of (definition, columns), and the number
-    of processes used: this one and ``workers - 1`` forked ones (one fork fewer than workers
-    only: forking a process holding the day costs 0.2-0.5 CPU-s). Groups are taken from one
-    queue, most expectations first: no process waits while another has several groups left.
+    of processes used (``worker_count`` of ``workers``): this one and the others forked (one
+    fork fewer than processes: forking a process holding the day costs 0.2-0.5 CPU-s). Groups
+    are taken from one queue, most expectations first: no process waits while another has
+    several groups left.
     A worker's exception is raised as it is."""
     global _NEXT
-    workers = worker_count(table.num_rows, len(jobs))
+    workers = worker_count(table.num_rows, len(jobs), workers)
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0].suite.expectations))
     _JOBS[:] = [(jobs[i][0], table, jobs[i][1]) for i in order]
     try:
