@@ -95,7 +95,6 @@ def warm_imports() -> None:
 
 def measure(args: argparse.Namespace) -> dict:
     import loanrisk.quality.gx_validation as gxv
-    import loanrisk.quality.gx_workers as gx_workers
     from loanrisk.config import load_settings
     from loanrisk.lake.storage import Lake, write_partition
     from loanrisk.pipeline.validation_stage import flag_staged
@@ -110,8 +109,7 @@ def measure(args: argparse.Namespace) -> dict:
     contract = load_contract(settings.contracts_dir, FEED)
     path = lake.landing_file(contract.landing_file_name(DAY.isoformat()))
     warm_imports()
-    if args.workers is not None:
-        gx_workers.WORKERS = args.workers
+    workers = args.workers or settings.execution.gx_workers
     clock = Clock()
     with clock.phase("ingest"):
         text = read_text(path, contract, settings.pipeline.input_encoding)
@@ -121,7 +119,7 @@ def measure(args: argparse.Namespace) -> dict:
         rules = feed_rules(contract, DAY, settings)
         flagged = flag_staged(lake.partition_file("staging", FEED, DAY), contract, rules, settings)
         counts = rule_counts(flagged, rules)
-    runs = [gx_run(gxv, data_root, flagged, rules, counts) for _ in range(args.gx_runs)]
+    runs = [gx_run(gxv, data_root, flagged, rules, counts, workers) for _ in range(args.gx_runs)]
     return {
         "loans": args.loans,
         "rows": flagged.height,
@@ -133,7 +131,7 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
-def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int]) -> dict:
+def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int], workers: int) -> dict:
     """One ``run_suite`` call, its logged breakdown, peak RSS and the count comparison."""
     handler = GxCost()
     logger = logging.getLogger(gxv.__name__)
@@ -147,7 +145,14 @@ def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int]) -> dict
         with clock.phase("gx"):
             table = gxv.suite_table(flagged, rules)
             gx_counts = gxv.run_suite(
-                lake.gx_root, lake.data_docs, lake.gx_archive, FEED, DAY, table, rules
+                lake.gx_root,
+                lake.data_docs,
+                lake.gx_archive,
+                FEED,
+                DAY,
+                table,
+                rules,
+                workers=workers,
             )
     finally:
         logger.removeHandler(handler)
@@ -206,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/loanrisk-validation-cost"))
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--gx-runs", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=None, help="override WORKERS")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="GX worker processes (default: gx_workers of execution.yaml)",
+    )
     args = parser.parse_args(argv)
     result = measure(args)
     print(table(result))

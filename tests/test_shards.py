@@ -72,6 +72,7 @@ def test_four_shards_publish_the_same_bytes_as_one(tmp_path, landing, config_dir
     assert any("loan_state" in path for path in published)
     assert outputs(four.data_root) == published
     assert not list((four.data_root / "lake" / "shards").rglob("*.parquet"))
+    assert not list((four.data_root / "state" / "shards").rglob("*.json"))  # nor their records
     lines = [json.loads(x) for p in (four.data_root / "logs").glob("*.jsonl") for x in p.open()]
     parts = [(x["stage"], x["args"][0]) for x in lines if x["stage"].endswith("_shard")]
     assert sorted(set(parts)) == [(s, str(k)) for s in SHARDED for k in range(4)]

@@ -16,7 +16,7 @@ from loanrisk.domain import signal_windows as w
 from loanrisk.domain import signals as s
 from loanrisk.errors import ConfigError
 from loanrisk.lake.storage import Lake, write_partition
-from loanrisk.pipeline.signals_stage import compute_signals
+from loanrisk.pipeline.signals_stage import signals_day
 from loanrisk.quality.contracts import load_contract
 
 D = dt.date(2026, 6, 30)
@@ -401,10 +401,10 @@ def test_stage_writes_aggregates_and_signals_across_days(tmp_path):
     today = [ev("B1", at(D, 1, m), "LOGIN_FAILURE", device="X", ip="440305") for m in range(5)]
     today += [ev("B1", at(D, 2), "LOGIN_SUCCESS", device="NEW", ip="310101")]
     write_day(lake, contracts, day3, book, today)
-    first = compute_signals(lake, contracts, POLICY, day1)
+    first = signals_day(lake, contracts, POLICY, day1)
     assert first["daily"]["rows"] == 1 and first["rows_out"] == 2
-    assert compute_signals(lake, contracts, POLICY, day2)["daily"]["rows"] == 0
-    report = compute_signals(lake, contracts, POLICY, day3)
+    assert signals_day(lake, contracts, POLICY, day2)["daily"]["rows"] == 0
+    report = signals_day(lake, contracts, POLICY, day3)
     assert report["window_days_rebuilt_from_raw"] == 0
     out = pl.read_parquet(lake.partition_file("curated", "borrower_signals", D))
     assert out.schema == load_contract(contracts, "borrower_signals").polars_schema
@@ -426,10 +426,10 @@ def test_stage_rebuilds_missing_aggregates_and_reruns_give_the_same_bytes(tmp_pa
     earlier = D - dt.timedelta(days=3)
     write_day(lake, contracts, earlier, book, [ev("B1", at(earlier), "PURCHASE", "2.00")])
     write_day(lake, contracts, D, book, [ev("B1", at(D), "LOGIN_SUCCESS", device="NEW")])
-    first = compute_signals(lake, contracts, POLICY, D)
+    first = signals_day(lake, contracts, POLICY, D)
     assert first["window_days_rebuilt_from_raw"] == 1
     assert first["borrowers_flagged"]["signal_new_device"] == 1
-    again = compute_signals(lake, contracts, POLICY, D)
+    again = signals_day(lake, contracts, POLICY, D)
     assert again["output"]["sha256"] == first["output"]["sha256"]
     assert again["daily"]["sha256"] == first["daily"]["sha256"]
 
@@ -450,7 +450,7 @@ def test_carried_tables_move_day_to_day_and_are_rebuilt_when_their_window_change
 
     for day, device in zip(days, ("HOME", "HOME", "PHONE", "NEW"), strict=True):
         login(day, device)
-    reports = [compute_signals(lake, contracts, POLICY, day) for day in days]
+    reports = [signals_day(lake, contracts, POLICY, day) for day in days]
     assert [r["carried_from_previous_day"] for r in reports] == [False, True, True, True]
     assert [r["borrowers_flagged"]["signal_new_device"] for r in reports] == [0, 0, 1, 1]
     # 12 purchases in the 7 days, none before: a spike from the third day on.
@@ -472,18 +472,18 @@ def test_carried_tables_move_day_to_day_and_are_rebuilt_when_their_window_change
     # Another signal policy: the previous day's tables were moved on by the old one.
     edited = POLICY.model_copy(update={"transaction_spike": POLICY.transaction_spike.model_copy(
         update={"window_days": 2})})  # fmt: skip
-    assert compute_signals(lake, contracts, edited, D)["carried_from_previous_day"] is False
+    assert signals_day(lake, contracts, edited, D)["carried_from_previous_day"] is False
     # Rebuilt from the window's aggregates, the day's outputs are the same bytes.
     lake.partition_inputs("curated", "borrower_signals", days[2]).unlink()
-    rebuilt = compute_signals(lake, contracts, POLICY, D)
+    rebuilt = signals_day(lake, contracts, POLICY, D)
     assert rebuilt["carried_from_previous_day"] is False
     for table in (*CARRIED, "output"):
         assert rebuilt[table]["sha256"] == reports[-1][table]["sha256"], table
     # A day of the window rerun with other events: the carried tables no longer hold.
-    assert compute_signals(lake, contracts, POLICY, days[2])["carried_from_previous_day"]
+    assert signals_day(lake, contracts, POLICY, days[2])["carried_from_previous_day"]
     login(days[1], "NEW")
-    compute_signals(lake, contracts, POLICY, days[1])
-    rerun = compute_signals(lake, contracts, POLICY, D)
+    signals_day(lake, contracts, POLICY, days[1])
+    rerun = signals_day(lake, contracts, POLICY, D)
     assert rerun["carried_from_previous_day"] is False
     assert rerun["borrowers_flagged"]["signal_new_device"] == 0  # NEW was seen on days[1]
 

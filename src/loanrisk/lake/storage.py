@@ -108,7 +108,7 @@ class Lake:
 
     def month_extract(self, table: str, month: dt.date) -> Path:
         """``lake/marts/<table>/month=YYYY-MM``: a complete month's extract the risk report
-        reuses (``report/cache.py``)."""
+        reuses (``lake/vintage_cache.py``)."""
         return self.table_dir("marts", table) / f"month={month:%Y-%m}"
 
     def month_extract_inputs(self, table: str, month: dt.date) -> Path:
