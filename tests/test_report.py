@@ -21,11 +21,14 @@ from loanrisk.errors import InputFileError
 from loanrisk.lake.storage import Lake
 from loanrisk.quality.contracts import load_contract
 from loanrisk.report import bars, build_risk_report, charts, fmt, monitoring, scores
-from loanrisk.report.data import ReportData
+from loanrisk.report.data import BucketOrder, ReportData
 
 DAY = dt.date(2026, 8, 31)
 STABILITY = Stability(watch=0.10, shift=0.25)  # as config/scorecard.yaml
 BUCKETS = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7", "WO", "CLOSED"]
+#: The eight aging buckets of DESIGN.md §5 (as config/classification.yaml), pinned here.
+CLASSIFICATION = classification_policy(aging_buckets=AGING_BUCKETS)
+ORDER = BucketOrder.of(CLASSIFICATION)
 RISK_CHARTS = ["ecl_by_stage", "score_distribution", "psi_trend"]
 CHARTS = ["bucket_loans", "bucket_balance", "roll_rates", "par_trend", "vintages", *RISK_CHARTS]
 MARTS = ("portfolio_summary", "roll_rates", "vintage_curves", "cure_rates", "flow_rates")
@@ -372,7 +375,7 @@ def test_formats():
 
 
 def test_report_has_every_section_chart_and_headline(lake):
-    path = build_risk_report(lake, DAY, STABILITY)
+    path = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION)
     assert path == lake.risk_report(DAY) == lake.data_root / "reports/2026-08-31/risk_report.html"
     page = path.read_text(encoding="utf-8")
     for ident in SECTIONS:
@@ -388,13 +391,13 @@ def test_report_has_every_section_chart_and_headline(lake):
 
 
 def test_report_is_self_contained(lake):
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert "<script" not in page and "@import" not in page and "url(" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
 
 
 def test_money_is_right_aligned_with_two_decimals(lake):
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert re.search(r'<td class="num">\d{1,3}(,\d{3})*\.\d{2}</td>', page)
     assert '<td class="num">1,234,567.80</td>' in page
 
@@ -405,7 +408,7 @@ def test_text_from_data_is_escaped(tmp_path):
     with duckdb.connect(str(lake.warehouse)) as con:
         con.executemany("INSERT INTO cure_rates VALUES (?, ?, ?, ?, ?, ?, ?)", cure)
         con.execute("UPDATE risk_actions SET action_value = '<i>Z</i>' WHERE action_value = 'E'")
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "MOBILE_FORMAT:&lt;b&gt;x&lt;/b&gt;" in page
     assert "<b>feat" not in page and "&lt;b&gt;feat&lt;/b&gt;" in page  # CSI characteristic
@@ -418,22 +421,26 @@ def test_cure_rates_title_names_the_window_the_mart_used():
     # given cure rates computed over a 10-day window (config history.cure_window_days)
     rows = [(dt.date(2026, 8, 1), "CASH_LOAN", 10, 4, 4, 1, 0.25)]
     # when the section is drawn, then its title says 10 days, not a window assumed in code
-    html = monitoring.cure_rates(ReportData(DAY, STABILITY, cure_rates=rows, views={"cure_rates"}))
+    html = monitoring.cure_rates(
+        ReportData(DAY, STABILITY, ORDER, cure_rates=rows, views={"cure_rates"})
+    )
     assert "M1 → M0 within 10 days" in html and "30 days" not in html
     assert "25.0%" in html
 
 
 def test_same_warehouse_gives_the_same_bytes(tmp_path):
-    first = build_risk_report(make_lake(tmp_path / "a"), DAY, STABILITY).read_bytes()
+    def build(lake: Lake) -> bytes:
+        return build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_bytes()
+
+    first = build(make_lake(tmp_path / "a"))
     second_lake = make_lake(tmp_path / "b")
-    second = build_risk_report(second_lake, DAY, STABILITY).read_bytes()
-    assert first == second == build_risk_report(second_lake, DAY, STABILITY).read_bytes()
+    assert first == build(second_lake) == build(second_lake)
     assert not [p for p in second_lake.report_dir(DAY).iterdir() if p.name.endswith(".tmp")]
 
 
 def test_missing_marts_say_not_available(tmp_path):
     lake = make_lake(tmp_path / "data", marts=(), risk=())
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     for view in (*MARTS, *RISK):
         assert f"the <code>{view}</code> view is not in the warehouse" in page
     assert sorted(svgs(page)) == ["bucket_balance", "bucket_loans"]
@@ -446,7 +453,7 @@ def test_missing_marts_say_not_available(tmp_path):
 @pytest.mark.parametrize("view", RISK)
 def test_each_missing_risk_view_only_blanks_its_own_section(tmp_path, view):
     lake = make_lake(tmp_path / "data", risk=tuple(v for v in RISK if v != view))
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert page.count("view is not in the warehouse") == 1
     assert f"the <code>{view}</code> view is not in the warehouse" in page
     drawn = {"loan_risk": ["ecl_by_stage"], "score_monitoring": ["score_distribution", "psi_trend"]}
@@ -454,9 +461,8 @@ def test_each_missing_risk_view_only_blanks_its_own_section(tmp_path, view):
 
 
 def test_a_day_without_rows_says_so(lake):
-    page = build_risk_report(lake, DAY + dt.timedelta(days=1), STABILITY).read_text(
-        encoding="utf-8"
-    )
+    next_day = DAY + dt.timedelta(days=1)
+    page = build_risk_report(lake, next_day, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     for view in ("loan_aging", "roll_rates", *RISK):
         assert f"the <code>{view}</code> view has no rows for this date" in page
     assert "no loan_risk rows" in page
@@ -469,21 +475,20 @@ def test_a_failed_day_shows_its_failure(lake):
             "INSERT INTO pipeline_runs (snapshot_date, status, failure) VALUES (?, 'failed', ?)",
             [DAY + dt.timedelta(days=1), failure],
         )
-    page = build_risk_report(lake, DAY + dt.timedelta(days=1), STABILITY).read_text(
-        encoding="utf-8"
-    )
+    next_day = DAY + dt.timedelta(days=1)
+    page = build_risk_report(lake, next_day, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert '<span class="pill bad">failed</span>' in page
     assert "Failed: loans_x.csv: gate &lt;FILE_EMPTY&gt;" in page and "No warnings." in page
 
 
 def test_ecl_card_covers_loans_not_closed(lake):
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     card = re.search(r"ECL \(CNY\)</div>(.*?)</div></div>", page, re.S).group(1)
     assert "520.00" in card and "coverage 8.00% of EAD 6.5K" in card
 
 
 def test_ecl_by_stage_and_product(lake):
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert table_rows(page, "ecl", "By stage") == [
         ["Stage 1", "2", "3,000.00", "20.00", "0.67%", "3.8%"],
         ["Stage 2", "1", "3,000.00", "100.00", "3.33%", "19.2%"],
@@ -508,7 +513,7 @@ def test_ecl_by_stage_and_product(lake):
 def test_write_offs_show_the_day_month_to_date_and_recoveries(lake):
     # given reg_write_offs rows of the day by product and ALL
     # when the report is built, then the products are rows and ALL is the foot
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert table_rows(page, "write-offs") == [
         ["CASH_LOAN", "1", "1,500.25", "3", "4,000.00", "12.00", "30.50"],
         ["INSTALLMENT", "0", "0.00", "1", "800.00", "0.00", "0.00"],
@@ -518,7 +523,7 @@ def test_write_offs_show_the_day_month_to_date_and_recoveries(lake):
 
 def test_five_category_says_how_many_loans_are_in_probation(lake):
     # given loan_aging rows of the day with npl_probation on 2 loans and stage3_probation on 1
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     # then the five-category section counts them
     note = re.search(r'<p class="muted" id="probation">([^<]*)</p>', page)
     assert note is not None
@@ -527,7 +532,7 @@ def test_five_category_says_how_many_loans_are_in_probation(lake):
 
 
 def test_scores_show_distribution_psi_verdict_and_csi(lake):
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert round(PSI, 3) == 0.208  # watch
     assert '<strong>0.208</strong> <span class="pill warn">watch</span>' in page
     assert "20 scored ACTIVE loans" in page and "<code>test-1</code>" in page
@@ -549,7 +554,7 @@ def test_scores_show_distribution_psi_verdict_and_csi(lake):
 
 def test_scores_read_by_the_configured_stability_policy(lake):
     stricter = Stability(watch=0.05, shift=0.2)
-    page = build_risk_report(lake, DAY, stricter).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, stricter, CLASSIFICATION).read_text(encoding="utf-8")
     assert '<strong>0.208</strong> <span class="pill bad">shifted</span>' in page
     assert "index &lt; 0.05 stable, 0.05–0.20 watch, &gt; 0.20 shifted" in page
     assert table_rows(page, "scores")[1] == ["&lt;b&gt;feat&lt;/b&gt;", "0.120", "watch", "2"]
@@ -558,7 +563,8 @@ def test_scores_read_by_the_configured_stability_policy(lake):
 
 
 def test_psi_trend_covers_the_last_90_days_with_thresholds(lake):
-    chart = svgs(build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8"))["psi_trend"]
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
+    chart = svgs(page)["psi_trend"]
     lines = re.findall(r'<polyline points="([^"]+)"[^>]*><title>([^<]+)</title>', chart)
     by_name = {name: points.split() for points, name in lines}
     assert sorted(by_name) == ["PSI", "shift 0.25", "watch 0.10"]
@@ -567,7 +573,7 @@ def test_psi_trend_covers_the_last_90_days_with_thresholds(lake):
 
 
 def test_risk_actions_count_borrowers_per_action_and_tier(lake):
-    page = build_risk_report(lake, DAY, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     assert table_rows(page, "risk-actions", "Borrowers by action") == [
         ["FREEZE_LINE credit lines frozen", "1", "25.0%"],
         ["REDUCE_LIMIT limit reduced", "0", "0.0%"],
@@ -587,11 +593,49 @@ def test_risk_actions_count_borrowers_per_action_and_tier(lake):
 
 def test_vintage_points_not_yet_observable_are_left_out(lake):
     early = dt.date(2026, 4, 15)
-    page = build_risk_report(lake, early, STABILITY).read_text(encoding="utf-8")
+    page = build_risk_report(lake, early, STABILITY, CLASSIFICATION).read_text(encoding="utf-8")
     vintage = svgs(page)["vintages"]
     assert "2026-04" in vintage and "2026-05" not in vintage
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path):
     with pytest.raises(InputFileError, match="warehouse not found"):
-        build_risk_report(Lake(tmp_path, tmp_path / "landing"), DAY, STABILITY)
+        build_risk_report(Lake(tmp_path, tmp_path / "landing"), DAY, STABILITY, CLASSIFICATION)
+
+
+# --- the bucket order -------------------------------------------------------------------------
+
+
+def test_the_shipped_policy_lists_the_buckets_in_the_designed_order(settings):
+    # given config/classification.yaml, when the report's bucket order is derived from it
+    order = BucketOrder.of(settings.classification)
+    # then it is M0..M7, WO, CLOSED (DESIGN.md §5), the pinned policy's order, and its forward
+    # rolls run along the flow rates' chain, M0 -> ... -> M7 -> WO
+    assert order.names == tuple(BUCKETS) == ORDER.names
+    assert order.chain == tuple(BUCKETS[:-1]) and order.closed == "CLOSED"
+
+
+def test_a_policy_with_another_bucket_changes_the_order_the_report_uses(lake):
+    # given a warehouse with loans in an M8 bucket, and a policy with nine buckets (M8 over 210)
+    with duckdb.connect(str(lake.warehouse)) as con:
+        con.execute(
+            "INSERT INTO loan_aging SELECT * REPLACE ('M8' AS aging_bucket, 'X' || loan_id "
+            "AS loan_id) FROM loan_aging WHERE aging_bucket = 'M7'"
+        )
+    nine = [*AGING_BUCKETS[:-1], {"name": "M7", "max_dpd": 210}, {"name": "M8", "max_dpd": None}]
+    policies = {"eight": CLASSIFICATION, "nine": classification_policy(aging_buckets=nine)}
+    pages = {
+        name: build_risk_report(lake, DAY, STABILITY, policy).read_text(encoding="utf-8")
+        for name, policy in policies.items()
+    }
+    # then the bucket table lists M8 where each policy puts it (after its buckets when unknown)
+    listed = {name: [row[0] for row in table_rows(page, "buckets")] for name, page in pages.items()}
+    assert listed["eight"] == [*BUCKETS, "M8", "Total"]
+    assert listed["nine"] == [*BUCKETS[:8], "M8", "WO", "CLOSED", "Total"]
+    # and M7's forward roll goes to the policy's next bucket
+    rolls = {
+        name: [row[0] for row in table_rows(page, "roll-rates", "Forward roll rates")]
+        for name, page in pages.items()
+    }
+    assert rolls["eight"] == ["M0 → M1", "M1 → M2", "M7 → WO"]
+    assert rolls["nine"] == ["M0 → M1", "M1 → M2", "M7 → M8"]

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_report import CHARTS, DAY, RISK_CHARTS, make_lake
+from test_report import CHARTS, CLASSIFICATION, DAY, RISK_CHARTS, make_lake
 
 from loanrisk.domain.scorecard import load_scorecard
 from loanrisk.lake.storage import Lake
@@ -105,7 +105,7 @@ def assert_risk_sections(page) -> None:
 @pytest.mark.browser
 def test_report_renders_every_chart_without_errors(browser, tmp_path):
     lake = make_lake(tmp_path / "data")
-    path = build_risk_report(lake, DAY, STABILITY)
+    path = build_risk_report(lake, DAY, STABILITY, CLASSIFICATION)
     seen = open_report(browser, path, tmp_path / "risk_report.png")
     try:
         assert_clean_and_charted(seen, CHARTS)
@@ -120,7 +120,9 @@ def test_report_renders_every_chart_without_errors(browser, tmp_path):
 
 @pytest.mark.browser
 def test_report_without_marts_still_renders(browser, tmp_path):
-    path = build_risk_report(make_lake(tmp_path / "data", marts=(), risk=()), DAY, STABILITY)
+    path = build_risk_report(
+        make_lake(tmp_path / "data", marts=(), risk=()), DAY, STABILITY, CLASSIFICATION
+    )
     seen = open_report(browser, path)
     try:
         assert_clean_and_charted(seen, ["bucket_loans", "bucket_balance"])
@@ -144,7 +146,7 @@ def pipeline_report(tmp_path_factory, config_dir) -> Path:
     generate(START, 2, 200, 5, root / "landing", config_dir)
     args = ["--start", str(START), "--end", str(END), "--data-root", str(root)]
     assert main(["backfill", *args, "--config", str(config_dir)]) == 0
-    return build_risk_report(Lake(root, root / "landing"), END, STABILITY)
+    return build_risk_report(Lake(root, root / "landing"), END, STABILITY, CLASSIFICATION)
 
 
 @pytest.mark.slow
@@ -160,7 +162,9 @@ def test_pipeline_report_has_every_section_filled(pipeline_report):
     assert all(name in page for name in ("FREEZE_LINE", "PRICING_TIER", "Stage 1", "PSI"))
     assert '<a href="../validation/index.html">' in page
     assert (pipeline_report.parent.parent / "validation" / "index.html").exists()
-    again = build_risk_report(Lake(pipeline_report.parents[2], Path("unused")), END, STABILITY)
+    again = build_risk_report(
+        Lake(pipeline_report.parents[2], Path("unused")), END, STABILITY, CLASSIFICATION
+    )
     assert again.read_text(encoding="utf-8") == page
 
 

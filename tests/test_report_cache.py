@@ -53,6 +53,14 @@ def rebuild_report(root, config_dir, day: dt.date) -> bytes:
     return (root / "reports" / str(day) / "risk_report.html").read_bytes()
 
 
+def load_book_report(root, config_dir) -> report_data.ReportData:
+    """The last day's report figures, buckets listed by the policy the book was built with."""
+    classification = load_settings(config_dir, root).classification
+    return report_data.load_report_data(
+        Lake(root, root / "landing"), LAST, STABILITY, classification
+    )
+
+
 def drop_month_extracts(root) -> None:
     carried = [f"{view}_month_to_date" for view in VIEWS]
     for table in (*VIEWS, "vintage_loans_to_date", *carried):
@@ -97,9 +105,9 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
     assert rebuild_report(book, config_dir, LAST) == built
 
 
-def test_the_report_shows_what_the_full_history_marts_show(book):
+def test_the_report_shows_what_the_full_history_marts_show(book, config_dir):
     """The latest day's vintages and cure rates equal their marts' SQL over all history."""
-    data = report_data.load_report_data(Lake(book, book / "landing"), LAST, STABILITY)
+    data = load_book_report(book, config_dir)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         full = cohort_marts.vintage_curves_sql()
         con.execute(f"CREATE TEMP VIEW vintage_curves AS {full}").fetchall()
@@ -109,10 +117,12 @@ def test_the_report_shows_what_the_full_history_marts_show(book):
     assert data.cure_rates == (cures or None)
 
 
-def test_risk_and_trend_sections_read_only_their_days_and_show_what_the_views_show(book):
+def test_risk_and_trend_sections_read_only_their_days_and_show_what_the_views_show(
+    book, config_dir
+):
     """The report points loan_risk, risk_actions, score_monitoring and the stored marts at the
     days it shows; its sections equal queries of the warehouse's own views over every day."""
-    data = report_data.load_report_data(Lake(book, book / "landing"), LAST, STABILITY)
+    data = load_book_report(book, config_dir)
     start = LAST - dt.timedelta(days=report_data.TREND_DAYS - 1)
     with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
         assert data.ecl == risk_data.ecl_total(con, LAST) and data.ecl

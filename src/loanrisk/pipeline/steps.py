@@ -212,10 +212,10 @@ def build_report(business_date: dt.date, settings: Settings, run: DayRun) -> dic
             f"run it first (loanrisk run --date {business_date})"
         )
     stability = settings.risk.scorecard.stability
-    path = build_risk_report(lake, business_date, stability)
+    path = build_risk_report(lake, business_date, stability, settings.classification)
     build_validation_docs(lake, business_date)  # the report links to it
     for day in run.recomputed:
         if lake.risk_report(day).exists():
-            build_risk_report(lake, day, stability)
+            build_risk_report(lake, day, stability, settings.classification)
     rebuilt = [day.isoformat() for day in run.recomputed]
     return {"path": str(path), "bytes": path.stat().st_size, "rebuilt": rebuilt}

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from loanrisk.domain.classification import ClassificationConfig
+from loanrisk.domain.marts import flow_chain
 from loanrisk.domain.scorecard import Stability
 from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
@@ -57,12 +59,30 @@ class Run:
     failure: dict | None
 
 
+@dataclass(frozen=True)
+class BucketOrder:
+    """The aging buckets as the report lists them (the classification policy): ``chain``, in
+    roll order ending with written-off (``marts.flow_chain``), then the ``closed`` bucket."""
+
+    chain: tuple[str, ...]
+    closed: str
+
+    @classmethod
+    def of(cls, policy: ClassificationConfig) -> BucketOrder:
+        return cls(tuple(flow_chain(policy)), policy.closed_bucket)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.chain, self.closed)
+
+
 @dataclass
 class ReportData:
     """Everything the page shows; a None (or missing key) section is "not available"."""
 
     business_date: dt.date
     stability: Stability  # how the score's PSI and the CSIs read (the scorecard's policy)
+    bucket_order: BucketOrder  # how the aging buckets are listed (the classification policy)
     headline: Headline | None = None
     portfolio: Portfolio | None = None
     ecl: Ecl | None = None
@@ -208,9 +228,12 @@ def _run(con, day: dt.date) -> Run | None:
     )
 
 
-def load_report_data(lake: Lake, day: dt.date, stability: Stability) -> ReportData:
+def load_report_data(
+    lake: Lake, day: dt.date, stability: Stability, classification: ClassificationConfig
+) -> ReportData:
     """Read every section that the warehouse can answer for ``day``, each from only the history
-    it shows (``scope.py``), past months from their stored extracts (``cache.py``)."""
+    it shows (``scope.py``), past months from their stored extracts (``cache.py``); the buckets
+    listed in ``classification``'s order."""
     import duckdb
 
     warehouse = lake.warehouse
@@ -218,7 +241,8 @@ def load_report_data(lake: Lake, day: dt.date, stability: Stability) -> ReportDa
         raise InputFileError(f"{warehouse}: warehouse not found; run the pipeline first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         views = scope.relations(con)
-        data = ReportData(business_date=day, stability=stability, views=views)
+        order = BucketOrder.of(classification)
+        data = ReportData(business_date=day, stability=stability, bucket_order=order, views=views)
         scope.snapshot_runs(con, views, lake, day)
         scope.limit_history(con, views, lake, day, day, scope.DAY_TABLES)
         trend_start = day - dt.timedelta(days=TREND_DAYS - 1)

@@ -10,10 +10,9 @@ from decimal import Decimal
 from itertools import pairwise
 
 from loanrisk.report import charts, fmt
-from loanrisk.report.data import MAX_VINTAGES, TREND_DAYS, ReportData
+from loanrisk.report.data import MAX_VINTAGES, TREND_DAYS, BucketOrder, ReportData
 from loanrisk.report.fmt import esc
 from loanrisk.report.tables import (
-    BUCKET_ORDER,
     FIVE_CATEGORIES,
     card,
     figure,
@@ -81,7 +80,7 @@ def buckets(data: ReportData) -> str:
     if not data.buckets:
         return section("buckets", "Aging buckets", not_available("loan_aging", data.views))
     by_name = {name: (loans, balance) for name, loans, balance in data.buckets}
-    names = ordered(by_name, BUCKET_ORDER)
+    names = ordered(by_name, data.bucket_order.names)
     loans = [by_name[n][0] for n in names]
     balances = [by_name[n][1] for n in names]
     charts_html = _bucket_charts(names, loans, balances)
@@ -154,8 +153,9 @@ def roll_rates(data: ReportData) -> str:
     if not data.roll_rates:
         return section("roll-rates", title, not_available("roll_rates", data.views))
     cells = {(r[0], r[1]): r[5] for r in data.roll_rates if r[5] is not None}
-    rows = ordered({r[0] for r in data.roll_rates}, ("NEW", *BUCKET_ORDER))
-    cols = ordered({r[1] for r in data.roll_rates}, (*BUCKET_ORDER, "EXIT"))
+    order = data.bucket_order.names
+    rows = ordered({r[0] for r in data.roll_rates}, ("NEW", *order))
+    cols = ordered({r[1] for r in data.roll_rates}, (*order, "EXIT"))
     previous = data.roll_rates[0][2]
     svg = charts.heatmap(
         "roll_rates",
@@ -171,16 +171,17 @@ def roll_rates(data: ReportData) -> str:
         "(columns), as a share of the row; NEW = not on the book the previous day, "
         "EXIT = no longer in the snapshot."
     )
-    body = f'<div class="row">{figure(svg)}{_forward_rolls(data.roll_rates)}</div>'
+    rolls = _forward_rolls(data.roll_rates, data.bucket_order)
+    body = f'<div class="row">{figure(svg)}{rolls}</div>'
     return section("roll-rates", title, body, lead)
 
 
-def _forward_rolls(rows: list[tuple]) -> str:
-    """Each bucket's roll to the next one (M0 -> M1, ..., M7 -> WO): loans in the bucket the
-    previous day, how many rolled forward, and the shares by count and balance."""
-    steps = dict(pairwise(BUCKET_ORDER[:9]))
+def _forward_rolls(rows: list[tuple], order: BucketOrder) -> str:
+    """Each bucket's roll to the next one along the chain (M0 -> M1, ..., M7 -> WO): loans in
+    the bucket the previous day, how many rolled forward, and the shares by count and balance."""
+    steps = dict(pairwise(order.chain))
     cells = []
-    for src in ordered({r[0] for r in rows if r[0] in steps}, BUCKET_ORDER):
+    for src in ordered({r[0] for r in rows if r[0] in steps}, order.chain):
         dst = steps[src]
         loans = sum(r[3] for r in rows if r[0] == src)
         rolled = [r for r in rows if r[0] == src and r[1] == dst]

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 
 from loanrisk.report.fmt import esc
 
-BUCKET_ORDER = ("M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7", "WO", "CLOSED")
 # China's five categories (正常, 关注, 次级, 可疑, 损失) in order of severity, as displayed.
 FIVE_CATEGORIES = {
     "NORMAL": "Normal",
