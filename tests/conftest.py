@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import tempfile
@@ -64,6 +65,13 @@ def write_policy(folder: Path, name: str, document: dict) -> Path:
 PRODUCTS = ("CASH_LOAN", "INSTALLMENT", "CREDIT_LINE")
 
 
+def edited_policy(folder: Path, name: str, document: dict, edit) -> Path:
+    """``folder/name``: a deep copy of ``document`` changed by ``edit(copy)``, as YAML."""
+    changed = copy.deepcopy(document)
+    edit(changed)
+    return write_policy(folder, name, changed)
+
+
 def stage_settings(data_root: Path, products=PRODUCTS):
     """Settings for a stage test on a tmp data_root, every policy pinned here: ``products``,
     the classification of ``policy``, no risk policies (a stage test passes the one its stage
@@ -95,6 +103,22 @@ def stage_settings(data_root: Path, products=PRODUCTS):
         config_hash=hashlib.sha256(b"pinned test policy").hexdigest(),
         risk=None,
     )
+
+
+def backfilled_book(
+    folder: Path, config_dir: Path, start: dt.date, days: int, loans: int, seed: int
+) -> Path:
+    """``folder/data``: ``days`` days of synthetic landing files for ``loans`` loans from
+    ``start``, backfilled through the CLI."""
+    from loanrisk.cli import main
+    from loanrisk.synth import generate
+
+    root = folder / "data"
+    generate(start, days, loans, seed, root / "landing", config_dir)
+    end = start + dt.timedelta(days=days - 1)
+    args = ["--start", str(start), "--end", str(end), "--data-root", str(root)]
+    assert main(["backfill", *args, "--config", str(config_dir)]) == 0
+    return root
 
 
 def outputs(root: Path) -> dict[str, str]:

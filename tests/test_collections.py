@@ -3,14 +3,13 @@ movements, and one stage run (extract files, PII per channel, formulas, manifest
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from decimal import Decimal
 
 import polars as pl
 import pytest
-from conftest import stage_settings, write_policy
+from conftest import edited_policy, stage_settings
 
 from loanrisk.domain.collections import (
     CollectionsPolicy,
@@ -473,9 +472,7 @@ def test_movements_per_channel(cpolicy):
 
 def test_policy_errors_name_the_key(tmp_path, cpolicy):
     def edited(edit):
-        document = copy.deepcopy(COLLECTIONS)
-        edit(document)
-        return write_policy(tmp_path, "collections.yaml", document)
+        return edited_policy(tmp_path, "collections.yaml", COLLECTIONS, edit)
 
     assert load_collections_policy(edited(lambda d: None)) == cpolicy  # as pinned, it loads
     with pytest.raises(ConfigError, match=r"channels.1: .*national_id may only go to LEGAL"):

@@ -138,3 +138,13 @@ def test_a_key_given_twice_is_an_error_naming_it(tmp_path, config_dir):
         ConfigError, match=r"classification.yaml: .*'materiality_amount' given twice"
     ):
         load_settings(tmp_path / "config")
+
+
+def test_the_shipped_buckets_give_the_report_its_designed_order(settings):
+    """The risk report's bucket order comes from config/classification.yaml: M0..M7, WO,
+    CLOSED (DESIGN.md §5)."""
+    from loanrisk.report.data import BucketOrder
+
+    order = BucketOrder.of(settings.classification)
+    expected = (*(f"M{n}" for n in range(8)), "WO", "CLOSED")
+    assert order.names == expected and order.chain == expected[:-1]

@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+from conftest import backfilled_book
 
 from loanrisk.cli import main
 from loanrisk.lake.storage import Lake, sha256_file
@@ -23,13 +24,7 @@ END = START + dt.timedelta(days=DAYS - 1)
 @pytest.fixture(scope="module")
 def book(tmp_path_factory, config_dir):
     """A data_root with 4 days of landing files for 300 loans, backfilled through the CLI."""
-    from loanrisk.synth import generate
-
-    root = tmp_path_factory.mktemp("book") / "data"
-    generate(START, DAYS, 300, 5, root / "landing", config_dir)
-    args = ["--start", str(START), "--end", str(END), "--data-root", str(root)]
-    assert main(["backfill", *args, "--config", str(config_dir)]) == 0
-    return root
+    return backfilled_book(tmp_path_factory.mktemp("book"), config_dir, START, DAYS, 300, 5)
 
 
 def data_files(root) -> dict[str, str]:

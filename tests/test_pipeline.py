@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from conftest import correct_day, outputs
+from conftest import backfilled_book, correct_day, outputs
 
 from loanrisk.cli import main
 from loanrisk.domain.marts import MATERIALIZED
@@ -27,14 +27,7 @@ END = START + dt.timedelta(days=DAYS - 1)
 @pytest.fixture(scope="module")
 def book(tmp_path_factory, config_dir):
     """A data_root with 4 days of landing files for 300 loans, backfilled through the CLI."""
-    from loanrisk.synth import generate
-
-    root = tmp_path_factory.mktemp("book") / "data"
-    generate(START, DAYS, 300, 5, root / "landing", config_dir)
-    args = ["--start", str(START), "--end", str(END), "--data-root", str(root)]
-    code = main(["backfill", *args, "--config", str(config_dir)])
-    assert code == 0
-    return root
+    return backfilled_book(tmp_path_factory.mktemp("book"), config_dir, START, DAYS, 300, 5)
 
 
 def test_every_day_is_published_and_reconciles(book):

@@ -14,8 +14,7 @@ import datetime as dt
 
 import duckdb
 import pytest
-
-from loanrisk.cli import main
+from conftest import backfilled_book
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +25,8 @@ LAST = START + dt.timedelta(days=DAYS - 1)
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory, config_dir):
-    from loanrisk.synth import generate
-
-    root = tmp_path_factory.mktemp("consistency") / "data"
-    generate(START, DAYS, 1000, 23, root / "landing", config_dir)
-    args = ["--start", str(START), "--end", str(LAST), "--data-root", str(root)]
-    assert main(["backfill", *args, "--config", str(config_dir)]) == 0
+    folder = tmp_path_factory.mktemp("consistency")
+    root = backfilled_book(folder, config_dir, START, DAYS, 1000, 23)
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     con.execute(f"SET file_search_path = '{root}'")
     yield con

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 
 import polars as pl
 import pytest
-from conftest import write_policy
+from conftest import edited_policy
 
 from loanrisk.domain.features import SIGNAL_COLUMNS
 from loanrisk.domain.risk_actions import RiskActionPolicy, load_risk_action_policy, risk_actions
+from loanrisk.domain.signals import SIGNALS
 from loanrisk.errors import ConfigError
 
 DAY = dt.date(2026, 10, 29)
@@ -28,14 +28,7 @@ ACTIONS = {
     },
     "reduce_limit": {"score_below": 560, "products": ["CREDIT_LINE"]},
     "watchlist": {
-        "signals": [
-            "signal_login_failure_burst",
-            "signal_new_device",
-            "signal_out_of_province_login",
-            "signal_transaction_spike",
-            "signal_fund_flow_mismatch",
-            "signal_cash_out_after_disbursement",
-        ]
+        "signals": list(SIGNALS),
     },
     "blacklist": {"min_episodes_12m": 3, "dpd_over": 90, "days_without_payment": 90},
     "pricing_tiers": [
@@ -142,9 +135,7 @@ def test_borrower_consolidates_loans_and_prices_by_the_lowest_score(action_polic
 
 def test_policy_errors_name_the_key(tmp_path, action_policy):
     def edited(edit):
-        document = copy.deepcopy(ACTIONS)
-        edit(document)
-        return write_policy(tmp_path, "risk_actions.yaml", document)
+        return edited_policy(tmp_path, "risk_actions.yaml", ACTIONS, edit)
 
     assert load_risk_action_policy(edited(lambda d: None)) == action_policy  # as pinned, it loads
     with pytest.raises(ConfigError, match=r"freeze_line.fraud_signals: unknown signal"):
