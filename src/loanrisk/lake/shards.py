@@ -98,7 +98,5 @@ def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -
 def drop_parts(lake: Lake, table: str, day: dt.date) -> None:
     """Remove a day's parts of ``table`` (and their input records) once the combined table is
     published."""
-    parts = lake.partition("shards", table, day)
-    shutil.rmtree(parts, ignore_errors=True)
-    records = lake.state_dir / parts.relative_to(lake.data_root / "lake")
-    shutil.rmtree(records, ignore_errors=True)
+    shutil.rmtree(lake.partition("shards", table, day), ignore_errors=True)
+    shutil.rmtree(lake.shard_state(table, day), ignore_errors=True)

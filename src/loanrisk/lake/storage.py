@@ -128,6 +128,12 @@ class Lake:
         relative = partition_dir.relative_to(self.data_root / "lake")
         return (self.state_dir / relative).with_name(f"{partition_dir.name}.inputs.json")
 
+    def shard_state(self, table: str, business_date: dt.date) -> Path:
+        """``state/shards/<table>/snapshot_date=D``: the input records of a day's shard parts."""
+        return self.state_dir / self.partition("shards", table, business_date).relative_to(
+            self.data_root / "lake"
+        )
+
     @property
     def fingerprint_cache(self) -> Path:
         """sha256 of recently read inputs by size, modification time and inode
