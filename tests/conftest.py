@@ -121,6 +121,18 @@ def backfilled_book(
     return root
 
 
+#: The small book end-to-end modules share (each module backfills its own copy): 300 loans.
+BOOK_START, BOOK_DAYS = dt.date(2026, 5, 1), 4
+BOOK_END = BOOK_START + dt.timedelta(days=BOOK_DAYS - 1)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory, config_dir):
+    """A data_root with 4 days of landing files for 300 loans, backfilled through the CLI."""
+    folder = tmp_path_factory.mktemp("book")
+    return backfilled_book(folder, config_dir, BOOK_START, BOOK_DAYS, 300, 5)
+
+
 def outputs(root: Path) -> dict[str, str]:
     """sha256 of every published file of a data_root (lake Parquet, run records, extracts):
     what "a rerun gives the same bytes" compares."""

@@ -9,22 +9,14 @@ import json
 import shutil
 
 import pytest
-from conftest import backfilled_book
+from conftest import BOOK_DAYS, BOOK_END, BOOK_START
 
 from loanrisk.cli import main
 from loanrisk.lake.storage import Lake, sha256_file
 
 pytestmark = pytest.mark.slow
 
-START = dt.date(2026, 5, 1)
-DAYS = 4
-END = START + dt.timedelta(days=DAYS - 1)
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory, config_dir):
-    """A data_root with 4 days of landing files for 300 loans, backfilled through the CLI."""
-    return backfilled_book(tmp_path_factory.mktemp("book"), config_dir, START, DAYS, 300, 5)
+START, DAYS, END = BOOK_START, BOOK_DAYS, BOOK_END  # the conftest ``book``
 
 
 def data_files(root) -> dict[str, str]:
