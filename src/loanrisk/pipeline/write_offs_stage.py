@@ -30,16 +30,7 @@ from loanrisk.domain.write_offs import (
     write_offs_report,
 )
 from loanrisk.lake.storage import Lake
-from loanrisk.pipeline.reconciled import (
-    check_totals,
-    contract_select,
-    money_text,
-    portfolio_totals,
-    publish_reconciled,
-    scan_days,
-    split_portfolio,
-    totals_of,
-)
+from loanrisk.pipeline import reconciled
 
 AGING, WRITE_OFFS = "loan_aging", "reg_write_offs"
 _PAYMENTS = ("loan_id", "last_payment_date", "last_payment_amount")
@@ -60,13 +51,13 @@ def _day_inputs(
 ) -> tuple[pl.LazyFrame, pl.LazyFrame | None, dt.date | None]:
     """(the day's WRITTEN_OFF loan rows with their payments, loan_id of the loans WRITTEN_OFF
     on the previous processed day or None on the first, that day)."""
-    aging = scan_days(lake, "curated", AGING, [day]).filter(is_written_off())
-    payments = scan_days(lake, "raw", LOANS, [day]).select(_PAYMENTS)
+    aging = reconciled.scan_days(lake, "curated", AGING, [day]).filter(is_written_off())
+    payments = reconciled.scan_days(lake, "raw", LOANS, [day]).select(_PAYMENTS)
     loans = aging.join(payments, on="loan_id", how="left").select(LOAN_COLUMNS)
     previous = (_processed_days(lake, day) or [None])[-1]
     if previous is None:
         return loans, None, None
-    before = scan_days(lake, "curated", AGING, [previous]).filter(is_written_off())
+    before = reconciled.scan_days(lake, "curated", AGING, [previous]).filter(is_written_off())
     return loans, before.select("loan_id"), previous
 
 
@@ -93,20 +84,20 @@ def _earlier_in_month(lake: Lake, day: dt.date) -> tuple[pl.LazyFrame, list[dt.d
 def _source(loans: pl.LazyFrame, before: pl.LazyFrame | None) -> dict:
     """The day's loans and balance written off, counted on the loan rows."""
     new = loans if before is None else loans.join(before, on="loan_id", how="anti")
-    totals = totals_of(
+    totals = reconciled.totals_of(
         new,
         pl.len().alias("loans_written_off"),
         balance_at_write_off().sum().alias("balance_written_off"),
     )
-    return totals | {"balance_written_off": money_text(totals["balance_written_off"])}
+    return totals | {"balance_written_off": reconciled.money_text(totals["balance_written_off"])}
 
 
 def _totals(frame: pl.DataFrame) -> dict:
-    products = split_portfolio(frame)[0]
+    products = reconciled.split_portfolio(frame)[0]
     totals = {"rows": frame.height}
     for name in DAILY + MONTH_TO_DATE:
         value = products[name].sum()
-        totals[name] = int(value) if name in _COUNTS else money_text(value)
+        totals[name] = int(value) if name in _COUNTS else reconciled.money_text(value)
     return totals
 
 
@@ -116,11 +107,13 @@ def write_offs_day(lake: Lake, settings: Settings, day: dt.date) -> dict:
     earlier, month_days = _earlier_in_month(lake, day)
     today = daily_write_offs(loans, before, day, previous)
     report = write_offs_report(today, earlier, day, settings.pipeline.products)
-    frame = contract_select(report, settings, WRITE_OFFS)
+    frame = reconciled.contract_select(report, settings, WRITE_OFFS)
     kinds = {n: "count" if n in _COUNTS else "money" for n in DAILY + MONTH_TO_DATE}
-    portfolio, expected = portfolio_totals(frame, kinds)
+    portfolio, expected = reconciled.portfolio_totals(frame, kinds)
     totals = _totals(frame) | portfolio
     totals["previous_processed_day"] = None if previous is None else previous.isoformat()
-    checked = check_totals(WRITE_OFFS, totals, expected | _source(loans, before))
+    checked = reconciled.check_totals(WRITE_OFFS, totals, expected | _source(loans, before))
     days = sorted({*month_days, day, *([previous] if previous else [])})
-    return publish_reconciled(lake, settings, WRITE_OFFS, day, {WRITE_OFFS: frame}, checked, days)
+    return reconciled.publish_reconciled(
+        lake, settings, WRITE_OFFS, day, {WRITE_OFFS: frame}, checked, days
+    )
