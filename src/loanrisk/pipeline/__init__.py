@@ -1,2 +1,3 @@
-"""The steps: read -> pure transform -> write, one function per step in the step registry
-(``loanrisk.pipeline.steps``), called the same way by the CLI and the Airflow DAGs."""
+"""The steps: read -> pure transform -> write, one function per entry of the step registry
+(``loanrisk.pipeline.registry``), each run through ``loanrisk.pipeline.runner.run_step`` by the
+CLI, ``run_day`` and the Airflow DAGs alike."""
