@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from loanrisk.config import load_settings
-from loanrisk.domain.scorecard import score_loans
+from loanrisk.domain.scorecard import apply_scorecard
 from loanrisk.errors import ConfigError
 
 
@@ -45,7 +45,7 @@ def test_the_shipped_scorecard_scores_an_active_loan(config_dir):
     frame = pl.LazyFrame({"loan_id": ["L1"], "account_status": ["ACTIVE"]}).with_columns(
         pl.lit(None, pl.Float64).alias(f.feature) for f in card.features
     )
-    out = score_loans(frame, card).collect().row(0, named=True)
+    out = apply_scorecard(frame, card).collect().row(0, named=True)
     assert out["score"] is not None and 0 < out["pd_12m"] < 1
     assert out["scorecard_version"] == card.version
 

@@ -83,14 +83,14 @@ def test_the_fitted_card_discriminates_out_of_time(fitted):
 
 
 def test_the_written_card_loads_and_scores(fitted, history):
-    from loanrisk.domain.scorecard import load_scorecard, score_loans
+    from loanrisk.domain.scorecard import apply_scorecard, load_scorecard
     from loanrisk.modelling.fit_sample import day_features
 
     result, _ = fitted
     card = load_scorecard(result["scorecard"])
     assert card.version == result["version"] and card.fit.horizon_days == 45
     day = day_features(lake_of(history), END, history.risk.ecl.credit_line_products)
-    scored = score_loans(day, card).collect()
+    scored = apply_scorecard(day, card).collect()
     active = scored.filter(pl.col("account_status") == "ACTIVE")
     assert active["score"].null_count() == 0 and active["pd_12m"].is_between(0, 1).all()
     late = active.filter(pl.col("dpd") >= 15)["pd_12m"].mean()

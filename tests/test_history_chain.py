@@ -14,7 +14,7 @@ import pytest
 
 from loanrisk.domain.history import DAY_COLUMNS, STATE_SCHEMA, state_from_history
 from loanrisk.lake.storage import lake_of, read_json, write_partition
-from loanrisk.pipeline.aging_stage import recompute_later_days
+from loanrisk.pipeline.aging_stage import rebuild_later_days
 from loanrisk.pipeline.registry import DayRun
 from loanrisk.pipeline.runner import run_step
 from loanrisk.quality.contracts import load_contract
@@ -124,7 +124,7 @@ def test_rerunning_an_earlier_day_recomputes_the_days_after_it(chain):
     )
     write_partition(corrected, raw.parent, lake.scratch)
     age_loans(day(n), chain)
-    recomputed = recompute_later_days(lake, chain, day(n))
+    recomputed = rebuild_later_days(lake, chain, day(n))
     assert recomputed, "a changed day must recompute the days after it"
     assert recomputed[0] == day(n + 1).isoformat()
     rebuilt = read_json(lake.stage_report(day(n + 1), "age_loans"))

@@ -13,10 +13,10 @@ from loanrisk.domain.score_monitoring import ZERO_SHARE, characteristic_drift, s
 from loanrisk.domain.scorecard import (
     Scaling,
     Scorecard,
+    apply_scorecard,
     load_scorecard,
     pd_from_score,
     scale_score,
-    score_loans,
 )
 from loanrisk.errors import ConfigError
 
@@ -111,7 +111,7 @@ def test_points_score_pd_and_reason_codes(card):
             {"loan_id": "L5", "dpd": 200, "account_status": "CLOSED", "utilisation": 0.1},
         ]
     )
-    out = score_loans(frame, card).collect().sort("loan_id")
+    out = apply_scorecard(frame, card).collect().sort("loan_id")
     assert out["points_dpd"].to_list() == [300, 250, 270, 300, None]
     assert out["points_utilisation"].to_list() == [200, 180, 190, 180, None]
     assert out["score"].dtype == pl.Float64

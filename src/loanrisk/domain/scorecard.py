@@ -245,7 +245,7 @@ def reason_codes(card: Scorecard) -> list[pl.Expr]:
     ]
 
 
-def score_loans(features: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+def apply_scorecard(features: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
     """Points per feature, score (Float64), pd_12m, three reason codes and the card's version
     for ACTIVE loans; other rows keep nulls except ``scorecard_version``."""
     s = card.scaling

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.domain.score_monitoring import characteristic_drift, score_psi
-from loanrisk.domain.scorecard import Scorecard, score_loans
+from loanrisk.domain.scorecard import Scorecard, apply_scorecard
 from loanrisk.lake.storage import write_bytes_atomic
 
 
@@ -42,13 +42,13 @@ def _pooled(frame: pl.DataFrame) -> pl.LazyFrame:
 def evaluate(card: Scorecard, current: Scorecard, train: pl.DataFrame, holdout: pl.DataFrame):
     """Metrics for the report; ``summary`` holds the headline numbers."""
     scored = {
-        n: score_loans(f.lazy(), card).collect()
+        n: apply_scorecard(f.lazy(), card).collect()
         for n, f in (("train", train), ("holdout", holdout))
     }
     summary = {name: discrimination(frame) for name, frame in scored.items()}
     holdout_psi = score_psi(_pooled(scored["holdout"]), card).collect()
     sample = pl.concat([train, holdout])
-    by_current = score_loans(_pooled(sample), current)
+    by_current = apply_scorecard(_pooled(sample), current)
     current_psi = score_psi(by_current, current).collect()
     drift = characteristic_drift(_pooled(sample), current).collect()
     summary["psi_holdout_vs_new_reference"] = round(float(holdout_psi["psi"][0]), 4)

@@ -5,7 +5,7 @@ CP solver seeded and single-threaded), weight of evidence and information value 
 here from the training counts, logistic regression on the WoE (scikit-learn, L2, lbfgs), points
 per bin scaled per DESIGN.md §5 and rounded to integers:
 ``points = -(beta * woe + intercept / n) * factor + offset / n`` (n = features kept). The fitted
-card is evaluated as written (scored by ``score_loans``) on the train and out-of-time holdout
+card is evaluated as written (scored by ``apply_scorecard``) on the train and out-of-time holdout
 samples. optbinning and scikit-learn are imported inside the fit only: the daily pipeline never
 loads them. Output: ``<out_dir>/scorecard-<version>.yaml`` and ``...-report.md``; same history,
 config and window give the same bytes (no clock, sorted sample, fixed solver seeds).
@@ -26,9 +26,9 @@ from loanrisk.config import Settings
 from loanrisk.domain.score_monitoring import bin_labels
 from loanrisk.domain.scorecard import (
     Scorecard,
+    apply_scorecard,
     bin_index,
     load_scorecard,
-    score_loans,
 )
 from loanrisk.errors import ConfigError
 from loanrisk.lake.storage import lake_of, write_bytes_atomic
@@ -189,7 +189,7 @@ def build_card(version: str, window: str, train: pl.DataFrame, fitted, current: 
         "fit": current.fit.model_dump(mode="json"),
     }
     card = Scorecard.model_validate(draft)
-    scores = score_loans(train.lazy(), card).collect()["score"]
+    scores = apply_scorecard(train.lazy(), card).collect()["score"]
     draft["reference"]["score_bands"] = score_bands(scores, current.fit.score_band_width)
     return Scorecard.model_validate(draft), draft
 

@@ -3,7 +3,7 @@ today's ``loan_state`` (DESIGN.md §5).
 
 History is a chain: a day's state needs the previous processed day's. The first day processed
 in a data_root starts the chain; a missing previous day stops the run (``HISTORY_GAP``) unless
-the operator allows the gap. After a rerun of an earlier day, ``recompute_later_days`` rebuilds
+the operator allows the gap. After a rerun of an earlier day, ``rebuild_later_days`` rebuilds
 the stored days after it, in order, from their validated snapshots, until a day comes out
 unchanged (the ``recompute_later_days`` step, after the day's last computation).
 """
@@ -177,7 +177,7 @@ def _typed(model, report):
     return model.model_validate(report) if isinstance(model, type) else model(report)
 
 
-def recompute_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
+def rebuild_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
     """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
     before it, in order (aging and history, then every later step the day had run), until one
     comes out unchanged; each rebuilt day gets fresh step records and, if it was published, a

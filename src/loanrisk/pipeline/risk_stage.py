@@ -20,7 +20,7 @@ from loanrisk.domain.ordering import sorted_by
 from loanrisk.domain.risk_actions import LOAN_COLUMNS as ACTION_INPUTS
 from loanrisk.domain.risk_actions import risk_actions, with_line_frozen
 from loanrisk.domain.score_monitoring import characteristic_drift, score_psi
-from loanrisk.domain.scorecard import score_loans
+from loanrisk.domain.scorecard import apply_scorecard
 from loanrisk.domain.staging import with_loan_day_stage
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
 from loanrisk.lake.shards import (
@@ -81,7 +81,7 @@ def scored_loans(
     features = loan_features(
         in_shard(aging, shard), snapshot, signals, carried=TERMS, credit_lines=lines
     )
-    scored = score_loans(features, policies.scorecard)
+    scored = apply_scorecard(features, policies.scorecard)
     previous = previous_risk_date(lake, business_date)
     if previous is None:
         first, last2 = pl.col("pd_12m"), pl.lit(None, dtype=pl.Date)

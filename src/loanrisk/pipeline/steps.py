@@ -173,7 +173,7 @@ def recompute_later_days(business_date: dt.date, settings: Settings, run: DayRun
     """The stored days after this one, rebuilt in order while this day's rerun changes them
     (aging and history, then every later step each had run); returns the days rebuilt, which
     ``finalize_run`` and ``build_report`` publish again."""
-    return aging_stage.recompute_later_days(lake_of(settings), settings, business_date)
+    return aging_stage.rebuild_later_days(lake_of(settings), settings, business_date)
 
 
 def publish_warehouse(business_date: dt.date, settings: Settings, run: DayRun) -> records.Warehouse:
