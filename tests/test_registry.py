@@ -91,3 +91,23 @@ def test_a_day_run_carries_what_the_run_was_asked_for():
     assert run.recomputed == () and dict(run.accepted) == {
         "ROW_COUNT_CHANGE": "month-end migration"
     }
+
+
+def test_no_other_function_of_the_package_has_a_steps_name():
+    """A step's name means that step only: no other function under src/loanrisk is called so
+    (an inner function of the same name once meant something else at another layer)."""
+    import ast
+    from pathlib import Path
+
+    import loanrisk
+
+    package = Path(loanrisk.__file__).parent
+    homes = {package / "pipeline" / "steps.py", package / "pipeline" / "month_steps.py"}
+    clashes = [
+        f"{path.relative_to(package)}:{node.lineno} {node.name}"
+        for path in sorted(package.rglob("*.py"))
+        if path not in homes
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in STEPS
+    ]
+    assert clashes == []
