@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 
 from loanrisk.domain.sql import quote
-from loanrisk.lake.storage import Lake
+from loanrisk.lake.storage import Lake, literal_glob
 
 #: Tables pointed at the days a section reads, and the lake zone of their daily files.
 BOUNDED = {"loan_aging": "curated", "loan_state": "curated"}
@@ -96,7 +96,7 @@ def snapshot_runs(con, views: set[str], lake: Lake, day: dt.date) -> None:
     listed = ", ".join(f'"{name}" {kind}' for name, kind in types)
     run_ddl(con, f"CREATE TEMP TABLE pipeline_runs ({listed})")
     columns = ", ".join(f"{quote(name)}: {quote(kind)}" for name, kind in types)
-    read = f"read_json({quote(manifest.as_posix())}, columns = {{{columns}}})"
+    read = f"read_json({quote(literal_glob(manifest))}, columns = {{{columns}}})"
     run_ddl(con, f"INSERT INTO pipeline_runs FROM {read}")
     _insert_statuses(con, {d: s for d, s in run_statuses(lake).items() if d != day})
 
@@ -132,7 +132,7 @@ def limit_history(
             continue
         files = [f for d in days if (f := lake.partition_file(zone, view, d)).exists()]
         if files:
-            listed = ", ".join(quote(f.as_posix()) for f in files)
+            listed = ", ".join(quote(literal_glob(f)) for f in files)
             source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
         else:
             where = f"snapshot_date BETWEEN DATE '{first}' AND DATE '{last}'"

@@ -2,30 +2,25 @@
 
 The file holds views only, so it is rebuilt whole into a temporary file and renamed into place:
 a BI tool never opens a half-built warehouse. Views read Parquet with DuckDB's built-in reader
-(no extension download) and point at absolute paths under data_root.
+(no extension download) and point at absolute paths under data_root, read literally whatever
+glob characters the data_root's name holds (``literal_glob``). Every personal column is masked
+(``loanrisk.domain.masking``), the quarantine's raw text included (DESIGN.md §5b).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from loanrisk.domain.classification import ClassificationConfig
 from loanrisk.domain.marts import MATERIALIZED, mart_views
+from loanrisk.domain.masking import mask_sql
 from loanrisk.domain.sql import quote
 from loanrisk.lake.faults import crash_point, scratch_name, sweep_siblings
-from loanrisk.lake.storage import CURATED_TABLES, Lake, write_bytes_atomic
+from loanrisk.lake.modes import file_mode, make_dirs
+from loanrisk.lake.storage import CURATED_TABLES, Lake, literal_glob, write_bytes_atomic
 from loanrisk.quality.contracts import Contract, load_contract
-
-_MASKS = {
-    # Keep the operator/region prefix and the last digits a call-centre agent quotes.
-    "mobile_phone": "left({c}, 3) || '****' || right({c}, 4)",
-    # Keep the 6-digit region code and the last 4 characters (check digit included).
-    "national_id": "left({c}, 6) || '********' || right({c}, 4)",
-    # Surname (first character) only.
-    "name": "left({c}, 1) || repeat('*', greatest(length({c}) - 1, 1))",
-}
-
 
 _DUCKDB_TYPES = {"date": "DATE", "varchar": "VARCHAR", "int64": "BIGINT", "json": "JSON"}
 
@@ -38,16 +33,22 @@ def _manifest_columns(runs_contract: Contract) -> str:
     )
 
 
-# Quarantined rows keep every raw field; row_number counts data rows (header excluded).
-_QUARANTINE = "*, source_line - 1 AS row_number"
+def _quarantine_select(snapshot: Contract) -> str:
+    """Quarantined rows: every raw field (``raw_<column>``), the personal ones masked as in
+    ``loan_snapshot``; row_number counts data rows (header excluded)."""
+    raw = [(c.mask, f'"raw_{c.name}"') for c in snapshot.columns if c.mask]
+    masked = ", ".join(f"{mask_sql(kind, name)} AS {name}" for kind, name in raw)
+    return f"* REPLACE ({masked}), source_line - 1 AS row_number"
 
 
-def _quote_path(path: Path) -> str:
-    return quote(path.as_posix())
+def _quote_glob(glob: Path) -> str:
+    """A two-level glob (``folder/part=*/*.parquet``) as a DuckDB string literal: the folder
+    read as it is named, the last two levels as patterns."""
+    return quote(f"{literal_glob(glob.parent.parent)}/{glob.parent.name}/{glob.name}")
 
 
 def _parquet_source(glob: Path) -> str:
-    return f"read_parquet({_quote_path(glob)}, union_by_name = true)"
+    return f"read_parquet({_quote_glob(glob)}, union_by_name = true)"
 
 
 def masked_select(contract: Contract) -> str:
@@ -56,7 +57,7 @@ def masked_select(contract: Contract) -> str:
     for col in contract.columns:
         ident = f'"{col.name}"'
         if col.mask:
-            items.append(f"{_MASKS[col.mask].format(c=ident)} AS {ident}")
+            items.append(f"{mask_sql(col.mask, ident)} AS {ident}")
         else:
             items.append(ident)
     return ", ".join(items)
@@ -75,7 +76,7 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
     if _has_files(runs):
         statements.append(
             "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
-            f"read_json({_quote_path(runs)}, union_by_name = true, "
+            f"read_json({_quote_glob(runs)}, union_by_name = true, "
             "columns = {" + _manifest_columns(load_contract(contracts_dir, "pipeline_runs")) + "})"
         )
         published = (
@@ -83,14 +84,19 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
             "(SELECT snapshot_date FROM pipeline_runs WHERE status = 'published')"
         )
         recorded = " WHERE snapshot_date IN (SELECT snapshot_date FROM pipeline_runs)"
+    snapshot = load_contract(contracts_dir, "loan_snapshot")
     parquet_views = {
         "loan_snapshot": (
             lake.table_glob("raw", "loan_snapshot"),
-            masked_select(load_contract(contracts_dir, "loan_snapshot")),
+            masked_select(snapshot),
             published,
         ),
         **{table: (lake.table_glob("curated", table), "*", published) for table in CURATED_TABLES},
-        "loan_quarantine": (lake.table_glob("quarantine", "loan_snapshot"), _QUARANTINE, recorded),
+        "loan_quarantine": (
+            lake.table_glob("quarantine", "loan_snapshot"),
+            _quarantine_select(snapshot),
+            recorded,
+        ),
         "reg_credit_report": (
             lake.table_glob("curated", "reg_credit_report"),
             masked_select(load_contract(contracts_dir, "reg_credit_report")),
@@ -149,13 +155,14 @@ def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationCon
     crash_point("refresh_warehouse")
     if target.exists() and _built_with(lake) == digest:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     sweep_siblings(target)  # a crashed refresh's half-built file
     staged = target.with_name(f".{target.name}.{scratch_name('')}.tmp")
     with duckdb.connect(str(staged)) as con:
         for statement in statements:
             con.execute(statement)
         con.execute("CHECKPOINT")
+    os.chmod(staged, file_mode())  # DuckDB creates it by the umask
     crash_point("refresh_warehouse:built")
     staged.replace(target)
     # Written after the rename: a crash in between leaves an old digest, so the next refresh

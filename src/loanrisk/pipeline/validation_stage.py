@@ -16,6 +16,7 @@ from loanrisk.lake.storage import Lake, write_table
 from loanrisk.quality.casting import type_text
 from loanrisk.quality.contracts import Contract
 from loanrisk.quality.gates import GateResult, change_gates, quarantine_share_gate, raise_on_failure
+from loanrisk.quality.gx_samples import personal_masks
 from loanrisk.quality.gx_validation import run_suite, suite_table
 from loanrisk.quality.rules import RowRule
 from loanrisk.quality.validation import (
@@ -155,6 +156,7 @@ def check_feed(
         table,
         rules,
         workers=settings.execution.gx_workers,
+        masks=personal_masks(contract),
     )
     _same_counts(counts, gx_counts, file_name)
     report["gx_unexpected_total"] = sum(gx_counts.values())

@@ -15,12 +15,14 @@ import json
 import logging
 import operator
 import time
+from collections.abc import Mapping
 from functools import cache, reduce
 from pathlib import Path
 
 import polars as pl
 
 from loanrisk.quality.gx_archive import archive_old_results
+from loanrisk.quality.gx_samples import samples_made_safe
 from loanrisk.quality.gx_workers import arrow_table, validate_groups, without_data_fingerprint
 from loanrisk.quality.rules import BUSINESS_DATE_PARAMETER, RowRule
 
@@ -276,6 +278,7 @@ def run_suite(
     rules: list[RowRule],
     *,
     workers: int,
+    masks: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Validate ``table`` (``suite_table``) with the feed's generated suites, in up to
     ``workers`` processes (``gx_workers``); return unexpected rows per reason.
@@ -283,7 +286,8 @@ def run_suite(
     One suite per group of columns checked together (``<feed>.<first column>[--<last>]``);
     results are stored in the file context under the run name ``<feed> <business date>``
     (rendered as Data Docs once a day, ``build_docs``); results of days before the store's
-    window move to ``archive``.
+    window move to ``archive``. GX's samples of unexpected values are stored masked for the
+    personal columns of ``masks`` (``gx_samples.personal_masks``) and escaped for the others.
     Cost (seconds) is logged at DEBUG level as ``record.gx_cost``.
     """
     from great_expectations.core.run_identifier import RunIdentifier
@@ -295,7 +299,7 @@ def run_suite(
     run_id = RunIdentifier(run_name=f"{feed} {business_date.isoformat()}")
     parameters = {BUSINESS_DATE_PARAMETER: [business_date.isoformat()]}
     start = time.perf_counter()
-    with without_data_fingerprint():
+    with without_data_fingerprint(), samples_made_safe(masks or {}):
         outcomes, used = validate_groups(table, jobs, parameters, run_id, workers)
     validated = time.perf_counter()
     archive_old_results(_results_store(context), archive, feed, business_date)

@@ -19,7 +19,7 @@ from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
 from loanrisk.lake import scope
 from loanrisk.lake import vintage_cache as cache
-from loanrisk.lake.storage import Lake
+from loanrisk.lake.storage import Lake, literal_glob
 from loanrisk.report import risk_data, write_offs
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 
@@ -280,7 +280,7 @@ def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: La
     if "vintage_curves" in views:
         stored = lake.partition_file("marts", "vintage_curves", day)
         if stored.exists():  # the curves as known on the day; the view shows the latest day's
-            source = f"read_parquet({quote(stored.as_posix())}, hive_partitioning = false)"
+            source = f"read_parquet({quote(literal_glob(stored))}, hive_partitioning = false)"
             scope.run_ddl(con, f"CREATE OR REPLACE TEMP VIEW vintage_curves AS FROM {source}")
         data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
     if "cure_rates" in views:
