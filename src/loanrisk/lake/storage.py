@@ -82,7 +82,8 @@ class Lake:
         return zone_dir / table if table else zone_dir
 
     def table_glob(self, zone: str, table: str) -> Path:
-        """Glob matching every partition's Parquet file of a table (for DuckDB views)."""
+        """Glob matching every partition's Parquet file of a table (for DuckDB views): the
+        folders above ``snapshot_date=*`` are literal, to be passed through ``literal_glob``."""
         return self.data_root / "lake" / zone / table / "snapshot_date=*" / "*.parquet"
 
     def partition_dates(self, zone: str, table: str) -> list[dt.date]:
@@ -247,6 +248,13 @@ class Lake:
     def run_lock_file(self) -> Path:
         """The data_root's run lock (``loanrisk.lake.locks``)."""
         return self.data_root / ".loanrisk-run.lock"
+
+
+def literal_glob(path: Path) -> str:
+    """``path`` as a DuckDB glob matching that path only: DuckDB reads every path it is given
+    (a list's items too) as a glob, so a data_root named ``lake[12]`` would read ``lake1`` and
+    ``lake2``. Each glob character is bracketed (``[[]``, ``[*]``, ``[?]``): it matches itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path.as_posix())
 
 
 def lake_of(settings) -> Lake:
