@@ -15,7 +15,7 @@ from conftest import BOOK_DAYS, BOOK_END, BOOK_START, correct_day, outputs
 
 from loanrisk.cli import main
 from loanrisk.domain.marts import MATERIALIZED
-from loanrisk.lake.storage import Lake, sha256_file
+from loanrisk.lake.storage import Lake, read_json, sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -380,4 +380,12 @@ def test_reprocess_ends_as_if_the_corrected_file_had_arrived_on_time(book, tmp_p
     assert main(["backfill", "--start", str(START), "--end", str(END), *on_time_args]) == 0
     late_args = ["--data-root", str(late), "--config", str(config_dir)]
     assert main(["reprocess", "--date", str(fixed), *late_args]) == 0
-    assert outputs(late) == outputs(on_time)
+    manifests = {f"runs/{d}/manifest.json" for d in (START, fixed, END)}
+    assert {k: v for k, v in outputs(late).items() if k.startswith("runs/") is False} == {
+        k: v for k, v in outputs(on_time).items() if k.startswith("runs/") is False
+    }
+    for name in sorted(manifests):
+        restated, clean = read_json(late / name), read_json(on_time / name)
+        history = restated.pop("restatements", [])
+        assert restated == clean, name  # the same day, and a trace of the version it replaced
+        assert bool(history) == (name != f"runs/{START}/manifest.json"), name

@@ -29,12 +29,12 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     from loanrisk.lake.storage import lake_of
-    from loanrisk.pipeline.runner import run_day
+    from loanrisk.pipeline.batch import run_one_day
 
     settings = options.settings(args)
     with options.locked(args, settings, args.date, "run"):
         gates = options.accepted_gates(args)
-        manifest = run_day(args.date, settings, gates, allow_gap=args.allow_gap)
+        manifest = run_one_day(settings, args.date, accepted=gates, allow_gap=args.allow_gap)
     print(
         f"{args.date}: published {manifest['rows_out']} loans "
         f"(quarantined {manifest['rows_quarantined']}); "
@@ -57,13 +57,15 @@ def cmd_reprocess(args: argparse.Namespace) -> None:
 
     settings = options.settings(args)
     with options.locked(args, settings, args.date, "reprocess"):
-        reprocess(settings, args.date)
+        reprocess(settings, args.date, reason=args.reason)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from loanrisk.pipeline.runner import run_step
 
-    report = run_step("build_report", args.date, options.settings(args))
+    settings = options.settings(args)
+    with options.locked(args, settings, args.date, "report"):
+        report = run_step("build_report", args.date, settings)
     print(f"{args.date}: risk report {report['path']}")
 
 
@@ -79,10 +81,12 @@ def cmd_status(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from loanrisk.lake.locks import stale_holder
     from loanrisk.lake.status import day_statuses
     from loanrisk.lake.storage import lake_of
 
-    statuses = day_statuses(lake_of(options.settings(args)))
+    lake = lake_of(options.settings(args))
+    statuses = day_statuses(lake)
     if args.json:
         print(json.dumps(statuses, indent=2))
         return
@@ -97,6 +101,11 @@ def cmd_status(args: argparse.Namespace) -> None:
     for day in statuses:
         counts[day["status"]] = counts.get(day["status"], 0) + 1
     console.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no days")
+    if (dead := stale_holder(lake)) is not None:
+        console.print(
+            f"[red]stale run lock[/]: left by {dead.describe()}; check its days, then rerun "
+            "with --break-stale-lock (its reruns are put back first)"
+        )
 
 
 def cmd_fit_scorecard(args: argparse.Namespace) -> None:
@@ -157,12 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
         "reprocess", help="rerun a corrected past day and every processed day after it"
     )
     again.add_argument("--date", type=options.date, required=True)
+    again.add_argument(
+        "--reason", help="why the day is restated (kept in each restated manifest's history)"
+    )
     options.lock_options(again)
     options.common(again)
     again.set_defaults(func=cmd_reprocess)
 
     report = sub.add_parser("report", help="rebuild the HTML risk report of a published day")
     report.add_argument("--date", type=options.date, required=True)
+    options.lock_options(report)
     options.common(report)
     report.set_defaults(func=cmd_report)
 

@@ -123,6 +123,10 @@ def run_lock(
     fd = _acquire(path, timeout)
     try:
         lock = _claim(fd, path, str(business_date), purpose, break_stale)
+        if lock.broke_stale is not None:  # the dead run's reruns: put their days back first
+            from loanrisk.lake.versions import recover
+
+            recover(lake)
         _held[path] = (os.getpid(), lock, [1])
         try:
             yield lock
@@ -182,3 +186,20 @@ def _claim(fd: int, path: Path, business_date: str, purpose: str, break_stale: b
 def _stale_error(path: Path, stale: Holder) -> StaleLockError:
     state = {False: "not running", True: "running but no longer holding it", None: "unknown"}
     return StaleLockError(path, asdict(stale), state[stale.running()])
+
+
+def stale_holder(lake: Lake) -> Holder | None:
+    """The holder a dead run left in the lock file (None when the lock is free and clean, or
+    held by a live run)."""
+    path = lock_path(lake)
+    holder = read_holder(path)
+    if holder is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return None  # a live run holds it
+    finally:
+        os.close(fd)
+    return holder

@@ -150,7 +150,10 @@ def _outputs(
 
 
 def write_run_manifest(
-    business_date: dt.date, settings: Settings, accepted: dict[str, str] | None = None
+    business_date: dt.date,
+    settings: Settings,
+    accepted: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> dict:
     """Assemble the day's step records into ``runs/D/manifest.json``: the day is published."""
     lake = lake_of(settings)
@@ -185,8 +188,53 @@ def write_run_manifest(
             ).scorecard_version,
         }
     )
+    history = restatement_history(lake.run_manifest(business_date), manifest, reason)
+    if history:
+        manifest["restatements"] = history
     write_json_atomic(manifest, lake.run_manifest(business_date))
     return manifest
+
+
+def _output_hashes(manifest: dict) -> dict[str, str]:
+    return {name: entry["sha256"] for name, entry in sorted(manifest["outputs"].items())}
+
+
+def restatement_history(path, new: dict, reason: str | None) -> list[dict]:
+    """The day's restatement history (DESIGN.md §5b): the published version at ``path`` kept
+    as an entry when ``new`` changes its input or an output; unchanged reruns add nothing."""
+    old = read_json(path) if path.exists() else {}
+    history = list(old.get("restatements", []))
+    if old.get("status") != "published":
+        return history
+    before, after = _output_hashes(old), _output_hashes(new)
+    if old.get("input_sha256") == new["input_sha256"] and before == after:
+        return history
+    entry = {
+        "replaced_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "reason": reason or "rerun",
+        "previous_input_sha256": old.get("input_sha256"),
+        "previous_outputs": before,
+    }
+    return [*history, entry]
+
+
+def record_after_publishing(lake: Lake, business_date: dt.date, step: str, error: str) -> None:
+    """A step that failed after the day was published, in its manifest (``status`` shows it)."""
+    path = lake.run_manifest(business_date)
+    if path.exists() and (manifest := read_json(path)).get("status") == "published":
+        manifest["after_publishing"] = {"step": step, "error": error[:500]}
+        write_json_atomic(manifest, path)
+
+
+def clear_after_publishing(lake: Lake, business_date: dt.date, step: str) -> None:
+    """The step recorded as failed after publishing has now succeeded."""
+    path = lake.run_manifest(business_date)
+    if not path.exists():
+        return
+    manifest = read_json(path)
+    if (manifest.get("after_publishing") or {}).get("step") == step:
+        del manifest["after_publishing"]
+        write_json_atomic(manifest, path)
 
 
 def as_money(value: Decimal) -> str:

@@ -135,6 +135,16 @@ class Lake:
             self.data_root / "lake"
         )
 
+    def zone(self, name: str) -> Path:
+        """A top-level folder or file of data_root (``lake``, ``runs``, ``warehouse.duckdb``...)."""
+        return self.data_root / name
+
+    @property
+    def versions_dir(self) -> Path:
+        """``.versions/``: the published version a rerun keeps aside
+        (``loanrisk.lake.versions``)."""
+        return self.data_root / ".versions"
+
     @property
     def fingerprint_cache(self) -> Path:
         """sha256 of recently read inputs by size, modification time and inode

@@ -177,7 +177,9 @@ def _typed(model, report):
     return model.model_validate(report) if isinstance(model, type) else model(report)
 
 
-def rebuild_later_days(lake: Lake, settings: Settings, business_date: dt.date) -> list[str]:
+def rebuild_later_days(
+    lake: Lake, settings: Settings, business_date: dt.date, reason: str | None = None
+) -> list[str]:
     """Rebuild each stored day after ``business_date`` from its validated snapshot and the day
     before it, in order (aging and history, then every later step the day had run), until one
     comes out unchanged; each rebuilt day gets fresh step records and, if it was published, a
@@ -198,7 +200,8 @@ def rebuild_later_days(lake: Lake, settings: Settings, business_date: dt.date) -
             records.write_record(lake, day, name, result)
         manifest = lake.run_manifest(day)
         if manifest.exists() and (old := read_json(manifest)).get("status") == "published":
-            write_run_manifest(day, settings, old.get("accepted_gates"))
+            why = f"recomputed after {business_date} was rerun" + (f": {reason}" if reason else "")
+            write_run_manifest(day, settings, old.get("accepted_gates"), why)
         rebuilt.append(day.isoformat())
         previous = day
     return rebuilt

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from loanrisk.config import Settings
 from loanrisk.lake.storage import lake_of
+from loanrisk.lake.versions import restatement
 from loanrisk.pipeline.runner import run_day
 
 
@@ -23,6 +24,7 @@ def backfill(
     end: dt.date,
     console: Console | None = None,
     allow_gap: bool = False,
+    reason: str | None = None,
 ) -> list[dict]:
     """Run every day from ``start`` to ``end`` in order; stop at the first failing day.
     ``allow_gap`` lets the first day continue history across days never processed."""
@@ -43,7 +45,11 @@ def backfill(
             # Later days of the range are rerun in full next: recompute only after the last one.
             manifests.append(
                 run_day(
-                    day, settings, allow_gap=allow_gap and day == start, recompute_later=day == end
+                    day,
+                    settings,
+                    allow_gap=allow_gap and day == start,
+                    recompute_later=day == end,
+                    reason=reason,
                 )
             )
             progress.advance(bar)
@@ -51,18 +57,33 @@ def backfill(
     return manifests
 
 
-def reprocess(settings: Settings, day: dt.date, console: Console | None = None) -> list[dict]:
+def reprocess(
+    settings: Settings, day: dt.date, console: Console | None = None, reason: str | None = None
+) -> list[dict]:
     """A corrected file for a past ``day``: rerun it and every later processed day in order, in
     full (validation, continuity, history, scores, extracts), so the data_root ends as if the
-    corrected file had arrived on time."""
+    corrected file had arrived on time. Published only if every day succeeds (DESIGN.md §5b):
+    otherwise every day stays as it was published."""
     lake = lake_of(settings)
+    last = max([day, *processed_days(lake)])
+    with restatement(lake, day, f"reprocess {day}"):
+        return backfill(settings, day, last, console, reason=reason or f"reprocess of {day}")
+
+
+def processed_days(lake) -> list[dt.date]:
     runs = lake.runs_dir
-    processed = (
-        [dt.date.fromisoformat(p.parent.name) for p in runs.glob("*/manifest.json")]
-        if runs.is_dir()
-        else []
-    )
-    return backfill(settings, day, max([day, *processed]), console)
+    found = runs.glob("*/manifest.json") if runs.is_dir() else ()
+    return sorted(dt.date.fromisoformat(p.parent.name) for p in found)
+
+
+def run_one_day(settings: Settings, day: dt.date, **options) -> dict:
+    """``loanrisk run``: one day; a rerun of a stored day (or one with later days stored) is a
+    restatement: published only if it succeeds, every day kept as it was otherwise."""
+    lake = lake_of(settings)
+    if not any(d >= day for d in processed_days(lake)):
+        return run_day(day, settings, **options)
+    with restatement(lake, day, f"run {day}"):
+        return run_day(day, settings, reason=f"rerun of {day}", **options)
 
 
 def _print_backfill_summary(console: Console, manifests: list[dict], seconds: float) -> None:

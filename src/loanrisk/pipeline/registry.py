@@ -28,11 +28,13 @@ class DayRun:
 
     ``accepted``: batch gates the operator accepted (name -> reason); ``allow_gap``: the day may
     continue history from the latest stored day; ``recomputed``: the later days
-    ``recompute_later_days`` rebuilt, for the steps that publish them again."""
+    ``recompute_later_days`` rebuilt, for the steps that publish them again; ``reason``: why the
+    day is rerun, for the restatement history of a manifest it replaces."""
 
     accepted: Mapping[str, str] = field(default_factory=dict)
     allow_gap: bool = False
     recomputed: tuple[dt.date, ...] = ()
+    reason: str | None = None  # why the day is rerun (kept in a restated manifest's history)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ through here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
 from loanrisk.errors import LoanriskError
-from loanrisk.lake.runs import fail_day
+from loanrisk.lake.runs import clear_after_publishing, fail_day, record_after_publishing
 from loanrisk.lake.storage import lake_of
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline.registry import DAILY, DayRun, step
@@ -35,13 +36,24 @@ def run_step(
     with logged(lake, name, business_date, part) as outcome:
         try:
             outcome.result = entry.function(business_date, settings, run or DayRun(), **part)
-        except LoanriskError as exc:
-            if entry.stops_day:
+        except Exception as exc:
+            if entry.stops_day and isinstance(exc, LoanriskError):
                 fail_day(lake, business_date, settings, exc)
                 refresh_warehouse(lake, settings.contracts_dir, settings.classification)
                 build_validation_docs(lake, business_date)
+            elif not entry.stops_day:
+                _record_after_publishing(lake, business_date, name, exc)
             raise
+        if not entry.stops_day:
+            clear_after_publishing(lake, business_date, name)
     return outcome.result
+
+
+def _record_after_publishing(lake, business_date: dt.date, name: str, exc: Exception) -> None:
+    """A step that does not stop the day failed: a published day says so in its manifest (best
+    effort: the disk may be what failed)."""
+    with contextlib.suppress(OSError):
+        record_after_publishing(lake, business_date, name, str(exc) or type(exc).__name__)
 
 
 def _parts(kind: str, settings: Settings) -> list[dict]:
@@ -61,12 +73,13 @@ def run_day(
     accepted: dict[str, str] | None = None,
     allow_gap: bool = False,
     recompute_later: bool = True,
+    reason: str | None = None,
 ) -> dict:
     """Every daily step of one business day, in the registry's order; returns the run
     manifest. Shard steps run one after another here (side by side as Airflow's mapped tasks).
     ``recompute_later`` False skips ``recompute_later_days`` (a backfill reruns those days in
     full next)."""
-    run = DayRun(accepted=dict(accepted or {}), allow_gap=allow_gap)
+    run = DayRun(accepted=dict(accepted or {}), allow_gap=allow_gap, reason=reason)
     manifest: dict = {}
     for entry in DAILY:
         if entry.name == "recompute_later_days" and not recompute_later:
@@ -75,7 +88,7 @@ def run_day(
             result = run_step(entry.name, business_date, settings, run, **part)
         if entry.name == "recompute_later_days":
             days = tuple(dt.date.fromisoformat(day) for day in result)
-            run = DayRun(run.accepted, run.allow_gap, recomputed=days)
+            run = DayRun(run.accepted, run.allow_gap, recomputed=days, reason=reason)
         elif entry.name == "finalize_run":
             manifest = result
     return manifest

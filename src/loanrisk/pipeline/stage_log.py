@@ -54,6 +54,7 @@ def logged(lake, step: str, business_date: dt.date, part: dict):
         "business_date": business_date.isoformat(),
         "args": [str(v) for v in part.values()],
         "pid": os.getpid(),
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),  # logs are not outputs
         "status": "error",  # an unexpected exception: the traceback is in the log
     }
     outcome = types.SimpleNamespace(result=None)

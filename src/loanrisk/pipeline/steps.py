@@ -173,7 +173,7 @@ def recompute_later_days(business_date: dt.date, settings: Settings, run: DayRun
     """The stored days after this one, rebuilt in order while this day's rerun changes them
     (aging and history, then every later step each had run); returns the days rebuilt, which
     ``finalize_run`` and ``build_report`` publish again."""
-    return aging_stage.rebuild_later_days(lake_of(settings), settings, business_date)
+    return aging_stage.rebuild_later_days(lake_of(settings), settings, business_date, run.reason)
 
 
 def publish_warehouse(business_date: dt.date, settings: Settings, run: DayRun) -> records.Warehouse:
@@ -191,7 +191,7 @@ def finalize_run(business_date: dt.date, settings: Settings, run: DayRun) -> dic
     from loanrisk.pipeline.marts_stage import publish_marts
 
     lake = lake_of(settings)
-    manifest = write_run_manifest(business_date, settings, dict(run.accepted))
+    manifest = write_run_manifest(business_date, settings, dict(run.accepted), run.reason)
     refresh_warehouse(lake, settings.contracts_dir, settings.classification)
     for day in [business_date, *run.recomputed]:
         publish_marts(lake, settings, day)

@@ -1,0 +1,192 @@
+"""Restatement and what happens after publishing (DESIGN.md §5b): a reprocess that stops leaves
+every day as published before; a dead run's days are named in doubt and put back; manifests keep
+their restatement history; failures after publishing are recorded; the report takes the lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from conftest import backfilled_book, correct_day, outputs
+
+from loanrisk.cli import main
+from loanrisk.lake.faults import CRASH_ENV
+from loanrisk.lake.status import day_statuses
+from loanrisk.lake.storage import Lake, read_json
+
+pytestmark = pytest.mark.slow
+
+START, DAYS = dt.date(2026, 6, 1), 3
+DAY2, DAY3 = START + dt.timedelta(days=1), START + dt.timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, config_dir):
+    return backfilled_book(tmp_path_factory.mktemp("restate"), config_dir, START, DAYS, 80, 13)
+
+
+@pytest.fixture
+def root(base, tmp_path):
+    """A copy of the three published days at the path the book was built at (GX and the
+    warehouse hold absolute paths), put back after the test."""
+    saved = tmp_path / "saved"
+    shutil.copytree(base, saved, symlinks=True)
+    yield base
+    shutil.rmtree(base)
+    shutil.copytree(saved, base, symlinks=True)
+
+
+def published(root) -> dict[str, str]:
+    """Every published byte: lake, run records, extracts, and the risk reports."""
+    found = outputs(root)
+    for report in sorted((root / "reports").glob("*/risk_report.html")):
+        found[report.relative_to(root).as_posix()] = report.read_bytes().hex()[:64]
+    return found
+
+
+def args(root, config_dir, *more) -> list[str]:
+    return [*more, "--data-root", str(root), "--config", str(config_dir)]
+
+
+def drop_rows(landing, day, share: float) -> None:
+    """Resend a day's loans file with ``share`` of its rows gone (a row-count gate trips)."""
+    path = landing / f"loans_{day}.csv"
+    rows = pl.read_csv(path, infer_schema=False)
+    rows.head(int(rows.height * (1 - share))).write_csv(path)
+
+
+def test_a_reprocess_stopped_by_a_gate_leaves_every_day_as_published(root, config_dir, capsys):
+    before = published(root)
+    drop_rows(root / "landing", DAY2, 0.5)
+    assert main(args(root, config_dir, "reprocess", "--date", str(DAY2))) == 1
+    assert "ROW_COUNT_CHANGE" in capsys.readouterr().err
+    assert published(root) == before
+    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    assert [statuses[str(d)]["status"] for d in (START, DAY2, DAY3)] == ["published"] * 3
+    assert "reprocess" in statuses[str(DAY2)]["reason"]  # the failed attempt is named
+    kept = list((root / ".versions").rglob("manifest.json"))
+    assert any(read_json(p).get("status") == "failed" for p in kept)  # kept for diagnosis
+    assert main(args(root, config_dir, "run", "--date", str(DAY3))) == 0  # history intact
+    assert published(root) == before
+
+
+def test_a_reprocess_killed_midway_is_in_doubt_then_put_back(root, config_dir):
+    before = published(root)
+    correct_day(root / "landing", DAY2)
+    env = {**os.environ, CRASH_ENV: "stage_report:score_loans@2"}  # DAY3's scoring, midway
+    command = [sys.executable, "-m", "loanrisk.cli"]
+    done = subprocess.run(
+        [*command, *args(root, config_dir, "reprocess", "--date", str(DAY2))],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == -9
+    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    assert statuses[str(START)]["status"] == "published"
+    assert [statuses[str(d)]["status"] for d in (DAY2, DAY3)] == ["in doubt"] * 2
+    # the next run takes over the dead run's lock and first puts every day back as it was
+    assert main(args(root, config_dir, "status")) == 0
+    assert main(args(root, config_dir, "reprocess", "--date", str(DAY2), "--break-stale-lock")) == 0
+    after = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    assert after["status"] == "published" and after["restatements"]
+    assert published(root) != before
+
+
+def test_a_restated_day_keeps_its_previous_version_in_the_manifest(root, config_dir):
+    old = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    correct_day(root / "landing", DAY2)
+    reason = ["--reason", "core resent the file: one loan's arrears"]
+    assert main(args(root, config_dir, "reprocess", "--date", str(DAY2), *reason)) == 0
+    new = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    assert new["input_sha256"] != old["input_sha256"]
+    (entry,) = new["restatements"]
+    assert entry["previous_input_sha256"] == old["input_sha256"]
+    assert entry["reason"] == "core resent the file: one loan's arrears"
+    assert (
+        entry["previous_outputs"]["curated/loan_aging"]
+        == (old["outputs"]["curated/loan_aging"]["sha256"])
+    )
+    assert dt.datetime.fromisoformat(entry["replaced_at"]).tzinfo is not None
+    later = read_json(root / "runs" / str(DAY3) / "manifest.json")  # rerun in full: same reason
+    assert later["restatements"][0]["reason"] == "core resent the file: one loan's arrears"
+
+
+def test_a_single_day_rerun_records_why_the_later_days_changed(root, config_dir):
+    correct_day(root / "landing", DAY2)
+    assert main(args(root, config_dir, "run", "--date", str(DAY2))) == 0
+    (entry,) = read_json(root / "runs" / str(DAY2) / "manifest.json")["restatements"]
+    assert entry["reason"] == f"rerun of {DAY2}"
+    (later,) = read_json(root / "runs" / str(DAY3) / "manifest.json")["restatements"]
+    assert later["reason"] == f"recomputed after {DAY2} was rerun: rerun of {DAY2}"
+
+
+def test_a_rerun_of_an_unchanged_day_adds_no_history(root, config_dir):
+    before = published(root)
+    assert main(args(root, config_dir, "reprocess", "--date", str(DAY2))) == 0
+    assert published(root) == before
+
+
+def test_step_log_lines_carry_their_time(root):
+    lines = (root / "logs" / f"{DAY2}.jsonl").read_text().splitlines()
+    for line in map(json.loads, lines):
+        assert dt.datetime.fromisoformat(line["at"]).tzinfo is not None
+
+
+def test_the_report_takes_the_run_lock(root, config_dir, capsys):
+    hold = (
+        "import sys, time; from loanrisk.lake.locks import run_lock; "
+        "from loanrisk.lake.storage import Lake; "
+        "lake = Lake(__import__('pathlib').Path(sys.argv[1]), None)\n"
+        "with run_lock(lake, 'x', purpose='another run'):\n"
+        "    print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(root)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(args(root, config_dir, "report", "--date", str(DAY2))) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "RUN_LOCKED" in capsys.readouterr().err
+
+
+def test_status_names_a_stale_lock(root, config_dir, capsys):
+    lake = Lake(root, root / "landing")
+    record = {"pid": 999_999, "host": os.uname().nodename, "business_date": str(DAY2)}
+    record |= {"purpose": "run", "since": "2026-06-03T01:00:00+00:00"}
+    lake.run_lock_file.write_text(json.dumps(record))
+    assert main(args(root, config_dir, "status")) == 0
+    out = capsys.readouterr().out
+    assert "stale run lock" in out and "pid 999999" in out
+
+
+def test_a_failure_after_publishing_is_recorded(root, config_dir, monkeypatch, capsys):
+    from loanrisk.report import validation_docs
+
+    def no_space(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(validation_docs, "build_validation_docs", no_space)
+    monkeypatch.setattr("loanrisk.pipeline.steps.build_validation_docs", no_space)
+    assert main(args(root, config_dir, "report", "--date", str(DAY2))) == 1
+    manifest = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    assert manifest["status"] == "published"
+    assert manifest["after_publishing"]["step"] == "build_report"
+    assert "No space left on device" in manifest["after_publishing"]["error"]
+    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    assert "build_report failed after publishing" in statuses[str(DAY2)]["reason"]
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(args(root, config_dir, "report", "--date", str(DAY2))) == 0
+    assert "after_publishing" not in read_json(root / "runs" / str(DAY2) / "manifest.json")
