@@ -137,17 +137,25 @@ def _context(gx_root: Path, docs_dir: Path):
 
 def _batch_definition(context, feed: str):
     """The feed's whole-dataframe batch definition, added once. (Re-adding the data source each
-    run rewrote great_expectations.yml and gave the asset a new id every time.)"""
+    run rewrote great_expectations.yml and gave the asset a new id every time.)
+
+    The asset is taken with ``get_asset``, which makes it the data source's own: in a context
+    opened from its files (each day's new process), the assets listed by ``source.assets``
+    still point to a data source of no context, and a suite saved with such a batch definition
+    put that data source in the context, so every run after it failed with GX's
+    ``MissingDataContextError``."""
     try:
         source = context.data_sources.get("loanrisk")
     except KeyError:
         source = context.data_sources.add_pandas(name="loanrisk")
-    asset = next((a for a in source.assets if a.name == feed), None) or (
-        source.add_dataframe_asset(name=feed)
-    )
-    return next((b for b in asset.batch_definitions if b.name == "day"), None) or (
-        asset.add_batch_definition_whole_dataframe("day")
-    )
+    try:
+        asset = source.get_asset(feed)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=feed)
+    try:
+        return asset.get_batch_definition("day")
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe("day")
 
 
 def column_groups(
