@@ -9,11 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from loanrisk.domain.classification import ClassificationConfig
-from loanrisk.domain.yaml_models import Share, StrictModel, load_yaml_model
-from loanrisk.errors import ConfigError
+from loanrisk.domain.yaml_models import Share, StrictModel, capped, load_yaml_model
+from loanrisk.errors import ConfigError, DataRootRefusedError
 
 if TYPE_CHECKING:
     from loanrisk.domain.collections import CollectionsPolicy
@@ -84,7 +84,9 @@ class PipelineConfig(StrictModel):
         try:
             codecs.lookup(self.input_encoding)
         except LookupError:
-            raise ValueError(f"{self.input_encoding!r} is not a known codec") from None
+            raise ValueError(
+                f"input_encoding {capped(repr(self.input_encoding))} is not a known codec"
+            ) from None
         return self
 
 
@@ -98,6 +100,10 @@ class ExecutionConfig(StrictModel):
     #: Processes a big day's GX validation runs its suites in (this one and gx_workers - 1
     #: forked ones; ``loanrisk.quality.gx_workers``); 1 validates in this process only.
     gx_workers: Annotated[int, Field(ge=1, le=64)] = 2
+    #: Files the pipeline writes under data_root are owner-only (0600, folders 0700) whatever
+    #: the umask; true grants the data_root's group read (0640, folders 0750), e.g. for a BI
+    #: service account reading warehouse.duckdb and the lake's Parquet (DESIGN.md §5b).
+    file_group_read: StrictBool = False
 
 
 def default_config_dir() -> Path:
@@ -202,6 +208,58 @@ def local_root(value: str | Path) -> Path:
     return Path(path)
 
 
+_TREES = "bin boot dev etc lib lib32 lib64 proc sbin sys usr/bin usr/lib usr/sbin System"
+_SHARED = (
+    "home media mnt opt private private/tmp private/var root run srv tmp usr usr/local var "
+    "var/lib var/log var/tmp Users Volumes Library Applications"
+)
+#: System trees: neither one of these folders nor any folder inside one is taken as data_root.
+SYSTEM_TREES = frozenset(f"/{name}" for name in _TREES.split())
+#: Shared system folders: refused as data_root themselves (a folder of its own inside is fine).
+SYSTEM_FOLDERS = frozenset(["/", *(f"/{name}" for name in _SHARED.split())])
+
+
+def refuse_system_folder(root: Path) -> None:
+    """Raise ``DataRootRefusedError`` when the resolved ``root`` is a system folder, inside a
+    system tree, the user's home or one of its parents."""
+    home = Path.home().resolve()
+    if root == home:
+        raise DataRootRefusedError(root, "the user's home folder")
+    if root in home.parents:
+        raise DataRootRefusedError(root, f"a parent of the user's home folder {home}")
+    if root.as_posix() in SYSTEM_FOLDERS | SYSTEM_TREES:
+        raise DataRootRefusedError(root, "a system folder")
+    for tree in map(Path, SYSTEM_TREES):
+        if tree in root.parents:
+            raise DataRootRefusedError(root, f"inside the system folder {tree}")
+
+
+def check_products(config_dir: Path, products: tuple[str, ...], risk: RiskPolicies) -> None:
+    """The policy files against pipeline.yaml's products, before any stage runs: every product
+    has an LGD, and the product lists of the policies name configured products only."""
+    where = f"(pipeline.yaml products: {capped(', '.join(products))})"
+    if missing := [p for p in products if p not in risk.ecl.lgd]:
+        raise ConfigError(
+            f"{config_dir / 'ecl.yaml'}: lgd: no value for product "
+            f"{capped(', '.join(missing))} {where}; every configured product needs one",
+            file="ecl.yaml",
+            key="lgd",
+            products=missing,
+        )
+    for name, key, listed in (
+        ("ecl.yaml", "credit_line_products", risk.ecl.credit_line_products),
+        ("risk_actions.yaml", "reduce_limit.products", risk.actions.reduce_limit.products),
+    ):
+        if unknown := [p for p in listed if p not in products]:
+            raise ConfigError(
+                f"{config_dir / name}: {key}: {capped(', '.join(unknown))} is not a configured "
+                f"product {where}",
+                file=name,
+                key=key,
+                products=unknown,
+            )
+
+
 def load_settings(config_dir: Path | None = None, data_root: Path | None = None) -> Settings:
     """Load and validate ``config/``; ``data_root`` overrides the configured one."""
     config_dir = Path(config_dir or default_config_dir()).resolve()
@@ -210,9 +268,12 @@ def load_settings(config_dir: Path | None = None, data_root: Path | None = None)
     project_root = config_dir.parent
     root = local_root(data_root) if data_root else project_root / local_root(pipeline.data_root)
     root = root.resolve()
+    refuse_system_folder(root)
     landing = pipeline.landing_dir
     landing = (project_root / landing).resolve() if landing else root / "landing"
     contracts = (project_root / pipeline.contracts_dir).resolve()
+    risk = load_risk_policies(config_dir)
+    check_products(config_dir, pipeline.products, risk)
     return Settings(
         config_dir=config_dir,
         data_root=root,
@@ -221,6 +282,6 @@ def load_settings(config_dir: Path | None = None, data_root: Path | None = None)
         pipeline=pipeline,
         classification=classification,
         config_hash=config_hash(config_dir),
-        risk=load_risk_policies(config_dir),
+        risk=risk,
         execution=load_yaml_model(config_dir / EXECUTION_FILE, ExecutionConfig),
     )

@@ -72,6 +72,36 @@ class ConfigError(LoanriskError):
     code = "CONFIG_INVALID"
 
 
+class DataRootRefusedError(ConfigError):
+    """The data_root is a system folder (``/``, ``/etc``, the user's home ...): the pipeline
+    would write its lake, runs and reports among the system's files."""
+
+    code = "DATA_ROOT_REFUSED"
+
+    def __init__(self, data_root: Path, reason: str):
+        super().__init__(
+            f"data_root {data_root}: {reason}; point --data-root (or pipeline.yaml data_root) "
+            "at a folder of its own",
+            data_root=data_root,
+            reason=reason,
+        )
+
+
+class LandingFolderError(LoanriskError):
+    """A run was asked for on a data_root whose landing folder does not exist (a mistyped
+    data_root, most likely): it stops before writing anything."""
+
+    code = "LANDING_FOLDER_MISSING"
+
+    def __init__(self, landing_dir: Path, data_root: Path):
+        super().__init__(
+            f"landing folder {landing_dir} does not exist: is data_root {data_root} right? "
+            "(nothing was written)",
+            landing_dir=landing_dir,
+            data_root=data_root,
+        )
+
+
 class InputFileError(LoanriskError):
     """The day's input file is missing, unreadable, empty or structurally broken, or a stage's
     input partition has not been written yet."""

@@ -21,14 +21,13 @@ def write_alert(alert: dict[str, Any], params: dict | None) -> Path | None:
     fails would hide the failure it reports."""
     log.error("loanrisk alert: %s", json.dumps(alert, sort_keys=True, default=str))
     try:
+        from loanrisk.lake.modes import append_line
         from loanrisk.lake.storage import lake_of
 
         settings = settings_of(params)
         lake = lake_of(settings)
         path = lake.run_dir(parse_business_date(str(alert["ds"]))) / "alerts.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(alert, sort_keys=True, default=str) + "\n")
+        append_line(path, json.dumps(alert, sort_keys=True, default=str))  # owner-only
         return path
     except Exception:
         log.exception("could not write the alert to alerts.jsonl")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from loanrisk.cli import options, step
 from loanrisk.errors import LoanriskError, UsageError
+from loanrisk.lake.modes import owner_only
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -31,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from loanrisk.lake.storage import lake_of
     from loanrisk.pipeline.batch import run_one_day
 
-    settings = options.settings(args)
+    settings = options.settings(args, landing=True)
     with options.locked(args, settings, args.date, "run"):
         gates = options.accepted_gates(args)
         manifest = run_one_day(settings, args.date, accepted=gates, allow_gap=args.allow_gap)
@@ -47,7 +48,7 @@ def cmd_backfill(args: argparse.Namespace) -> None:
 
     if args.end < args.start:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
-    settings = options.settings(args)
+    settings = options.settings(args, landing=True)
     with options.locked(args, settings, f"{args.start}..{args.end}", "backfill"):
         backfill(settings, args.start, args.end, allow_gap=args.allow_gap)
 
@@ -55,7 +56,7 @@ def cmd_backfill(args: argparse.Namespace) -> None:
 def cmd_reprocess(args: argparse.Namespace) -> None:
     from loanrisk.pipeline.batch import reprocess
 
-    settings = options.settings(args)
+    settings = options.settings(args, landing=True)
     with options.locked(args, settings, args.date, "reprocess"):
         reprocess(settings, args.date, reason=args.reason)
 
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = args.debug or bool(os.environ.get("LOANRISK_DEBUG"))
     func: Callable[[argparse.Namespace], None] = args.func
     try:
-        func(args)
+        with owner_only():  # every file written is owner-only whatever the caller's umask
+            func(args)
     except LoanriskError as exc:
         if debug:
             raise

@@ -28,10 +28,15 @@ def positive(value: str) -> int:
     return number
 
 
-def settings(args: argparse.Namespace):
+def settings(args: argparse.Namespace, landing: bool = False):
+    """The settings of ``--config`` / ``--data-root``; the process's file modes set from them,
+    and for a run (``landing``) the landing folder checked before anything is written."""
     from loanrisk.config import load_settings
+    from loanrisk.lake.storage import enter_data_root
 
-    return load_settings(args.config, args.data_root)
+    loaded = load_settings(args.config, args.data_root)
+    enter_data_root(loaded, landing)
+    return loaded
 
 
 def accepted_gates(args: argparse.Namespace) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""Policy files as validated models: YAML read with duplicate keys refused, loaded into strict
-pydantic models whose errors name the file and the key (``key.sub: message (got value)``)."""
+"""Policy files as validated models: YAML read with duplicate keys, anchors and aliases refused,
+loaded into strict pydantic models whose errors name the file and the key (``key.sub: message
+(got value)``, the value cut at ``ECHO_LIMIT`` characters)."""
 
 from __future__ import annotations
 
@@ -28,20 +29,47 @@ Money = Annotated[Decimal, Field(ge=Decimal("0"), max_digits=18, decimal_places=
 
 M = TypeVar("M", bound=BaseModel)
 
+#: The most characters of a config value (or of a message quoting one) an error echoes: a
+#: value pasted by mistake (a whole file, a huge list) must not become a huge error line.
+ECHO_LIMIT = 200
+
+
+def capped(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text``, cut at ``limit`` characters with a note of how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
 
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(file)"
+        key = capped(".".join(str(p) for p in item["loc"]) or "(file)")
         got = item.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        problems.append(f"{key}: {item['msg']}{shown}")
+        shown = "" if isinstance(got, dict) else f" (got {capped(repr(got))})"
+        # A validator's message quotes values it caps itself; this cap is the safety net.
+        problems.append(f"{key}: {capped(item['msg'], 5 * ECHO_LIMIT)}{shown}")
     return f"{path}: " + "; ".join(problems)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last one
-    silently, so an edited policy could differ from what its reader sees)."""
+    silently, so an edited policy could differ from what its reader sees), and any anchor or
+    alias: settings never need them, and nested aliases expand exponentially (a few lines
+    become gigabytes of lists: the "billion laughs")."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            name = capped(event.anchor, 40)
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML anchors and aliases (&{name}, *{name}) are not allowed in settings "
+                f"(line {event.start_mark.line + 1})",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -70,7 +98,8 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     try:
         raw = read_yaml(path) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        first = capped(str(exc).splitlines()[0])
+        raise ConfigError(f"{path}: not valid YAML: {first}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
+from loanrisk.errors import LandingFolderError
 from loanrisk.lake.faults import crash_point, scratch_name, sweep_scratch, sweep_siblings
+from loanrisk.lake.modes import file_mode, make_dirs, set_permissions
 from loanrisk.quality.parsing import file_blocks
 
 PARQUET_FILE = "part-0.parquet"
@@ -272,6 +274,17 @@ def lake_of(settings) -> Lake:
     return Lake(data_root=settings.data_root, landing_dir=settings.landing_dir)
 
 
+def enter_data_root(settings, landing: bool = True) -> Lake:
+    """What an entry point does before it writes under the settings' data_root: this process's
+    file modes from execution.yaml (``modes.set_permissions``), then, for a run (``landing``),
+    the landing folder checked, so a mistyped data_root stops before anything is written."""
+    set_permissions(settings.execution.file_group_read)
+    lake = lake_of(settings)
+    if landing and not lake.landing_dir.is_dir():
+        raise LandingFolderError(lake.landing_dir, lake.data_root)
+    return lake
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -286,7 +299,7 @@ def _replace_dir(staged: Path, target: Path, scratch: Path) -> None:
     A new partition is its staged folder renamed into place; an existing one has its file
     replaced by rename (never a moment without a partition), then any other file dropped.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     if not target.is_dir():
         os.replace(staged, target)
         _fsync_dir(target.parent)
@@ -311,12 +324,12 @@ def write_partition(
     ``one_row_group``: the file reads back as one chunk per column (slower to write).
     Scratch left by crashed runs is swept first.
     """
-    scratch.mkdir(parents=True, exist_ok=True)
+    make_dirs(scratch)
     sweep_scratch(scratch)
-    staged = scratch / scratch_name("new-")
-    staged.mkdir()
+    staged = make_dirs(scratch / scratch_name("new-"))
     out = staged / PARQUET_FILE
     write_parquet(frame, out, one_row_group)
+    os.chmod(out, file_mode())
     with open(out, "rb") as handle:
         os.fsync(handle.fileno())
     crash_point(f"write_partition:{partition_dir.parent.name}")
@@ -350,14 +363,14 @@ def write_table(
 
 def write_file_atomic(path: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
     """Have ``write`` fill a temporary sibling of ``path``, then sync and rename it into place;
-    ``mode`` (e.g. 0o600 for extracts holding PII) is set before anything is written, and
-    before the file appears under its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    its mode (``mode``, else the process's file mode: owner-only unless group read is granted)
+    is set before anything is written, and before the file appears under its name."""
+    mode = file_mode() if mode is None else mode
+    make_dirs(path.parent)
     sweep_siblings(path)
     tmp = path.with_name(f".{path.name}.{scratch_name('')}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode))
-    if mode is not None:
-        os.chmod(tmp, mode)  # whatever the umask
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    os.chmod(tmp, mode)  # whatever the umask
     write(tmp)
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())

@@ -88,9 +88,11 @@ def run_task(
 
         raise AirflowSkipException(f"{name} is off (trigger with conf {{{entry.when!r}: true}})")
     try:
+        from loanrisk.lake.storage import enter_data_root
         from loanrisk.pipeline.runner import run_step
 
         settings = settings_of(params)
+        enter_data_root(settings)  # owner-only files; no landing folder: stop before writing
         business_date = parse_business_date(ds)
         run = day_run(params, recomputed)
         if not entry.locked:

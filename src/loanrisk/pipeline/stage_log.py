@@ -16,6 +16,7 @@ import time
 import types
 
 from loanrisk.errors import LoanriskError
+from loanrisk.lake.modes import append_line
 
 log = logging.getLogger("loanrisk.steps")
 
@@ -37,10 +38,7 @@ def _counts(result: object) -> dict:
 def _emit(lake, line: dict) -> None:
     text = json.dumps(line, sort_keys=True, default=str)
     log.info(text)
-    path = lake.stage_log(dt.date.fromisoformat(line["business_date"]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    append_line(lake.stage_log(dt.date.fromisoformat(line["business_date"])), text)
 
 
 @contextlib.contextmanager
