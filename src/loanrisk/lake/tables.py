@@ -23,13 +23,13 @@ def scan_partitions(
     files = [lake.partition_file(zone, table, day) for day in days]
     if missing := [f for f in files if not f.exists()]:
         raise InputFileError(f"{lake.relative(missing[0])}: missing; run {run} first")
-    return pl.scan_parquet(files)
+    return pl.scan_parquet(files, glob=False)
 
 
 def scan_partition_if_any(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame | None:
     """The day's partition of an optional table, None when it was not written."""
     path = lake.partition_file(zone, table, day)
-    return pl.scan_parquet(path) if path.exists() else None
+    return pl.scan_parquet(path, glob=False) if path.exists() else None
 
 
 def conformed(contracts_dir: Path, table: str, frame: pl.LazyFrame) -> pl.LazyFrame:

@@ -21,13 +21,21 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 
 import polars as pl
 
 from loanrisk.domain.cohort_marts import combine_vintage_loans_sql
 from loanrisk.domain.sql import quote
 from loanrisk.lake import scope
-from loanrisk.lake.storage import PARQUET_FILE, Lake, read_json, write_json_atomic, write_partition
+from loanrisk.lake.storage import (
+    PARQUET_FILE,
+    Lake,
+    literal_glob,
+    read_json,
+    write_json_atomic,
+    write_partition,
+)
 
 
 def published_months(con, first: dt.date, last: dt.date) -> dict[dt.date, list[dt.date]]:
@@ -79,7 +87,9 @@ VINTAGES, VINTAGES_TO_DATE = "vintage_loans", "vintage_loans_to_date"
 
 
 def _parquet(path: str) -> str:
-    return f"SELECT * FROM read_parquet({quote(path)}, hive_partitioning = false)"
+    """A stored file read by DuckDB, its path never taken as a glob (``literal_glob``)."""
+    literal = literal_glob(Path(path))
+    return f"SELECT * FROM read_parquet({quote(literal)}, hive_partitioning = false)"
 
 
 def _frame(con, sql: str) -> pl.DataFrame:

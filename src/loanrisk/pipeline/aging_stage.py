@@ -71,8 +71,8 @@ def aged_day(
     when given); return (loan_aging, loan_state)."""
     source, *before = aging_inputs(lake, business_date, previous)
     policy = settings.classification
-    rules = loan_aging(in_shard(pl.scan_parquet(source), shard), policy).collect()
-    prior = in_shard(pl.scan_parquet(before[0]), shard) if before else None
+    rules = loan_aging(in_shard(pl.scan_parquet(source, glob=False), shard), policy).collect()
+    prior = in_shard(pl.scan_parquet(before[0], glob=False), shard) if before else None
     history_state = advance_state(
         prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
     )

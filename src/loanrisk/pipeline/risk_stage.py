@@ -141,7 +141,7 @@ def combine_scores(lake: Lake, settings: Settings, business_date: dt.date, count
 def restage_aging(lake: Lake, business_date: dt.date, loans: pl.DataFrame) -> dict:
     """Rewrite the day's loan_aging with the loan-day's stage (the PD rule included), so
     loan_aging and loan_risk show one stage (DESIGN.md §5 v2)."""
-    aging = pl.read_parquet(lake.partition_file("curated", "loan_aging", business_date))
+    aging = pl.read_parquet(lake.partition_file("curated", "loan_aging", business_date), glob=False)
     final = loans.select("loan_id", pl.col("ifrs9_stage").alias("_final"))
     staged = aging.join(final, on="loan_id", how="left", maintain_order="left")
     staged = staged.with_columns(pl.col("_final").alias("ifrs9_stage")).drop("_final")

@@ -70,7 +70,7 @@ def _window(
     for back in range(1, days + 1):
         day = business_date - dt.timedelta(days=back)
         if day in stored:
-            frames[day] = pl.scan_parquet(lake.partition_file("curated", DAILY, day))
+            frames[day] = pl.scan_parquet(lake.partition_file("curated", DAILY, day), glob=False)
         elif day in raw:
             daily = rules.daily_aggregate(day_events(lake, contracts_dir, day), day)
             frames[day] = conformed(contracts_dir, DAILY, daily).collect().lazy()
@@ -122,7 +122,9 @@ def previous_state(
     recorded = lake.partition_inputs("curated", SIGNALS, previous)
     if not recorded.exists() or read_json(recorded) != _carried_inputs(lake, previous, policy):
         return None
-    return {t: pl.scan_parquet(lake.partition_file("curated", t, previous)) for t in CARRIED}
+    return {
+        t: pl.scan_parquet(lake.partition_file("curated", t, previous), glob=False) for t in CARRIED
+    }
 
 
 def _write_carried(

@@ -37,7 +37,7 @@ def _continuity(
     if previous is None:
         return {}
     previous_day = dt.date.fromisoformat(previous["snapshot_date"])
-    before = pl.scan_parquet(lake.partition_file("raw", LOANS, previous_day))
+    before = pl.scan_parquet(lake.partition_file("raw", LOANS, previous_day), glob=False)
     elapsed = (day - previous_day).days
     lines = settings.risk.ecl.credit_line_products
     found = continuity_warnings(
@@ -71,7 +71,7 @@ def flag_staged(
     are chunked unlike each other is re-aligned (copied whole) by every later select. Ingest
     writes the staging file as one row group, so the rechunk is a no-op but for older files.
     """
-    text = pl.read_parquet(path).rechunk()
+    text = pl.read_parquet(path, glob=False).rechunk()
     return flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
 
 

@@ -74,7 +74,7 @@ def _earlier_in_month(lake: Lake, day: dt.date) -> tuple[pl.LazyFrame, list[dt.d
     for earlier in days:
         stored = lake.partition_file("curated", WRITE_OFFS, earlier)
         if stored.exists():
-            rows = pl.scan_parquet(stored).filter(pl.col("product_code") != PORTFOLIO)
+            rows = pl.scan_parquet(stored, glob=False).filter(pl.col("product_code") != PORTFOLIO)
         else:
             rows = _daily(lake, earlier)
         parts.append(rows.select(*_DAILY_SCHEMA).cast(_DAILY_SCHEMA))

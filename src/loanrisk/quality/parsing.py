@@ -59,14 +59,14 @@ def _load_text(path: Path, encoding: str) -> pl.DataFrame:
     """Every field as text, after the reader's ``ROW_NUMBER``."""
     if path.suffix == ".parquet":
         # A Parquet landing file goes through the same text-then-type path as a CSV.
-        frame = pl.read_parquet(path, **_ROW)
+        frame = pl.read_parquet(path, glob=False, **_ROW)
         return frame.select(ROW_NUMBER, pl.exclude(ROW_NUMBER).cast(pl.String))
     if not _is_utf8(encoding):
         data = path.read_bytes()
         text = _decode_or_name_line(data, encoding, path.name).encode("utf-8")
         return pl.read_csv(text, infer_schema=False, **_ROW)
     try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8", **_ROW)
+        return pl.read_csv(path, infer_schema=False, encoding="utf8", glob=False, **_ROW)
     except pl.exceptions.ComputeError:
         _decode_or_name_line(path.read_bytes(), encoding, path.name)  # names the bad line
         raise
@@ -222,5 +222,7 @@ def extra_columns(path: Path, contract: Contract) -> list[str]:
     if path.suffix == ".parquet":
         names = pl.read_parquet_schema(path).keys()
     else:
-        names = pl.read_csv(path, n_rows=0, infer_schema=False, encoding="utf8-lossy").columns
+        names = pl.read_csv(
+            path, n_rows=0, infer_schema=False, encoding="utf8-lossy", glob=False
+        ).columns
     return sorted(set(names) - set(contract.column_names))
