@@ -1,10 +1,12 @@
 """The benchmark run: synthetic landing data (cached), the pipeline's two-day sequence timed
 stage by stage, the I/O floor, the baselines and their equality with the pipeline.
 
-Each business day runs ``loanrisk.pipeline.runner.run_day`` itself, with ``run_step`` of
+Each business day runs in a process of its own, as ``loanrisk run`` and the Airflow tasks run
+it (``benchmarks.one_day``): ``loanrisk.pipeline.runner.run_day`` with ``run_step`` of
 ``loanrisk.pipeline.runner`` wrapped for the duration so that each call is measured (wall, CPU incl.
 children, peak RSS with VmHWM reset before the stage); what run_day does between stages is
-``unattributed``. Imports are warmed before the first measurement.
+``unattributed``. Imports are warmed before the first measurement; the whole process (start,
+imports and all) is measured too, as the day's ``process``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -33,17 +36,19 @@ CORE_PREFIXES = ("age_loans_shard:",)
 FEED_PREFIXES = (("loans", "loan_snapshot"), ("events", "events"), ("contacts", "contacts"))
 
 
-def _synth(command: list[str], log: Path) -> dict:
-    """Run ``loanrisk synth``; its wall, CPU and peak RSS (from ``wait4``). Its peak also
-    enters this process's RUSAGE_CHILDREN, so a forked GX worker's peak is only known when it
-    is larger (the report says so)."""
+def _child(command: list[str], log: Path, what: str) -> dict:
+    """Run ``command`` (output to ``log``); its wall, CPU and peak RSS (from ``wait4``: the
+    process's own and its waited-for children's, GX workers included). The peak of ``loanrisk
+    synth`` also enters this process's RUSAGE_CHILDREN (the report says so)."""
     started = time.perf_counter()
+    paths = [str(PROJECT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}  # ``benchmarks`` is not installed
     with open(log, "wb") as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
-        raise RuntimeError(f"loanrisk synth failed: {log.read_text()[-2000:]}")
+        raise RuntimeError(f"{what} failed (exit {child.returncode}): {log.read_text()[-3000:]}")
     return {
         "wall_s": round(time.perf_counter() - started, 3),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
@@ -64,7 +69,7 @@ def landing(workdir: Path, loans: int, days: int, seed: int) -> tuple[Path, dict
     command = [str(loanrisk), "synth", "--start", START.isoformat(), "--days", str(days)]
     command += ["--loans", str(loans), "--seed", str(seed), "--out", str(folder)]
     command += ["--config", str(PROJECT / "config")]
-    cost = _synth(command, folder.parent / f"{folder.name}.log")
+    cost = _child(command, folder.parent / f"{folder.name}.log", "loanrisk synth")
     marker.write_text("ok\n")
     return folder, cost
 
@@ -110,25 +115,19 @@ def stage_timers(records: list):
 
 
 def run_one_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
-    """run_day for ``day``: end-to-end cost, each stage's cost, and the manifest's counts."""
-    from loanrisk.pipeline.runner import run_day
-
-    records: list[dict] = []
-    total = Cost()
-    with stage_timers(records), measured(total):
-        manifest = run_day(day, settings, recompute_later=recompute_later)
-    end_to_end = total.as_dict()
-    end_to_end["peak_rss_mib"] = max(
-        [end_to_end["peak_rss_mib"]] + [r["peak_rss_mib"] for r in records]
-    )
-    attributed = sum(r["wall_s"] for r in records)
-    return {
-        "date": day.isoformat(),
-        "end_to_end": end_to_end,
-        "unattributed_wall_s": round(end_to_end["wall_s"] - attributed, 3),
-        "stages": records,
-        "rows": {k: manifest.get(k) for k in ("rows_in", "rows_out", "rows_quarantined")},
-    }
+    """``day`` run in a process of its own (``benchmarks.one_day``), as ``loanrisk run`` runs
+    it: end-to-end cost, each stage's cost and the manifest's counts, as measured in that
+    process, and the whole process's cost (``process``). Its record and output are kept
+    beside the data_root (``<data_root>-<day>.json`` and ``.log``)."""
+    base = f"{settings.data_root.name}-{day.isoformat()}"
+    record, log = (settings.data_root.parent / f"{base}{end}" for end in (".json", ".log"))
+    record.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "benchmarks.one_day", "--date", day.isoformat()]
+    command += ["--config", str(settings.config_dir), "--data-root", str(settings.data_root)]
+    command += ["--landing", str(settings.landing_dir), "--out", str(record)]
+    command += [] if recompute_later else ["--no-recompute"]
+    process = _child(command, log, f"the benchmark's day {day.isoformat()}")
+    return {**json.loads(record.read_text(encoding="utf-8")), "process": process}
 
 
 def floor(landing_dir: Path, day: dt.date, scratch: Path) -> dict:

@@ -65,9 +65,13 @@ def peak_gib(run: dict) -> float:
 
 
 def worker_gib(run: dict) -> float | None:
-    """Largest peak RSS of a forked child (GX worker) over both days, GiB; None when
-    ``loanrisk synth`` ran in the same process with a peak at least as large (unknown then)."""
+    """Largest peak RSS of a forked child (GX worker) over both days, GiB. A day run in a
+    process of its own (its record has ``process``) has no other child; in results of days
+    run in the harness's process, None when ``loanrisk synth`` ran there first with a peak at
+    least as large (unknown then)."""
     peak = max(d["end_to_end"].get("children_peak_rss_mib", 0) for d in run["days"])
+    if all("process" in d for d in run["days"]):
+        return peak / 1024
     synth = (run.get("synth") or {}).get("peak_rss_mib", 0)
     return None if synth and synth >= peak else peak / 1024
 
