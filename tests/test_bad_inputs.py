@@ -866,6 +866,9 @@ GX_CORPUS: list[dict[str, Value]] = [
     {"overdue_principal": _plus("outstanding_principal", "1"), "days_past_due": "5"},
     {"borrower_id": "   ", "borrower_timezone": "\t"},
     {"loan_id": " "},
+    {"loan_id": " L-LEAD", "borrower_id": "B\x00NUL", "borrower_timezone": "Asia/Shangai"},
+    {"loan_id": "L" * 65, "borrower_id": "B-TRAIL\u3000", "borrower_timezone": "localtime"},
+    {"loan_id": "L-EOL\n", "borrower_id": "B\x85C1", "borrower_timezone": " Asia/Shanghai"},
 ]
 
 

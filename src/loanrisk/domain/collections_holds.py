@@ -1,7 +1,8 @@
 """Collections holds and contact window (DESIGN.md §5 "Collections"): CONTACT_CAP from the phone
 attempts of the last days (phone channels only, v2), PROMISE_TO_PAY from the latest promise
-(dated after the business day, v2), the phone attempts left for the working day, and the
-08:00-21:00 local window of the working day written in UTC. Pure Polars on the contact log
+(dated after the business day, v2), TIMEZONE_UNKNOWN for a zone that is not an IANA zone (v2),
+the phone attempts left for the working day, and the 08:00-21:00 local window of the working
+day written in UTC. Pure Polars on the contact log
 (``contacts`` feed).
 
 Counts whose window is configurable are named after what they count, with the window in its own
@@ -12,13 +13,15 @@ cannot make a column name lie (DESIGN.md §9, Collections).
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from loanrisk.domain.collections import CollectionsPolicy
+from loanrisk.domain.timezones import is_known_timezone, known_timezones
 
 UTC = dt.UTC
+TIMEZONE_UNKNOWN = "TIMEZONE_UNKNOWN"
 
 
 def business_day_of(column: str, policy: CollectionsPolicy) -> pl.Expr:
@@ -142,11 +145,20 @@ def with_holds(
     )
 
 
-def _zone(name: str | None, default: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else ZoneInfo(default)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(default)
+def with_timezone_hold(queue: pl.LazyFrame) -> pl.LazyFrame:
+    """hold_reason TIMEZONE_UNKNOWN (and contact_allowed false) for a borrower whose
+    borrower_timezone is not a known IANA zone (``loanrisk.domain.timezones``), whatever other
+    hold applies: the contact window cannot be known, so the borrower is never contacted on a
+    guessed clock (DESIGN.md §4 v2, time zone; §5 Collections, holds). Named before the other
+    holds: it is the one that asks for the data to be fixed."""
+    known = pl.col("borrower_timezone").is_in(sorted(known_timezones())).fill_null(False)
+    return queue.with_columns(
+        pl.when(known)
+        .then(pl.col("hold_reason"))
+        .otherwise(pl.lit(TIMEZONE_UNKNOWN))
+        .alias("hold_reason"),
+        (pl.col("contact_allowed") & known).alias("contact_allowed"),
+    )
 
 
 def contact_windows(
@@ -154,16 +166,19 @@ def contact_windows(
 ) -> pl.DataFrame:
     """Per distinct borrower_timezone: the contact window (start-end local time on the business
     day + days_after_business_date) as UTC timestamps (DESIGN.md §5 Collections, contact window).
-    A zone that is not a known IANA zone gets default_timezone; one row per zone, not per row."""
+    A zone that is not a known IANA zone has no window (null): its borrower is held
+    (``with_timezone_hold``). One row per zone, not per row."""
     window = policy.contact_window
     day = business_date + dt.timedelta(days=window.days_after_business_date)
     rows = []
     for name in [*sorted({z for z in zones if z is not None}), None]:
-        zone = _zone(name, policy.default_timezone)
-        ends = [
-            dt.datetime.combine(day, dt.time.fromisoformat(t), zone).astimezone(UTC)
-            for t in (window.start, window.end)
-        ]
+        ends = [None, None]
+        if is_known_timezone(name):
+            zone = ZoneInfo(name)
+            ends = [
+                dt.datetime.combine(day, dt.time.fromisoformat(t), zone).astimezone(UTC)
+                for t in (window.start, window.end)
+            ]
         rows.append({"borrower_timezone": name, "start": ends[0], "end": ends[1]})
     utc = pl.Datetime("us", "UTC")
     return pl.DataFrame(

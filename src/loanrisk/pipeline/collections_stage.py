@@ -31,7 +31,12 @@ from loanrisk.domain.collections_assign import (
     continue_episodes,
     empty_previous,
 )
-from loanrisk.domain.collections_holds import window_start, with_contact_window, with_holds
+from loanrisk.domain.collections_holds import (
+    window_start,
+    with_contact_window,
+    with_holds,
+    with_timezone_hold,
+)
 from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import ReconciliationError
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
@@ -104,13 +109,14 @@ def queue_of(
     policy: CollectionsPolicy,
     day: dt.date,
 ) -> pl.DataFrame:
-    """The worked borrowers: holds (they depend on the channel), priority, capacity, contact
-    window, episode and agency."""
+    """The worked borrowers: holds (they depend on the channel; an unknown time zone holds
+    whatever the channel), priority, capacity, contact window, episode and agency."""
     worked = classified.lazy().filter(~pl.col("disposition").is_in(SUPPRESSIONS))
+    held = with_holds(
+        worked.with_columns(pl.col("disposition").alias("channel")), contacts, policy, day
+    )
     queue = (
-        with_holds(
-            worked.with_columns(pl.col("disposition").alias("channel")), contacts, policy, day
-        )
+        with_timezone_hold(held)
         .with_columns(collections_priority(policy.priority).alias("priority"))
         .collect()
     )

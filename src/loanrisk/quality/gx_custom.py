@@ -26,24 +26,16 @@ from loanrisk.quality.casting import (
     distinct_sample_step,
     few_distinct,
 )
+from loanrisk.quality.gx_text import arrow_text as _arrow_text
+from loanrisk.quality.gx_text import mask as _mask
+from loanrisk.quality.gx_text import matches as _matches
+from loanrisk.quality.gx_values import (
+    ExpectColumnValuesToBeIdentifiers,
+    ExpectColumnValuesToBeKnownTimeZones,
+)
 from loanrisk.quality.rules import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
-
-
-def _arrow_text(text: pd.Series) -> pa.Array:
-    """The text as one Arrow string array (zero-copy for pandas' Arrow-backed strings)."""
-    dtype = text.dtype
-    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
-        text = text.astype(pd.StringDtype("pyarrow"))
-    array = pa.chunked_array(text.array.__arrow_array__()).combine_chunks()
-    return array.cast(pa.large_string())
-
-
-def _matches(array: pa.Array, pattern: str) -> np.ndarray:
-    """Boolean mask (nulls False) of the values matching an anchored regular expression."""
-    found = pc.fill_null(pc.match_substring_regex(array, pattern), False)
-    return found.to_numpy(zero_copy_only=False)
 
 
 def _bounds(array: pa.Array) -> np.ndarray:
@@ -112,11 +104,6 @@ def _valid_dates(text: pa.Array) -> np.ndarray:
     result = np.zeros(len(text), dtype=bool)
     result[sized] = shaped
     return result
-
-
-def _mask(flags: pa.Array) -> np.ndarray:
-    """A boolean Arrow array as numpy, null as False."""
-    return pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
 
 
 def _digits_with_sign_and_dot(text: pa.Array, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -292,5 +279,10 @@ class ExpectColumnValuesToHaveValidResidentIdCheckDigit(ColumnMapExpectation):
 
 CUSTOM_EXPECTATIONS = {
     cls.__name__: cls
-    for cls in (ExpectColumnValuesToParseAs, ExpectColumnValuesToHaveValidResidentIdCheckDigit)
+    for cls in (
+        ExpectColumnValuesToParseAs,
+        ExpectColumnValuesToHaveValidResidentIdCheckDigit,
+        ExpectColumnValuesToBeIdentifiers,
+        ExpectColumnValuesToBeKnownTimeZones,
+    )
 }

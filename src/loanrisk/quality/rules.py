@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from loanrisk.domain.timezones import known_timezones
 from loanrisk.errors import ConfigError
 from loanrisk.quality.contracts import Column, Contract, QualityRule
 from loanrisk.quality.parsing import raw_name
@@ -29,6 +30,25 @@ BUSINESS_DATE_PARAMETER = "business_date"
 # takes this class as it is.
 WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NOT_BLANK = f"[^{WHITE_SPACE}]"
+# Control characters (Unicode Cc: C0, DEL and C1), as escapes both regex engines read alike.
+CONTROL = r"\x00-\x1f\x7f-\x9f"
+
+
+def identifier_pattern(max_length: int) -> str:
+    """An ID (DESIGN.md §4 v2): 1 to ``max_length`` characters, neither first nor last white
+    space, none a control character; or a blank value, which is BLANK_VALUE's (or
+    REQUIRED_MISSING's) to report, not this rule's. One pattern for Polars (Rust) and for GX
+    (pyarrow's RE2): both count characters, not bytes, and read ``$`` as the very end."""
+    if max_length < 1:
+        raise ConfigError(f"identifier rule: max_length must be 1 or more (got {max_length})")
+    edge = f"[^{WHITE_SPACE}{CONTROL}]"
+    inner = f"(?:[^{CONTROL}]{{0,{max_length - 2}}}{edge})?" if max_length > 1 else ""
+    return f"^(?:[{WHITE_SPACE}]*|{edge}{inner})$"
+
+
+def invalid_identifier(column: str, max_length: int) -> pl.Expr:
+    """True where a non-blank ID breaks the identifier rule; null stays null (not judged)."""
+    return ~pl.col(column).str.contains(identifier_pattern(max_length))
 
 
 @dataclass(frozen=True)
@@ -168,6 +188,24 @@ def _required_when(rule: QualityRule, when_in: bool) -> tuple[pl.Expr, GxCheck]:
     return applies & pl.col(raw_name(column)).is_null(), gx
 
 
+def _identifier(rule: QualityRule) -> tuple[pl.Expr, GxCheck]:
+    column, max_length = rule.args["column"], int(rule.args["max_length"])
+    gx = GxCheck("ExpectColumnValuesToBeIdentifiers", {"column": column, "max_length": max_length})
+    return invalid_identifier(column, max_length), gx
+
+
+def _known_timezone(rule: QualityRule) -> tuple[pl.Expr, GxCheck]:
+    """A value that is not an IANA zone name (``loanrisk.domain.timezones``); null is not
+    judged (REQUIRED_MISSING's business)."""
+    column = rule.args["column"]
+    gx = GxCheck("ExpectColumnValuesToBeKnownTimeZones", {"column": column})
+    return ~pl.col(column).is_in(sorted(known_timezones())), gx
+
+
+# Rules on one column's values, by their contract ``implementation.rule``.
+_VALUE_RULES = {"identifier": _identifier, "known_timezone": _known_timezone}
+
+
 def _quality_rule(rule: QualityRule) -> tuple[pl.Expr, GxCheck]:
     column = rule.args.get("column")
     if rule.kind == "a_at_most_b":
@@ -185,6 +223,8 @@ def _quality_rule(rule: QualityRule) -> tuple[pl.Expr, GxCheck]:
             "ExpectColumnValuesToBeNull", {"column": column}, (("overdue_amount", "eq", 0),)
         )
         return pl.col(column).is_not_null() & (pl.col("overdue_amount") == 0), gx
+    if rule.kind in _VALUE_RULES:
+        return _VALUE_RULES[rule.kind](rule)
     if rule.kind == "resident_id_check_digit":
         gx = GxCheck("ExpectColumnValuesToHaveValidResidentIdCheckDigit", {"column": column})
         shaped = pl.col(column).str.contains(RESIDENT_ID_SHAPE)

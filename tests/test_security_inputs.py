@@ -1,0 +1,308 @@
+"""Security corpus of the landing files (DESIGN.md §4 v2: identifiers, time zone, control file),
+beside the bad-input corpus (tests/test_bad_inputs.py).
+
+Each case is a way a malformed feed or a careless hand-off used to publish a wrong day: an ID
+that differs from another only by white space or a control character, an unknown time zone
+contacted on a guessed clock, a truncated or altered file, a 0-byte optional feed stopping the
+day. Each runs the real day (``run_day``) on a copy of one small synthetic day, or the rule
+itself on both engines (Polars and Great Expectations).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from loanrisk.lake.storage import lake_of
+from loanrisk.pipeline.runner import run_day
+
+DAY = dt.date(2026, 3, 1)
+DAY2 = dt.date(2026, 3, 2)
+FILE = "loans_2026-03-01.csv"
+EVENTS = "events_2026-03-01.csv"
+LOANS = "loan_snapshot"
+N = 300
+ACCEPT = {"QUARANTINE_SHARE": "security corpus"}
+UNKNOWN_ZONE = "TIMEZONE_UNKNOWN:borrower_timezone"
+
+
+# --------------------------------------------------------------------------- fixtures, helpers
+
+
+@pytest.fixture(scope="session")
+def two_days(tmp_path_factory, config_dir) -> Path:
+    """Two synthetic days of 300 loans, every feed, without control files (copied, never
+    modified)."""
+    from loanrisk.synth import generate
+
+    out = tmp_path_factory.mktemp("security-landing")
+    generate(DAY, 2, N, 11, out, config_dir)
+    return out
+
+
+@pytest.fixture(scope="session")
+def source(two_days) -> pl.DataFrame:
+    return pl.read_csv(two_days / FILE, infer_schema=False)
+
+
+@pytest.fixture
+def day(settings, two_days):
+    """A fresh data_root whose landing folder holds the first day's loans file only."""
+    settings.landing_dir.mkdir(parents=True)
+    shutil.copy(two_days / FILE, settings.landing_dir / FILE)
+    return settings
+
+
+def clean_lines(source: pl.DataFrame) -> list[int]:
+    """1-based file lines (header = line 1) of ACTIVE instalment loans with nothing overdue:
+    editing one of them changes no other rule's verdict."""
+    lines = source.with_row_index("line", offset=2)
+    clean = lines.filter(
+        (pl.col("account_status") == "ACTIVE")
+        & pl.col("product_code").is_in(["CASH_LOAN", "INSTALLMENT"])
+        & (pl.col("days_past_due") == "0")
+        & pl.col("oldest_unpaid_due_date").is_null()
+        & (pl.col("forbearance_type") == "NONE")
+    )
+    return clean["line"].to_list()[::5]
+
+
+def edit(path: Path, changes: dict[int, dict[str, str]]) -> None:
+    """Rewrite a landing file with ``changes`` (line -> column -> value) applied."""
+    frame = pl.read_csv(path, infer_schema=False)
+    rows = frame.to_dicts()
+    for line, columns in changes.items():
+        rows[line - 2].update(columns)
+    pl.DataFrame(rows, schema=frame.schema).write_csv(path)
+
+
+def reasons_by_line(settings, feed: str = LOANS) -> dict[int, list[str]]:
+    path = lake_of(settings).partition_file("quarantine", feed, DAY)
+    bad = pl.read_parquet(path)
+    return dict(zip(bad["source_line"].to_list(), bad["reason_codes"].to_list(), strict=True))
+
+
+def curated(settings, table: str, day: dt.date = DAY) -> pl.DataFrame:
+    return pl.read_parquet(lake_of(settings).partition_file("curated", table, day))
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+def test_ids_are_checked_and_compared_as_written(day, source):
+    """loan_id and borrower_id: 1-64 characters, no surrounding white space, no control
+    character; otherwise INVALID_ID:<column> (a blank one stays BLANK_VALUE). ``" L1"`` beside
+    ``L1`` is not a second loan."""
+    lines = clean_lines(source)
+    loan = dict(zip(range(2, N + 2), source["loan_id"].to_list(), strict=True))
+    borrower = dict(zip(range(2, N + 2), source["borrower_id"].to_list(), strict=True))
+    twin, trailing, nul, tab, wide, long, delete, fine = lines[:8]
+    changes = {
+        twin: {"loan_id": " " + loan[lines[8]]},  # the other row, L..., stays and publishes
+        trailing: {"loan_id": loan[trailing] + "  "},
+        nul: {"loan_id": loan[nul][:4] + "\x00" + loan[nul][4:]},
+        tab: {"borrower_id": borrower[tab] + "\t"},
+        wide: {"borrower_id": "\u3000" + borrower[wide]},  # ideographic space
+        long: {"loan_id": "L" * 65},
+        delete: {"loan_id": loan[delete] + "\x7f", "borrower_id": "B\x85" + borrower[delete]},
+        fine: {"loan_id": "L" + "9" * 63},  # 64 characters: an ID
+    }
+    edit(day.landing_dir / FILE, changes)
+    manifest = run_day(DAY, day, ACCEPT)
+    expected = {
+        twin: ["INVALID_ID:loan_id"],
+        trailing: ["INVALID_ID:loan_id"],
+        nul: ["INVALID_ID:loan_id"],
+        tab: ["INVALID_ID:borrower_id"],
+        wide: ["INVALID_ID:borrower_id"],
+        long: ["INVALID_ID:loan_id"],
+        delete: ["INVALID_ID:borrower_id", "INVALID_ID:loan_id"],
+    }
+    assert reasons_by_line(day) == dict(sorted(expected.items()))
+    assert manifest["rows_quarantined"] == len(expected)
+    assert manifest["rows_valid"] == N - len(expected)
+    published = curated(day, "loan_aging")
+    assert published.filter(pl.col("loan_id") == loan[lines[8]]).height == 1
+    assert "L" + "9" * 63 in published["loan_id"].to_list()
+    for column in ("loan_id", "borrower_id"):
+        ids = published[column]
+        assert (ids == ids.str.strip_chars()).all()
+        assert not ids.str.contains(r"[\x00-\x1f\x7f-\x9f]").any()
+
+
+def test_trailing_spaces_on_day_two_do_not_split_history(settings, two_days):
+    """Day 2 sends three loans with a trailing space: they are quarantined, not published as
+    three new loans beside the history of the real ones."""
+    settings.landing_dir.mkdir(parents=True)
+    for name in (FILE, "loans_2026-03-02.csv"):
+        shutil.copy(two_days / name, settings.landing_dir / name)
+    run_day(DAY, settings)
+    second = settings.landing_dir / "loans_2026-03-02.csv"
+    ids = pl.read_csv(second, infer_schema=False)["loan_id"].to_list()
+    lines = [10, 100, 200]
+    edit(second, {line: {"loan_id": ids[line - 2] + " "} for line in lines})
+    manifest = run_day(DAY2, settings, ACCEPT)
+    assert manifest["feeds"][LOANS]["reasons"] == {"INVALID_ID:loan_id": 3}
+    aging = curated(settings, "loan_aging", DAY2)
+    assert (aging["loan_id"] == aging["loan_id"].str.strip_chars()).all()
+    first_day_ids = set(curated(settings, "loan_aging")["loan_id"].to_list())
+    new = set(aging["loan_id"].to_list()) - first_day_ids
+    assert all(i.startswith("L") and i == i.strip() for i in new)
+
+
+def _id_values() -> list[str]:
+    chars = [chr(c) for c in range(0x3001) if not 0xD800 <= c < 0xE000]
+    chars += ["\u202e", "\ufeff", "\U0001f600"]
+    values = [v for c in chars for v in (c, "L" + c, c + "L", "L" + c + "L")]
+    values += ["", "L" * 63, "L" * 64, "L" * 65, "中" * 64, "中" * 65, "L1\n", "\nL1", " "]
+    return values
+
+
+def test_id_rule_agrees_between_engines():
+    """INVALID_ID: the Polars rule and the GX expectation judge every character alike, at the
+    start, inside and at the end of an ID, and the length in characters, not bytes."""
+    import pandas as pd
+
+    from loanrisk.quality.gx_values import identifier_ok
+    from loanrisk.quality.rules import invalid_identifier
+
+    values = _id_values()
+    polars = pl.DataFrame({"id": values}).select(invalid_identifier("id", 64))["id"]
+    pandas = identifier_ok(pd.Series(values, dtype="str"), 64)
+    assert (~pandas).tolist() == polars.to_list()
+    judged = dict(zip(values, polars.to_list(), strict=True))
+    assert not judged["L" * 64] and judged["L" * 65]
+    assert not judged["中" * 64] and judged["中" * 65]
+    assert judged[" L"] and judged["L "] and judged["L\x00L"] and judged["L1\n"]
+    assert judged["L\x7fL"] and judged["L\x9fL"] and not judged["L\xa0L"]
+    assert not judged[" "] and not judged[""]  # blank: BLANK_VALUE's business
+
+
+@pytest.mark.parametrize(
+    ("feed", "columns"),
+    [
+        (LOANS, ["borrower_id", "loan_id"]),
+        ("events", ["borrower_id"]),
+        ("contacts", ["borrower_id", "loan_id"]),
+    ],
+)
+def test_every_feed_checks_its_ids(settings, feed, columns):
+    from loanrisk.quality.contracts import load_contract
+    from loanrisk.quality.validation import feed_rules
+
+    rules = feed_rules(load_contract(settings.contracts_dir, feed), DAY, settings)
+    checked = sorted(r.column for r in rules if r.code == "INVALID_ID")
+    assert checked == columns
+    assert all(not r.warning for r in rules if r.code == "INVALID_ID")
+
+
+# --------------------------------------------------------------------------- time zones
+
+
+def _queued_borrower(source: pl.DataFrame) -> str:
+    """A borrower in the collections queue: an ACTIVE loan past due, no suppressing flag."""
+    late = source.filter(
+        (pl.col("account_status") == "ACTIVE")
+        & (pl.col("days_past_due").cast(pl.Int32) >= 5)
+        & (pl.col("deceased_flag") == "false")
+        & (pl.col("bankruptcy_flag") == "false")
+        & (pl.col("dispute_flag") == "false")
+    )
+    return late["borrower_id"].sort()[0]
+
+
+def test_unknown_time_zone_is_a_warning_and_holds_the_borrower(day, source):
+    """An unknown borrower_timezone is counted (TIMEZONE_UNKNOWN), the row published, and the
+    borrower held in the queue with no contact window: never contacted on a guessed clock."""
+    held = _queued_borrower(source)
+    lines = source.with_row_index("line", offset=2)
+    theirs = lines.filter(pl.col("borrower_id") == held)["line"].to_list()
+    other, spaced = [line for line in clean_lines(source) if line not in theirs][:2]
+    changes = {line: {"borrower_timezone": "Asia/Shangai"} for line in theirs}
+    changes[other] = {"borrower_timezone": "localtime"}  # a host file, not an IANA zone
+    changes[spaced] = {"borrower_timezone": " Asia/Shanghai"}
+    edit(day.landing_dir / FILE, changes)
+    manifest = run_day(DAY, day)
+    assert manifest["status"] == "published" and manifest["rows_quarantined"] == 0
+    assert manifest["warnings"] == {UNKNOWN_ZONE: len(theirs) + 2}
+    queue = curated(day, "collections_queue").filter(pl.col("borrower_id") == held)
+    row = queue.row(0, named=True)
+    assert row["hold_reason"] == "TIMEZONE_UNKNOWN"
+    assert row["contact_allowed"] is False and row["within_capacity"] is False
+    assert row["contact_window_start_utc"] is None and row["contact_window_end_utc"] is None
+    edited = lines.filter(pl.col("line").is_in([other, spaced]))["borrower_id"].to_list()
+    others = curated(day, "collections_queue").filter(~pl.col("borrower_id").is_in([held, *edited]))
+    assert others["contact_window_start_utc"].null_count() == 0
+    assert (others["hold_reason"] != "TIMEZONE_UNKNOWN").all()
+
+
+def pinned_policy():
+    """A small collections policy: only the contact window matters here."""
+    from loanrisk.domain.collections import CHANNELS, CollectionsPolicy
+
+    rules = {"queue_min_dpd": 1, "voice_bot_min_dpd": 4, "agent_call_min_dpd": 16}
+    rules |= {"agency_min_dpd": 91, "field_visit_min_dpd": 61, "legal_min_dpd": 181}
+    rules |= {"field_visit_min_overdue": "30000.00", "field_visit_min_episodes_12m": 3}
+    rules |= {"field_visit_on_litigation": True}
+    holds = {"contact_cap_attempts": 7, "contact_cap_window_days": 7}
+    holds |= {"phone_channels": ["VOICE_BOT", "AGENT_CALL"], "promise_lookback_days": 30}
+    return CollectionsPolicy.model_validate(
+        {
+            "business_timezone": "Asia/Shanghai",
+            "default_timezone": "Asia/Shanghai",
+            "rules": rules,
+            "holds": holds,
+            "priority": {"missing_pd_12m": 1.0},
+            "contact_window": {"days_after_business_date": 1, "start": "08:00", "end": "21:00"},
+            "channels": [{"name": c, "daily_capacity": 10, "pii": []} for c in CHANNELS],
+            "agencies": [{"agency_id": "AGY_A", "weight": 1.0}],
+        }
+    )
+
+
+UNKNOWN_ZONES = ["Mars/Olympus", "asia/shanghai", "localtime", "Factory", "../etc/passwd", ""]
+
+
+def test_an_unknown_zone_gets_no_contact_window():
+    from loanrisk.domain.collections_holds import contact_windows
+
+    got = contact_windows(
+        ["Asia/Shanghai", "America/New_York", *UNKNOWN_ZONES, None], pinned_policy(), DAY
+    )
+    windows = {r[0]: (r[1], r[2]) for r in got.iter_rows()}
+    assert windows["Asia/Shanghai"][0] == dt.datetime(2026, 3, 2, 0, tzinfo=dt.UTC)
+    assert windows["America/New_York"][0] == dt.datetime(2026, 3, 2, 13, tzinfo=dt.UTC)
+    for zone in [*UNKNOWN_ZONES, None]:
+        assert windows[zone] == (None, None), zone
+
+
+def test_an_unknown_zone_holds_the_borrower_before_any_other_hold():
+    from loanrisk.domain.collections_holds import with_timezone_hold
+
+    queue = pl.DataFrame(
+        {
+            "borrower_id": ["B1", "B2", "B3", "B4"],
+            "borrower_timezone": ["Asia/Shanghai", "Mars/Olympus", None, "Asia/Urumqi"],
+            "hold_reason": [None, "CONTACT_CAP", None, "PROMISE_TO_PAY"],
+        }
+    ).with_columns(pl.col("hold_reason").is_null().alias("contact_allowed"))
+    got = with_timezone_hold(queue.lazy()).collect()
+    assert got["hold_reason"].to_list() == [
+        None,
+        "TIMEZONE_UNKNOWN",
+        "TIMEZONE_UNKNOWN",
+        "PROMISE_TO_PAY",
+    ]
+    assert got["contact_allowed"].to_list() == [True, False, False, False]
+
+
+def test_known_zones_are_the_iana_names_only():
+    from loanrisk.domain.timezones import known_timezones
+
+    zones = known_timezones()
+    assert {"Asia/Shanghai", "Asia/Urumqi", "America/New_York", "UTC"} <= zones
+    assert not zones & set(UNKNOWN_ZONES)
