@@ -11,18 +11,24 @@ itself on both engines (Polars and Great Expectations).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import re
 import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from loanrisk.config import load_settings
+from loanrisk.errors import ConfigError, GateError
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline.runner import run_day
 
 DAY = dt.date(2026, 3, 1)
 DAY2 = dt.date(2026, 3, 2)
 FILE = "loans_2026-03-01.csv"
+DONE = "loans_2026-03-01.done"
 EVENTS = "events_2026-03-01.csv"
 LOANS = "loan_snapshot"
 N = 300
@@ -88,6 +94,48 @@ def reasons_by_line(settings, feed: str = LOANS) -> dict[int, list[str]]:
 
 def curated(settings, table: str, day: dt.date = DAY) -> pl.DataFrame:
     return pl.read_parquet(lake_of(settings).partition_file("curated", table, day))
+
+
+def control_file(data: Path, rows: int | None = None, sha256: str | None = None) -> Path:
+    """The lending core's ``.done`` beside ``data``: its name, row count and sha256 (of the file
+    as it is now unless given)."""
+    if rows is None:
+        rows = pl.read_csv(data, infer_schema=False).height
+    digest = sha256 or hashlib.sha256(data.read_bytes()).hexdigest()
+    done = data.with_suffix(".done")
+    done.write_text(json.dumps({"file": data.name, "rows": rows, "sha256": digest}))
+    return done
+
+
+def assert_day_stopped(settings, excinfo, gate: str, file_name: str, *fragments: str) -> None:
+    """A file gate stopped the day: one line naming the file and the gate, nothing published."""
+    error = excinfo.value
+    assert error.gate == gate and error.file_name == file_name
+    assert "\n" not in str(error)
+    for fragment in fragments:
+        assert fragment in str(error)
+    lake = lake_of(settings)
+    manifest = json.loads(lake.run_manifest(DAY).read_text(encoding="utf-8"))
+    assert manifest["status"] == "failed" and manifest["failure"]["gate"] == gate
+    assert not lake.partition("curated", "loan_aging", DAY).exists()
+    assert not lake.partition("raw", LOANS, DAY).exists()
+
+
+def project_with(config_dir: Path, tmp_path: Path, require_control_file: str) -> Path:
+    """A copy of the project's config and contracts with pipeline.yaml's
+    ``require_control_file`` set to ``require_control_file`` (YAML text)."""
+    root = tmp_path / "project"
+    for folder in ("config", "data_contracts"):
+        shutil.copytree(config_dir.parent / folder, root / folder)
+    path = root / "config" / "pipeline.yaml"
+    text, found = re.subn(
+        r"(?m)^require_control_file: false",
+        f"require_control_file: {require_control_file}",
+        path.read_text(encoding="utf-8"),
+    )
+    assert found == 1
+    path.write_text(text, encoding="utf-8")
+    return root / "config"
 
 
 # --------------------------------------------------------------------------- identifiers
@@ -306,3 +354,142 @@ def test_known_zones_are_the_iana_names_only():
     zones = known_timezones()
     assert {"Asia/Shanghai", "Asia/Urumqi", "America/New_York", "UTC"} <= zones
     assert not zones & set(UNKNOWN_ZONES)
+
+
+# --------------------------------------------------------------------------- control file
+
+
+def _cut_lines(path: Path, share: float) -> int:
+    """Keep the header and the first ``share`` of the data lines; the rows kept."""
+    lines = path.read_bytes().split(b"\n")
+    kept = int((len(lines) - 2) * share)
+    path.write_bytes(b"\n".join(lines[: 1 + kept]) + b"\n")
+    return kept
+
+
+def test_a_matching_control_file_publishes(day):
+    control_file(day.landing_dir / FILE)
+    manifest = run_day(DAY, day)
+    assert manifest["status"] == "published" and manifest["rows_in"] == N
+
+
+def test_a_truncated_file_stops_the_day_on_its_first_day(day):
+    """Cut to 88% of its lines after the core wrote the control file: FILE_INCOMPLETE naming
+    both counts (a first day has no row-count gate to catch it)."""
+    path = day.landing_dir / FILE
+    control_file(path)
+    kept = _cut_lines(path, 0.88)
+    with pytest.raises(GateError) as excinfo:
+        run_day(DAY, day)
+    assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", FILE, f"{kept} rows", f"{N} rows", DONE)
+
+
+def test_a_file_cut_inside_a_row_stops_the_day(day):
+    path = day.landing_dir / FILE
+    control_file(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(GateError) as excinfo:
+        run_day(DAY, day)
+    assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", FILE, f"{N} rows", "sha256")
+
+
+def test_an_altered_file_with_the_same_rows_stops_the_day(day, source):
+    path = day.landing_dir / FILE
+    control_file(path)
+    line = clean_lines(source)[0]
+    edit(path, {line: {"outstanding_principal": "1.00"}})
+    with pytest.raises(GateError) as excinfo:
+        run_day(DAY, day)
+    assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", FILE, "sha256", f"{N} rows")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        '{"file": "loans_2026-03-01.csv", "rows": "300", "sha256": "x"}',
+        '{"file": "loans_2026-02-28.csv", "rows": 300, "sha256": "%s"}',
+        '{"file": "loans_2026-03-01.csv", "rows": 300}',
+    ],
+    ids=["not_json", "not_an_object", "rows_as_text", "another_file", "no_sha256"],
+)
+def test_a_broken_control_file_stops_the_day(day, text):
+    path = day.landing_dir / FILE
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_suffix(".done").write_text(text.replace("%s", digest))
+    with pytest.raises(GateError) as excinfo:
+        run_day(DAY, day)
+    assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", FILE, DONE)
+
+
+def test_an_optional_feed_is_checked_against_its_control_file(day, two_days):
+    events = day.landing_dir / EVENTS
+    shutil.copy(two_days / EVENTS, events)
+    control_file(events)
+    kept = _cut_lines(events, 0.5)
+    with pytest.raises(GateError) as excinfo:
+        run_day(DAY, day)
+    assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", EVENTS, f"{kept} rows")
+
+
+def test_a_required_control_file_not_there_means_not_arrived(config_dir, tmp_path, two_days):
+    """require_control_file: true: without its .done the loans file has not arrived (the
+    sensor waits, ``run`` stops with FILE_MISSING); with it, the day runs."""
+    from loanrisk.airflow.sensors import landing_file_ready
+
+    config = project_with(config_dir, tmp_path, "true")
+    settings = load_settings(config, tmp_path / "data")
+    assert settings.pipeline.require_control_file is True
+    settings.landing_dir.mkdir(parents=True)
+    shutil.copy(two_days / FILE, settings.landing_dir / FILE)
+    params = {"data_root": str(settings.data_root), "config_dir": str(config)}
+    assert not landing_file_ready(str(DAY), params)
+    with pytest.raises(GateError) as excinfo:
+        run_day(DAY, settings)
+    assert_day_stopped(settings, excinfo, "FILE_MISSING", FILE, DONE)
+    control_file(settings.landing_dir / FILE)
+    assert landing_file_ready(str(DAY), params)
+    assert run_day(DAY, settings)["status"] == "published"
+
+
+def test_require_control_file_is_off_by_default_and_a_boolean(config_dir, tmp_path):
+    assert load_settings(config_dir, tmp_path / "d").pipeline.require_control_file is False
+    config = project_with(config_dir, tmp_path, "maybe")
+    with pytest.raises(ConfigError, match="require_control_file"):
+        load_settings(config, tmp_path / "data")
+
+
+def test_synth_writes_a_control_file_per_feed_and_the_same_data(tmp_path, config_dir):
+    from loanrisk.cli.main import main
+
+    args = ["--days", "2", "--loans", "80", "--seed", "5", "--config", str(config_dir)]
+    assert main(["synth", "--start", str(DAY), "--out", str(tmp_path / "a"), *args]) == 0
+    from loanrisk.synth import generate
+
+    generate(DAY, 2, 80, 5, tmp_path / "b", config_dir)
+    data = sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert len(data) == 6
+    dones = sorted(p.name for p in (tmp_path / "a").glob("*.done"))
+    assert dones == sorted(name.replace(".csv", ".done") for name in data)
+    for name in data:
+        written = (tmp_path / "a" / name).read_bytes()
+        assert written == (tmp_path / "b" / name).read_bytes()
+        done = json.loads((tmp_path / "a" / name).with_suffix(".done").read_text())
+        rows = pl.read_csv(tmp_path / "a" / name, infer_schema=False).height
+        digest = hashlib.sha256(written).hexdigest()
+        assert done == {"file": name, "rows": rows, "sha256": digest}
+
+
+# --------------------------------------------------------------------------- empty optional feed
+
+
+def test_a_zero_byte_optional_feed_is_absent(day):
+    """A 0-byte events file is no events file: a warning, like a missing optional feed."""
+    (day.landing_dir / EVENTS).write_bytes(b"")
+    manifest = run_day(DAY, day)
+    assert manifest["status"] == "published"
+    events = manifest["feeds"]["events"]
+    assert events["status"] == "missing" and events["input"] == {"file": EVENTS, "bytes": 0}
+    assert events["warnings"] == {"FEED_MISSING:events": 1}

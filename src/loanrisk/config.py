@@ -72,6 +72,9 @@ class PipelineConfig(StrictModel):
     landing_dir: Path | None = None
     contracts_dir: Path = Path("data_contracts")
     input_encoding: str = "utf-8"
+    #: A loans file counts as arrived only beside its control file ``loans_D.done``
+    #: (DESIGN.md §4 v2): the sensor waits for it, ``loanrisk run`` stops with FILE_MISSING.
+    require_control_file: StrictBool = False
     products: tuple[str, ...] = Field(min_length=1)
     annual_interest_rate_cap: Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("10"))]
     validation: ValidationPolicy

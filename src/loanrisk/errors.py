@@ -117,8 +117,9 @@ class UsageError(LoanriskError):
 
 class LandingFileError(LoanriskError):
     """Reading a landing file found a file-level problem; ``gate`` names the batch gate it
-    trips (FILE_MISSING, FILE_UNREADABLE, FILE_EMPTY, COLUMN_MISSING). The ingest stage turns
-    it into a ``GateError`` (or a warning for a missing optional feed)."""
+    trips (FILE_MISSING, FILE_INCOMPLETE, FILE_UNREADABLE, FILE_EMPTY, COLUMN_MISSING). The
+    ingest stage turns it into a ``GateError`` (or a warning for a missing or empty optional
+    feed)."""
 
     code = "LANDING_FILE"
 
@@ -129,6 +130,41 @@ class LandingFileError(LoanriskError):
     def detail(self) -> str:
         """The file name and the reason, as one line."""
         return self.message
+
+
+class IncompleteFileError(LandingFileError):
+    """A landing file is not the one its control file (``.done``) describes: its row count or
+    its sha256 differs (cut short, still being written, altered). Gate FILE_INCOMPLETE."""
+
+    code = "FILE_INCOMPLETE"
+
+    def __init__(
+        self,
+        file_name: str,
+        control_file: str,
+        expected_rows: int,
+        found_rows: int | None,
+        expected_sha256: str,
+        found_sha256: str,
+    ):
+        found = "could not be read" if found_rows is None else f"has {found_rows} rows"
+        reason = (
+            f"the file {found} (sha256 {found_sha256[:16]}...), its control file "
+            f"{control_file} says {expected_rows} rows (sha256 {expected_sha256[:16]}...): "
+            "incomplete or altered since the core wrote it"
+        )
+        LoanriskError.__init__(
+            self,
+            f"{file_name}: {reason}",
+            gate="FILE_INCOMPLETE",
+            file_name=file_name,
+            reason=reason,
+            control_file=control_file,
+            expected_rows=expected_rows,
+            found_rows=found_rows,
+            expected_sha256=expected_sha256,
+            found_sha256=found_sha256,
+        )
 
 
 #: The data gates an operator may accept with a reason (the others stop the day outright).

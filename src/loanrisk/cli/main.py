@@ -21,7 +21,9 @@ def cmd_synth(args: argparse.Namespace) -> None:
     from loanrisk.synth import generate
 
     started = time.perf_counter()
-    summary = generate(args.start, args.days, args.loans, args.seed, args.out, args.config)
+    summary = generate(
+        args.start, args.days, args.loans, args.seed, args.out, args.config, control_files=True
+    )
     print(
         f"wrote {len(summary.files)} files for {args.days} day(s) to {args.out} "
         f"in {time.perf_counter() - started:.1f}s"

@@ -42,18 +42,22 @@ def landing_path(lake: Lake, contract: Contract, business_date: dt.date) -> Path
 def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -> records.Ingested:
     """Landing file -> ``lake/staging/<feed>/snapshot_date=D``: every field as text.
 
-    File gates (missing, unreadable, empty, column missing) stop the day for a required feed;
-    an optional feed that is missing is a warning.
+    File gates (missing, incomplete against its control file, unreadable, empty, column
+    missing) stop the day for a required feed, and FILE_INCOMPLETE for any feed; an optional
+    feed that is missing or empty (0 bytes, no header) is absent: a warning. With
+    ``require_control_file``, the required feed without its control file is missing.
     """
     lake, contract = lake_of(settings), contract_of(settings, feed)
     path = landing_path(lake, contract, business_date)
-    name = f"ingest_{feed}"
+    name, pipeline = f"ingest_{feed}", settings.pipeline
+    required = pipeline.require_control_file and contract.required_feed
     try:
-        text, facts = read_text_and_facts(path, contract, settings.pipeline.input_encoding)
+        text, facts = read_text_and_facts(path, contract, pipeline.input_encoding, required)
     except LandingFileError as exc:
-        if exc.gate == "FILE_MISSING" and not contract.required_feed:
+        if exc.gate in ("FILE_MISSING", "FILE_EMPTY") and not contract.required_feed:
             shutil.rmtree(lake.partition("staging", feed, business_date), ignore_errors=True)
-            missing = records.Ingested(status="missing", input={"file": path.name})
+            landed = {"bytes": path.stat().st_size} if exc.gate == "FILE_EMPTY" else {}
+            missing = records.Ingested(status="missing", input={"file": path.name, **landed})
             return write_record(lake, business_date, name, missing)
         raise GateError(exc.gate, path.name, exc.reason) from None
     # One row group: validation reads the text back as one chunk per column, which it needs,

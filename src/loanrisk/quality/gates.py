@@ -1,8 +1,8 @@
 """Batch gates: checks on a whole day's file that stop the day when breached.
 
-File gates (missing, unreadable, empty, column missing) stop the day outright. Data gates
-(quarantine share, day-over-day row count and outstanding balance) can be accepted by an
-operator with a reason, which the run manifest records.
+File gates (missing, incomplete against its control file, unreadable, empty, column missing)
+stop the day outright. Data gates (quarantine share, day-over-day row count and outstanding
+balance) can be accepted by an operator with a reason, which the run manifest records.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import Decimal
 from loanrisk.config import ValidationPolicy
 from loanrisk.errors import GateError
 
-FILE_GATES = ("FILE_MISSING", "FILE_UNREADABLE", "FILE_EMPTY", "COLUMN_MISSING")
+FILE_GATES = ("FILE_MISSING", "FILE_INCOMPLETE", "FILE_UNREADABLE", "FILE_EMPTY", "COLUMN_MISSING")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import polars as pl
 
 from loanrisk.errors import LandingFileError
 from loanrisk.quality.contracts import Contract
+from loanrisk.quality.control_file import check_complete, read_control_file
 
 SOURCE_LINE = "source_line"
 
@@ -183,21 +184,10 @@ def _check_header(frame: pl.DataFrame, path: Path, contract: Contract) -> None:
         )
 
 
-def read_text_and_facts(
+def _text_and_facts(
     path: Path, contract: Contract, encoding: str
 ) -> tuple[pl.DataFrame, FileFacts]:
-    """The landing file as text: ``<column>__raw`` per contract column and ``source_line``;
-    and its ``FileFacts``, taken in a thread while Polars parses the file (hashing releases
-    the GIL, so the pass costs about nothing beside the parse).
-
-    A header with no rows is FILE_EMPTY for a required feed (the day's book cannot be empty)
-    and zero rows for an optional one (no events or contacts that day).
-
-    Raises ``LandingFileError`` naming the file gate for a missing, unreadable or empty file
-    or a missing contract column.
-    """
-    if not path.is_file():
-        raise LandingFileError("FILE_MISSING", path.name, f"file not found in {path.parent}")
+    """``read_text_and_facts`` of a file that is there, without its control file."""
     if path.stat().st_size == 0:
         raise LandingFileError("FILE_EMPTY", path.name, "file is empty (0 bytes)")
     with ThreadPoolExecutor(1) as pool:
@@ -210,6 +200,37 @@ def read_text_and_facts(
         raise LandingFileError("FILE_EMPTY", path.name, "file has a header but no rows")
     text = frame.select(SOURCE_LINE, *_raw_columns(frame, contract.column_names))
     return text, facts.result()
+
+
+def read_text_and_facts(
+    path: Path, contract: Contract, encoding: str, require_control: bool = False
+) -> tuple[pl.DataFrame, FileFacts]:
+    """The landing file as text: ``<column>__raw`` per contract column and ``source_line``;
+    and its ``FileFacts``, taken in a thread while Polars parses the file (hashing releases
+    the GIL, so the pass costs about nothing beside the parse).
+
+    A header with no rows is FILE_EMPTY for a required feed (the day's book cannot be empty)
+    and zero rows for an optional one (no events or contacts that day).
+
+    The file's control file (``loans_D.done``, ``loanrisk.quality.control_file``), when there,
+    must give its row count and sha256 (FILE_INCOMPLETE, also in place of the gate of a file
+    it shows was cut or altered); ``require_control``: without one the file has not arrived.
+
+    Raises ``LandingFileError`` naming the file gate for a missing, incomplete, unreadable or
+    empty file or a missing contract column.
+    """
+    if not path.is_file():
+        raise LandingFileError("FILE_MISSING", path.name, f"file not found in {path.parent}")
+    control = read_control_file(path, require_control)
+    if control is None:
+        return _text_and_facts(path, contract, encoding)
+    try:
+        text, facts = _text_and_facts(path, contract, encoding)
+    except LandingFileError:
+        check_complete(control, path, None, file_facts(path).sha256)
+        raise
+    check_complete(control, path, text.height, facts.sha256)
+    return text, facts
 
 
 def read_text(path: Path, contract: Contract, encoding: str) -> pl.DataFrame:

@@ -5,8 +5,10 @@ business days: installments fall due and are paid, paid late, partly paid or mis
 each borrower's latent risk grade, utilisation and past delinquency; delinquent loans roll through
 the buckets, cure, get forbearance and flags, and are written off past 180 dpd; loans mature or
 are repaid early; new loans are originated every day. Each day writes ``loans_D.csv``,
-``events_D.csv`` and ``contacts_D.csv`` (columns in the order of the data contracts). The result
-is a pure function of the arguments and ``config/synth.yaml``: same inputs, same bytes.
+``events_D.csv`` and ``contacts_D.csv`` (columns in the order of the data contracts), each
+followed, with ``control_files`` (as ``loanrisk synth`` does), by its control file ``<name>.done``
+as the lending core writes it. The result is a pure function of the arguments and
+``config/synth.yaml``: same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from loanrisk.synth.lifecycle import (
     update_flags,
     update_forbearance,
 )
-from loanrisk.synth.output import snapshot_frame, write_csv
+from loanrisk.synth.output import snapshot_frame, write_control_file, write_csv
 from loanrisk.synth.repayment import accrue_penalty, delinquent_payments, early_payoffs, process_due
 from loanrisk.synth.settings import SynthConfig, load_synth_config
 from loanrisk.synth.state import ACTIVE, CLOSED, WRITTEN_OFF, Book, Day
@@ -99,8 +101,11 @@ def generate(
     seed: int,
     out_dir: Path,
     config_dir: Path | None = None,
+    control_files: bool = False,
 ) -> SynthSummary:
-    """Write ``days`` consecutive days of landing files for a book of about ``loans`` loans."""
+    """Write ``days`` consecutive days of landing files for a book of about ``loans`` loans;
+    with ``control_files``, each file's ``.done`` after it (left out by default: a test that
+    edits a landing file would otherwise stop on FILE_INCOMPLETE)."""
     if days < 1 or loans < 1:
         raise UsageError(f"synth needs days >= 1 and loans >= 1 (got days={days}, loans={loans})")
     settings = load_settings(config_dir)
@@ -111,13 +116,22 @@ def generate(
     book = initial_book(rng, cfg, loans, to_day(start))
     per_day, files = [], []
     for offset in range(days):
-        counts, written = _one_day(rng, cfg, book, to_day(start) + offset, contracts, out_dir)
+        day = to_day(start) + offset
+        counts, written = _one_day(rng, cfg, book, day, contracts, out_dir, control_files)
         per_day.append(counts)
         files.extend(written)
     return SynthSummary(start, days, seed, out_dir, tuple(per_day), tuple(files))
 
 
-def _one_day(rng, cfg: SynthConfig, book: Book, day: int, contracts: dict[str, Contract], out_dir):
+def _one_day(
+    rng,
+    cfg: SynthConfig,
+    book: Book,
+    day: int,
+    contracts: dict[str, Contract],
+    out_dir: Path,
+    control_files: bool,
+):
     today = simulate_day(rng, cfg, book, day)
     frames = {
         "loans": snapshot_frame(cfg, book, today, contracts["loans"].column_names),
@@ -130,6 +144,8 @@ def _one_day(rng, cfg: SynthConfig, book: Book, day: int, contracts: dict[str, C
         path = out_dir / contracts[feed].landing_file_name(stamp)
         write_csv(frame, path)
         written.append(path)
+        if control_files:
+            written.append(write_control_file(path, frame.height))
     counts = DayCounts(
         date=from_day(day),
         loans=frames["loans"].height,

@@ -6,6 +6,8 @@ turned into Decimal(9,6); nulls are negative sentinels. Column order comes from 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -161,3 +163,15 @@ def write_csv(frame: pl.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     frame.write_csv(tmp, include_header=True, separator=",", line_terminator="\n")
     os.replace(tmp, path)
+
+
+def write_control_file(path: Path, rows: int) -> Path:
+    """The lending core's control file, written after the data file (DESIGN.md §4 v2):
+    ``<name>.done`` beside ``path`` holding ``{"file", "rows", "sha256"}``."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    done = path.with_suffix(".done")
+    tmp = done.with_name(f".{done.name}.tmp")
+    document = {"file": path.name, "rows": rows, "sha256": digest}
+    tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
+    os.replace(tmp, done)
+    return done
