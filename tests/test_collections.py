@@ -43,7 +43,6 @@ SNAPSHOT += ("borrower_timezone",)
 #: The tests' collections policy (DESIGN.md §5 "Collections"), pinned here, not read from config/.
 COLLECTIONS = {
     "business_timezone": "Asia/Shanghai",
-    "default_timezone": "Asia/Shanghai",
     "rules": {
         "queue_min_dpd": 1,
         "voice_bot_min_dpd": 4,

@@ -29,7 +29,6 @@ def pinned_policy(cap: int = 7, window: int = 7, lookback: int = 30) -> Collecti
     return CollectionsPolicy.model_validate(
         {
             "business_timezone": "Asia/Shanghai",
-            "default_timezone": "Asia/Shanghai",
             "rules": rules,
             "holds": holds,
             "priority": {"missing_pd_12m": 1.0},

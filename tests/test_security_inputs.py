@@ -301,7 +301,6 @@ def pinned_policy():
     return CollectionsPolicy.model_validate(
         {
             "business_timezone": "Asia/Shanghai",
-            "default_timezone": "Asia/Shanghai",
             "rules": rules,
             "holds": holds,
             "priority": {"missing_pd_12m": 1.0},

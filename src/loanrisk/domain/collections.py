@@ -129,7 +129,6 @@ class Agency(StrictModel):
 
 class CollectionsPolicy(StrictModel):
     business_timezone: str
-    default_timezone: str
     rules: ChannelRules
     holds: Holds
     priority: PriorityPolicy
@@ -137,7 +136,7 @@ class CollectionsPolicy(StrictModel):
     channels: tuple[ChannelPolicy, ...]
     agencies: tuple[Agency, ...] = Field(min_length=1)
 
-    @field_validator("business_timezone", "default_timezone")
+    @field_validator("business_timezone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
         try:
