@@ -214,6 +214,7 @@ def test_bad_date_is_one_line_usage_error():
 
 
 def test_missing_file_is_one_line_naming_the_file(tmp_path, config_dir):
+    (tmp_path / "landing").mkdir()  # without it the run stops earlier: LANDING_FOLDER_MISSING
     done = cli(
         "run", "--date", "2026-01-01", "--data-root", str(tmp_path), "--config", str(config_dir)
     )
