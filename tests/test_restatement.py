@@ -190,3 +190,12 @@ def test_a_failure_after_publishing_is_recorded(root, config_dir, monkeypatch, c
     capsys.readouterr()
     assert main(args(root, config_dir, "report", "--date", str(DAY2))) == 0
     assert "after_publishing" not in read_json(root / "runs" / str(DAY2) / "manifest.json")
+
+
+def test_status_names_a_published_day_without_its_report(root, config_dir):
+    """A run killed after publishing, before the report was renamed into place."""
+    (root / "reports" / str(DAY2) / "risk_report.html").unlink()
+    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    assert statuses[str(DAY2)]["status"] == "published"
+    assert f"risk report missing: loanrisk report --date {DAY2}" in statuses[str(DAY2)]["reason"]
+    assert "risk report missing" not in statuses[str(DAY3)]["reason"]

@@ -80,6 +80,8 @@ def day_statuses(lake: Lake) -> list[dict]:
         day = first + dt.timedelta(days=n)
         if day in runs:
             status, reason = _classify(runs[day])
+            if status == "published" and not lake.risk_report(day).exists():
+                reason += f"; risk report missing: loanrisk report --date {day}"
         elif day in landed:
             status, reason = "not run", f"loanrisk run --date {day}"
         else:
