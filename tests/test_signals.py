@@ -383,8 +383,8 @@ def test_cash_out_share_of_principal_edge():
 # --- the stage: daily aggregate, windows across days, a day without events -----------------------
 
 
-def write_day(lake: Lake, contracts: Path, day: dt.date, book: pl.LazyFrame, rows: list[dict]):
-    snapshot = book.with_columns(pl.lit(day).alias("snapshot_date")).collect()
+def write_day(lake: Lake, contracts: Path, day: dt.date, loans: pl.LazyFrame, rows: list[dict]):
+    snapshot = loans.with_columns(pl.lit(day).alias("snapshot_date")).collect()
     write_partition(snapshot, lake.partition("raw", "loan_snapshot", day), lake.scratch)
     if rows:
         typed = events(rows).select(load_contract(contracts, "events").column_names).collect()
