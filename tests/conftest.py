@@ -259,3 +259,26 @@ def ecl_schema() -> dict:
         "pd_12m": pl.Float64,
         "line_frozen": pl.Boolean,
     }
+
+
+def collections_policy(cap: int = 7, window: int = 7, lookback: int = 30):
+    """A small collections policy pinned for tests of the holds and the contact window."""
+    from loanrisk.domain.collections import CHANNELS, CollectionsPolicy
+
+    rules = {"queue_min_dpd": 1, "voice_bot_min_dpd": 4, "agent_call_min_dpd": 16}
+    rules |= {"agency_min_dpd": 91, "field_visit_min_dpd": 61, "legal_min_dpd": 181}
+    rules |= {"field_visit_min_overdue": "30000.00", "field_visit_min_episodes_12m": 3}
+    rules |= {"field_visit_on_litigation": True}
+    holds = {"contact_cap_attempts": cap, "contact_cap_window_days": window}
+    holds |= {"phone_channels": ["VOICE_BOT", "AGENT_CALL"], "promise_lookback_days": lookback}
+    return CollectionsPolicy.model_validate(
+        {
+            "business_timezone": "Asia/Shanghai",
+            "rules": rules,
+            "holds": holds,
+            "priority": {"missing_pd_12m": 1.0},
+            "contact_window": {"days_after_business_date": 1, "start": "08:00", "end": "21:00"},
+            "channels": [{"name": c, "daily_capacity": 10, "pii": []} for c in CHANNELS],
+            "agencies": [{"agency_id": "AGY_A", "weight": 1.0}],
+        }
+    )

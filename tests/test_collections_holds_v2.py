@@ -9,6 +9,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from conftest import collections_policy
 
 from loanrisk.domain.collections import CHANNELS, CollectionsPolicy
 from loanrisk.domain.collections_holds import with_holds
@@ -16,27 +17,6 @@ from loanrisk.domain.collections_holds import with_holds
 D = dt.date(2026, 10, 29)  # the business day; its queue is worked on D+1
 DAY = dt.timedelta(days=1)
 PTP = "PROMISE_TO_PAY"
-
-
-def pinned_policy(cap: int = 7, window: int = 7, lookback: int = 30) -> CollectionsPolicy:
-    """A small collections policy: only the holds matter here."""
-    rules = {"queue_min_dpd": 1, "voice_bot_min_dpd": 4, "agent_call_min_dpd": 16}
-    rules |= {"agency_min_dpd": 91, "field_visit_min_dpd": 61, "legal_min_dpd": 181}
-    rules |= {"field_visit_min_overdue": "30000.00", "field_visit_min_episodes_12m": 3}
-    rules |= {"field_visit_on_litigation": True}
-    holds = {"contact_cap_attempts": cap, "contact_cap_window_days": window}
-    holds |= {"phone_channels": ["VOICE_BOT", "AGENT_CALL"], "promise_lookback_days": lookback}
-    return CollectionsPolicy.model_validate(
-        {
-            "business_timezone": "Asia/Shanghai",
-            "rules": rules,
-            "holds": holds,
-            "priority": {"missing_pd_12m": 1.0},
-            "contact_window": {"days_after_business_date": 1, "start": "08:00", "end": "21:00"},
-            "channels": [{"name": c, "daily_capacity": 10, "pii": []} for c in CHANNELS],
-            "agencies": [{"agency_id": "AGY_A", "weight": 1.0}],
-        }
-    )
 
 
 def at(day: dt.date, hour: int = 10) -> dt.datetime:
@@ -75,7 +55,9 @@ def test_a_promise_dated_the_business_day_is_broken_at_its_close():
         ("P3", "B_TOMORROW", made, "AGENT_CALL", PTP, D + DAY),
     ]
     # when the holds of D are set (the queue is worked on D+1)
-    got = holds(pinned_policy(), dict.fromkeys(["B_PAST", "B_TODAY", "B_TOMORROW"], "SMS"), rows)
+    got = holds(
+        collections_policy(), dict.fromkeys(["B_PAST", "B_TODAY", "B_TOMORROW"], "SMS"), rows
+    )
     # then only the promise dated after D holds; the one dated D was broken at D's close
     assert {b: (r["hold_reason"], r["contact_allowed"]) for b, r in got.items()} == {
         "B_PAST": (None, True),
@@ -92,7 +74,7 @@ def test_contact_cap_holds_only_borrowers_routed_to_a_phone_channel():
         row for b in queue for row in calls(b, D, 4, "VOICE_BOT") + calls(b, D, 3, "AGENT_CALL")
     ]
     # when the holds of D are set
-    got = holds(pinned_policy(cap=7), queue, rows)
+    got = holds(collections_policy(cap=7), queue, rows)
     # then the cap holds VOICE_BOT and AGENT_CALL borrowers only; the count is the same for all
     assert {b: r["hold_reason"] for b, r in got.items()} == {
         "B_SMS": None,
@@ -110,14 +92,14 @@ def test_a_letter_borrower_with_a_live_promise_is_still_held_by_the_promise():
     # given a LETTER borrower at the cap with a promise dated D+1
     rows = [*calls("B1", D, 7), ("P1", "B1", at(D), "AGENT_CALL", PTP, D + DAY)]
     # when / then: not CONTACT_CAP (no phone channel), but PROMISE_TO_PAY
-    got = holds(pinned_policy(), {"B1": "LETTER"}, rows)["B1"]
+    got = holds(collections_policy(), {"B1": "LETTER"}, rows)["B1"]
     assert (got["hold_reason"], got["contact_allowed"]) == (PTP, False)
 
 
 def test_sms_attempts_are_not_phone_attempts():
     # given 9 SMS and 2 VOICE_BOT attempts on D
     rows = calls("B1", D, 9, "SMS") + calls("B1", D, 2, "VOICE_BOT")
-    got = holds(pinned_policy(cap=3), {"B1": "VOICE_BOT"}, rows)["B1"]
+    got = holds(collections_policy(cap=3), {"B1": "VOICE_BOT"}, rows)["B1"]
     # then 2 phone attempts, no cap; 1 left for D+1
     assert (got["phone_attempts_in_window"], got["hold_reason"], got["phone_attempts_left"]) == (
         2,
@@ -136,7 +118,7 @@ def test_phone_attempts_left_counts_the_window_in_force_on_the_next_day():
     rows += calls("B_OVER", D - 7 * DAY, 5)  # outside both windows
     rows += calls("B_LETTER", D - DAY, 2)
     # when the holds of D are set
-    got = holds(pinned_policy(cap=7, window=7), queue, rows)
+    got = holds(collections_policy(cap=7, window=7), queue, rows)
     cols = ("phone_attempts_in_window", "phone_attempts_left", "hold_reason")
     # then left = max(7 - attempts logged on D-5..D, 0); null for a channel that does not phone
     assert {b: tuple(r[c] for c in cols) for b, r in got.items()} == {
@@ -151,7 +133,7 @@ def test_phone_attempts_left_counts_the_window_in_force_on_the_next_day():
 
 def test_a_one_day_window_leaves_the_whole_cap_for_the_next_day():
     # given cap 3 in a 1-day window and 3 calls on D
-    got = holds(pinned_policy(cap=3, window=1), {"B1": "VOICE_BOT"}, calls("B1", D, 3))["B1"]
+    got = holds(collections_policy(cap=3, window=1), {"B1": "VOICE_BOT"}, calls("B1", D, 3))["B1"]
     # then held on D, and D+1's window (D+1 alone) has nothing logged yet
     assert (got["phone_attempts_in_window"], got["hold_reason"], got["phone_attempts_left"]) == (
         3,
@@ -164,7 +146,7 @@ def test_the_attempt_count_is_named_for_its_window_whatever_its_length():
     # given a 10-day cap window and calls on D-10 (outside), D-9 (first day) and D
     rows = calls("B1", D - 10 * DAY, 4) + calls("B1", D - 9 * DAY, 2) + calls("B1", D, 1)
     # when the holds of D are set
-    got = holds(pinned_policy(cap=7, window=10), {"B1": "AGENT_CALL"}, rows)["B1"]
+    got = holds(collections_policy(cap=7, window=10), {"B1": "AGENT_CALL"}, rows)["B1"]
     # then the count carries the window it used; no column is named after 7 days
     assert got["phone_attempts_in_window"] == 3
     assert got["phone_attempts_window_days"] == 10
@@ -174,7 +156,7 @@ def test_the_attempt_count_is_named_for_its_window_whatever_its_length():
 
 @pytest.mark.parametrize("channel", ["SMS", "LETTER", "AGENCY"])
 def test_a_phone_channel_list_naming_a_channel_that_does_not_phone_is_refused(channel):
-    base = pinned_policy().model_dump(mode="json")
+    base = collections_policy().model_dump(mode="json")
     base["holds"]["phone_channels"] = ["VOICE_BOT", channel]
     with pytest.raises(ValueError, match="phone_channels"):
         CollectionsPolicy.model_validate(base)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import collections_policy
 
 from loanrisk.config import load_settings
 from loanrisk.errors import ConfigError, GateError
@@ -288,29 +289,6 @@ def test_unknown_time_zone_is_a_warning_and_holds_the_borrower(day, source):
     assert (others["hold_reason"] != "TIMEZONE_UNKNOWN").all()
 
 
-def pinned_policy():
-    """A small collections policy: only the contact window matters here."""
-    from loanrisk.domain.collections import CHANNELS, CollectionsPolicy
-
-    rules = {"queue_min_dpd": 1, "voice_bot_min_dpd": 4, "agent_call_min_dpd": 16}
-    rules |= {"agency_min_dpd": 91, "field_visit_min_dpd": 61, "legal_min_dpd": 181}
-    rules |= {"field_visit_min_overdue": "30000.00", "field_visit_min_episodes_12m": 3}
-    rules |= {"field_visit_on_litigation": True}
-    holds = {"contact_cap_attempts": 7, "contact_cap_window_days": 7}
-    holds |= {"phone_channels": ["VOICE_BOT", "AGENT_CALL"], "promise_lookback_days": 30}
-    return CollectionsPolicy.model_validate(
-        {
-            "business_timezone": "Asia/Shanghai",
-            "rules": rules,
-            "holds": holds,
-            "priority": {"missing_pd_12m": 1.0},
-            "contact_window": {"days_after_business_date": 1, "start": "08:00", "end": "21:00"},
-            "channels": [{"name": c, "daily_capacity": 10, "pii": []} for c in CHANNELS],
-            "agencies": [{"agency_id": "AGY_A", "weight": 1.0}],
-        }
-    )
-
-
 UNKNOWN_ZONES = ["Mars/Olympus", "asia/shanghai", "localtime", "Factory", "../etc/passwd", ""]
 
 
@@ -318,7 +296,7 @@ def test_an_unknown_zone_gets_no_contact_window():
     from loanrisk.domain.collections_holds import contact_windows
 
     got = contact_windows(
-        ["Asia/Shanghai", "America/New_York", *UNKNOWN_ZONES, None], pinned_policy(), DAY
+        ["Asia/Shanghai", "America/New_York", *UNKNOWN_ZONES, None], collections_policy(), DAY
     )
     windows = {r[0]: (r[1], r[2]) for r in got.iter_rows()}
     assert windows["Asia/Shanghai"][0] == dt.datetime(2026, 3, 2, 0, tzinfo=dt.UTC)
