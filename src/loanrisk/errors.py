@@ -123,13 +123,10 @@ class LandingFileError(LoanriskError):
 
     code = "LANDING_FILE"
 
-    def __init__(self, gate: str, file_name: str, reason: str):
-        super().__init__(f"{file_name}: {reason}", gate=gate, file_name=file_name, reason=reason)
-
-    @property
-    def detail(self) -> str:
-        """The file name and the reason, as one line."""
-        return self.message
+    def __init__(self, gate: str, file_name: str, reason: str, **values: object):
+        super().__init__(
+            f"{file_name}: {reason}", gate=gate, file_name=file_name, reason=reason, **values
+        )
 
 
 class IncompleteFileError(LandingFileError):
@@ -153,12 +150,10 @@ class IncompleteFileError(LandingFileError):
             f"{control_file} says {expected_rows} rows (sha256 {expected_sha256[:16]}...): "
             "incomplete or altered since the core wrote it"
         )
-        LoanriskError.__init__(
-            self,
-            f"{file_name}: {reason}",
-            gate="FILE_INCOMPLETE",
-            file_name=file_name,
-            reason=reason,
+        super().__init__(
+            "FILE_INCOMPLETE",
+            file_name,
+            reason,
             control_file=control_file,
             expected_rows=expected_rows,
             found_rows=found_rows,
