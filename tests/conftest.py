@@ -167,6 +167,27 @@ def correct_day(landing: Path, day: dt.date) -> str:
     return loan
 
 
+def credit_report_of(rows, period, previous, policy):
+    """The credit report of ``period`` (``domain.credit_report``) from ``rows``, the processed
+    days' loan_snapshot and loan_aging columns as one frame, assembled as the regulatory stage
+    does: each loan's last row in the period with its snapshot, and the period's payments due;
+    ``previous`` is the earlier report and its months back, or None."""
+    import polars as pl
+
+    from loanrisk.domain import credit_report as cr
+    from loanrisk.pipeline.regulatory_stage import AGING_COLUMNS, SNAPSHOT_COLUMNS
+
+    in_period = rows.filter(pl.col("snapshot_date") >= period.first_day).lazy()
+    snapshots = rows.lazy().select(SNAPSHOT_COLUMNS)
+    last = cr.last_rows(
+        in_period.select(AGING_COLUMNS),
+        snapshots,
+        in_period.select("snapshot_date", "loan_id", "first_delinquency_date"),
+    )
+    payments = cr.payments_due(snapshots, period)
+    return cr.credit_report(last, payments, previous, period, policy).collect()
+
+
 #: The eight dpd buckets of DESIGN.md §5 (M0 current ... M7 over 180 days), pinned for tests.
 AGING_BUCKETS = [
     {"name": f"M{n}", "max_dpd": edge}

@@ -9,11 +9,11 @@ import datetime as dt
 from decimal import Decimal
 
 import polars as pl
+from conftest import credit_report_of
 
 from loanrisk.domain import credit_report as cr
 from loanrisk.domain.money import MONEY
 from loanrisk.domain.regulatory import CreditReportPolicy
-from loanrisk.pipeline.regulatory_stage import AGING_COLUMNS, SNAPSHOT_COLUMNS
 
 D = dt.date
 SEP30, OCT10, OCT20, OCT31 = D(2026, 9, 30), D(2026, 10, 10), D(2026, 10, 20), D(2026, 10, 31)
@@ -86,15 +86,8 @@ def october_report(rows: list[dict]) -> dict[str, dict]:
         pl.col("dpd", "installments_total", "installments_paid").cast(pl.Int32),
         pl.col("last_payment_date").cast(pl.Date),
     )
-    in_period = frame.filter(pl.col("snapshot_date") >= OCTOBER.first_day).lazy()
-    snapshots = frame.lazy().select(SNAPSHOT_COLUMNS)
-    last = cr.last_rows(
-        in_period.select(AGING_COLUMNS),
-        snapshots,
-        in_period.select("snapshot_date", "loan_id", "first_delinquency_date"),
-    )
-    report = cr.credit_report(last, cr.payments_due(snapshots, OCTOBER), None, OCTOBER, POLICY)
-    return {r["loan_id"]: r for r in report.collect().iter_rows(named=True)}
+    report = credit_report_of(frame, OCTOBER, None, POLICY)
+    return {r["loan_id"]: r for r in report.iter_rows(named=True)}
 
 
 def test_past_due_on_the_10th_and_repaid_on_the_20th_is_reported_m():

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import duckdb
 import polars as pl
 import pytest
-from conftest import stage_settings, write_policy
+from conftest import credit_report_of, stage_settings, write_policy
 
 from loanrisk.domain import credit_report as cr
 from loanrisk.domain.marts import portfolio_summary_sql
@@ -170,19 +170,8 @@ def october(reg_policy) -> pl.DataFrame:
         row(OCT31, "D30", dpd=30), row(OCT31, "D31", dpd=31),
         row(OCT31, "D180", dpd=180), row(OCT31, "D181", dpd=181),
     ]  # fmt: skip
-    return report(frame(rows), cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31), None, reg_policy)
-
-
-def report(rows: pl.DataFrame, period, previous, reg_policy) -> pl.DataFrame:
-    in_period = rows.filter(pl.col("snapshot_date") >= period.first_day).lazy()
-    snapshots = rows.lazy().select(SNAPSHOT_COLUMNS)
-    last = cr.last_rows(
-        in_period.select(AGING_COLUMNS),
-        snapshots,
-        in_period.select("snapshot_date", "loan_id", "first_delinquency_date"),
-    )
-    payments = cr.payments_due(snapshots, period)
-    return cr.credit_report(last, payments, previous, period, reg_policy.credit_report).collect()
+    period = cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31)
+    return credit_report_of(frame(rows), period, None, reg_policy.credit_report)
 
 
 def test_october_codes_filler_and_data_dates(reg_policy):
@@ -213,20 +202,22 @@ def test_history_carries_across_the_month_end_and_over_a_skipped_month(reg_polic
         row(NOV30, "MID", dpd=20, opened=D(2026, 10, 10), next_due=D(2026, 12, 10)),
     ])  # fmt: skip
     period = cr.ReportingPeriod(NOV30, D(2026, 11, 1), NOV30)
-    nov = {r["loan_id"]: r for r in report(rows, period, (previous, 1), reg_policy).iter_rows(
-        named=True)}  # fmt: skip
+    nov = credit_report_of(rows, period, (previous, 1), reg_policy.credit_report)
+    nov = {r["loan_id"]: r for r in nov.iter_rows(named=True)}
     assert set(nov) == {"A", "MID"}  # closed and written off in October: not reported again
     assert nov["A"]["repayment_history_24m"] == "/" + "#" * 21 + "NN"
     assert nov["MID"]["repayment_history_24m"] == "/" * 22 + "*1"
     jan = cr.ReportingPeriod(D(2027, 1, 31), D(2027, 1, 1), D(2027, 1, 31))
     rows = frame([row(D(2027, 1, 31), "A", next_due=D(2027, 2, 20))])
-    skipped = report(rows, jan, (previous, 3), reg_policy)  # Nov and Dec never reported
+    # Nov and Dec never reported
+    skipped = credit_report_of(rows, jan, (previous, 3), reg_policy.credit_report)
     assert skipped["repayment_history_24m"][0] == "#" * 20 + "N" + "##" + "N"
 
 
 def test_payment_due_from_a_due_date_seen_only_before_the_period(reg_policy):
     rows = [row(SEP30, "X", next_due=D(2026, 10, 1)), row(OCT31, "X", next_due=D(2026, 12, 1))]
-    got = report(frame(rows), cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31), None, reg_policy)
+    period = cr.ReportingPeriod(OCT31, D(2026, 10, 1), OCT31)
+    got = credit_report_of(frame(rows), period, None, reg_policy.credit_report)
     assert got["repayment_status"].to_list() == ["N"]  # Oct 1 fell due between the two days
 
 
