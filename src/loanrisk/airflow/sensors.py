@@ -19,9 +19,11 @@ log = logging.getLogger(__name__)
 def _landing_file(settings, ds: str) -> Path:
     from loanrisk.domain.feeds import LOANS
     from loanrisk.lake.storage import lake_of
-    from loanrisk.pipeline.steps import contract_of, landing_path
+    from loanrisk.quality.contracts import load_contract
 
-    return landing_path(lake_of(settings), contract_of(settings, LOANS), parse_business_date(ds))
+    contract = load_contract(settings.contracts_dir, LOANS)
+    day = parse_business_date(ds).isoformat()
+    return lake_of(settings).landed_file(contract.landing_file_name(day))
 
 
 def expected_landing_file(ds: str, params: dict | None) -> Path:

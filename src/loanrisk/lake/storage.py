@@ -66,6 +66,13 @@ class Lake:
     def landing_file(self, file_name: str) -> Path:
         return self.landing_dir / file_name
 
+    def landed_file(self, file_name: str) -> Path:
+        """The file a feed landed as: ``file_name`` (CSV), or the Parquet file beside it when
+        only that one is there."""
+        csv = self.landing_file(file_name)
+        parquet = csv.with_suffix(".parquet")
+        return parquet if not csv.exists() and parquet.exists() else csv
+
     def partition(self, zone: str, table: str, business_date: dt.date) -> Path:
         """``lake/<zone>/<table>/snapshot_date=YYYY-MM-DD`` (zone: raw, quarantine, curated)."""
         return self.data_root / "lake" / zone / table / f"snapshot_date={business_date.isoformat()}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from pathlib import Path
 
 from loanrisk.config import Settings
 from loanrisk.errors import GateError, InputFileError, LandingFileError
@@ -20,7 +19,7 @@ from loanrisk.lake import records
 from loanrisk.lake.records import write_record
 from loanrisk.lake.runs import previous_published, write_run_manifest
 from loanrisk.lake.shards import Shard
-from loanrisk.lake.storage import Lake, lake_of, read_json, write_partition
+from loanrisk.lake.storage import lake_of, read_json, write_partition
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline import aging_stage, risk_stage, signals_stage
 from loanrisk.pipeline.registry import DayRun
@@ -33,12 +32,6 @@ def contract_of(settings: Settings, feed: str) -> Contract:
     return load_contract(settings.contracts_dir, feed)
 
 
-def landing_path(lake: Lake, contract: Contract, business_date: dt.date) -> Path:
-    csv = lake.landing_file(contract.landing_file_name(business_date.isoformat()))
-    parquet = csv.with_suffix(".parquet")
-    return parquet if not csv.exists() and parquet.exists() else csv
-
-
 def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -> records.Ingested:
     """Landing file -> ``lake/staging/<feed>/snapshot_date=D``: every field as text.
 
@@ -48,7 +41,7 @@ def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -
     ``require_control_file``, the required feed without its control file is missing.
     """
     lake, contract = lake_of(settings), contract_of(settings, feed)
-    path = landing_path(lake, contract, business_date)
+    path = lake.landed_file(contract.landing_file_name(business_date.isoformat()))
     name, pipeline = f"ingest_{feed}", settings.pipeline
     required = pipeline.require_control_file and contract.required_feed
     try:
