@@ -6,7 +6,6 @@ turned into Decimal(9,6); nulls are negative sentinels. Column order comes from 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +14,8 @@ import numpy as np
 import polars as pl
 
 from loanrisk.domain.money import MONEY
+from loanrisk.lake.storage import sha256_file
+from loanrisk.quality.control_file import control_path
 from loanrisk.synth.dates import NO_DAY, from_day
 from loanrisk.synth.repayment import installment_split
 from loanrisk.synth.settings import SynthConfig
@@ -168,10 +169,9 @@ def write_csv(frame: pl.DataFrame, path: Path) -> None:
 def write_control_file(path: Path, rows: int) -> Path:
     """The lending core's control file, written after the data file (DESIGN.md §4 v2):
     ``<name>.done`` beside ``path`` holding ``{"file", "rows", "sha256"}``."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    done = path.with_suffix(".done")
+    done = control_path(path)
     tmp = done.with_name(f".{done.name}.tmp")
-    document = {"file": path.name, "rows": rows, "sha256": digest}
+    document = {"file": path.name, "rows": rows, "sha256": sha256_file(path)}
     tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
     os.replace(tmp, done)
     return done
