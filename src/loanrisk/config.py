@@ -163,7 +163,7 @@ POLICY_FILES = (
 
 def load_risk_policies(config_dir: Path) -> RiskPolicies:
     # Imported here: they import Polars, which DAG files reading the Airflow policy through this
-    # module must not pay for, and loanrisk.domain.regulatory imports this module.
+    # module must not pay for.
     from loanrisk.domain.collections import load_collections_policy
     from loanrisk.domain.ecl import load_ecl_policy
     from loanrisk.domain.regulatory import load_regulatory_policy
