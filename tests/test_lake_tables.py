@@ -4,17 +4,16 @@ error naming the first missing one; a frame conformed to its contract."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import CONTRACTS
 
 from loanrisk.errors import InputFileError
 from loanrisk.lake.storage import Lake, write_table
 from loanrisk.lake.tables import conformed, scan_partition_if_any, scan_partitions
 from loanrisk.quality.contracts import load_contract
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "data_contracts"
 DAYS = [dt.date(2026, 5, 1), dt.date(2026, 5, 2), dt.date(2026, 5, 3)]
 
 

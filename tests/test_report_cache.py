@@ -1,8 +1,7 @@
 """The month extracts (``lake/vintage_cache.py``) behind the stored vintage curves and the
-report's cure
-rates: stored per complete month, reused, refreshed when a day of the month is rerun, and never
-changing a figure; and the marts stored per day (``marts_stage.py``) equal their SQL over the
-whole history."""
+report's cure rates: stored per complete month, reused, refreshed when a day of the month is
+rerun, and never changing a figure; and the marts stored per day (``marts_stage.py``) equal
+their SQL over the whole history."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import correct_day
+from conftest import backfilled_book, correct_day
 
 from loanrisk.cli import main
 from loanrisk.config import load_settings
@@ -38,13 +37,7 @@ VIEWS = ("vintage_loans", "delinquency_entries", "delinquency_cures")
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory, config_dir):
-    from loanrisk.synth import generate
-
-    root = tmp_path_factory.mktemp("cache") / "data"
-    generate(START, DAYS, 300, 11, root / "landing", config_dir)
-    args = ["--start", str(START), "--end", str(LAST), "--data-root", str(root)]
-    assert main(["backfill", *args, "--config", str(config_dir)]) == 0
-    return root
+    return backfilled_book(tmp_path_factory.mktemp("cache"), config_dir, START, DAYS, 300, 11)
 
 
 def rebuild_report(root, config_dir, day: dt.date) -> bytes:
