@@ -3,24 +3,22 @@ stage by stage, the I/O floor, the baselines and their equality with the pipelin
 
 Each business day runs in a process of its own, as ``loanrisk run`` and the Airflow tasks run
 it (``benchmarks.one_day``): ``loanrisk.pipeline.runner.run_day`` with ``run_step`` of
-``loanrisk.pipeline.runner`` wrapped for the duration so that each call is measured (wall, CPU incl.
-children, peak RSS with VmHWM reset before the stage); what run_day does between stages is
-``unattributed``. Imports are warmed before the first measurement; the whole process (start,
-imports and all) is measured too, as the day's ``process``.
+``loanrisk.pipeline.runner`` wrapped for the duration so that each call is measured (wall, CPU
+incl. children, peak RSS with VmHWM reset before the stage); what run_day does between stages
+is ``unattributed``. Imports are warmed there before the first measurement; the whole process
+(start, imports and all) is measured here too, as the day's ``process``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.measure import Cost, measured, timed
@@ -81,37 +79,6 @@ def settings_for(data_root: Path, landing_dir: Path):
     shutil.rmtree(data_root, ignore_errors=True)
     settings = load_settings(PROJECT / "config", data_root)
     return dataclasses.replace(settings, landing_dir=landing_dir)
-
-
-def warm_imports() -> None:
-    """Import what the stages import lazily, so no stage pays for an import."""
-    import great_expectations  # noqa: F401
-    import pandas  # noqa: F401
-
-
-@contextmanager
-def stage_timers(records: list):
-    """Wrap ``loanrisk.pipeline.runner.run_step`` so that run_day's calls append
-    ``{"stage", "wall_s", "cpu_s", "peak_rss_mib"}`` to ``records``; restored on exit."""
-    import loanrisk.pipeline.runner as runner
-
-    original = runner.run_step
-
-    @functools.wraps(original)
-    def timed(name, business_date, settings, run=None, **part):
-        label = ":".join([name, *(str(v) for v in part.values())])
-        cost = Cost()
-        try:
-            with measured(cost):
-                return original(name, business_date, settings, run, **part)
-        finally:
-            records.append({"stage": label, **cost.as_dict()})
-
-    runner.run_step = timed
-    try:
-        yield
-    finally:
-        runner.run_step = original
 
 
 def run_one_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
@@ -209,7 +176,6 @@ def run_benchmark(loans: int, seed: int, workdir: Path, baselines: bool = True) 
 
     landing_dir, synth_cost = landing(workdir, loans, 2, seed)
     settings = settings_for(workdir / f"data-{loans}-{seed}", landing_dir)
-    warm_imports()
     day1, day2 = START, START + dt.timedelta(days=1)
     result = {
         "kind": "run",
@@ -234,7 +200,6 @@ def run_backfill(loans: int, days: int, seed: int, workdir: Path) -> dict:
 
     landing_dir, synth_cost = landing(workdir, loans, days, seed)
     settings = settings_for(workdir / f"backfill-{loans}-{days}-{seed}", landing_dir)
-    warm_imports()
     dates = [START + dt.timedelta(days=n) for n in range(days)]
     per_day, total = [], Cost()
     with measured(total):

@@ -4,7 +4,7 @@ cached):
 
     python -m benchmarks.one_day --date D --config C --data-root R --landing L --out F
 
-runs ``run_day`` for D on R with every step measured (``harness.stage_timers``) and writes
+runs ``run_day`` for D on R with every step measured (``stage_timers``) and writes
 the day's record (end-to-end cost, each step's cost, the manifest's counts) to F as JSON.
 Imports are warmed before the first measurement.
 """
@@ -14,12 +14,44 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.harness import stage_timers, warm_imports
 from benchmarks.measure import Cost, measured
+
+
+def warm_imports() -> None:
+    """Import what the stages import lazily, so no stage pays for an import."""
+    import great_expectations  # noqa: F401
+    import pandas  # noqa: F401
+
+
+@contextmanager
+def stage_timers(records: list):
+    """Wrap ``loanrisk.pipeline.runner.run_step`` so that run_day's calls append
+    ``{"stage", "wall_s", "cpu_s", "peak_rss_mib"}`` to ``records``; restored on exit."""
+    import loanrisk.pipeline.runner as runner
+
+    original = runner.run_step
+
+    @functools.wraps(original)
+    def timed(name, business_date, settings, run=None, **part):
+        label = ":".join([name, *(str(v) for v in part.values())])
+        cost = Cost()
+        try:
+            with measured(cost):
+                return original(name, business_date, settings, run, **part)
+        finally:
+            records.append({"stage": label, **cost.as_dict()})
+
+    runner.run_step = timed
+    try:
+        yield
+    finally:
+        runner.run_step = original
 
 
 def measure_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
