@@ -40,10 +40,11 @@ def _columns(config) -> list[str]:
 
 
 def _safe(value, kind: str | None):
-    """A sample value masked (``kind``: a mask kind, or "" for every character) or escaped."""
+    """A sample value masked (``kind``: a mask kind, or "" for every character), whatever its
+    type, or escaped (a number needs no escaping)."""
     if isinstance(value, list | tuple):
         return [_safe(item, kind) for item in value]
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or (kind is None and isinstance(value, bool | int | float)):
         return value
     text = str(value)
     if kind is None:
