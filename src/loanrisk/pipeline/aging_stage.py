@@ -23,6 +23,7 @@ from loanrisk.domain.ordering import sorted_by
 from loanrisk.domain.probation import carried_probation, probation_state, with_probation
 from loanrisk.errors import HistoryGapError, InputFileError
 from loanrisk.lake import records
+from loanrisk.lake.runs import write_run_manifest
 from loanrisk.lake.shards import (
     Shard,
     drop_parts,
@@ -32,6 +33,9 @@ from loanrisk.lake.shards import (
     write_part,
 )
 from loanrisk.lake.storage import Lake, read_json, sha256_file, write_table
+from loanrisk.pipeline.collections_stage import collections_day
+from loanrisk.pipeline.regulatory_stage import regulatory_day
+from loanrisk.pipeline.risk_stage import score_day
 from loanrisk.quality.contracts import load_contract
 
 STATE, AGING = "loan_state", "loan_aging"
@@ -153,10 +157,6 @@ def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
 
 def _rebuilders(settings: Settings) -> tuple:
     """(step name, its record's model, rebuild(lake, day)) for each of DOWNSTREAM."""
-    from loanrisk.pipeline.collections_stage import collections_day
-    from loanrisk.pipeline.regulatory_stage import regulatory_day
-    from loanrisk.pipeline.risk_stage import score_day
-
     policies = settings.risk
     return (
         ("score_loans", records.Scored, lambda lake, day: score_day(lake, settings, day)),
@@ -184,8 +184,6 @@ def rebuild_later_days(
     before it, in order (aging and history, then every later step the day had run), until one
     comes out unchanged; each rebuilt day gets fresh step records and, if it was published, a
     fresh manifest. Returns the days rebuilt."""
-    from loanrisk.lake.runs import write_run_manifest
-
     later = [d for d in lake.partition_dates("curated", STATE) if d > business_date]
     previous, rebuilt = business_date, []
     for day in later:

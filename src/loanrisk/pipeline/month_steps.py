@@ -13,6 +13,7 @@ from loanrisk.lake.records import write_record
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline import monthly
 from loanrisk.pipeline.registry import DayRun
+from loanrisk.pipeline.regulatory_stage import regulatory_day
 
 
 def rebuild_regulatory(
@@ -20,8 +21,6 @@ def rebuild_regulatory(
 ) -> records.Regulatory:
     """The month-end day's regulatory tables and extracts again (five-category, IFRS 9 and
     the credit-bureau report of the month), so a corrected day or policy is reported."""
-    from loanrisk.pipeline.regulatory_stage import regulatory_day
-
     lake = lake_of(settings)
     built = regulatory_day(lake, settings, settings.risk.regulatory, business_date)
     result = records.Regulatory.model_validate({"reports": built})

@@ -22,9 +22,14 @@ from loanrisk.lake.shards import Shard
 from loanrisk.lake.storage import lake_of, read_json, write_partition
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline import aging_stage, risk_stage, signals_stage
+from loanrisk.pipeline.collections_stage import collections_day
+from loanrisk.pipeline.marts_stage import publish_marts
 from loanrisk.pipeline.registry import DayRun
+from loanrisk.pipeline.regulatory_stage import regulatory_day
+from loanrisk.pipeline.validation_stage import check_feed
 from loanrisk.quality.contracts import Contract, load_contract
 from loanrisk.quality.parsing import extra_columns, read_text_and_facts
+from loanrisk.report import build_risk_report
 from loanrisk.report.validation_docs import build_validation_docs
 
 
@@ -72,8 +77,6 @@ def validate(
 ) -> records.Validated:
     """Staged text -> typed valid rows in ``lake/raw`` + rejected rows in ``lake/quarantine``,
     checked by Great Expectations, warnings counted, batch gates applied."""
-    from loanrisk.pipeline.validation_stage import check_feed
-
     lake = lake_of(settings)
     staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
     name = f"validate_{feed}"
@@ -145,8 +148,6 @@ def score_loans(business_date: dt.date, settings: Settings, run: DayRun) -> reco
 def build_regulatory(business_date: dt.date, settings: Settings, run: DayRun) -> records.Regulatory:
     """Aged and scored loans -> five-category, IFRS 9 ECL and stage-transfer tables and, on the
     reporting day, the credit-bureau report; each with its reconciled extract."""
-    from loanrisk.pipeline.regulatory_stage import regulatory_day
-
     lake = lake_of(settings)
     built = regulatory_day(lake, settings, settings.risk.regulatory, business_date)
     result = records.Regulatory.model_validate({"reports": built})
@@ -158,8 +159,6 @@ def build_collections(
 ) -> records.Collections:
     """Scored loans + contact log -> collections queue, suppressions, movements and the
     per-channel extracts (DESIGN.md §5 Collections)."""
-    from loanrisk.pipeline.collections_stage import collections_day
-
     lake = lake_of(settings)
     report = collections_day(lake, settings, settings.risk.collections, business_date)
     result = records.Collections.model_validate(report)
@@ -185,8 +184,6 @@ def finalize_run(business_date: dt.date, settings: Settings, run: DayRun) -> dic
     """Write the run manifest (the day is published) and show it in ``pipeline_runs``, then
     the day's marts in ``lake/marts`` (and those of the later days ``recompute_later_days``
     rebuilt)."""
-    from loanrisk.pipeline.marts_stage import publish_marts
-
     lake = lake_of(settings)
     manifest = write_run_manifest(business_date, settings, dict(run.accepted), run.reason)
     refresh_warehouse(lake, settings.contracts_dir, settings.classification)
@@ -199,8 +196,6 @@ def finalize_run(business_date: dt.date, settings: Settings, run: DayRun) -> dic
 def build_report(business_date: dt.date, settings: Settings, run: DayRun) -> dict:
     """``reports/D/risk_report.html`` from the warehouse views of a published day; the reports
     of the later days ``recompute_later_days`` rebuilt are rebuilt too."""
-    from loanrisk.report import build_risk_report
-
     lake = lake_of(settings)
     manifest = lake.run_manifest(business_date)
     if not manifest.exists() or read_json(manifest).get("status") != "published":
