@@ -90,8 +90,9 @@ def restatement(lake: Lake, first_day: dt.date, purpose: str) -> Iterator[Path |
         _put_back(lake, version)
         _finish(version, "failed", error=str(exc)[:500] or type(exc).__name__)
         raise
-    shutil.rmtree(version / "before", ignore_errors=True)
+    # Done first: a run that dies while the kept version goes must not have it put back.
     _finish(version, "done")
+    shutil.rmtree(version / "before", ignore_errors=True)
 
 
 def journals(lake: Lake) -> list[tuple[Path, dict]]:
