@@ -26,9 +26,7 @@ from loanrisk.quality.casting import (
     distinct_sample_step,
     few_distinct,
 )
-from loanrisk.quality.gx_text import arrow_text as _arrow_text
-from loanrisk.quality.gx_text import mask as _mask
-from loanrisk.quality.gx_text import matches as _matches
+from loanrisk.quality.gx_text import arrow_text, mask, matches
 from loanrisk.quality.gx_values import (
     ExpectColumnValuesToBeIdentifiers,
     ExpectColumnValuesToBeKnownTimeZones,
@@ -79,7 +77,7 @@ def _valid_iso_dates(ymd: np.ndarray) -> np.ndarray:
 
 def _valid_date_prefix(text: pa.Array, pattern: str) -> np.ndarray:
     """Values matching ``pattern`` whose first ten characters are a real ISO date."""
-    shaped = _matches(text, pattern)
+    shaped = matches(text, pattern)
     result = np.zeros(len(text), dtype=bool)
     result[shaped] = _valid_iso_dates(_leading_bytes(text.filter(shaped), 10))
     return result
@@ -95,7 +93,7 @@ def _ascii_digits(chars: np.ndarray) -> np.ndarray:
 def _valid_dates(text: pa.Array) -> np.ndarray:
     """``DATE_PATTERN`` (ten bytes, digits and two dashes) naming a real day, judged on a byte
     matrix instead of by a regular expression, which is slower."""
-    sized = _mask(pc.equal(pc.binary_length(text), 10))
+    sized = mask(pc.equal(pc.binary_length(text), 10))
     ten = text if sized.all() else text.filter(sized)
     chars = _leading_bytes(ten, 10)
     dashes = (chars[:, 4] == ord("-")) & (chars[:, 7] == ord("-"))
@@ -137,7 +135,7 @@ def _digits_with_sign_and_dot(text: pa.Array, scale: int) -> tuple[np.ndarray, n
         text.type, n, [validity, offsets, pa.py_buffer(zeroed)], offset=text.offset
     )
     whole = ends - starts - negative - np.where(fraction > 0, fraction + 1, 0)
-    return _mask(pc.ascii_is_decimal(copy)) & (whole >= 1), whole
+    return mask(pc.ascii_is_decimal(copy)) & (whole >= 1), whole
 
 
 def _decimal_text(text: pa.Array, precision: int, scale: int) -> np.ndarray:
@@ -176,7 +174,7 @@ def _parses(text: pa.Array, physical_type: str) -> np.ndarray:
     if found := _DECIMAL.match(physical_type):
         return _decimal_text(text, int(found.group(1)), int(found.group(2)))
     if physical_type == "boolean":
-        return _mask(pc.is_in(pc.utf8_lower(text), value_set=pa.array(BOOLEAN_TEXT)))
+        return mask(pc.is_in(pc.utf8_lower(text), value_set=pa.array(BOOLEAN_TEXT)))
     raise ValueError(f"no parser for physical type {physical_type!r}")
 
 
@@ -209,12 +207,12 @@ def _judged_by_distinct(array: pa.Array, judge) -> np.ndarray:
     if len(per_value) == 0:
         return np.zeros(len(array), dtype=bool)
     indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
-    return per_value[indices] & _mask(pc.is_valid(array))
+    return per_value[indices] & mask(pc.is_valid(array))
 
 
 def parses_as(text: pd.Series, physical_type: str) -> pd.Series:
     """True where the (stripped) text parses as the contract's physical type; null is False."""
-    parsed = _judged_by_distinct(_arrow_text(text), lambda a: _parses(_trimmed(a), physical_type))
+    parsed = _judged_by_distinct(arrow_text(text), lambda a: _parses(_trimmed(a), physical_type))
     return pd.Series(parsed, index=text.index)
 
 
@@ -224,8 +222,8 @@ _CHECK_CHARS = np.frombuffer(RESIDENT_ID_CHECK_CHARS.encode("ascii"), dtype=np.u
 def resident_id_check_digit_ok(text: pd.Series) -> pd.Series:
     """GB 11643-1999 check digit; values not shaped like a resident ID (``RESIDENT_ID_SHAPE``:
     17 ASCII digits, then a digit or X) or null are not judged here."""
-    array = _arrow_text(text)
-    sized = _mask(pc.equal(pc.binary_length(array), 18))
+    array = arrow_text(text)
+    sized = mask(pc.equal(pc.binary_length(array), 18))
     ids = _leading_bytes(array if sized.all() else array.filter(sized), 18)
     last = ids[:, 17]
     shaped = _ascii_digits(ids[:, :17]).all(axis=1) & (_ascii_digits(last) | (last == ord("X")))
