@@ -17,7 +17,7 @@ from pathlib import Path
 from loanrisk.errors import IncompleteFileError, LandingFileError
 
 SUFFIX = ".done"
-INCOMPLETE = "FILE_INCOMPLETE"
+INCOMPLETE = IncompleteFileError.code  # the gate of a broken control file too
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A control file is a few dozen bytes: anything far larger is not one (and is not read whole).
 MAX_BYTES = 4096
