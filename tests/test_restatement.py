@@ -19,7 +19,7 @@ from conftest import backfilled_book, correct_day, outputs
 from loanrisk.cli import main
 from loanrisk.lake.faults import CRASH_ENV
 from loanrisk.lake.status import day_statuses
-from loanrisk.lake.storage import Lake, read_json
+from loanrisk.lake.storage import Lake, read_json, sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +43,21 @@ def root(base, tmp_path):
     shutil.copytree(saved, base, symlinks=True)
 
 
+def lake_at(root) -> Lake:
+    return Lake(root, root / "landing")
+
+
+def manifest(root, day: dt.date) -> dict:
+    return read_json(lake_at(root).run_manifest(day))
+
+
 def published(root) -> dict[str, str]:
     """Every published byte: lake, run records, extracts, and the risk reports."""
     found = outputs(root)
-    for report in sorted((root / "reports").glob("*/risk_report.html")):
-        found[report.relative_to(root).as_posix()] = report.read_bytes().hex()[:64]
+    lake = lake_at(root)
+    for day in (START, DAY2, DAY3):
+        report = lake.risk_report(day)
+        found[lake.relative(report)] = sha256_file(report)
     return found
 
 
@@ -68,10 +78,10 @@ def test_a_reprocess_stopped_by_a_gate_leaves_every_day_as_published(root, confi
     assert main(args(root, config_dir, "reprocess", "--date", str(DAY2))) == 1
     assert "ROW_COUNT_CHANGE" in capsys.readouterr().err
     assert published(root) == before
-    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    statuses = {d["date"]: d for d in day_statuses(lake_at(root))}
     assert [statuses[str(d)]["status"] for d in (START, DAY2, DAY3)] == ["published"] * 3
     assert "reprocess" in statuses[str(DAY2)]["reason"]  # the failed attempt is named
-    kept = list((root / ".versions").rglob("manifest.json"))
+    kept = list(lake_at(root).versions_dir.rglob("manifest.json"))
     assert any(read_json(p).get("status") == "failed" for p in kept)  # kept for diagnosis
     assert main(args(root, config_dir, "run", "--date", str(DAY3))) == 0  # history intact
     assert published(root) == before
@@ -90,23 +100,23 @@ def test_a_reprocess_killed_midway_is_in_doubt_then_put_back(root, config_dir):
         check=False,
     )
     assert done.returncode == -9
-    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    statuses = {d["date"]: d for d in day_statuses(lake_at(root))}
     assert statuses[str(START)]["status"] == "published"
     assert [statuses[str(d)]["status"] for d in (DAY2, DAY3)] == ["in doubt"] * 2
     # the next run takes over the dead run's lock and first puts every day back as it was
     assert main(args(root, config_dir, "status")) == 0
     assert main(args(root, config_dir, "reprocess", "--date", str(DAY2), "--break-stale-lock")) == 0
-    after = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    after = manifest(root, DAY2)
     assert after["status"] == "published" and after["restatements"]
     assert published(root) != before
 
 
 def test_a_restated_day_keeps_its_previous_version_in_the_manifest(root, config_dir):
-    old = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    old = manifest(root, DAY2)
     correct_day(root / "landing", DAY2)
     reason = ["--reason", "core resent the file: one loan's arrears"]
     assert main(args(root, config_dir, "reprocess", "--date", str(DAY2), *reason)) == 0
-    new = read_json(root / "runs" / str(DAY2) / "manifest.json")
+    new = manifest(root, DAY2)
     assert new["input_sha256"] != old["input_sha256"]
     (entry,) = new["restatements"]
     assert entry["previous_input_sha256"] == old["input_sha256"]
@@ -116,16 +126,16 @@ def test_a_restated_day_keeps_its_previous_version_in_the_manifest(root, config_
         == (old["outputs"]["curated/loan_aging"]["sha256"])
     )
     assert dt.datetime.fromisoformat(entry["replaced_at"]).tzinfo is not None
-    later = read_json(root / "runs" / str(DAY3) / "manifest.json")  # rerun in full: same reason
+    later = manifest(root, DAY3)  # rerun in full: same reason
     assert later["restatements"][0]["reason"] == "core resent the file: one loan's arrears"
 
 
 def test_a_single_day_rerun_records_why_the_later_days_changed(root, config_dir):
     correct_day(root / "landing", DAY2)
     assert main(args(root, config_dir, "run", "--date", str(DAY2))) == 0
-    (entry,) = read_json(root / "runs" / str(DAY2) / "manifest.json")["restatements"]
+    (entry,) = manifest(root, DAY2)["restatements"]
     assert entry["reason"] == f"rerun of {DAY2}"
-    (later,) = read_json(root / "runs" / str(DAY3) / "manifest.json")["restatements"]
+    (later,) = manifest(root, DAY3)["restatements"]
     assert later["reason"] == f"recomputed after {DAY2} was rerun: rerun of {DAY2}"
 
 
@@ -136,7 +146,7 @@ def test_a_rerun_of_an_unchanged_day_adds_no_history(root, config_dir):
 
 
 def test_step_log_lines_carry_their_time(root):
-    lines = (root / "logs" / f"{DAY2}.jsonl").read_text().splitlines()
+    lines = lake_at(root).stage_log(DAY2).read_text().splitlines()
     for line in map(json.loads, lines):
         assert dt.datetime.fromisoformat(line["at"]).tzinfo is not None
 
@@ -162,7 +172,7 @@ def test_the_report_takes_the_run_lock(root, config_dir, capsys):
 
 
 def test_status_names_a_stale_lock(root, config_dir, capsys):
-    lake = Lake(root, root / "landing")
+    lake = lake_at(root)
     record = {"pid": 999_999, "host": os.uname().nodename, "business_date": str(DAY2)}
     record |= {"purpose": "run", "since": "2026-06-03T01:00:00+00:00"}
     lake.run_lock_file.write_text(json.dumps(record))
@@ -180,22 +190,22 @@ def test_a_failure_after_publishing_is_recorded(root, config_dir, monkeypatch, c
     monkeypatch.setattr(validation_docs, "build_validation_docs", no_space)
     monkeypatch.setattr("loanrisk.pipeline.steps.build_validation_docs", no_space)
     assert main(args(root, config_dir, "report", "--date", str(DAY2))) == 1
-    manifest = read_json(root / "runs" / str(DAY2) / "manifest.json")
-    assert manifest["status"] == "published"
-    assert manifest["after_publishing"]["step"] == "build_report"
-    assert "No space left on device" in manifest["after_publishing"]["error"]
-    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    stored = manifest(root, DAY2)
+    assert stored["status"] == "published"
+    assert stored["after_publishing"]["step"] == "build_report"
+    assert "No space left on device" in stored["after_publishing"]["error"]
+    statuses = {d["date"]: d for d in day_statuses(lake_at(root))}
     assert "build_report failed after publishing" in statuses[str(DAY2)]["reason"]
     monkeypatch.undo()
     capsys.readouterr()
     assert main(args(root, config_dir, "report", "--date", str(DAY2))) == 0
-    assert "after_publishing" not in read_json(root / "runs" / str(DAY2) / "manifest.json")
+    assert "after_publishing" not in manifest(root, DAY2)
 
 
 def test_status_names_a_published_day_without_its_report(root, config_dir):
     """A run killed after publishing, before the report was renamed into place."""
-    (root / "reports" / str(DAY2) / "risk_report.html").unlink()
-    statuses = {d["date"]: d for d in day_statuses(Lake(root, root / "landing"))}
+    lake_at(root).risk_report(DAY2).unlink()
+    statuses = {d["date"]: d for d in day_statuses(lake_at(root))}
     assert statuses[str(DAY2)]["status"] == "published"
     assert f"risk report missing: loanrisk report --date {DAY2}" in statuses[str(DAY2)]["reason"]
     assert "risk report missing" not in statuses[str(DAY3)]["reason"]
