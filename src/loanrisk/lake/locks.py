@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from loanrisk.errors import RunLockedError, StaleLockError
+from loanrisk.lake.modes import file_mode, make_dirs
 from loanrisk.lake.storage import Lake
 
 POLL_SECONDS = 0.1
@@ -139,8 +140,8 @@ def run_lock(
 
 def _acquire(path: Path, timeout: float) -> int:
     """Open the lock file and flock it, polling until ``timeout``; RunLockedError if not."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from loanrisk.lake.modes import make_dirs
 from loanrisk.lake.storage import Lake, read_json, write_json_atomic
 
 #: What a day's published version spans (everything a reader of the day sees).
@@ -37,12 +38,12 @@ def _link_tree(source: Path, target: Path) -> None:
     """``target`` as hard links to ``source``'s files (appended logs are copied: an append
     would change both)."""
     if source.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(target.parent)
         os.link(source, target)
         return
     for folder, _, files in os.walk(source):
         here = target / Path(folder).relative_to(source)
-        here.mkdir(parents=True, exist_ok=True)
+        make_dirs(here)
         for name in files:
             copy = shutil.copy2 if name.endswith(".jsonl") else os.link
             copy(Path(folder) / name, here / name)
@@ -58,7 +59,7 @@ def _put_back(lake: Lake, version: Path) -> None:
     for zone in ZONES:
         live, kept = lake.zone(zone), version / "before" / zone
         if live.exists() and not (failed / zone).exists():
-            failed.mkdir(parents=True, exist_ok=True)
+            make_dirs(failed)
             live.rename(failed / zone)
         if kept.exists():
             kept.rename(live)
