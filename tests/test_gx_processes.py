@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from loanrisk.lake.storage import Lake
+
 pytestmark = pytest.mark.slow
 
 DAY1 = dt.date(2026, 3, 1)
@@ -57,7 +59,7 @@ def run_day(root, config_dir, day: dt.date, size: str) -> subprocess.CompletedPr
 
 def stored_suites(root, day: dt.date) -> set[str]:
     """Names of the suites whose results the day stored (``<feed>.<group>``)."""
-    store = root / "gx" / "gx" / "uncommitted" / "validations"
+    store = Lake(root, root / "landing").gx_root / "gx" / "uncommitted" / "validations"
     return {
         f"{path.parents[2].parent.name}.{path.parents[2].name}"
         for path in store.glob("*/*/*/*/*.json")
@@ -81,7 +83,8 @@ def day_one(tmp_path_factory, config_dir):
 def test_a_new_process_finds_the_feeds_batch_definition_in_its_own_context(day_one):
     """The feed's stored data asset, found in a context opened by a new process, is that
     context's: GX fetches the day's batch through it (its data source's context)."""
-    gx_root, docs = day_one / "gx", day_one / "reports" / "validation"
+    lake = Lake(day_one, day_one / "landing")
+    gx_root, docs = lake.gx_root, lake.data_docs
     done = subprocess.run(
         [sys.executable, "-c", BATCH_OWNER, str(gx_root), str(docs)],
         capture_output=True,
