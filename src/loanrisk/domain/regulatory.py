@@ -94,14 +94,19 @@ def _ratio(numerator: str, denominator: str) -> pl.Expr:
     return pl.when(den != 0).then(pl.col(numerator).cast(pl.Float64) / den)
 
 
+def reported_products(products: Sequence[str], *frames: pl.LazyFrame) -> pl.LazyFrame:
+    """(product_code): the configured products plus any other found in ``frames``, so a
+    report's totals still reconcile to its source."""
+    configured = pl.LazyFrame({"product_code": list(products)}, schema={"product_code": pl.String})
+    found = [f.select(pl.col("product_code").cast(pl.String)).drop_nulls() for f in frames]
+    return pl.concat([configured, *found]).unique()
+
+
 def product_grid(
     frame: pl.LazyFrame, products: Sequence[str], key: str, values: pl.Series
 ) -> pl.LazyFrame:
-    """Every product (the configured ones plus any other in ``frame``, so the totals still
-    reconcile) x every value of ``key``."""
-    configured = pl.LazyFrame({"product_code": list(products)}, schema={"product_code": pl.String})
-    found = frame.select(pl.col("product_code").cast(pl.String)).drop_nulls()
-    every = pl.concat([configured, found]).unique()
+    """Every reported product (``reported_products``) x every value of ``key``."""
+    every = reported_products(products, frame)
     return every.join(pl.LazyFrame(values.alias(key)), how="cross")
 
 

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from loanrisk.domain.money import MONEY
-from loanrisk.domain.regulatory import PORTFOLIO, with_portfolio
+from loanrisk.domain.regulatory import PORTFOLIO, reported_products, with_portfolio
 
 WRITTEN_OFF = "WRITTEN_OFF"
 #: The daily figures; each has a ``<name>_mtd`` month-to-date twin.
@@ -81,13 +81,6 @@ def daily_write_offs(
     )
 
 
-def _products(products: Sequence[str], *frames: pl.LazyFrame) -> pl.LazyFrame:
-    """The configured products plus any other found in ``frames`` (so the totals reconcile)."""
-    configured = pl.LazyFrame({"product_code": list(products)}, schema={"product_code": pl.String})
-    found = [f.select(pl.col("product_code").cast(pl.String)) for f in frames]
-    return pl.concat([configured, *found]).unique()
-
-
 def _zero_filled(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
     counts, money = columns[0], columns[1:]
     return frame.with_columns(
@@ -109,7 +102,7 @@ def write_offs_report(
     )
     mtd = month.group_by("product_code").agg(pl.col(c).sum().alias(f"{c}_mtd") for c in DAILY)
     rows = (
-        _products(products, today, earlier)
+        reported_products(products, today, earlier)
         .join(today.select("product_code", *DAILY), on="product_code", how="left")
         .join(mtd, on="product_code", how="left")
         .pipe(_zero_filled, DAILY)
