@@ -17,8 +17,7 @@ from loanrisk.domain.marts import flow_chain
 from loanrisk.domain.scorecard import Stability
 from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
-from loanrisk.lake import scope
-from loanrisk.lake import vintage_cache as cache
+from loanrisk.lake import scope, vintage_cache
 from loanrisk.lake.storage import Lake, literal_glob
 from loanrisk.report import risk_data, write_offs
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
@@ -232,8 +231,8 @@ def load_report_data(
     lake: Lake, day: dt.date, stability: Stability, classification: ClassificationConfig
 ) -> ReportData:
     """Read every section that the warehouse can answer for ``day``, each from only the history
-    it shows (``scope.py``), past months from their stored extracts (``cache.py``); the buckets
-    listed in ``classification``'s order."""
+    it shows (``loanrisk.lake.scope``), past months from their stored extracts
+    (``loanrisk.lake.vintage_cache``); the buckets listed in ``classification``'s order."""
     import duckdb
 
     warehouse = lake.warehouse
@@ -274,9 +273,10 @@ def _load_risk(con, data: ReportData, views: set[str], day: dt.date) -> None:
 
 
 def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: Lake) -> None:
-    """Vintages: the curves stored for the day (as known that day, ``marts_stage.py``). Cure
-    rates: the mart over month extracts (``cache.py``) when the warehouse has their per-month
-    views, else over the bounded history."""
+    """Vintages: the curves stored for the day (as known that day,
+    ``loanrisk.pipeline.marts_stage``). Cure rates: the mart over month extracts
+    (``loanrisk.lake.vintage_cache``) when the warehouse has their per-month views, else over
+    the bounded history."""
     if "vintage_curves" in views:
         stored = lake.partition_file("marts", "vintage_curves", day)
         if stored.exists():  # the curves as known on the day; the view shows the latest day's
@@ -287,7 +287,7 @@ def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: La
         first = scope.month_start(day, CURE_MONTHS - 1)
         if "delinquency_entries" in views:
             for view in ("delinquency_entries", "delinquency_cures"):
-                parts = cache.month_rows(con, views, lake, view, first, day)
+                parts = vintage_cache.month_rows(con, views, lake, view, first, day)
                 scope.run_ddl(con, f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {parts}")
             first = day  # the mart reads only the last day of loan_state then
         scope.limit_history(con, views, lake, first, day)
