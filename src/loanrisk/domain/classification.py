@@ -7,7 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from loanrisk.domain.yaml_models import Dpd, Money, StrictModel
+from loanrisk.domain.yaml_models import (
+    Dpd,
+    Money,
+    StrictModel,
+    require_ascending,
+    strictly_ascending,
+)
 
 FiveCategory = Literal["NORMAL", "SPECIAL_MENTION", "SUBSTANDARD", "DOUBTFUL", "LOSS"]
 FIVE_CATEGORY_ORDER: tuple[str, ...] = (
@@ -35,17 +41,13 @@ class CategoryThresholds(StrictModel):
 
     @model_validator(mode="after")
     def _thresholds_ascend(self) -> CategoryThresholds:
-        edges = [
-            self.special_mention_min_dpd,
-            self.substandard_min_dpd,
-            self.doubtful_min_dpd,
-            self.loss_min_dpd,
-        ]
-        if edges != sorted(set(edges)) or len(set(edges)) != 4:
-            raise ValueError(
-                "special_mention_min_dpd < substandard_min_dpd < doubtful_min_dpd < "
-                f"loss_min_dpd must hold (got {edges})"
-            )
+        require_ascending(
+            self,
+            "special_mention_min_dpd",
+            "substandard_min_dpd",
+            "doubtful_min_dpd",
+            "loss_min_dpd",
+        )
         return self
 
 
@@ -117,7 +119,7 @@ class ClassificationConfig(StrictModel):
         if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
             raise ValueError("aging_buckets: only the last bucket may (and must) have max_dpd null")
         finite = [b for b in bounds[:-1] if b is not None]
-        if finite != sorted(set(finite)) or len(set(finite)) != len(finite):
+        if not strictly_ascending(finite):
             raise ValueError(f"aging_buckets: max_dpd must strictly ascend (got {finite})")
         if finite and finite[0] != 0:
             raise ValueError("aging_buckets: the first bucket must be max_dpd 0 (current loans)")

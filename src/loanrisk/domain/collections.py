@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from loanrisk.domain.lists import sorted_list
 from loanrisk.domain.money import MONEY
-from loanrisk.domain.yaml_models import StrictModel, load_yaml_model
+from loanrisk.domain.yaml_models import StrictModel, load_yaml_model, require_ascending
 
 CHANNELS = ("SMS", "VOICE_BOT", "AGENT_CALL", "LETTER", "FIELD_VISIT", "AGENCY", "LEGAL")
 SUPPRESSIONS = ("DECEASED", "BANKRUPTCY", "DISPUTE")
@@ -49,18 +49,14 @@ class ChannelRules(StrictModel):
 
     @model_validator(mode="after")
     def _thresholds_ascend(self) -> ChannelRules:
-        ladder = [
-            self.queue_min_dpd,
-            self.voice_bot_min_dpd,
-            self.agent_call_min_dpd,
-            self.agency_min_dpd,
-            self.legal_min_dpd,
-        ]
-        if ladder != sorted(set(ladder)) or len(set(ladder)) != len(ladder):
-            raise ValueError(
-                "queue_min_dpd < voice_bot_min_dpd < agent_call_min_dpd < agency_min_dpd < "
-                f"legal_min_dpd must hold (got {ladder})"
-            )
+        require_ascending(
+            self,
+            "queue_min_dpd",
+            "voice_bot_min_dpd",
+            "agent_call_min_dpd",
+            "agency_min_dpd",
+            "legal_min_dpd",
+        )
         if not self.queue_min_dpd <= self.field_visit_min_dpd < self.legal_min_dpd:
             raise ValueError("field_visit_min_dpd must lie in [queue_min_dpd, legal_min_dpd)")
         return self

@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 from loanrisk.domain.classification import FIVE_CATEGORY_ORDER
 from loanrisk.domain.money import MONEY
 from loanrisk.domain.sql import ON_BOOK_SQL, npl_sql
-from loanrisk.domain.yaml_models import Dpd, StrictModel, load_yaml_model
+from loanrisk.domain.yaml_models import Dpd, StrictModel, load_yaml_model, strictly_ascending
 
 STAGES = (1, 2, 3)
 #: Transfer-matrix labels besides the stages: on the book on only one of the two days.
@@ -47,7 +47,7 @@ class CreditReportPolicy(StrictModel):
     @model_validator(mode="after")
     def _edges_ascend(self) -> CreditReportPolicy:
         edges = list(self.overdue_status_max_dpd)
-        if edges[0] < 1 or edges != sorted(set(edges)):
+        if edges[0] < 1 or not strictly_ascending(edges):
             raise ValueError(
                 f"overdue_status_max_dpd must strictly ascend from at least 1 (got {edges})"
             )

@@ -4,7 +4,9 @@ loaded into strict pydantic models whose errors name the file and the key (``key
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -28,6 +30,20 @@ Money = Annotated[Decimal, Field(ge=Decimal("0"), max_digits=18, decimal_places=
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def strictly_ascending(values: Sequence[int]) -> bool:
+    """Each value above the one before it (so none repeats)."""
+    return all(a < b for a, b in pairwise(values))
+
+
+def require_ascending(model: BaseModel, *keys: str) -> None:
+    """A validator's check that the fields ``keys`` of ``model`` strictly ascend in that
+    order; the ``ValueError`` names them (``a < b < c must hold (got [...])``)."""
+    values = [getattr(model, key) for key in keys]
+    if not strictly_ascending(values):
+        raise ValueError(f"{' < '.join(keys)} must hold (got {values})")
+
 
 #: The most characters of a config value (or of a message quoting one) an error echoes: a
 #: value pasted by mistake (a whole file, a huge list) must not become a huge error line.

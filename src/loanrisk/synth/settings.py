@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from loanrisk.config import default_config_dir
-from loanrisk.domain.yaml_models import StrictModel, load_yaml_model
+from loanrisk.domain.yaml_models import StrictModel, load_yaml_model, strictly_ascending
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 Rate = Annotated[float, Field(ge=0, le=1000)]
@@ -254,7 +254,7 @@ class ContactsConfig(StrictModel):
         if self.hours[0] >= self.hours[1]:
             raise ValueError("hours must be [start, end) with start < end")
         edges = [t.min_dpd for t in self.tiers]
-        if edges != sorted(set(edges)):
+        if not strictly_ascending(edges):
             raise ValueError(f"tiers: min_dpd must strictly ascend (got {edges})")
         for channel, dist in self.outcomes.items():
             _sums_to_one(list(dist.values()), f"outcomes.{channel}")
@@ -285,7 +285,7 @@ class SynthConfig(StrictModel):
         finite = [b for b in bounds[:-1] if b is not None]
         if bounds[-1] is not None or len(finite) != len(bounds) - 1:
             raise ValueError("delinquency: only the last band may (and must) have max_dpd null")
-        if finite != sorted(set(finite)):
+        if not strictly_ascending(finite):
             raise ValueError(f"delinquency: max_dpd must strictly ascend (got {finite})")
         return self
 
