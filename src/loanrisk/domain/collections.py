@@ -7,7 +7,6 @@ episodes and movements in ``collections_assign``, I/O in ``collections_stage``.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from loanrisk.domain.lists import sorted_list
 from loanrisk.domain.money import MONEY
-from loanrisk.domain.yaml_models import StrictModel, load_yaml_model, require_ascending
+from loanrisk.domain.yaml_models import Money, StrictModel, load_yaml_model, require_ascending
 
 CHANNELS = ("SMS", "VOICE_BOT", "AGENT_CALL", "LETTER", "FIELD_VISIT", "AGENCY", "LEGAL")
 SUPPRESSIONS = ("DECEASED", "BANKRUPTCY", "DISPUTE")
@@ -32,7 +31,6 @@ FLAGS = (
 Channel = Literal["SMS", "VOICE_BOT", "AGENT_CALL", "LETTER", "FIELD_VISIT", "AGENCY", "LEGAL"]
 Days = Annotated[int, Field(ge=1, le=100_000)]
 Count = Annotated[int, Field(ge=0, le=100_000_000)]
-Money = Annotated[Decimal, Field(ge=Decimal("0"), max_digits=18, decimal_places=2)]
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
