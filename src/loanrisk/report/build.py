@@ -15,7 +15,7 @@ from loanrisk.report.page import render
 
 def docs_link(lake: Lake, business_date: dt.date) -> str:
     """Relative URL from the report's folder to the GX Data Docs index (works offline)."""
-    target = lake.data_docs / "index.html"
+    target = lake.data_docs_index
     return Path(os.path.relpath(target, lake.report_dir(business_date))).as_posix()
 
 

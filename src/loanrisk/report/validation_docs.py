@@ -87,7 +87,7 @@ def build_day_validation_page(lake: Lake, results: list[tuple[Path, Path]], day:
         relative = result.relative_to(base)
         page = lake.kept_data_docs_page(day, relative)
         rows.append(_row(result, relative, page if page.exists() else None, target.parent))
-    index = Path(os.path.relpath(lake.data_docs / "index.html", target.parent)).as_posix()
+    index = Path(os.path.relpath(lake.data_docs_index, target.parent)).as_posix()
     body = "".join(rows) or '<tr><td colspan="6">no validation results for this day</td></tr>'
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Validation {day}</title>"
