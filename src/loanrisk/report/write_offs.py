@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+from loanrisk.domain.regulatory import PORTFOLIO
+from loanrisk.domain.sql import quote
 from loanrisk.report import fmt
 from loanrisk.report.fmt import esc
 from loanrisk.report.tables import not_available, section, table
 
 VIEW = "reg_write_offs"
-#: The day's rows: product_code, then the figures in the table's column order; ALL last.
-SQL = """
+#: The day's rows: product_code, then the figures in the table's column order; the portfolio
+#: (``PORTFOLIO``, ALL) last.
+SQL = f"""
 SELECT product_code, loans_written_off, balance_written_off, loans_written_off_mtd,
        balance_written_off_mtd, recoveries, recoveries_mtd
 FROM reg_write_offs WHERE snapshot_date = ?
-ORDER BY product_code = 'ALL', product_code
+ORDER BY product_code = {quote(PORTFOLIO)}, product_code
 """
 HEADERS = ["Product", "Loans (day)", "Balance (day, CNY)", "Loans (MTD)", "Balance (MTD, CNY)"]
 HEADERS += ["Recoveries (day, CNY)", "Recoveries (MTD, CNY)"]
@@ -41,8 +44,8 @@ def write_offs(rows: list[tuple] | None, views: set[str]) -> str:
     title = "Write-offs"
     if not rows:
         return section("write-offs", title, not_available(VIEW, views))
-    products = [[esc(r[0]), *_cells(r)] for r in rows if r[0] != "ALL"]
-    foot = next((["All products", *_cells(r)] for r in rows if r[0] == "ALL"), None)
+    products = [[esc(r[0]), *_cells(r)] for r in rows if r[0] != PORTFOLIO]
+    foot = next((["All products", *_cells(r)] for r in rows if r[0] == PORTFOLIO), None)
     lead = (
         "Loans written off (derecognised: in no balance-sheet figure above) on the day and month "
         "to date, at their outstanding principal + overdue interest and fees when written off; "
