@@ -133,6 +133,41 @@ def book(tmp_path_factory, config_dir):
     return backfilled_book(folder, config_dir, BOOK_START, BOOK_DAYS, 300, 5)
 
 
+#: The landing corpus of the bad-input and security tests: two synthetic days of 300 loans.
+CORPUS_DAY, CORPUS_LOANS = dt.date(2026, 3, 1), 300
+CORPUS_FILE = f"loans_{CORPUS_DAY}.csv"
+
+
+@pytest.fixture(scope="session")
+def corpus_landing(tmp_path_factory, config_dir) -> Path:
+    """Two synthetic days of ``CORPUS_LOANS`` loans from ``CORPUS_DAY``, every feed, without
+    control files (copied by the tests, never modified)."""
+    from loanrisk.synth import generate
+
+    out = tmp_path_factory.mktemp("corpus-landing")
+    generate(CORPUS_DAY, 2, CORPUS_LOANS, 11, out, config_dir)
+    return out
+
+
+@pytest.fixture(scope="session")
+def source(corpus_landing):
+    """The corpus's first loans file, every field as text."""
+    import polars as pl
+
+    return pl.read_csv(corpus_landing / CORPUS_FILE, infer_schema=False)
+
+
+@pytest.fixture
+def day(settings, corpus_landing):
+    """A fresh data_root whose landing folder holds the corpus's first loans file only (the
+    optional events and contacts feeds are left out: a third of the GX time)."""
+    import shutil
+
+    settings.landing_dir.mkdir(parents=True)
+    shutil.copy(corpus_landing / CORPUS_FILE, settings.landing_dir / CORPUS_FILE)
+    return settings
+
+
 def outputs(root: Path) -> dict[str, str]:
     """sha256 of every published file of a data_root (lake Parquet, run records, extracts):
     what "a rerun gives the same bytes" compares."""

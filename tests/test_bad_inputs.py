@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import CORPUS_DAY, CORPUS_FILE, CORPUS_LOANS
 
 from loanrisk.config import load_settings
 from loanrisk.errors import GateError
@@ -37,11 +38,9 @@ from loanrisk.quality.gx_validation import run_suite, suite_table
 from loanrisk.quality.parsing import raw_name, read_text
 from loanrisk.quality.validation import derived_columns, feed_rules, flag_rows, rule_counts
 
-DAY = dt.date(2026, 3, 1)
-FILE = "loans_2026-03-01.csv"
+DAY, FILE, N = CORPUS_DAY, CORPUS_FILE, CORPUS_LOANS  # the corpus's first day (conftest)
 EVENTS = "events_2026-03-01.csv"
 LOANS = "loan_snapshot"
-N = 300
 ACCEPT = {"QUARANTINE_SHARE": "bad-input corpus"}
 
 # Optional text for an edit: a literal, None (empty field) or a function of the original row.
@@ -49,21 +48,6 @@ Value = str | None | Callable[[dict], str | None]
 
 
 # --------------------------------------------------------------------------- fixtures, helpers
-
-
-@pytest.fixture(scope="session")
-def corpus_landing(tmp_path_factory, config_dir) -> Path:
-    """One synthetic day shared by the whole file (copied, never modified)."""
-    from loanrisk.synth import generate
-
-    out = tmp_path_factory.mktemp("bad-inputs-landing")
-    generate(DAY, 1, N, 11, out, config_dir)
-    return out
-
-
-@pytest.fixture(scope="session")
-def source(corpus_landing) -> pl.DataFrame:
-    return pl.read_csv(corpus_landing / FILE, infer_schema=False)
 
 
 @pytest.fixture(scope="session")
@@ -108,15 +92,6 @@ def baseline(tmp_path_factory, config_dir, corpus_landing) -> dict:
     assert manifest["rows_valid"] == N and manifest["warnings"] == {}
     raw = lake_of(settings).partition_file("raw", LOANS, DAY)
     return {"manifest": manifest, "raw": raw.read_bytes()}
-
-
-@pytest.fixture
-def day(settings, corpus_landing):
-    """A fresh data_root whose landing folder holds the shared day's loans file only (the
-    optional events and contacts feeds are left out: a third of the GX time)."""
-    settings.landing_dir.mkdir(parents=True)
-    shutil.copy(corpus_landing / FILE, settings.landing_dir / FILE)
-    return settings
 
 
 def landing(settings) -> Path:

@@ -19,49 +19,23 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import collections_policy
+from conftest import CORPUS_DAY, CORPUS_FILE, CORPUS_LOANS, collections_policy
 
 from loanrisk.config import load_settings
 from loanrisk.errors import ConfigError, GateError
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline.runner import run_day
 
-DAY = dt.date(2026, 3, 1)
+DAY, FILE, N = CORPUS_DAY, CORPUS_FILE, CORPUS_LOANS  # the corpus's first day (conftest)
 DAY2 = dt.date(2026, 3, 2)
-FILE = "loans_2026-03-01.csv"
 DONE = "loans_2026-03-01.done"
 EVENTS = "events_2026-03-01.csv"
 LOANS = "loan_snapshot"
-N = 300
 ACCEPT = {"QUARANTINE_SHARE": "security corpus"}
 UNKNOWN_ZONE = "TIMEZONE_UNKNOWN:borrower_timezone"
 
 
 # --------------------------------------------------------------------------- fixtures, helpers
-
-
-@pytest.fixture(scope="session")
-def two_days(tmp_path_factory, config_dir) -> Path:
-    """Two synthetic days of 300 loans, every feed, without control files (copied, never
-    modified)."""
-    from loanrisk.synth import generate
-
-    out = tmp_path_factory.mktemp("security-landing")
-    generate(DAY, 2, N, 11, out, config_dir)
-    return out
-
-
-@pytest.fixture(scope="session")
-def source(two_days) -> pl.DataFrame:
-    return pl.read_csv(two_days / FILE, infer_schema=False)
-
-
-@pytest.fixture
-def day(settings, two_days):
-    """A fresh data_root whose landing folder holds the first day's loans file only."""
-    settings.landing_dir.mkdir(parents=True)
-    shutil.copy(two_days / FILE, settings.landing_dir / FILE)
-    return settings
 
 
 def clean_lines(source: pl.DataFrame) -> list[int]:
@@ -183,12 +157,12 @@ def test_ids_are_checked_and_compared_as_written(day, source):
         assert not ids.str.contains(r"[\x00-\x1f\x7f-\x9f]").any()
 
 
-def test_trailing_spaces_on_day_two_do_not_split_history(settings, two_days):
+def test_trailing_spaces_on_day_two_do_not_split_history(settings, corpus_landing):
     """Day 2 sends three loans with a trailing space: they are quarantined, not published as
     three new loans beside the history of the real ones."""
     settings.landing_dir.mkdir(parents=True)
     for name in (FILE, "loans_2026-03-02.csv"):
-        shutil.copy(two_days / name, settings.landing_dir / name)
+        shutil.copy(corpus_landing / name, settings.landing_dir / name)
     run_day(DAY, settings)
     second = settings.landing_dir / "loans_2026-03-02.csv"
     ids = pl.read_csv(second, infer_schema=False)["loan_id"].to_list()
@@ -401,9 +375,9 @@ def test_a_broken_control_file_stops_the_day(day, text):
     assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", FILE, DONE)
 
 
-def test_an_optional_feed_is_checked_against_its_control_file(day, two_days):
+def test_an_optional_feed_is_checked_against_its_control_file(day, corpus_landing):
     events = day.landing_dir / EVENTS
-    shutil.copy(two_days / EVENTS, events)
+    shutil.copy(corpus_landing / EVENTS, events)
     control_file(events)
     kept = _cut_lines(events, 0.5)
     with pytest.raises(GateError) as excinfo:
@@ -411,7 +385,7 @@ def test_an_optional_feed_is_checked_against_its_control_file(day, two_days):
     assert_day_stopped(day, excinfo, "FILE_INCOMPLETE", EVENTS, f"{kept} rows")
 
 
-def test_a_required_control_file_not_there_means_not_arrived(config_dir, tmp_path, two_days):
+def test_a_required_control_file_not_there_means_not_arrived(config_dir, tmp_path, corpus_landing):
     """require_control_file: true: without its .done the loans file has not arrived (the
     sensor waits, ``run`` stops with FILE_MISSING); with it, the day runs."""
     from loanrisk.airflow.sensors import landing_file_ready
@@ -420,7 +394,7 @@ def test_a_required_control_file_not_there_means_not_arrived(config_dir, tmp_pat
     settings = load_settings(config, tmp_path / "data")
     assert settings.pipeline.require_control_file is True
     settings.landing_dir.mkdir(parents=True)
-    shutil.copy(two_days / FILE, settings.landing_dir / FILE)
+    shutil.copy(corpus_landing / FILE, settings.landing_dir / FILE)
     params = {"data_root": str(settings.data_root), "config_dir": str(config)}
     assert not landing_file_ready(str(DAY), params)
     with pytest.raises(GateError) as excinfo:
