@@ -26,7 +26,7 @@ def write_alert(alert: dict[str, Any], params: dict | None) -> Path | None:
 
         settings = settings_of(params)
         lake = lake_of(settings)
-        path = lake.run_dir(parse_business_date(str(alert["ds"]))) / "alerts.jsonl"
+        path = lake.alerts_file(parse_business_date(str(alert["ds"])))
         append_line(path, json.dumps(alert, sort_keys=True, default=str))  # owner-only
         return path
     except Exception:

@@ -68,7 +68,7 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
         ("extracts", lake.extract_dir("collections", end).parent.parent),
         ("risk report", lake.risk_report(end)),
         ("day's validation", lake.validation_page(end)),
-        ("GX Data Docs", lake.data_docs / "index.html"),
+        ("GX Data Docs", lake.data_docs_index),
         ("run manifests", lake.runs_dir),
         ("BI warehouse", lake.warehouse),
         ("Airflow home", lake.airflow_home),

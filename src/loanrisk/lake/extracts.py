@@ -101,6 +101,6 @@ def write_extract_manifest(
         "config_hash": settings.config_hash,
         "code_version": __version__,
     }
-    path = lake.extract_dir(kind, business_date) / "manifest.json"
+    path = lake.extract_manifest(kind, business_date)
     write_json_atomic(manifest, path, OWNER_ONLY)
     return {**manifest, "path": lake.relative(path)}

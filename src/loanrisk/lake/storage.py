@@ -169,6 +169,10 @@ class Lake:
     def stage_report(self, business_date: dt.date, stage: str) -> Path:
         return self.run_dir(business_date) / "stages" / f"{stage}.json"
 
+    def alerts_file(self, business_date: dt.date) -> Path:
+        """``runs/D/alerts.jsonl``: the DAGs' failure and deadline alerts of the day."""
+        return self.run_dir(business_date) / "alerts.jsonl"
+
     @property
     def runs_dir(self) -> Path:
         return self.data_root / "runs"
@@ -191,6 +195,11 @@ class Lake:
         """Great Expectations Data Docs site."""
         return self.data_root / "reports" / "validation"
 
+    @property
+    def data_docs_index(self) -> Path:
+        """The Data Docs site's front page."""
+        return self.data_docs / "index.html"
+
     def data_docs_page(self, result: Path) -> Path:
         """GX's Data Docs page of a stored result (``<feed>/<group>/<run name>/<run time>/
         <batch>.json``), removed by GX once the result leaves its store."""
@@ -211,6 +220,10 @@ class Lake:
         """``reports/YYYY-MM``: month-end reports of the month holding ``any_day``."""
         return self.data_root / "reports" / f"{any_day:%Y-%m}"
 
+    def monitoring_summary(self, any_day: dt.date) -> Path:
+        """``reports/YYYY-MM/monitoring.json``: the month's score stability, day by day."""
+        return self.month_report_dir(any_day) / "monitoring.json"
+
     def risk_report(self, business_date: dt.date) -> Path:
         """The day's self-contained HTML risk report."""
         return self.report_dir(business_date) / "risk_report.html"
@@ -222,6 +235,10 @@ class Lake:
     def extract_dir(self, kind: str, business_date: dt.date) -> Path:
         """``extracts/<kind>/YYYY-MM-DD``: files handed to other teams."""
         return self.data_root / "extracts" / kind / business_date.isoformat()
+
+    def extract_manifest(self, kind: str, business_date: dt.date) -> Path:
+        """``extracts/<kind>/YYYY-MM-DD/manifest.json``: the extract's files and totals."""
+        return self.extract_dir(kind, business_date) / "manifest.json"
 
     @property
     def models_dir(self) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
-from pathlib import Path
 
 import polars as pl
 
@@ -51,11 +50,6 @@ def month_closed(lake: Lake, day: dt.date) -> dt.date | None:
     month's last daily run has not finished yet)."""
     _, last = month_bounds(day)
     return last if is_published(lake, last) else None
-
-
-def monitoring_path(lake: Lake, day: dt.date) -> Path:
-    """``reports/YYYY-MM/monitoring.json`` (a month's folder beside the days' folders)."""
-    return lake.month_report_dir(day) / "monitoring.json"
 
 
 def _daily_monitoring(frame: pl.DataFrame) -> list[dict]:
@@ -121,7 +115,7 @@ def monitoring_summary(settings: Settings, day: dt.date):
         "thresholds": {"watch": stability.watch, "shift": stability.shift},
         "daily": rows,
     }
-    path = monitoring_path(lake, first)
+    path = lake.monitoring_summary(first)
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     write_bytes_atomic(text.encode("utf-8"), path)
     return path
