@@ -15,6 +15,7 @@ import polars as pl
 
 from loanrisk import __version__
 from loanrisk.config import Settings
+from loanrisk.lake.modes import OWNER_ONLY_MODES
 from loanrisk.lake.storage import (
     Lake,
     read_json,
@@ -25,7 +26,8 @@ from loanrisk.lake.storage import (
 )
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-OWNER_ONLY = 0o600
+#: Extract files stay owner-only even where execution.yaml grants the group read.
+OWNER_ONLY = OWNER_ONLY_MODES[0]
 
 
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
