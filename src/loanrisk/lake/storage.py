@@ -317,7 +317,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _replace_dir(staged: Path, target: Path, scratch: Path) -> None:
+def _replace_dir(staged: Path, target: Path) -> None:
     """Put ``staged``'s Parquet file in as ``target``'s, atomically for a reader.
 
     A new partition is its staged folder renamed into place; an existing one has its file
@@ -357,7 +357,7 @@ def write_partition(
     with open(out, "rb") as handle:
         os.fsync(handle.fileno())
     crash_point(f"write_partition:{partition_dir.parent.name}")
-    _replace_dir(staged, partition_dir, scratch)
+    _replace_dir(staged, partition_dir)
     # Older versions kept what a partition was computed from beside it, in the lake; that record
     # is under state/ now (Lake.state_of), and the old one goes when its partition is rewritten.
     partition_dir.with_name(f"{partition_dir.name}.inputs.json").unlink(missing_ok=True)
