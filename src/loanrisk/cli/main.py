@@ -82,6 +82,7 @@ def cmd_status(args: argparse.Namespace) -> None:
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from loanrisk.lake.locks import stale_holder
@@ -97,7 +98,8 @@ def cmd_status(args: argparse.Namespace) -> None:
     table = Table("date", "status", "reason")
     for day in statuses:
         colour = colours.get(day["status"], "cyan")
-        table.add_row(day["date"], f"[{colour}]{day['status']}[/]", day["reason"])
+        # A reason carries what a file or an operator wrote: shown as text, never as markup.
+        table.add_row(day["date"], f"[{colour}]{day['status']}[/]", escape(day["reason"]))
     console = Console(soft_wrap=True)
     console.print(table)
     counts = {}
@@ -106,8 +108,8 @@ def cmd_status(args: argparse.Namespace) -> None:
     console.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no days")
     if (dead := stale_holder(lake)) is not None:
         console.print(
-            f"[red]stale run lock[/]: left by {dead.describe()}; check its days, then rerun "
-            "with --break-stale-lock (its reruns are put back first)"
+            f"[red]stale run lock[/]: left by {escape(dead.describe())}; check its days, "
+            "then rerun with --break-stale-lock (its reruns are put back first)"
         )
 
 
