@@ -7,6 +7,7 @@ attributes, builds its one-line message from them, and gives them back JSON-safe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -332,3 +333,26 @@ class AirflowRunError(LoanriskError):
 
     def __init__(self, what: str, reason: str):
         super().__init__(f"{what} failed: {reason}", what=what, reason=reason)
+
+
+#: Text a library quotes in its messages: the values that failed (a Polars cast error lists
+#: them, a KeyError is its key), which may be a borrower's name, phone or ID.
+_QUOTED = re.compile(r"`[^`]*(`|$)|\"[^\"]*(\"|$)|'[^']*('|$)|\[[^\]]*(\]|$)")
+
+
+def redacted(text: str) -> str:
+    """The first line of ``text`` with every quoted or bracketed part replaced by ``…``."""
+    lines = text.strip().splitlines()
+    return _QUOTED.sub("…", lines[0]) if lines else ""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line that may leave the process (alerts, manifests, journals, logs):
+    our own errors whole (their messages name files, gates and counts, never a feed's value);
+    any other with its type and its message's first line, quoted values taken out."""
+    if isinstance(exc, LoanriskError):
+        return str(exc)
+    if isinstance(exc, OSError):  # errno, strerror and a path: no feed value
+        return f"{type(exc).__name__}: {exc}"
+    reason = redacted(str(exc))
+    return f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__

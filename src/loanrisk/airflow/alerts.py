@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from loanrisk.errors import one_line
 from loanrisk.pipeline.orchestration import parse_business_date, settings_of
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def on_task_failure(context: dict) -> None:
         "run_id": context.get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
         "ds": context.get("ds"),
-        "exception": None if exception is None else f"{type(exception).__name__}: {exception}",
+        "exception": None if exception is None else one_line(exception),
     }
     write_alert(alert, context.get("params"))
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from loanrisk.errors import one_line
 from loanrisk.lake.modes import make_dirs
 from loanrisk.lake.storage import Lake, read_json, write_json_atomic
 
@@ -89,7 +90,7 @@ def restatement(lake: Lake, first_day: dt.date, purpose: str) -> Iterator[Path |
         yield version
     except BaseException as exc:
         _put_back(lake, version)
-        _finish(version, "failed", error=str(exc)[:500] or type(exc).__name__)
+        _finish(version, "failed", error=one_line(exc)[:500])
         raise
     # Done first: a run that dies while the kept version goes must not have it put back.
     _finish(version, "done")

@@ -11,7 +11,7 @@ import datetime as dt
 
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import LoanriskError, one_line
 from loanrisk.lake.runs import clear_after_publishing, fail_day, record_after_publishing
 from loanrisk.lake.storage import lake_of
 from loanrisk.lake.warehouse import refresh_warehouse
@@ -53,7 +53,7 @@ def _record_after_publishing(lake, business_date: dt.date, name: str, exc: Excep
     """A step that does not stop the day failed: a published day says so in its manifest (best
     effort: the disk may be what failed)."""
     with contextlib.suppress(OSError):
-        record_after_publishing(lake, business_date, name, str(exc) or type(exc).__name__)
+        record_after_publishing(lake, business_date, name, one_line(exc))
 
 
 def _parts(kind: str, settings: Settings) -> list[dict]:

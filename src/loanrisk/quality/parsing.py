@@ -6,7 +6,6 @@ contract.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from loanrisk.errors import LandingFileError
+from loanrisk.errors import LandingFileError, redacted
 from loanrisk.quality.contracts import Contract
 from loanrisk.quality.control_file import check_complete, read_control_file
 
@@ -143,14 +142,6 @@ def _raw_columns(frame: pl.DataFrame, columns: list[str]) -> list[pl.Expr]:
     ]
 
 
-def _one_line_reason(exc: Exception) -> str:
-    """First line of a reader's error, without the field text Polars quotes in it (it may be
-    a borrower's name, phone or ID and this line goes to logs and the run manifest)."""
-    text = str(exc).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    return re.sub(r"`[^`]*(`|$)", "`...`", reason)
-
-
 def _parsed(path: Path, encoding: str) -> pl.DataFrame:
     """Every field of the file as text, or ``LandingFileError`` (FILE_EMPTY, FILE_UNREADABLE)."""
     try:
@@ -159,8 +150,9 @@ def _parsed(path: Path, encoding: str) -> pl.DataFrame:
         raise LandingFileError("FILE_EMPTY", path.name, "file has no header and no rows") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else f"{encoding} CSV"
+        reason = redacted(str(exc)) or type(exc).__name__  # no field text: it may be PII
         raise LandingFileError(
-            "FILE_UNREADABLE", path.name, f"unreadable as {kind}: {_one_line_reason(exc)}"
+            "FILE_UNREADABLE", path.name, f"unreadable as {kind}: {reason}"
         ) from None
 
 
