@@ -59,3 +59,17 @@ def test_alerts_and_after_publishing_records_carry_no_feed_value(tmp_path, monke
     on_task_failure({"ti": ti, "ds": str(day), "params": {}, "exception": LEAKY[1]})
     assert PHONE not in lake.alerts_file(day).read_text()
     assert record_after_publishing  # the manifest writer the runner calls
+
+
+def test_the_cli_names_an_internal_error_without_its_values(monkeypatch, capsys):
+    import sys
+
+    from loanrisk.cli import main
+
+    def leaky(args):
+        raise LEAKY[0]
+
+    monkeypatch.setattr(sys.modules["loanrisk.cli.main"], "cmd_status", leaky)
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: ValueError" in err and NATIONAL_ID not in err

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loanrisk.cli import options, step
-from loanrisk.errors import LoanriskError, UsageError
+from loanrisk.errors import LoanriskError, UsageError, one_line
 from loanrisk.lake.modes import owner_only
 
 EXIT_FAILED = 1
@@ -207,11 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -232,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(
-            f"loanrisk: internal error: {type(exc).__name__}: {_first_line(exc)} "
+            f"loanrisk: internal error: {one_line(exc)} "
             "(rerun with --debug for the traceback)",
             file=sys.stderr,
         )
