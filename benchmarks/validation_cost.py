@@ -99,6 +99,7 @@ def measure(args: argparse.Namespace) -> dict:
     from loanrisk.lake.storage import Lake, write_partition
     from loanrisk.pipeline.validation_stage import flag_staged
     from loanrisk.quality.contracts import load_contract
+    from loanrisk.quality.gx_samples import personal_masks
     from loanrisk.quality.parsing import read_text
     from loanrisk.quality.validation import feed_rules, rule_counts
 
@@ -119,7 +120,10 @@ def measure(args: argparse.Namespace) -> dict:
         rules = feed_rules(contract, DAY, settings)
         flagged = flag_staged(lake.partition_file("staging", FEED, DAY), contract, rules, settings)
         counts = rule_counts(flagged, rules)
-    runs = [gx_run(gxv, data_root, flagged, rules, counts, workers) for _ in range(args.gx_runs)]
+    masks = personal_masks(contract)
+    runs = [
+        gx_run(gxv, data_root, flagged, rules, counts, workers, masks) for _ in range(args.gx_runs)
+    ]
     return {
         "loans": args.loans,
         "rows": flagged.height,
@@ -131,7 +135,9 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
-def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int], workers: int) -> dict:
+def gx_run(
+    gxv, data_root: Path, flagged, rules, counts: dict[str, int], workers: int, masks: dict
+) -> dict:
     """One ``run_suite`` call, its logged breakdown, peak RSS and the count comparison."""
     handler = GxCost()
     logger = logging.getLogger(gxv.__name__)
@@ -153,6 +159,7 @@ def gx_run(gxv, data_root: Path, flagged, rules, counts: dict[str, int], workers
                 table,
                 rules,
                 workers=workers,
+                masks=masks,
             )
     finally:
         logger.removeHandler(handler)

@@ -34,6 +34,7 @@ from loanrisk.pipeline.runner import run_day
 from loanrisk.quality import gx_validation, gx_workers
 from loanrisk.quality.casting import type_text
 from loanrisk.quality.contracts import load_contract
+from loanrisk.quality.gx_samples import personal_masks
 from loanrisk.quality.gx_validation import run_suite, suite_table
 from loanrisk.quality.parsing import raw_name, read_text
 from loanrisk.quality.validation import derived_columns, feed_rules, flag_rows, rule_counts
@@ -906,6 +907,7 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         table,
         rules,
         workers=2,
+        masks=personal_masks(contract),
     )
     assert gx_counts == polars_counts
     # ... in forked workers too (what days of PARALLEL_ROWS and more take), in narrow groups.
@@ -921,6 +923,7 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
             table,
             rules,
             workers=2,
+            masks=personal_masks(contract),
         )
     assert forked == polars_counts
     # ... and when a forked worker dies (killed, out of memory), this process validates the
@@ -945,6 +948,7 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
             table,
             rules,
             workers=2,
+            masks=personal_masks(contract),
         )
     assert survived == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
@@ -961,6 +965,7 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
             table,
             rules,
             workers=2,
+            masks=personal_masks(contract),
         )
     assert shipped == polars_counts
     assert _stored_results(tmp_path / "gx", tmp_path / "docs") == _stored_results(

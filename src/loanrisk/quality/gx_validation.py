@@ -286,7 +286,7 @@ def run_suite(
     rules: list[RowRule],
     *,
     workers: int,
-    masks: Mapping[str, str] | None = None,
+    masks: Mapping[str, str],
 ) -> dict[str, int]:
     """Validate ``table`` (``suite_table``) with the feed's generated suites, in up to
     ``workers`` processes (``gx_workers``); return unexpected rows per reason.
@@ -307,7 +307,7 @@ def run_suite(
     run_id = RunIdentifier(run_name=f"{feed} {business_date.isoformat()}")
     parameters = {BUSINESS_DATE_PARAMETER: [business_date.isoformat()]}
     start = time.perf_counter()
-    with without_data_fingerprint(), samples_made_safe(masks or {}):
+    with without_data_fingerprint(), samples_made_safe(masks):
         outcomes, used = validate_groups(table, jobs, parameters, run_id, workers)
     validated = time.perf_counter()
     archive_old_results(_results_store(context), archive, feed, business_date)
