@@ -28,8 +28,7 @@ def print_day_summary(console: Console, settings: Settings, day: dt.date) -> Non
             f"IFRS 9 ECL CNY {figures['ecl']:,.2f} on EAD CNY {figures['ead']:,.2f} "
             f"(coverage {figures['ecl'] / figures['ead']:.2%})"
         )
-    order = [b.name for b in settings.classification.aging_buckets]
-    order += [settings.classification.written_off_bucket, settings.classification.closed_bucket]
+    order = settings.classification.bucket_names
     table = Table("aging_bucket", "loans", "outstanding (CNY)", "share of loans")
     total = sum(loans for _, loans, _ in figures["buckets"]) or 1
     for name, loans, balance in sorted(figures["buckets"], key=lambda b: order.index(b[0])):

@@ -113,6 +113,16 @@ class ClassificationConfig(StrictModel):
     ifrs9: Ifrs9Policy
     history: HistoryPolicy
 
+    @property
+    def roll_chain(self) -> tuple[str, ...]:
+        """Delinquency buckets in roll order, ending with written-off: M0 -> ... -> M7 -> WO."""
+        return (*(b.name for b in self.aging_buckets), self.written_off_bucket)
+
+    @property
+    def bucket_names(self) -> tuple[str, ...]:
+        """Every aging_bucket value in listing order: the roll chain, then closed."""
+        return (*self.roll_chain, self.closed_bucket)
+
     @model_validator(mode="after")
     def _buckets_cover_all_dpd(self) -> ClassificationConfig:
         bounds = [b.max_dpd for b in self.aging_buckets]
@@ -123,7 +133,7 @@ class ClassificationConfig(StrictModel):
             raise ValueError(f"aging_buckets: max_dpd must strictly ascend (got {finite})")
         if finite and finite[0] != 0:
             raise ValueError("aging_buckets: the first bucket must be max_dpd 0 (current loans)")
-        names = [b.name for b in self.aging_buckets] + [self.written_off_bucket, self.closed_bucket]
+        names = list(self.bucket_names)
         if len(set(names)) != len(names):
             raise ValueError(f"aging bucket names must be unique (got {names})")
         return self

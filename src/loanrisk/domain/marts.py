@@ -28,11 +28,6 @@ def chain_values(buckets: list[str]) -> str:
     return f"(VALUES {rows}) AS chain(position, bucket)"
 
 
-def flow_chain(policy: ClassificationConfig) -> list[str]:
-    """Delinquency buckets in roll order, ending with written-off: M0 -> M1 -> ... -> M7 -> WO."""
-    return [b.name for b in policy.aging_buckets] + [policy.written_off_bucket]
-
-
 _TRANSITIONS = """
 WITH pairs AS (
     SELECT coalesce(c.snapshot_date, p.to_date) AS snapshot_date,
@@ -214,7 +209,7 @@ WHERE bucket <> {quote(chain[-1])} GROUP BY month_end, bucket"""
 
 def flow_rates_view_sql(policy: ClassificationConfig) -> str:
     """``flow_rates``: the policy's chain M0 -> M1 -> ... -> M7 -> WO (``chain_flow_rates_sql``)."""
-    return chain_flow_rates_sql(flow_chain(policy))
+    return chain_flow_rates_sql(list(policy.roll_chain))
 
 
 def portfolio_summary_sql(policy: ClassificationConfig) -> str:

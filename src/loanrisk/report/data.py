@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from loanrisk.domain.classification import ClassificationConfig
-from loanrisk.domain.marts import flow_chain
 from loanrisk.domain.scorecard import Stability
 from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
@@ -61,14 +60,14 @@ class Run:
 @dataclass(frozen=True)
 class BucketOrder:
     """The aging buckets as the report lists them (the classification policy): ``chain``, in
-    roll order ending with written-off (``marts.flow_chain``), then the ``closed`` bucket."""
+    roll order ending with written-off (``ClassificationConfig.roll_chain``), then ``closed``."""
 
     chain: tuple[str, ...]
     closed: str
 
     @classmethod
     def of(cls, policy: ClassificationConfig) -> BucketOrder:
-        return cls(tuple(flow_chain(policy)), policy.closed_bucket)
+        return cls(policy.roll_chain, policy.closed_bucket)
 
     @property
     def names(self) -> tuple[str, ...]:
