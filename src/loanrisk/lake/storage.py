@@ -196,6 +196,11 @@ class Lake:
         return self.data_root / "reports" / "validation"
 
     @property
+    def data_docs_validations(self) -> Path:
+        """The Data Docs site's pages of validation results (one folder per suite)."""
+        return self.data_docs / "validations"
+
+    @property
     def data_docs_index(self) -> Path:
         """The Data Docs site's front page."""
         return self.data_docs / "index.html"
@@ -203,7 +208,7 @@ class Lake:
     def data_docs_page(self, result: Path) -> Path:
         """GX's Data Docs page of a stored result (``<feed>/<group>/<run name>/<run time>/
         <batch>.json``), removed by GX once the result leaves its store."""
-        return self.data_docs / "validations" / result.with_suffix(".html")
+        return self.data_docs_validations / result.with_suffix(".html")
 
     def kept_data_docs_page(self, business_date: dt.date, result: Path) -> Path:
         """The copy of ``result``'s Data Docs page kept with the day's reports

@@ -134,5 +134,5 @@ def build_validation_docs(lake: Lake, day: dt.date) -> Path:
     stored = [result.relative_to(store) for base, result in results if base == store]
     build_docs(lake.gx_root, lake.data_docs, stored)
     keep_pages(lake, day, stored)
-    drop_empty_folders(lake.data_docs / "validations")
+    drop_empty_folders(lake.data_docs_validations)
     return build_day_validation_page(lake, results, day)
