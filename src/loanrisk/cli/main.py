@@ -227,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(
-            f"loanrisk: internal error: {one_line(exc)} "
-            "(rerun with --debug for the traceback)",
+            f"loanrisk: internal error: {one_line(exc)} (rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return EXIT_FAILED
