@@ -898,33 +898,20 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
     )
     polars_counts = rule_counts(flagged, rules)
     table = suite_table(flagged, rules)
-    gx_counts = run_suite(
-        tmp_path / "gx",
-        tmp_path / "docs",
-        tmp_path / "archive",
-        LOANS,
-        DAY,
-        table,
-        rules,
-        workers=2,
-        masks=personal_masks(contract),
-    )
+
+    def suite_counts(suffix: str) -> dict[str, int]:
+        """GX's counts on a GX root of their own (``gx<suffix>``, ``docs<suffix>``, ...)."""
+        roots = (tmp_path / f"{name}{suffix}" for name in ("gx", "docs", "archive"))
+        masks = personal_masks(contract)
+        return run_suite(*roots, LOANS, DAY, table, rules, workers=2, masks=masks)
+
+    gx_counts = suite_counts("")
     assert gx_counts == polars_counts
     # ... in forked workers too (what days of PARALLEL_ROWS and more take), in narrow groups.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
         patch.setattr(gx_validation, "GROUP_CELLS", 1)
-        forked = run_suite(
-            tmp_path / "gx2",
-            tmp_path / "docs2",
-            tmp_path / "archive2",
-            LOANS,
-            DAY,
-            table,
-            rules,
-            workers=2,
-            masks=personal_masks(contract),
-        )
+        forked = suite_counts("2")
     assert forked == polars_counts
     # ... and when a forked worker dies (killed, out of memory), this process validates the
     # day's groups itself.
@@ -939,34 +926,14 @@ def test_gx_counts_equal_polars_counts(day, source, tmp_path):
         patch.setattr(gx_workers, "PARALLEL_ROWS", 0)
         patch.setattr(gx_validation, "GROUP_CELLS", 1)
         patch.setattr(gx_workers, "_validate", dies_in_a_worker)
-        survived = run_suite(
-            tmp_path / "gx4",
-            tmp_path / "docs4",
-            tmp_path / "archive4",
-            LOANS,
-            DAY,
-            table,
-            rules,
-            workers=2,
-            masks=personal_masks(contract),
-        )
+        survived = suite_counts("4")
     assert survived == polars_counts
     assert report["gx_unexpected_total"] == sum(polars_counts.values())
     # GX's expectation configurations built once per run (``configurations_built_once``): the
     # results it stores are those of GX as shipped, unexpected values and all.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gx_workers, "configurations_built_once", contextlib.nullcontext)
-        shipped = run_suite(
-            tmp_path / "gx3",
-            tmp_path / "docs3",
-            tmp_path / "archive3",
-            LOANS,
-            DAY,
-            table,
-            rules,
-            workers=2,
-            masks=personal_masks(contract),
-        )
+        shipped = suite_counts("3")
     assert shipped == polars_counts
     assert _stored_results(tmp_path / "gx", tmp_path / "docs") == _stored_results(
         tmp_path / "gx3", tmp_path / "docs3"
