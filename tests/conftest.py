@@ -150,7 +150,7 @@ def corpus_landing(tmp_path_factory, config_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def source(corpus_landing):
+def corpus_source(corpus_landing):
     """The corpus's first loans file, every field as text."""
     import polars as pl
 
@@ -158,7 +158,7 @@ def source(corpus_landing):
 
 
 @pytest.fixture
-def day(settings, corpus_landing):
+def corpus_day(settings, corpus_landing):
     """A fresh data_root whose landing folder holds the corpus's first loans file only (the
     optional events and contacts feeds are left out: a third of the GX time)."""
     import shutil

@@ -83,6 +83,18 @@ def roles(source) -> dict[str, int]:
     return {**picked, "credit": credit[3], "late": late[2], "last": N + 1}
 
 
+@pytest.fixture
+def day(corpus_day):
+    """The corpus's data_root (conftest ``corpus_day``)."""
+    return corpus_day
+
+
+@pytest.fixture(scope="session")
+def source(corpus_source):
+    """The corpus's first loans file as text (conftest ``corpus_source``)."""
+    return corpus_source
+
+
 @pytest.fixture(scope="session")
 def baseline(tmp_path_factory, config_dir, corpus_landing) -> dict:
     """The untouched day, run once: what a file that 'reads fine' must reproduce."""

@@ -52,6 +52,18 @@ def clean_lines(source: pl.DataFrame) -> list[int]:
     return clean["line"].to_list()[::5]
 
 
+@pytest.fixture
+def day(corpus_day):
+    """The corpus's data_root (conftest ``corpus_day``)."""
+    return corpus_day
+
+
+@pytest.fixture(scope="session")
+def source(corpus_source):
+    """The corpus's first loans file as text (conftest ``corpus_source``)."""
+    return corpus_source
+
+
 def edit(path: Path, changes: dict[int, dict[str, str]]) -> None:
     """Rewrite a landing file with ``changes`` (line -> column -> value) applied."""
     frame = pl.read_csv(path, infer_schema=False)
