@@ -15,6 +15,8 @@ import hashlib
 import json
 import re
 import shutil
+import sys
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -136,6 +138,7 @@ def test_ids_are_checked_and_compared_as_written(day, source):
     loan = dict(zip(range(2, N + 2), source["loan_id"].to_list(), strict=True))
     borrower = dict(zip(range(2, N + 2), source["borrower_id"].to_list(), strict=True))
     twin, trailing, nul, tab, wide, long, delete, fine = lines[:8]
+    zero_width, bidi = lines[9:11]
     changes = {
         twin: {"loan_id": " " + loan[lines[8]]},  # the other row, L..., stays and publishes
         trailing: {"loan_id": loan[trailing] + "  "},
@@ -145,6 +148,8 @@ def test_ids_are_checked_and_compared_as_written(day, source):
         long: {"loan_id": "L" * 65},
         delete: {"loan_id": loan[delete] + "\x7f", "borrower_id": "B\x85" + borrower[delete]},
         fine: {"loan_id": "L" + "9" * 63},  # 64 characters: an ID
+        zero_width: {"loan_id": loan[zero_width] + "\u200b"},  # looks like the loan itself
+        bidi: {"borrower_id": "\u202e" + borrower[bidi]},  # displays reversed
     }
     edit(day.landing_dir / FILE, changes)
     manifest = run_day(DAY, day, ACCEPT)
@@ -156,6 +161,8 @@ def test_ids_are_checked_and_compared_as_written(day, source):
         wide: ["INVALID_ID:borrower_id"],
         long: ["INVALID_ID:loan_id"],
         delete: ["INVALID_ID:borrower_id", "INVALID_ID:loan_id"],
+        zero_width: ["INVALID_ID:loan_id"],
+        bidi: ["INVALID_ID:borrower_id"],
     }
     assert reasons_by_line(day) == dict(sorted(expected.items()))
     assert manifest["rows_quarantined"] == len(expected)
@@ -166,7 +173,7 @@ def test_ids_are_checked_and_compared_as_written(day, source):
     for column in ("loan_id", "borrower_id"):
         ids = published[column]
         assert (ids == ids.str.strip_chars()).all()
-        assert not ids.str.contains(r"[\x00-\x1f\x7f-\x9f]").any()
+        assert not ids.str.contains(r"[\x00-\x1f\x7f-\x9f\p{Cf}]").any()
 
 
 def test_trailing_spaces_on_day_two_do_not_split_history(settings, corpus_landing):
@@ -189,9 +196,14 @@ def test_trailing_spaces_on_day_two_do_not_split_history(settings, corpus_landin
     assert all(i.startswith("L") and i == i.strip() for i in new)
 
 
+def _format_characters() -> list[str]:
+    """Every Unicode format character (Cf) Python knows: zero-width, bidi, BOM, tags ..."""
+    return [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+
+
 def _id_values() -> list[str]:
     chars = [chr(c) for c in range(0x3001) if not 0xD800 <= c < 0xE000]
-    chars += ["\u202e", "\ufeff", "\U0001f600"]
+    chars += ["\u202e", "\ufeff", "\U0001f600", *_format_characters()]
     values = [v for c in chars for v in (c, "L" + c, c + "L", "L" + c + "L")]
     values += ["", "L" * 63, "L" * 64, "L" * 65, "中" * 64, "中" * 65, "L1\n", "\nL1", " "]
     return values
@@ -215,6 +227,25 @@ def test_id_rule_agrees_between_engines():
     assert judged[" L"] and judged["L "] and judged["L\x00L"] and judged["L1\n"]
     assert judged["L\x7fL"] and judged["L\x9fL"] and not judged["L\xa0L"]
     assert not judged[" "] and not judged[""]  # blank: BLANK_VALUE's business
+    assert judged["L\u200bL"] and judged["L\u202e"] and judged["\ufeffL"] and judged["\u2066"]
+    assert not judged["L\u2000L"] and not judged["L\U0001f600L"]
+
+
+def test_invisible_and_bidi_characters_are_not_ids():
+    """A format character (Unicode Cf) anywhere in an ID is INVALID_ID on both engines:
+    ``"L12\u200b"`` would otherwise publish a second loan that looks like L12, and U+202E
+    shows an ID reversed. The rule's list covers every Cf Python knows (a newer Unicode with
+    more fails here first)."""
+    import pandas as pd
+
+    from loanrisk.quality.gx_values import identifier_ok
+    from loanrisk.quality.rules import invalid_identifier
+
+    values = [v for c in _format_characters() for v in (c, "L12" + c, c + "L12", "L1" + c + "2")]
+    assert len(values) >= 4 * 160
+    polars = pl.DataFrame({"id": values}).select(invalid_identifier("id", 64))["id"]
+    assert polars.all()
+    assert not identifier_ok(pd.Series(values, dtype="str"), 64).any()
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,8 @@ class ColumnValuesAreIdentifiers(ColumnMapMetricProvider):
 
 
 class ExpectColumnValuesToBeIdentifiers(ColumnMapExpectation):
-    """IDs of 1 to max_length characters, no surrounding white space, no control character
-    (a blank value is left to the blank-value check)."""
+    """IDs of 1 to max_length characters, no surrounding white space, no control or format
+    character (a blank value is left to the blank-value check)."""
 
     max_length: int
     map_metric = "column_values.are_identifiers"

@@ -32,17 +32,27 @@ WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205
 NOT_BLANK = f"[^{WHITE_SPACE}]"
 # Control characters (Unicode Cc: C0, DEL and C1), as escapes both regex engines read alike.
 CONTROL = r"\x00-\x1f\x7f-\x9f"
+# Format characters (Unicode Cf): invisible (zero-width, soft hyphen, BOM, tags) or reordering
+# (bidi embeddings, overrides, isolates, marks), so "L12\u200b" would look like L12 and U+202E
+# can show an ID reversed. Listed as of Unicode 15.1 rather than \p{Cf}, whose Unicode version
+# differs between Rust's regex and RE2; a test checks it covers every Cf Python knows.
+FORMAT = (
+    r"\x{ad}\x{600}-\x{605}\x{61c}\x{6dd}\x{70f}\x{890}-\x{891}\x{8e2}\x{180e}"
+    r"\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{206f}\x{feff}"
+    r"\x{fff9}-\x{fffb}\x{110bd}\x{110cd}\x{13430}-\x{1343f}\x{1bca0}-\x{1bca3}"
+    r"\x{1d173}-\x{1d17a}\x{e0001}\x{e0020}-\x{e007f}"
+)
 
 
 def identifier_pattern(max_length: int) -> str:
     """An ID (DESIGN.md §4 v2): 1 to ``max_length`` characters, neither first nor last white
-    space, none a control character; or a blank value, which is BLANK_VALUE's (or
+    space, none a control or format character; or a blank value, which is BLANK_VALUE's (or
     REQUIRED_MISSING's) to report, not this rule's. One pattern for Polars (Rust) and for GX
     (pyarrow's RE2): both count characters, not bytes, and read ``$`` as the very end."""
     if max_length < 1:
         raise ConfigError(f"identifier rule: max_length must be 1 or more (got {max_length})")
-    edge = f"[^{WHITE_SPACE}{CONTROL}]"
-    inner = f"(?:[^{CONTROL}]{{0,{max_length - 2}}}{edge})?" if max_length > 1 else ""
+    edge = f"[^{WHITE_SPACE}{CONTROL}{FORMAT}]"
+    inner = f"(?:[^{CONTROL}{FORMAT}]{{0,{max_length - 2}}}{edge})?" if max_length > 1 else ""
     return f"^(?:[{WHITE_SPACE}]*|{edge}{inner})$"
 
 
