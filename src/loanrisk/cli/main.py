@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from loanrisk.cli import options, step
+from loanrisk.cli import options, step, validate
 from loanrisk.errors import LoanriskError, UsageError, one_line
 from loanrisk.lake.modes import owner_only
 
@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(func=cmd_fit_scorecard)
 
     step.add_parser(sub)
+    validate.add_parser(sub)
 
     demo = sub.add_parser("demo", help="synthetic book + backfill + Airflow run + summary")
     demo.add_argument("--loans", type=options.positive, default=20_000)

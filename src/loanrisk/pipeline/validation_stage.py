@@ -46,7 +46,7 @@ def _continuity(
     return {f"{rule}:loan_id": count for rule, count in found.items()}
 
 
-def _gates(
+def day_gates(
     settings: Settings, feed: str, report: dict, previous: dict | None, accepted: dict
 ) -> list[GateResult]:
     policy = settings.pipeline.validation
@@ -75,6 +75,18 @@ def flag_staged(
     return flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
 
 
+def checked_rows(
+    flagged: pl.DataFrame, rules: list[RowRule], contract: Contract, day: dt.date, file_name: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[RowRule], dict[str, int]]:
+    """A flagged feed split as ``check_feed`` and ``loanrisk validate FILE`` judge it:
+    (flagged, valid rows, quarantined rows, rules, rows breaking each rule by reason code)."""
+    counts = rule_counts(flagged, rules)
+    key = next(c.name for c in contract.columns if c.unique)
+    valid = valid_rows(flagged, contract, key)
+    quarantined = quarantined_rows(flagged, rules, contract, day, file_name)
+    return flagged, valid, quarantined, rules, counts
+
+
 def _same_counts(counts: dict[str, int], gx_counts: dict[str, int], file_name: str) -> None:
     if gx_counts != counts:
         differ = sorted(k for k in counts if counts[k] != gx_counts.get(k))
@@ -90,7 +102,7 @@ def _outstanding(flagged: pl.DataFrame, valid: pl.DataFrame) -> dict[str, str]:
     }
 
 
-def _feed_report(
+def feed_report(
     lake: Lake,
     settings: Settings,
     feed: str,
@@ -132,16 +144,13 @@ def check_feed(
     feed, file_name = contract.name, staged["input"]["file"]
     rules = feed_rules(contract, day, settings)
     flagged = flag_staged(lake.partition_file("staging", feed, day), contract, rules, settings)
-    counts = rule_counts(flagged, rules)
-    key = next(c.name for c in contract.columns if c.unique)
-    valid = valid_rows(flagged, contract, key)
-    quarantined = quarantined_rows(flagged, rules, contract, day, file_name)
+    checked = checked_rows(flagged, rules, contract, day, file_name)
+    _, valid, quarantined, _, counts = checked
     outputs = {
         "output": write_table(lake, "raw", feed, day, valid),
         "quarantine": write_table(lake, "quarantine", feed, day, quarantined),
     }
-    checked = (flagged, valid, quarantined, rules, counts)
-    report = _feed_report(lake, settings, feed, day, staged, previous, checked) | outputs
+    report = feed_report(lake, settings, feed, day, staged, previous, checked) | outputs
     # GX reads only its columns: the day's frames go as soon as they are not needed (the valid
     # rows and the flagged frame weigh about as much as GX's columns or more)
     del valid, quarantined, checked
@@ -160,7 +169,7 @@ def check_feed(
     )
     _same_counts(counts, gx_counts, file_name)
     report["gx_unexpected_total"] = sum(gx_counts.values())
-    gates = _gates(settings, feed, report, previous, accepted)
+    gates = day_gates(settings, feed, report, previous, accepted)
     report["gates"] = [g.as_dict() for g in gates]
     raise_on_failure(gates, file_name)
     return report
