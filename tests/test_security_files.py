@@ -293,3 +293,73 @@ def test_a_limit_product_not_configured_is_refused(tmp_path, config_dir):
 
 def test_the_shipped_config_passes_the_cross_checks(config_dir, tmp_path):
     assert load_settings(config_dir, tmp_path / "data").pipeline.products
+
+
+# --------------------------------------------------------------------------- contract vs config
+
+
+def _second_credit_line(tmp_path, config_dir) -> Path:
+    """A project whose config names a second credit-line product, REVOLVER, consistently across
+    config/ (products, lgd, credit_line_products) while the loans contract's CREDIT_LIMIT_MISSING
+    rule still names CREDIT_LINE only: a REVOLVER without credit_limit would pass validation."""
+
+    def ecl(doc):
+        doc["lgd"]["REVOLVER"] = 0.8
+        doc["credit_line_products"] = ["CREDIT_LINE", "REVOLVER"]
+
+    config = _with(tmp_path, config_dir, "ecl.yaml", ecl)
+    edit_yaml(
+        config / "pipeline.yaml",
+        lambda doc: doc.update(products=[*doc["products"], "REVOLVER"]),
+    )
+    return config
+
+
+def test_a_contract_credit_line_rule_unlike_the_config_stops_a_run(tmp_path, config_dir, capsys):
+    from loanrisk.errors import ContractConfigMismatchError
+
+    config = _second_credit_line(tmp_path, config_dir)
+    root = tmp_path / "data"
+    assert load_settings(config, root).risk.ecl.credit_line_products  # config agrees with itself
+    (root / "landing").mkdir(parents=True)
+    assert main(["run", "--date", str(DAY), "--data-root", str(root), "--config", str(config)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and ContractConfigMismatchError.code in err
+    for fragment in ("loan_snapshot.yaml", "CREDIT_LIMIT_MISSING", "ecl.yaml"):
+        assert fragment in err
+    assert "credit_line_products: CREDIT_LINE, REVOLVER" in err
+    assert sorted(p.name for p in root.iterdir()) == ["landing"]  # nothing written
+
+
+def test_a_contract_naming_more_credit_lines_than_the_config_is_refused(tmp_path, config_dir):
+    from loanrisk.errors import ContractConfigMismatchError
+    from loanrisk.lake.storage import enter_data_root
+
+    config = project_copy(tmp_path, config_dir)
+    contract = config.parent / "data_contracts" / "loan_snapshot.yaml"
+    text = contract.read_text(encoding="utf-8")
+    rule = "values: [CREDIT_LINE]}"
+    assert text.count(rule) == 1
+    contract.write_text(text.replace(rule, "values: [CREDIT_LINE, CASH_LOAN]}"), encoding="utf-8")
+    settings = load_settings(config, tmp_path / "data")
+    with pytest.raises(ContractConfigMismatchError) as caught:
+        enter_data_root(settings, landing=False)
+    assert caught.value.details() == {
+        "contract": "loan_snapshot.yaml",
+        "rule": "CREDIT_LIMIT_MISSING",
+        "file": "ecl.yaml",
+        "key": "credit_line_products",
+        "contract_products": "CASH_LOAN, CREDIT_LINE",
+        "config_products": "CREDIT_LINE",
+    }
+    assert "CREDIT_LINE, CASH_LOAN" not in str(caught.value)  # both sides sorted
+    assert "CASH_LOAN, CREDIT_LINE" in str(caught.value)
+
+
+def test_the_shipped_contracts_agree_with_the_shipped_config(tmp_path, config_dir):
+    from loanrisk.lake.storage import enter_data_root
+    from loanrisk.quality.config_check import credit_line_rule_products
+
+    settings = load_settings(config_dir, tmp_path / "data")
+    assert credit_line_rule_products(settings) == ("CREDIT_LIMIT_MISSING", ("CREDIT_LINE",))
+    enter_data_root(settings, landing=False)

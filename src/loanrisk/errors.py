@@ -73,6 +73,36 @@ class ConfigError(LoanriskError):
     code = "CONFIG_INVALID"
 
 
+class ContractConfigMismatchError(ConfigError):
+    """A data contract's rule and a config key name different products (the loans contract's
+    credit_limit rule and ecl.yaml's credit_line_products): each file passes on its own, the
+    day would validate one set of products and compute with another. The products come as
+    the caller's text (sorted, joined, capped like any echoed config value)."""
+
+    code = "CONFIG_CONTRACT_MISMATCH"
+
+    def __init__(
+        self,
+        contract: str,
+        rule: str,
+        file: str,
+        key: str,
+        contract_products: str,
+        config_products: str,
+    ):
+        super().__init__(
+            f"{contract}: rule {rule} names products {contract_products or '(none)'} but"
+            f" {file} {key}: {config_products or '(none)'}; they must name the same products"
+            " (nothing was run)",
+            contract=contract,
+            rule=rule,
+            file=file,
+            key=key,
+            contract_products=contract_products,
+            config_products=config_products,
+        )
+
+
 class DataRootRefusedError(ConfigError):
     """The data_root is a system folder (``/``, ``/etc``, the user's home ...): the pipeline
     would write its lake, runs and reports among the system's files."""

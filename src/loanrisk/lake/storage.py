@@ -304,9 +304,13 @@ def lake_of(settings) -> Lake:
 
 
 def enter_data_root(settings, landing: bool = True) -> Lake:
-    """What an entry point does before it writes under the settings' data_root: this process's
-    file modes from execution.yaml (``modes.set_permissions``), then, for a run (``landing``),
-    the landing folder checked, so a mistyped data_root stops before anything is written."""
+    """What an entry point does before it writes under the settings' data_root: the data
+    contracts checked against config (``quality.config_check``), this process's file modes
+    from execution.yaml (``modes.set_permissions``), then, for a run (``landing``), the
+    landing folder checked, so a mistyped data_root stops before anything is written."""
+    from loanrisk.quality.config_check import check_contracts  # ODCS models: load on entry
+
+    check_contracts(settings)
     set_permissions(settings.execution.file_group_read)
     lake = lake_of(settings)
     if landing and not lake.landing_dir.is_dir():
