@@ -69,7 +69,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     settings = options.settings(args)
     with options.locked(args, settings, args.date, "report"):
         report = run_step("build_report", args.date, settings)
-    print(f"{args.date}: risk report {report['path']}")
+    print(f"{args.date}: risk report {report['path']}\ndata catalog {report['catalog']}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

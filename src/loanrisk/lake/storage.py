@@ -233,6 +233,11 @@ class Lake:
         """The day's self-contained HTML risk report."""
         return self.report_dir(business_date) / "risk_report.html"
 
+    @property
+    def catalog_page(self) -> Path:
+        """``reports/catalog.html``: the data catalog, from the data contracts (any day's)."""
+        return self.data_root / "reports" / "catalog.html"
+
     def validation_page(self, business_date: dt.date) -> Path:
         """``reports/D/validation/index.html``: the day's GX results, linking the Data Docs."""
         return self.report_dir(business_date) / "validation" / "index.html"

@@ -23,6 +23,7 @@ from loanrisk.lake.storage import lake_of, read_json, write_partition
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline import aging_stage, risk_stage, signals_stage
 from loanrisk.pipeline.collections_stage import collections_day
+from loanrisk.pipeline.lineage import build_catalog
 from loanrisk.pipeline.marts_stage import publish_marts
 from loanrisk.pipeline.registry import DayRun
 from loanrisk.pipeline.regulatory_stage import regulatory_day
@@ -206,8 +207,14 @@ def build_report(business_date: dt.date, settings: Settings, run: DayRun) -> dic
     stability = settings.risk.scorecard.stability
     path = build_risk_report(lake, business_date, stability, settings.classification)
     build_validation_docs(lake, business_date)  # the report links to it
+    catalog = build_catalog(lake, settings.contracts_dir)  # the contracts' tables, as of now
     for day in run.recomputed:
         if lake.risk_report(day).exists():
             build_risk_report(lake, day, stability, settings.classification)
     rebuilt = [day.isoformat() for day in run.recomputed]
-    return {"path": str(path), "bytes": path.stat().st_size, "rebuilt": rebuilt}
+    return {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "rebuilt": rebuilt,
+        "catalog": str(catalog),
+    }
