@@ -172,9 +172,12 @@ def test_failure_callback_appends_an_alert_line(tmp_path, config_dir):
         "kind": "task_failed",
         "dag_id": "loan_daily",
         "task_id": "age_loans",
+        "map_index": None,
         "run_id": "r1",
         "try_number": 3,
         "ds": "2026-04-02",
+        "code": "ValueError",
+        "gate": None,
         "exception": "ValueError: no previous day",
     }
 

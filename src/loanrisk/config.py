@@ -67,6 +67,52 @@ class AirflowPolicy(StrictModel):
         return self
 
 
+#: An address alone (``name@domain``): no display name, space, comma or line break, so a value
+#: can neither add a recipient nor a mail header.
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s,;<>\"']+@[^@\s,;<>\"']+$", max_length=254)]
+#: An Airflow connection id (the credentials live in the connection, never in config/).
+ConnId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+
+
+class SmtpAlerts(StrictModel):
+    """Mail through the SMTP provider; the server and its login are the Airflow connection."""
+
+    conn_id: ConnId = "smtp_default"
+    from_email: EmailAddress
+    to: tuple[EmailAddress, ...] = Field(min_length=1)
+    cc: tuple[EmailAddress, ...] = ()
+
+
+class SlackAlerts(StrictModel):
+    """A Slack channel through the Slack provider (installed by the deployment, not by us)."""
+
+    conn_id: ConnId = "slack_api_default"
+    channel: Annotated[str, Field(pattern=r"^[#@]?[A-Za-z0-9_.-]{1,80}$")]
+
+    @model_validator(mode="after")
+    def _provider_installed(self) -> SlackAlerts:
+        from importlib.util import find_spec
+
+        try:
+            found = find_spec("airflow.providers.slack") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ValueError("needs apache-airflow-providers-slack, which is not installed")
+        return self
+
+
+class AlertsPolicy(StrictModel):
+    """Where a failed task or a missed deadline is sent besides ``runs/<ds>/alerts.jsonl``
+    (``loanrisk.airflow.alerts``); no channel set: the file only."""
+
+    smtp: SmtpAlerts | None = None
+    slack: SlackAlerts | None = None
+
+    def channels(self) -> tuple[str, ...]:
+        return tuple(name for name in ("smtp", "slack") if getattr(self, name) is not None)
+
+
 class PipelineConfig(StrictModel):
     data_root: str = Field(min_length=1)  # a path, or a file:// URL
     landing_dir: Path | None = None
@@ -79,6 +125,7 @@ class PipelineConfig(StrictModel):
     annual_interest_rate_cap: Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("10"))]
     validation: ValidationPolicy
     airflow: AirflowPolicy = AirflowPolicy()
+    alerts: AlertsPolicy = AlertsPolicy()
 
     @model_validator(mode="after")
     def _encoding_exists(self) -> PipelineConfig:
