@@ -361,3 +361,17 @@ def test_slack_gets_the_same_plain_text_when_its_provider_is_installed(
     assert sent["slack_conn_id"] == "slack_oncall" and sent["channel"] == "#loanrisk-alerts"
     assert "QUARANTINE_SHARE" in sent["text"] and str(DAY) in sent["text"]
     assert sent["text"] == _body(inbox.messages[0]).removeprefix("<pre>").removesuffix("</pre>")
+
+
+def test_tasks_alert_once_through_the_hook_and_never_by_airflow_s_own_mail():
+    """Every task's defaults: the failure hook (called once, when no retry is left), no hook on
+    a retry, and Airflow's built-in error mail off (it would quote the raw exception, and mail
+    each retry with ``email_on_retry``)."""
+    from loanrisk.airflow.alerts import on_task_failure
+    from loanrisk.airflow.dag_defaults import default_args
+    from loanrisk.config import AirflowPolicy
+
+    args = default_args(AirflowPolicy(retries=2))
+    assert args["on_failure_callback"] is on_task_failure
+    assert "on_retry_callback" not in args
+    assert args["email_on_failure"] is False and args["email_on_retry"] is False

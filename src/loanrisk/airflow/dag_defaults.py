@@ -13,7 +13,11 @@ from loanrisk.pipeline.orchestration import airflow_policy
 
 
 def default_args(policy: AirflowPolicy) -> dict:
-    """Every task's defaults: the retries of the ``airflow:`` block and the failure hook."""
+    """Every task's defaults: the retries of the ``airflow:`` block and the failure hook.
+
+    The hook alerts once per task that failed with no retry left (alerts.jsonl and the channels
+    of the ``alerts:`` block); no hook on a retry. Airflow's own error mail stays off: it quotes
+    the raw exception (a library's message can hold a borrower's ID) and can mail every retry."""
     return {
         "owner": "risk-data-engineering",
         "retries": policy.retries,
@@ -21,6 +25,8 @@ def default_args(policy: AirflowPolicy) -> dict:
         "retry_exponential_backoff": policy.retry_exponential_backoff,
         "max_retry_delay": dt.timedelta(minutes=policy.max_retry_delay_minutes),
         "on_failure_callback": on_task_failure,
+        "email_on_failure": False,
+        "email_on_retry": False,
     }
 
 
@@ -43,7 +49,8 @@ DAG_SETTINGS = dag_settings(airflow_policy())
 
 def late_run_alert(dag_id: str, hours: float) -> DeadlineAlert:
     """Airflow 3 deadline alert: a run unfinished ``hours`` after it was queued is reported
-    through ``loanrisk.airflow.alerts`` (SLAs are gone in Airflow 3)."""
+    through ``loanrisk.airflow.alerts`` (alerts.jsonl and the ``alerts:`` channels; SLAs are
+    gone in Airflow 3)."""
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=dt.timedelta(hours=hours),
