@@ -94,7 +94,10 @@ def _own_uses(function: Callable) -> Iterator[tuple[str, tuple[str, str]] | Call
     """("read" | "write", (zone, table)) of each lake call in ``function``, and each function
     of the followed packages it calls."""
     names = vars(sys.modules[function.__module__])
-    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except OSError:  # installed without its sources (.pyc only): the registry's writes alone
+        return
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "warehouse":
             yield ("read", WAREHOUSE)
