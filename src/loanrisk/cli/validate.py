@@ -136,10 +136,10 @@ def add_parser(sub) -> None:
     parser = sub.add_parser(
         "validate",
         help="check one landing file against its data contract (writes nothing)",
-        description="Check a landing file as the day's ingest and validate steps would: file "
-        "gates, row rules (quarantine reasons and warnings, counted by reason code) and batch "
-        "gates. Writes nothing. Great Expectations is not run: the pipeline requires its "
-        "counts to equal the row rules' counts printed here.",
+        description="Check a landing file as the day's ingest and validate steps would: file\n"
+        "gates, row rules (quarantine reasons and warnings, counted by reason code) and\n"
+        "batch gates. Writes nothing. Great Expectations is not run: the pipeline requires\n"
+        "its counts to equal the row rules' counts printed here.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
