@@ -375,3 +375,20 @@ def test_tasks_alert_once_through_the_hook_and_never_by_airflow_s_own_mail():
     assert args["on_failure_callback"] is on_task_failure
     assert "on_retry_callback" not in args
     assert args["email_on_failure"] is False and args["email_on_retry"] is False
+
+
+def test_a_run_whose_config_is_broken_still_alerts_the_deployment_s_channels(
+    tmp_path, mailing_config, inbox, monkeypatch
+):
+    """A day that failed on CONFIG_INVALID: its config_dir names no channel it can read, so the
+    deployment's default config ($LOANRISK_CONFIG) says who is told."""
+    from loanrisk.airflow.alerts import on_task_failure
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "pipeline.yaml").write_text("alerts: [not, a, mapping]\n", encoding="utf-8")
+    monkeypatch.setenv("LOANRISK_CONFIG", str(mailing_config))
+    params = {"data_root": str(tmp_path / "data"), "config_dir": str(broken)}
+    on_task_failure(_failure_context(params, ValueError("boom")))
+    [mail] = inbox.messages
+    assert "score_loans" in str(mail["Subject"])
