@@ -116,6 +116,25 @@ def test_a_configured_group_may_read(tmp_path, config_dir):
     assert (root / "lake" / "raw").is_dir() and (root / "warehouse.duckdb").is_file()
 
 
+def test_a_run_tightens_what_an_older_version_left(tmp_path, config_dir, capsys):
+    """A data_root written under umask 000 by a version before owner-only files: the next run
+    takes every file and folder down to 0600 / 0700 (the day itself may fail: its file is not
+    there), the landing folder's files stay the core's."""
+    root = tmp_path / "data"
+    old = ["reports/2026-05-31/risk_report.html", "logs/2026-05-31.jsonl", "state/x.json"]
+    with umask(0o000):
+        for name in [*old, "landing/loans_2026-05-31.csv"]:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(b"x")
+        assert oct(stat.S_IMODE((root / "reports").stat().st_mode)) == "0o777"
+        main(["run", "--date", str(DAY), "--data-root", str(root), "--config", str(config_dir)])
+    assert "FILE_MISSING" in capsys.readouterr().err
+    landing = modes(root / "landing")
+    assert landing == {".": "0o777", "loans_2026-05-31.csv": "0o666"}
+    shutil.rmtree(root / "landing")
+    assert wrong_modes(root, 0o600, 0o700) == {}
+
+
 def test_the_cli_leaves_the_callers_umask_as_it_was(tmp_path, config_dir):
     with umask(0o002):
         main(["status", "--data-root", str(tmp_path / "data"), "--config", str(config_dir)])
@@ -357,9 +376,11 @@ def test_a_contract_naming_more_credit_lines_than_the_config_is_refused(tmp_path
 
 
 def test_the_shipped_contracts_agree_with_the_shipped_config(tmp_path, config_dir):
+    from loanrisk.lake.modes import owner_only
     from loanrisk.lake.storage import enter_data_root
     from loanrisk.quality.config_check import credit_line_rule_products
 
     settings = load_settings(config_dir, tmp_path / "data")
     assert credit_line_rule_products(settings) == ("CREDIT_LIMIT_MISSING", ("CREDIT_LINE",))
-    enter_data_root(settings, landing=False)
+    with owner_only():  # enter_data_root sets the process's umask: put it back after
+        enter_data_root(settings, landing=False)

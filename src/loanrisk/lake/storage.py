@@ -312,7 +312,9 @@ def enter_data_root(settings, landing: bool = True) -> Lake:
     """What an entry point does before it writes under the settings' data_root: the data
     contracts checked against config (``quality.config_check``), this process's file modes
     from execution.yaml (``modes.set_permissions``), then, for a run (``landing``), the
-    landing folder checked, so a mistyped data_root stops before anything is written."""
+    landing folder checked, so a mistyped data_root stops before anything is written, and
+    the tree an older version left looser tightened once per policy (``modes.tighten_once``)."""
+    from loanrisk.lake.modes import MODES_MARKER, tighten_once
     from loanrisk.quality.config_check import check_contracts  # ODCS models: load on entry
 
     check_contracts(settings)
@@ -320,6 +322,9 @@ def enter_data_root(settings, landing: bool = True) -> Lake:
     lake = lake_of(settings)
     if landing and not lake.landing_dir.is_dir():
         raise LandingFolderError(lake.landing_dir, lake.data_root)
+    if landing:
+        marker = lake.state_dir / MODES_MARKER
+        tighten_once(lake.data_root, lake.landing_dir, marker, write_json_atomic)
     return lake
 
 
