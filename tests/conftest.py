@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -338,3 +339,15 @@ def collections_policy(cap: int = 7, window: int = 7, lookback: int = 30):
             "agencies": [{"agency_id": "AGY_A", "weight": 1.0}],
         }
     )
+
+
+@dataclass(frozen=True)
+class Rooted:
+    """The two paths ``lake_of`` and ``versions.restatement`` read of a Settings."""
+
+    data_root: Path
+    landing_dir: Path
+
+
+def rooted(root: Path) -> Rooted:
+    return Rooted(root, root / "landing")

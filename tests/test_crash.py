@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 
-import duckdb
 import pytest
 from conftest import outputs
 
@@ -21,6 +20,7 @@ from loanrisk.cli import main
 from loanrisk.lake.faults import CRASH_ENV
 from loanrisk.lake.locks import run_lock
 from loanrisk.lake.storage import Lake, read_json
+from loanrisk.lake.warehouse import connect_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,7 @@ def assert_reader_sees_whole_days(root, expected: set[dt.date]) -> None:
     exactly the ``expected`` days -- no day half there."""
     manifests = published_days(root)
     assert set(manifests) == expected
-    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(root, root / "landing")) as con:
         runs = con.execute("SELECT snapshot_date, status FROM pipeline_runs").fetchall()
         assert {(d, "published") for d in expected} == set(runs)
         for view, key in COUNTED.items():

@@ -9,13 +9,13 @@ import subprocess
 import sys
 from decimal import Decimal
 
-import duckdb
 import pytest
 from conftest import BOOK_DAYS, BOOK_END, BOOK_START, correct_day, outputs
 
 from loanrisk.cli import main
 from loanrisk.domain.marts import MATERIALIZED
 from loanrisk.lake.storage import Lake, read_json, sha256_file
+from loanrisk.lake.warehouse import connect_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_warehouse_is_rebuilt_only_when_its_views_change(book, config_dir):
     """A published day needs no rebuild (views read the lake by glob); a changed view set does."""
     from loanrisk.config import load_settings
     from loanrisk.lake.storage import lake_of
-    from loanrisk.lake.warehouse import refresh_warehouse
+    from loanrisk.lake.warehouse import connect_warehouse, refresh_warehouse
 
     settings = load_settings(config_dir, book)
     lake, refresh = (
@@ -64,7 +64,7 @@ def test_warehouse_is_rebuilt_only_when_its_views_change(book, config_dir):
     refresh()
     assert lake.warehouse.stat().st_ino != before  # rebuilt, and its digest recorded
     assert lake.warehouse_views.read_text() != "another view set\n"
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+    with connect_warehouse(lake) as con:
         assert con.execute("SELECT count(*) FROM pipeline_runs").fetchone()[0] == DAYS
 
 
@@ -84,7 +84,7 @@ def test_the_reports_run_table_holds_the_days_run_and_every_days_status(book):
     from loanrisk.lake import scope
 
     day = START + dt.timedelta(days=2)
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         runs = "SELECT * FROM pipeline_runs WHERE snapshot_date = ?"
         statuses = "SELECT snapshot_date, status FROM pipeline_runs ORDER BY 1"
         expected = (con.execute(runs, [day]).fetchall(), con.execute(statuses).fetchall())
@@ -94,7 +94,7 @@ def test_the_reports_run_table_holds_the_days_run_and_every_days_status(book):
 
 
 def test_bi_views_read_back_from_duckdb(book):
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         views = {
             r[0]
             for r in con.execute(
@@ -140,7 +140,7 @@ def test_published_views_carry_their_contract_columns(book, config_dir, view):
     from loanrisk.quality.contracts import load_contract
 
     contract = load_contract(config_dir.parent / "data_contracts", view)
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         described = {row[0]: row[1] for row in con.execute(f"DESCRIBE {view}").fetchall()}
     assert set(contract.column_names) <= set(described)
     for column in contract.columns:
@@ -155,7 +155,7 @@ MARTS += ("vintage_curves", "cure_rates")
 
 
 def test_marts_reconcile_with_loan_aging(book):
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         for mart in MARTS:
             con.execute(f"SELECT * FROM {mart}").fetchall()  # every mart is a working view
         # every loan of the earlier day goes somewhere; every loan of the later day came from
@@ -185,7 +185,7 @@ def test_marts_reconcile_with_loan_aging(book):
 
 
 def test_buckets_and_classes_are_consistent_in_published_table(book):
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         broken = con.execute(
             """
             SELECT count(*) FROM loan_aging
@@ -251,7 +251,7 @@ def test_rerunning_a_corrected_earlier_day_recomputes_the_days_after_it(book, tm
     aging = after["outputs"]["curated/loan_aging"]
     assert aging["sha256"] != before["outputs"]["curated/loan_aging"]["sha256"]
     assert aging["sha256"] == sha256_file(root / aging["path"])
-    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(root, root / "landing")) as con:
         max_dpd = con.execute(
             "SELECT max_dpd_12m FROM loan_aging WHERE loan_id = ? AND snapshot_date = ?",
             [loan, later],
@@ -261,7 +261,7 @@ def test_rerunning_a_corrected_earlier_day_recomputes_the_days_after_it(book, tm
 
 
 def test_loan_risk_scores_every_active_loan_and_carries_the_first_pd(book):
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         missing = con.execute(
             """
             SELECT count(*) FROM loan_aging a ANTI JOIN loan_risk r USING (snapshot_date, loan_id)
@@ -327,7 +327,7 @@ def test_fit_scorecard_without_enough_history_is_one_line(book, config_dir):
 
 
 def test_extracts_reconcile_to_the_published_tables(book):
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         five = con.execute(
             """
             SELECT f.loans, f.outstanding, a.loans, a.outstanding FROM (
@@ -390,3 +390,20 @@ def test_reprocess_ends_as_if_the_corrected_file_had_arrived_on_time(book, tmp_p
         history = restated.pop("restatements", [])
         assert restated == clean, name  # the same day, and a trace of the version it replaced
         assert bool(history) == (name != f"runs/{START}/manifest.json"), name
+
+
+def test_a_copied_data_root_reads_its_own_lake(book, tmp_path):
+    """Fault 17 of issue 22 (issue 23 point 6): the views name the lake relative to the
+    data_root, so a copy (a restore, another mount) opened with ``file_search_path`` at the copy
+    reads the copy's files, never the original's; the warehouse holds no absolute path."""
+    copy = tmp_path / "restored"
+    shutil.copytree(book, copy, symlinks=True)
+    first = copy / "lake" / "curated" / "loan_aging" / f"snapshot_date={BOOK_START}"
+    shutil.rmtree(first)
+    count = "SELECT count(*) FROM loan_aging"
+    with connect_warehouse(Lake(book, book / "landing")) as con:
+        original = con.execute(count).fetchone()[0]
+        first_day = con.execute(f"{count} WHERE snapshot_date = ?", [BOOK_START]).fetchone()[0]
+    with connect_warehouse(Lake(copy, copy / "landing")) as con:
+        assert con.execute(count).fetchone()[0] == original - first_day > 0
+    assert str(book).encode() not in (copy / "warehouse.duckdb").read_bytes()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 from conftest import backfilled_book
+
+from loanrisk.lake.storage import Lake
+from loanrisk.lake.warehouse import connect_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +29,7 @@ LAST = START + dt.timedelta(days=DAYS - 1)
 def book(tmp_path_factory, config_dir):
     folder = tmp_path_factory.mktemp("consistency")
     root = backfilled_book(folder, config_dir, START, DAYS, 1000, 23)
-    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    con = connect_warehouse(Lake(root, root / "landing"))
     con.execute(f"SET file_search_path = '{root}'")
     yield con
     con.close()

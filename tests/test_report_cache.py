@@ -10,7 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from conftest import backfilled_book, correct_day
@@ -20,6 +19,7 @@ from loanrisk.config import load_settings
 from loanrisk.domain import cohort_marts, marts
 from loanrisk.domain.scorecard import load_scorecard
 from loanrisk.lake.storage import Lake, write_partition
+from loanrisk.lake.warehouse import connect_warehouse
 from loanrisk.pipeline.marts_stage import mart_frames
 from loanrisk.report import data as report_data
 from loanrisk.report import risk_data
@@ -90,7 +90,7 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
     carried = pl.read_parquet(lake.partition_file("marts", "vintage_loans_month_to_date", LAST))
     month = f"(SELECT * FROM loan_aging WHERE snapshot_date >= DATE '{may[0]}') AS loan_aging"
     sql = cohort_marts.vintage_loans_sql().replace("FROM loan_aging", f"FROM {month}")
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         expected = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL").fetchall()
     assert carried.rows() == expected and expected
     built = (book / "reports" / str(LAST) / "risk_report.html").read_bytes()
@@ -101,7 +101,7 @@ def test_complete_months_are_stored_and_the_report_equals_one_without_them(book,
 def test_the_report_shows_what_the_full_history_marts_show(book, config_dir):
     """The latest day's vintages and cure rates equal their marts' SQL over all history."""
     data = load_book_report(book, config_dir)
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         full = cohort_marts.vintage_curves_sql()
         con.execute(f"CREATE TEMP VIEW vintage_curves AS {full}").fetchall()
         vintages = con.execute(report_data.VINTAGE_SQL, [LAST, LAST, 12]).fetchall()
@@ -117,7 +117,7 @@ def test_risk_and_trend_sections_read_only_their_days_and_show_what_the_views_sh
     days it shows; its sections equal queries of the warehouse's own views over every day."""
     data = load_book_report(book, config_dir)
     start = LAST - dt.timedelta(days=report_data.TREND_DAYS - 1)
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         assert data.ecl == risk_data.ecl_total(con, LAST) and data.ecl
         assert data.ecl_cells == risk_data.ecl_cells(con, LAST)
         assert data.scores == risk_data.scores(con, LAST, report_data.TREND_DAYS)
@@ -138,7 +138,7 @@ def test_stored_marts_equal_their_sql_over_the_whole_history(book, config_dir):
         f"({cohort_marts.vintage_curves_sql()})",
     }
     lake = Lake(book, book / "landing")
-    with duckdb.connect(str(book / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(Lake(book, book / "landing")) as con:
         for name, sql in full.items():
             stored = con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
             expected = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL").fetchall()

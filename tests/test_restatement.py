@@ -34,8 +34,8 @@ def base(tmp_path_factory, config_dir):
 
 @pytest.fixture
 def root(base, tmp_path):
-    """A copy of the three published days at the path the book was built at (GX and the
-    warehouse hold absolute paths), put back after the test."""
+    """A copy of the three published days at the path the book was built at (GX's Data Docs
+    site config holds absolute paths), put back after the test."""
     saved = tmp_path / "saved"
     shutil.copytree(base, saved, symlinks=True)
     yield base
@@ -87,10 +87,9 @@ def test_a_reprocess_stopped_by_a_gate_leaves_every_day_as_published(root, confi
     assert published(root) == before
 
 
-def test_a_reprocess_killed_midway_is_in_doubt_then_put_back(root, config_dir):
-    before = published(root)
-    correct_day(root / "landing", DAY2)
-    env = {**os.environ, CRASH_ENV: "stage_report:score_loans@2"}  # DAY3's scoring, midway
+def killed_reprocess(root, config_dir, point: str) -> None:
+    """``reprocess`` of DAY2 (corrected file) in its own process, SIGKILLed at ``point``."""
+    env = {**os.environ, CRASH_ENV: point}
     command = [sys.executable, "-m", "loanrisk.cli"]
     done = subprocess.run(
         [*command, *args(root, config_dir, "reprocess", "--date", str(DAY2))],
@@ -99,16 +98,46 @@ def test_a_reprocess_killed_midway_is_in_doubt_then_put_back(root, config_dir):
         text=True,
         check=False,
     )
-    assert done.returncode == -9
-    statuses = {d["date"]: d for d in day_statuses(lake_at(root))}
-    assert statuses[str(START)]["status"] == "published"
-    assert [statuses[str(d)]["status"] for d in (DAY2, DAY3)] == ["in doubt"] * 2
-    # the next run takes over the dead run's lock and first puts every day back as it was
-    assert main(args(root, config_dir, "status")) == 0
+    assert done.returncode == -9, done.stderr[-2000:]
+
+
+def statuses_of(root) -> list[str]:
+    found = {d["date"]: d["status"] for d in day_statuses(lake_at(root))}
+    return [found[str(day)] for day in (START, DAY2, DAY3)]
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "write_partition:loan_aging@1",  # DAY2's aging, half written
+        "stage_report:score_loans@2",  # DAY3's scoring
+        "stage_report:build_regulatory@2",  # DAY3's extracts
+        "write_bytes_atomic:manifest.json@2",  # DAY3's manifest, about to be renamed in
+    ],
+)
+def test_a_reprocess_killed_while_it_computes_leaves_every_day_wholly_old(root, config_dir, point):
+    before = published(root)
+    correct_day(root / "landing", DAY2)
+    killed_reprocess(root, config_dir, point)
+    assert published(root) == before  # every zone of every day: the published version
+    assert statuses_of(root) == ["published"] * 3
     assert main(args(root, config_dir, "reprocess", "--date", str(DAY2), "--break-stale-lock")) == 0
-    after = manifest(root, DAY2)
-    assert after["status"] == "published" and after["restatements"]
-    assert published(root) != before
+    assert manifest(root, DAY2)["restatements"] and published(root) != before
+
+
+@pytest.mark.parametrize("zone", ["lake", "reports", "runs"])
+def test_a_reprocess_killed_while_switching_in_is_in_doubt_then_wholly_new(root, config_dir, zone):
+    correct_day(root / "landing", DAY2)
+    killed_reprocess(root, config_dir, f"switch_in:{zone}")
+    assert statuses_of(root) == ["published", "in doubt", "in doubt"]
+    # the next run takes over the dead run's lock and first finishes the switch; rerunning the
+    # same correction then changes no byte: the days were wholly the new version
+    assert main(args(root, config_dir, "reprocess", "--date", str(DAY2), "--break-stale-lock")) == 0
+    new = published(root)
+    assert statuses_of(root) == ["published"] * 3
+    assert manifest(root, DAY2)["restatements"]
+    assert main(args(root, config_dir, "reprocess", "--date", str(DAY2))) == 0
+    assert published(root) == new
 
 
 def test_a_restated_day_keeps_its_previous_version_in_the_manifest(root, config_dir):

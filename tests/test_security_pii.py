@@ -20,6 +20,7 @@ import pytest
 from loanrisk.config import load_settings
 from loanrisk.domain.masking import MASK_CHAR, MASKS, mask_sql, mask_value
 from loanrisk.lake.storage import Lake, lake_of, write_partition
+from loanrisk.lake.warehouse import connect_warehouse
 from loanrisk.pipeline.runner import run_day
 
 DAY = dt.date(2026, 3, 1)
@@ -134,7 +135,7 @@ def _view_text(con, view: str) -> list[str]:
 def test_every_view_masks_personal_values(poisoned):
     settings, frame = poisoned
     values = _personal_values(frame)
-    with duckdb.connect(str(lake_of(settings).warehouse), read_only=True) as con:
+    with connect_warehouse(lake_of(settings)) as con:
         listed = "SELECT view_name FROM duckdb_views() WHERE NOT internal"
         views = [v for (v,) in con.execute(listed).fetchall()]
         assert {"loan_snapshot", "loan_quarantine"} <= set(views)
@@ -204,8 +205,8 @@ def test_views_never_read_a_sibling_lake(tmp_path, policy, name):
     _partition(own, "loan_risk", "own")
     for sibling in ("lake1", "lake2", "lakex", "lake-other"):
         _partition(tmp_path / sibling, "loan_risk", sibling)
-    warehouse = refresh_warehouse(Lake(own, own / "landing"), CONTRACTS, policy)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    refresh_warehouse(Lake(own, own / "landing"), CONTRACTS, policy)
+    with connect_warehouse(Lake(own, own / "landing")) as con:
         assert con.execute("SELECT loan_id FROM loan_risk").fetchall() == [("own",)]
 
 

@@ -9,7 +9,6 @@ import re
 import shutil
 from urllib.parse import unquote
 
-import duckdb
 import jinja2
 import polars as pl
 import pyarrow.parquet as pq
@@ -17,6 +16,7 @@ import pytest
 
 from loanrisk.errors import GateError
 from loanrisk.lake.storage import lake_of
+from loanrisk.lake.warehouse import connect_warehouse
 from loanrisk.pipeline.runner import run_day
 from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
 from loanrisk.quality.gx_validation import results_store
@@ -119,7 +119,7 @@ def test_quarantine_share_gate_stops_the_day_and_publishes_nothing(landed):
     assert manifest(landed)["failure"]["gate"] == "QUARANTINE_SHARE"
     assert not lake.partition("curated", "loan_aging", DAY).exists()
     assert quarantine(landed).height == 8  # kept for diagnosis
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+    with connect_warehouse(lake) as con:
         assert con.execute("SELECT count(*) FROM loan_snapshot").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM loan_quarantine").fetchone()[0] == 8
         status = con.execute("SELECT status, failure->>'gate' FROM pipeline_runs").fetchall()

@@ -17,7 +17,7 @@ DEMO_START = dt.date(2026, 8, 1)
 
 
 def print_day_summary(console: Console, settings: Settings, day: dt.date) -> None:
-    figures = day_summary(lake_of(settings).warehouse, day)
+    figures = day_summary(lake_of(settings), day)
     console.print(
         f"\n[bold]{day}[/]: {figures['active_loans']:,} active loans, "
         f"balance CNY {figures['active_balance']:,.2f}, NPL ratio {figures['npl_ratio']:.2%}, "
@@ -75,6 +75,8 @@ def demo(settings: Settings, loans: int, days: int, seed: int) -> None:
         console.print(f"  {label:<16} {path}")
     query = "SELECT snapshot_date, aging_bucket, count(*) FROM loan_aging GROUP BY ALL"
     console.print(
-        f"\nQuery it:  .venv/bin/python -c \"import duckdb; duckdb.connect('{lake.warehouse}', "
-        f"read_only=True).sql('{query} ORDER BY ALL DESC LIMIT 10').show()\""
+        "\nQuery it (the views name the lake relative to the data_root: set file_search_path):"
+        f"\n  .venv/bin/python -c \"import duckdb; c = duckdb.connect('{lake.warehouse}', "
+        f"read_only=True); c.sql('SET file_search_path = ' + repr('{lake.data_root}')); "
+        f"c.sql('{query} ORDER BY ALL DESC LIMIT 10').show()\""
     )

@@ -3,7 +3,8 @@
 A day is *published*, *gated* (stopped by a batch gate: fix the file or accept the gate),
 *failed* (stopped for another reason), *not run* (its loans file has landed, nothing ran yet) or
 *missing* (a gap inside the processed range with no loans file either), or *in doubt* (a rerun
-covering it died midway: the next run that takes over the lock puts it back).
+covering it died while switching its new version in: the next run that takes over the lock
+finishes the switch).
 """
 
 from __future__ import annotations
@@ -27,11 +28,17 @@ def _landed_days(lake: Lake) -> set[dt.date]:
     return {dt.date.fromisoformat(m.group(1)) for m in found if m}
 
 
-def _run_days(lake: Lake) -> dict[dt.date, dict]:
-    if not lake.runs_dir.is_dir():
+def _run_days(lake: Lake, reruns: list) -> dict[dt.date, dict]:
+    """Every day's manifest; while a switch is cut short between moving ``runs`` aside and
+    putting the new one in, the manifests set aside."""
+    runs = lake.runs_dir
+    for version, journal in reruns:
+        if journal["state"] == "switching" and not runs.is_dir():
+            runs = version / "before" / "runs"
+    if not runs.is_dir():
         return {}
     days = {}
-    for folder in lake.runs_dir.iterdir():
+    for folder in runs.iterdir():
         manifest = folder / "manifest.json"
         if manifest.exists():
             days[dt.date.fromisoformat(folder.name)] = read_json(manifest)
@@ -55,22 +62,32 @@ def _classify(manifest: dict) -> tuple[str, str]:
 
 
 def _restated(day: dt.date, status: str, reason: str, reruns: list) -> tuple[str, str]:
-    """A day a rerun from an earlier day covers: *in doubt* while that rerun died midway (its
-    days are put back by the next run that takes over its lock); a failed rerun is named."""
+    """A day a rerun from an earlier day covers: *in doubt* while a switch was cut short (the
+    next run that takes over its lock finishes it); a rerun that stopped, or died before
+    switching in, changed nothing and is named beside the published day."""
     for version, journal in reruns:
         if day < dt.date.fromisoformat(journal["first_day"]):
             continue
         what = f"{journal['purpose']} (pid {journal['pid']}, {journal['started']})"
-        if journal["state"] == "running" and status != "not run":
-            return "in doubt", f"{what} died midway; rerun with --break-stale-lock to put it back"
-        if journal["state"] == "failed" and day.isoformat() == journal["first_day"]:
-            reason += f"; {what} failed and was put back ({journal['error']}), see {version.name}"
+        if journal["state"] == "switching" and status != "not run":
+            return "in doubt", (
+                f"{what} died while switching in its new version; "
+                "the next run with --break-stale-lock finishes it"
+            )
+        if day.isoformat() != journal["first_day"]:
+            continue
+        if journal["state"] == "running":
+            reason += f"; {what} is rerunning it in {version.name} (or died: nothing changed)"
+        elif journal["state"] in ("failed", "abandoned"):
+            reason += f"; {what} {journal['state']}, nothing changed ({journal['error']}), "
+            reason += f"see {version.name}"
     return status, reason
 
 
 def day_statuses(lake: Lake) -> list[dict]:
     """One entry per day from the first landed or run day to the last, ascending."""
-    runs, landed, reruns = _run_days(lake), _landed_days(lake), journals(lake)
+    reruns = journals(lake)
+    runs, landed = _run_days(lake, reruns), _landed_days(lake)
     known = set(runs) | landed
     if not known:
         return []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+
+from loanrisk.lake.storage import Lake
+from loanrisk.lake.warehouse import connect_warehouse
 
 SUMMARY_SQL = """
 SELECT
@@ -29,11 +31,9 @@ SELECT sum(ecl), sum(ead) FROM loan_risk WHERE snapshot_date = ? AND ecl_stage I
 """
 
 
-def day_summary(warehouse: Path, business_date: dt.date) -> dict:
+def day_summary(lake: Lake, business_date: dt.date) -> dict:
     """Headline figures and the bucket distribution of one day (amounts as Decimal)."""
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(lake) as con:
         head = con.execute(SUMMARY_SQL, [business_date]).fetchone()
         buckets = con.execute(BUCKETS_SQL, [business_date]).fetchall()
         views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}

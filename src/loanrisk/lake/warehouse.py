@@ -2,8 +2,10 @@
 
 The file holds views only, so it is rebuilt whole into a temporary file and renamed into place:
 a BI tool never opens a half-built warehouse. Views read Parquet with DuckDB's built-in reader
-(no extension download) and point at absolute paths under data_root, read literally whatever
-glob characters the data_root's name holds (``literal_glob``). Every personal column is masked
+(no extension download) and name the lake by paths relative to the data_root, so a copied,
+restored or mounted data_root (or a rerun's shadow, ``loanrisk.lake.versions``) reads its own
+lake: whoever opens the warehouse sets DuckDB's ``file_search_path`` to the data_root
+(``connect_warehouse``; README shows the setting for BI tools). Every personal column is masked
 (``loanrisk.domain.masking``), the quarantine's raw text included (DESIGN.md §5b).
 """
 
@@ -41,14 +43,25 @@ def _quarantine_select(snapshot: Contract) -> str:
     return f"* REPLACE ({masked}), source_line - 1 AS row_number"
 
 
-def _quote_glob(glob: Path) -> str:
-    """A two-level glob (``folder/part=*/*.parquet``) as a DuckDB string literal: the folder
-    read as it is named, the last two levels as patterns."""
-    return quote(f"{literal_glob(glob.parent.parent)}/{glob.parent.name}/{glob.name}")
+def _quote_glob(lake: Lake, glob: Path) -> str:
+    """A two-level glob (``folder/part=*/*.parquet``) under the data_root as a DuckDB string
+    literal relative to it: the folder read as it is named, the last two levels as patterns."""
+    folder = glob.parent.parent.relative_to(lake.data_root)
+    return quote(f"{literal_glob(folder)}/{glob.parent.name}/{glob.name}")
 
 
-def _parquet_source(glob: Path) -> str:
-    return f"read_parquet({_quote_glob(glob)}, union_by_name = true)"
+def _parquet_source(lake: Lake, glob: Path) -> str:
+    return f"read_parquet({_quote_glob(lake, glob)}, union_by_name = true)"
+
+
+def connect_warehouse(lake: Lake):
+    """``warehouse.duckdb`` opened read-only as every reader must open it: ``file_search_path``
+    at the data_root, which the views' paths are relative to."""
+    import duckdb
+
+    con = duckdb.connect(str(lake.warehouse), read_only=True)
+    con.execute(f"SET file_search_path = {quote(str(lake.data_root))}")
+    return con
 
 
 def masked_select(contract: Contract) -> str:
@@ -76,7 +89,7 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
     if _has_files(runs):
         statements.append(
             "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
-            f"read_json({_quote_glob(runs)}, union_by_name = true, "
+            f"read_json({_quote_glob(lake, runs)}, union_by_name = true, "
             "columns = {" + _manifest_columns(load_contract(contracts_dir, "pipeline_runs")) + "})"
         )
         published = (
@@ -105,7 +118,7 @@ def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfi
     }
     for name, (glob, select, where) in parquet_views.items():
         if _has_files(glob):
-            source = _parquet_source(glob)
+            source = _parquet_source(lake, glob)
             statements.append(
                 f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {source}{where}"
             )
@@ -125,7 +138,7 @@ def _stored_mart_views(lake: Lake, published: str) -> list[str]:
         glob = lake.table_glob("marts", name)
         if not _has_files(glob):
             continue
-        rows = f"SELECT * FROM {_parquet_source(glob)}{published}"
+        rows = f"SELECT * FROM {_parquet_source(lake, glob)}{published}"
         if name == "vintage_curves":
             latest = f"(SELECT max(snapshot_date) FROM ({rows}))"
             rows = f"SELECT * FROM ({rows}) WHERE snapshot_date = {latest}"
@@ -144,8 +157,9 @@ def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationCon
 
     Views read the lake's files by glob when queried, so a new day needs no rebuild: only a
     change of the view set (a table's first file, the first manifest, a contract or a policy
-    change, another data_root path or DuckDB version) does. Building binds every view, which
-    reads the footer of every partition file, a cost that grows with each day kept.
+    change, or another DuckDB version) does: the views hold no path of the data_root's own.
+    Building binds every view, which reads the footer of every partition file, a cost that
+    grows with each day kept.
     """
     import duckdb
 
@@ -159,6 +173,7 @@ def refresh_warehouse(lake: Lake, contracts_dir: Path, policy: ClassificationCon
     sweep_siblings(target)  # a crashed refresh's half-built file
     staged = target.with_name(f".{target.name}.{scratch_name('')}.tmp")
     with duckdb.connect(str(staged)) as con:
+        con.execute(f"SET file_search_path = {quote(str(lake.data_root))}")  # to bind the views
         for statement in statements:
             con.execute(statement)
         con.execute("CHECKPOINT")

@@ -27,7 +27,23 @@ def backfill(
     reason: str | None = None,
 ) -> list[dict]:
     """Run every day from ``start`` to ``end`` in order; stop at the first failing day.
-    ``allow_gap`` lets the first day continue history across days never processed."""
+    ``allow_gap`` lets the first day continue history across days never processed. A range over
+    stored days (or with later days stored) is a restatement: switched in only if it all
+    succeeds (DESIGN.md §5b)."""
+    if not any(day >= start for day in processed_days(lake_of(settings))):
+        return _backfill(settings, start, end, console, allow_gap, reason)
+    with restatement(settings, start, f"backfill {start}..{end}") as shadow:
+        return _backfill(shadow, start, end, console, allow_gap, reason)
+
+
+def _backfill(
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    console: Console | None,
+    allow_gap: bool,
+    reason: str | None,
+) -> list[dict]:
     console = console or Console(stderr=True, soft_wrap=True)
     days = business_days(start, end)
     manifests = []
@@ -64,10 +80,9 @@ def reprocess(
     full (validation, continuity, history, scores, extracts), so the data_root ends as if the
     corrected file had arrived on time. Published only if every day succeeds (DESIGN.md §5b):
     otherwise every day stays as it was published."""
-    lake = lake_of(settings)
-    last = max([day, *processed_days(lake)])
-    with restatement(lake, day, f"reprocess {day}"):
-        return backfill(settings, day, last, console, reason=reason or f"reprocess of {day}")
+    last = max([day, *processed_days(lake_of(settings))])
+    with restatement(settings, day, f"reprocess {day}") as shadow:
+        return _backfill(shadow, day, last, console, False, reason or f"reprocess of {day}")
 
 
 def processed_days(lake) -> list[dt.date]:
@@ -82,8 +97,8 @@ def run_one_day(settings: Settings, day: dt.date, **options) -> dict:
     lake = lake_of(settings)
     if not any(d >= day for d in processed_days(lake)):
         return run_day(day, settings, **options)
-    with restatement(lake, day, f"run {day}"):
-        return run_day(day, settings, reason=f"rerun of {day}", **options)
+    with restatement(settings, day, f"run {day}") as shadow:
+        return run_day(day, shadow, reason=f"rerun of {day}", **options)
 
 
 def _print_backfill_summary(console: Console, manifests: list[dict], seconds: float) -> None:

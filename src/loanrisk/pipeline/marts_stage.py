@@ -24,6 +24,7 @@ from loanrisk.lake import scope
 from loanrisk.lake import vintage_cache as cache
 from loanrisk.lake.storage import Lake, write_table
 from loanrisk.lake.tables import conformed
+from loanrisk.lake.warehouse import connect_warehouse
 
 
 def _frame(con, sql: str) -> pl.DataFrame:
@@ -61,9 +62,7 @@ def _vintage_curves(con, views: set[str], lake: Lake, day: dt.date) -> pl.DataFr
 
 def mart_frames(lake: Lake, settings: Settings, day: dt.date) -> dict[str, pl.DataFrame]:
     """The published ``day``'s rows of every materialized mart, typed by its contract."""
-    import duckdb
-
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+    with connect_warehouse(lake) as con:
         views = scope.relations(con)
         scope.snapshot_statuses(con, lake)
         frames = {

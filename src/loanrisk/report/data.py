@@ -18,6 +18,7 @@ from loanrisk.domain.sql import quote
 from loanrisk.errors import InputFileError
 from loanrisk.lake import scope, vintage_cache
 from loanrisk.lake.storage import Lake, literal_glob
+from loanrisk.lake.warehouse import connect_warehouse
 from loanrisk.report import risk_data, write_offs
 from loanrisk.report.risk_data import Actions, Ecl, EclCell, Scores
 
@@ -232,12 +233,10 @@ def load_report_data(
     """Read every section that the warehouse can answer for ``day``, each from only the history
     it shows (``loanrisk.lake.scope``), past months from their stored extracts
     (``loanrisk.lake.vintage_cache``); the buckets listed in ``classification``'s order."""
-    import duckdb
-
     warehouse = lake.warehouse
     if not warehouse.exists():
         raise InputFileError(f"{warehouse}: warehouse not found; run the pipeline first")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(lake) as con:
         views = scope.relations(con)
         order = BucketOrder.of(classification)
         data = ReportData(business_date=day, stability=stability, bucket_order=order, views=views)
