@@ -32,7 +32,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from loanrisk.airflow.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
 from loanrisk.domain.feeds import FEEDS
-from loanrisk.pipeline.orchestration import airflow_policy, outlets, run_task
+from loanrisk.pipeline.orchestration import airflow_policy, outlets, run_pool, run_task
 
 POLICY = airflow_policy()
 
@@ -66,11 +66,11 @@ def loan_daily():
 
         return poke_landing_file(ds, params)
 
-    @task
+    @task(pool=run_pool("ingest"))
     def ingest(feed: str, ds=None, params=None) -> None:
         run_task("ingest", ds, params, feed=feed)
 
-    @task
+    @task(pool=run_pool("validate"))
     def validate(feed: str, ds=None, params=None) -> None:
         run_task("validate", ds, params, feed=feed)
 
@@ -80,47 +80,47 @@ def loan_daily():
 
         return shard_numbers(params)
 
-    @task
+    @task(pool=run_pool("age_loans_shard"))
     def age_loans_shard(shard: int, ds=None, params=None) -> None:
         run_task("age_loans_shard", ds, params, shard=shard)
 
-    @task(outlets=outlets("age_loans"), depends_on_past=True)
+    @task(outlets=outlets("age_loans"), depends_on_past=True, pool=run_pool("age_loans"))
     def age_loans(ds=None, params=None) -> None:
         run_task("age_loans", ds, params)
 
-    @task(outlets=outlets("compute_signals"))
+    @task(outlets=outlets("compute_signals"), pool=run_pool("compute_signals"))
     def compute_signals(ds=None, params=None) -> None:
         run_task("compute_signals", ds, params)
 
-    @task
+    @task(pool=run_pool("score_loans_shard"))
     def score_loans_shard(shard: int, ds=None, params=None) -> None:
         run_task("score_loans_shard", ds, params, shard=shard)
 
-    @task(outlets=outlets("score_loans"))
+    @task(outlets=outlets("score_loans"), pool=run_pool("score_loans"))
     def score_loans(ds=None, params=None) -> None:
         run_task("score_loans", ds, params)
 
-    @task(outlets=outlets("build_regulatory"))
+    @task(outlets=outlets("build_regulatory"), pool=run_pool("build_regulatory"))
     def build_regulatory(ds=None, params=None) -> None:
         run_task("build_regulatory", ds, params)
 
-    @task(outlets=outlets("build_collections"))
+    @task(outlets=outlets("build_collections"), pool=run_pool("build_collections"))
     def build_collections(ds=None, params=None) -> None:
         run_task("build_collections", ds, params)
 
-    @task
+    @task(pool=run_pool("recompute_later_days"))
     def recompute_later_days(ds=None, params=None) -> list[str]:
         return run_task("recompute_later_days", ds, params)
 
-    @task(outlets=outlets("publish_warehouse"))
+    @task(outlets=outlets("publish_warehouse"), pool=run_pool("publish_warehouse"))
     def publish_warehouse(ds=None, params=None) -> None:
         run_task("publish_warehouse", ds, params)
 
-    @task(outlets=outlets("finalize_run"))
+    @task(outlets=outlets("finalize_run"), pool=run_pool("finalize_run"))
     def finalize_run(recomputed: list[str], ds=None, params=None) -> None:
         run_task("finalize_run", ds, params, recomputed)
 
-    @task(outlets=outlets("build_report"))
+    @task(outlets=outlets("build_report"), pool=run_pool("build_report"))
     def build_report(recomputed: list[str], ds=None, params=None) -> None:
         run_task("build_report", ds, params, recomputed)
 

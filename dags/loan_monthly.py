@@ -23,7 +23,7 @@ import datetime as dt
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from loanrisk.airflow.dag_defaults import DAG_SETTINGS, lake_params, late_run_alert
-from loanrisk.pipeline.orchestration import airflow_policy, run_task
+from loanrisk.pipeline.orchestration import airflow_policy, run_pool, run_task
 
 POLICY = airflow_policy()
 
@@ -55,19 +55,19 @@ def loan_monthly():
 
         return poke_month_end(ds, params)
 
-    @task
+    @task(pool=run_pool("rebuild_regulatory"))
     def rebuild_regulatory(day: str, params=None) -> None:
         run_task("rebuild_regulatory", day, params)
 
-    @task
+    @task(pool=run_pool("publish_warehouse"))
     def publish_warehouse(day: str, params=None) -> None:
         run_task("publish_warehouse", day, params)
 
-    @task
+    @task(pool=run_pool("score_monitoring_summary"))
     def score_monitoring_summary(day: str, params=None) -> None:
         run_task("score_monitoring_summary", day, params)
 
-    @task
+    @task(pool=run_pool("refit_scorecard"))
     def refit_scorecard(day: str, params=None) -> None:
         run_task("refit_scorecard", day, params)
 

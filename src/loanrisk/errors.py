@@ -365,6 +365,16 @@ class AirflowRunError(LoanriskError):
         super().__init__(f"{what} failed: {reason}", what=what, reason=reason)
 
 
+class DeploymentError(LoanriskError):
+    """The local Airflow deployment (``loanrisk.airflow.deploy``: its PostgreSQL server, an
+    Airflow component or command) did not start or failed."""
+
+    code = "AIRFLOW_DEPLOY"
+
+    def __init__(self, what: str, reason: object):
+        super().__init__(f"{what} failed: {reason}", what=what, reason=reason)
+
+
 #: Text a library quotes in its messages: the values that failed (a Polars cast error lists
 #: them, a KeyError is its key), which may be a borrower's name, phone or ID.
 _QUOTED = re.compile(r"`[^`]*(`|$)|\"[^\"]*(\"|$)|'[^']*('|$)|\[[^\]]*(\]|$)")

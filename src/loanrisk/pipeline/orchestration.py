@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from loanrisk.config import AirflowPolicy, PipelineConfig, default_config_dir, load_settings
 from loanrisk.domain.yaml_models import load_yaml_model
-from loanrisk.errors import LoanriskError, UsageError
+from loanrisk.errors import LoanriskError, RunLockedError, UsageError
 from loanrisk.pipeline.registry import DAILY, DayRun, step
 
 if TYPE_CHECKING:
@@ -36,13 +36,26 @@ def parse_business_date(value: str) -> dt.date:
         raise UsageError(f"bad date {value!r}: expected YYYY-MM-DD") from None
 
 
-#: How long a task waits for the data_root's run lock (another task of the run, e.g. the
-#: validate tasks of the three feeds, which Airflow starts together).
-TASK_LOCK_WAIT_SECONDS = 3600.0
+#: The Airflow pool of the tasks that take the data_root's run lock (``Step.locked``): one slot,
+#: so such a task waits in the scheduler's queue for its turn, not in a worker slot. Created by
+#: ``loanrisk.airflow.deploy`` (``airflow pools set loanrisk_run 1 ...``); a task in a pool
+#: that does not exist is never scheduled, so a deployment must create it (README).
+RUN_POOL = "loanrisk_run"
+
+#: How long a task waits for the run lock anyway: a safety net for what the pool does not
+#: see (a ``loanrisk`` CLI run on the same data_root, a second Airflow, a task run by hand).
+TASK_LOCK_WAIT_SECONDS = 30.0
+
+
+def run_pool(name: str) -> str | None:
+    """The pool of step ``name``'s task: ``RUN_POOL`` when it holds the run lock, else None
+    (Airflow's default pool: the shard steps run side by side)."""
+    return RUN_POOL if step(name).locked else None
 
 
 def _task_lock(settings, business_date: dt.date, name: str):
-    """The run lock around one task. A lock left by a task Airflow killed is taken over: flock
+    """The run lock around one task, waited for ``TASK_LOCK_WAIT_SECONDS`` at most (the pool
+    has already queued the task). A lock left by a task Airflow killed is taken over: flock
     proves nobody holds it, and the failed try has already raised its alert."""
     from loanrisk.lake.locks import run_lock
     from loanrisk.lake.storage import lake_of
@@ -79,7 +92,9 @@ def run_task(
     another task reads it (``recompute_later_days``: the days rebuilt), else nothing.
 
     A ``LoanriskError`` (bad file, gate, bad config) will not fix itself on retry, so it fails
-    the task at once instead of burning retries; a step whose ``when`` param is off is skipped.
+    the task at once instead of burning retries, except ``RunLockedError``: the lock's holder
+    outside the pool (a CLI run) will finish, so that try fails for a retry. A step whose
+    ``when`` param is off is skipped.
     """
     params = params or {}
     entry = step(name)
@@ -101,6 +116,8 @@ def run_task(
         with _task_lock(settings, business_date, name):
             result = run_step(name, business_date, settings, run, **part)
         return result if name == "recompute_later_days" else None
+    except RunLockedError:
+        raise
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
