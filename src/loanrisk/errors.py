@@ -356,6 +356,23 @@ class StaleLockError(LoanriskError):
         )
 
 
+class RestatementSetAsideError(LoanriskError):
+    """A task of an Airflow run that reruns a stored day found that run's shadow
+    (``loanrisk.lake.versions``) set aside: it stopped, or a later run superseded it. Its
+    tasks cannot go on alone; the whole run must be cleared."""
+
+    code = "RESTATEMENT_SET_ASIDE"
+
+    def __init__(self, owner: str, version: str, state: str):
+        super().__init__(
+            f"Airflow run {owner} reruns a stored day in {version}, which is {state}: nothing "
+            "of it was published; clear the whole run (every task) to rerun the day",
+            owner=owner,
+            version=version,
+            state=state,
+        )
+
+
 class AirflowRunError(LoanriskError):
     """An Airflow command of the local DAG test run failed."""
 

@@ -188,7 +188,8 @@ def write_run_manifest(
             ).scorecard_version,
         }
     )
-    history = restatement_history(lake.run_manifest(business_date), manifest, reason)
+    # Against the published version (a rerun's shadow may hold its own failed attempt).
+    history = restatement_history(lake.published.run_manifest(business_date), manifest, reason)
     if history:
         manifest["restatements"] = history
     write_json_atomic(manifest, lake.run_manifest(business_date))

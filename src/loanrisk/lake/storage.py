@@ -149,6 +149,15 @@ class Lake:
         return self.data_root / name
 
     @property
+    def published(self) -> Lake:
+        """The data_root a rerun's shadow (``.versions/<id>/next``, ``loanrisk.lake.versions``)
+        is switched into: what is published while the rerun works; this Lake otherwise."""
+        root = self.data_root
+        if root.name == "next" and root.parent.parent.name == ".versions":
+            return Lake(root.parents[2], self.landing_dir)
+        return self
+
+    @property
     def versions_dir(self) -> Path:
         """``.versions/``: the published version a rerun keeps aside
         (``loanrisk.lake.versions``)."""

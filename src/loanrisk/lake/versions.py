@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from loanrisk.errors import one_line
+from loanrisk.errors import RestatementSetAsideError, one_line
 from loanrisk.lake.faults import crash_point
 from loanrisk.lake.modes import make_dirs
 from loanrisk.lake.storage import Lake, lake_of, read_json, write_json_atomic
@@ -149,6 +149,36 @@ def restatement(settings, first_day: dt.date, purpose: str) -> Iterator:
         set_aside(version, "failed", one_line(exc))
         raise
     switch_in(lake, version)
+
+
+def restates(lake: Lake, day: dt.date) -> bool:
+    """A run of ``day`` reruns stored days: ``day`` or a later day has a manifest."""
+    found = lake.runs_dir.glob("*/manifest.json") if lake.runs_dir.is_dir() else ()
+    return any(dt.date.fromisoformat(path.parent.name) >= day for path in found)
+
+
+def airflow_shadow(lake: Lake, day: dt.date, owner: str, opens: bool) -> Path | None:
+    """The shadow a task of Airflow run ``owner`` works in when that run reruns stored days
+    (call with the run lock held when ``opens``): the run's own while it is open; a new one
+    when ``opens`` (the day's first step) and the day ``restates``; None for a plain run, or
+    once the run's shadow is switched in (the tasks after ``finalize_run``). Another run's
+    shadow still open is set aside: it never switched in, and this run supersedes it."""
+    mine = [
+        (version, journal) for version, journal in journals(lake) if journal.get("owner") == owner
+    ]
+    if mine:
+        version, journal = mine[-1]
+        if journal["state"] == "running":
+            return version
+        if journal["state"] == "done":
+            return None
+        raise RestatementSetAsideError(owner, version.name, journal["state"])
+    if not (opens and restates(lake, day)):
+        return None
+    for version, journal in journals(lake):
+        if journal["state"] == "running":
+            set_aside(version, "abandoned", f"superseded by Airflow run {owner}")
+    return open_shadow(lake, day, f"airflow rerun of {day}", owner)
 
 
 def journals(lake: Lake) -> list[tuple[Path, dict]]:

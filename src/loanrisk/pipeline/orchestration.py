@@ -87,7 +87,8 @@ def run_task(
     **part: str | int,
 ):
     """What an Airflow task calls: the registry's step ``name`` for business date ``ds`` (and
-    ``part``: its ``feed`` or ``shard``), through ``run_step``. Shard steps take no run lock,
+    ``part``: its ``feed`` or ``shard``), through ``run_step``, in the Airflow run's shadow when it
+    reruns stored days (``loanrisk.pipeline.restating``). Shard steps take no run lock,
     so they run side by side; every other step holds it. Returns what the step returns when
     another task reads it (``recompute_later_days``: the days rebuilt), else nothing.
 
@@ -104,17 +105,17 @@ def run_task(
         raise AirflowSkipException(f"{name} is off (trigger with conf {{{entry.when!r}: true}})")
     try:
         from loanrisk.lake.storage import enter_data_root
-        from loanrisk.pipeline.runner import run_step
+        from loanrisk.pipeline.restating import run_airflow_step
 
         settings = settings_of(params)
         enter_data_root(settings)  # owner-only files; no landing folder: stop before writing
         business_date = parse_business_date(ds)
         run = day_run(params, recomputed)
         if not entry.locked:
-            run_step(name, business_date, settings, run, **part)
+            run_airflow_step(name, business_date, settings, run, **part)
             return None
         with _task_lock(settings, business_date, name):
-            result = run_step(name, business_date, settings, run, **part)
+            result = run_airflow_step(name, business_date, settings, run, **part)
         return result if name == "recompute_later_days" else None
     except RunLockedError:
         raise
