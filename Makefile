@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test format install clean lock browser bench
+.PHONY: demo test format install clean lock browser bench airflow
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test: $(STAMP)
 LOANS ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks run --loans $(LOANS)
+
+# A real Airflow on this machine until Ctrl-C: PostgreSQL 15 (Debian's postgresql-15 binaries),
+# api-server, scheduler and dag-processor with LocalExecutor, the loanrisk_run pool. README
+# "Running under a real Airflow"; `source $(AIRFLOW_DIR)/airflow.env` to run airflow commands.
+AIRFLOW_DIR ?= data/airflow-server
+airflow: $(STAMP)
+	$(BIN)/python -m loanrisk.airflow.deploy serve $(AIRFLOW_DIR)
 
 # Debian's chromium for the risk report's browser test (tests/test_report_browser.py); needs root
 # (or run the same apt-get line with sudo). Without it `make test` skips that test.

@@ -55,8 +55,8 @@ def run_pool(name: str) -> str | None:
 
 def _task_lock(settings, business_date: dt.date, name: str):
     """The run lock around one task, waited for ``TASK_LOCK_WAIT_SECONDS`` at most (the pool
-    has already queued the task). A lock left by a task Airflow killed is taken over: flock
-    proves nobody holds it, and the failed try has already raised its alert."""
+    has already queued the task). A lock left by a task whose process was killed is taken
+    over: flock proves nobody holds it, and Airflow has recorded the failed try."""
     from loanrisk.lake.locks import run_lock
     from loanrisk.lake.storage import lake_of
 
