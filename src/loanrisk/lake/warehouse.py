@@ -22,6 +22,7 @@ from loanrisk.domain.sql import quote
 from loanrisk.lake.faults import crash_point, scratch_name, sweep_siblings
 from loanrisk.lake.modes import file_mode, make_dirs
 from loanrisk.lake.storage import CURATED_TABLES, Lake, literal_glob, write_bytes_atomic
+from loanrisk.lake.warehouse_comments import comment_statements
 from loanrisk.quality.contracts import Contract, load_contract
 
 _DUCKDB_TYPES = {"date": "DATE", "varchar": "VARCHAR", "int64": "BIGINT", "json": "JSON"}
@@ -76,74 +77,96 @@ def masked_select(contract: Contract) -> str:
     return ", ".join(items)
 
 
+#: What each kind of view shows, in its comment.
+_PUBLISHED, _RECORDED = "Published days only.", "Days with a run record only."
+_LATEST = "The curves as known on the latest of those days only."
+
+
 def view_statements(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> list[str]:
     """CREATE VIEW statements for every table that has at least one file on disk, then the
-    marts over them (``marts.py``).
+    marts over them (``marts.py``); each view followed by its comments (``warehouse_comments``).
 
     ``loan_snapshot`` shows published days only: a day stopped by a gate keeps its rows in the
     lake for diagnosis but never reaches BI.
     """
     statements = []
+    for name, select, scope, computed in _views(lake, contracts_dir, policy):
+        statements.append(f"CREATE OR REPLACE VIEW {name} AS {select}")
+        statements += comment_statements(contracts_dir, name, scope, computed)
+    return statements
+
+
+#: A view to create: (name, SELECT, which rows it shows, a mart computed when queried?).
+View = tuple[str, str, str, bool]
+
+
+def _views(lake: Lake, contracts_dir: Path, policy: ClassificationConfig) -> list[View]:
+    """Every view to create, in order: the run records, the lake's tables, the marts."""
+    views = []
     runs = lake.runs_glob()
     published = recorded = ""
     if _has_files(runs):
-        statements.append(
-            "CREATE OR REPLACE VIEW pipeline_runs AS SELECT * FROM "
-            f"read_json({_quote_glob(lake, runs)}, union_by_name = true, "
-            "columns = {" + _manifest_columns(load_contract(contracts_dir, "pipeline_runs")) + "})"
+        columns = _manifest_columns(load_contract(contracts_dir, "pipeline_runs"))
+        source = (
+            f"read_json({_quote_glob(lake, runs)}, union_by_name = true, columns = {{{columns}}})"
         )
+        views.append(("pipeline_runs", f"SELECT * FROM {source}", "", False))
         published = (
             " WHERE snapshot_date IN "
             "(SELECT snapshot_date FROM pipeline_runs WHERE status = 'published')"
         )
         recorded = " WHERE snapshot_date IN (SELECT snapshot_date FROM pipeline_runs)"
+    scope = _PUBLISHED if published else ""
+    views += _lake_views(lake, contracts_dir, published, recorded)
+    if all(_has_files(lake.table_glob("curated", t)) for t in ("loan_aging", "loan_state")):
+        views += [(name, select, scope, True) for name, select in mart_views(policy).items()]
+    return views + _stored_mart_views(lake, published, scope)
+
+
+def _lake_views(lake: Lake, contracts_dir: Path, published: str, recorded: str) -> list[View]:
+    """Views of the raw, curated and quarantined tables that have a file; the personal columns
+    masked. ``published``/``recorded``: the WHERE clause keeping published / recorded days."""
     snapshot = load_contract(contracts_dir, "loan_snapshot")
-    parquet_views = {
-        "loan_snapshot": (
-            lake.table_glob("raw", "loan_snapshot"),
-            masked_select(snapshot),
-            published,
-        ),
-        **{table: (lake.table_glob("curated", table), "*", published) for table in CURATED_TABLES},
+    credit_report = load_contract(contracts_dir, "reg_credit_report")
+    scope, kept = (_PUBLISHED, _RECORDED) if published else ("", "")
+    sources = {  # name -> (glob, SELECT list[, WHERE, which rows]): published days by default
+        "loan_snapshot": (lake.table_glob("raw", "loan_snapshot"), masked_select(snapshot)),
+        **{table: (lake.table_glob("curated", table), "*") for table in CURATED_TABLES},
         "loan_quarantine": (
             lake.table_glob("quarantine", "loan_snapshot"),
             _quarantine_select(snapshot),
             recorded,
+            kept,
         ),
         "reg_credit_report": (
             lake.table_glob("curated", "reg_credit_report"),
-            masked_select(load_contract(contracts_dir, "reg_credit_report")),
-            published,
+            masked_select(credit_report),
         ),
     }
-    for name, (glob, select, where) in parquet_views.items():
+    views = []
+    for name, (glob, select, *rows) in sources.items():
+        where, shows = rows or (published, scope)
         if _has_files(glob):
             source = _parquet_source(lake, glob)
-            statements.append(
-                f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {source}{where}"
-            )
-    if all(_has_files(lake.table_glob("curated", t)) for t in ("loan_aging", "loan_state")):
-        statements += [
-            f"CREATE OR REPLACE VIEW {name} AS {select}"
-            for name, select in mart_views(policy).items()
-        ]
-    return statements + _stored_mart_views(lake, published)
+            views.append((name, f"SELECT {select} FROM {source}{where}", shows, False))
+    return views
 
 
-def _stored_mart_views(lake: Lake, published: str) -> list[str]:
+def _stored_mart_views(lake: Lake, published: str, scope: str) -> list[View]:
     """Views of the marts stored per published day; ``vintage_curves`` shows the latest day's
     curves (each day's partition holds every vintage as known that day)."""
-    statements = []
+    views = []
     for name in MATERIALIZED:
         glob = lake.table_glob("marts", name)
         if not _has_files(glob):
             continue
-        rows = f"SELECT * FROM {_parquet_source(lake, glob)}{published}"
+        rows, shows = f"SELECT * FROM {_parquet_source(lake, glob)}{published}", scope
         if name == "vintage_curves":
             latest = f"(SELECT max(snapshot_date) FROM ({rows}))"
             rows = f"SELECT * FROM ({rows}) WHERE snapshot_date = {latest}"
-        statements.append(f"CREATE OR REPLACE VIEW {name} AS {rows}")
-    return statements
+            shows = f"{scope} {_LATEST}".strip()
+        views.append((name, rows, shows, False))
+    return views
 
 
 def _has_files(glob: Path) -> bool:
