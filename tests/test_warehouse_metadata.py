@@ -180,3 +180,26 @@ def test_a_changed_description_rebuilds_the_warehouse_and_a_rerun_does_not(setti
         assert got == text
     finally:
         refresh(settings.contracts_dir)  # the module's other tests read the project's comments
+
+
+def test_a_table_behind_its_contract_still_builds(tmp_path, policy):
+    """A lake whose files lack a column its contract names (a contract ahead of the stored
+    partitions) still gets its warehouse: the column it has is described, the one it lacks has
+    no comment to carry. The refresh of a failed day runs in its error path: it must not fail
+    on metadata."""
+    import polars as pl
+
+    from loanrisk.lake.storage import Lake, write_partition
+
+    lake = Lake(tmp_path / "data", tmp_path / "data" / "landing")
+    frame = pl.DataFrame({"snapshot_date": [START], "loan_id": ["L1"]})
+    write_partition(frame, lake.partition("curated", "loan_risk", START), lake.scratch)
+    refresh_warehouse(lake, CONTRACTS, policy)
+    with connect_warehouse(lake) as con:
+        got = dict(
+            con.execute(
+                "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'loan_risk'"
+            ).fetchall()
+        )
+    contract = load_contract(CONTRACTS, "loan_risk")
+    assert got == {c: contract.column(c).description for c in ("snapshot_date", "loan_id")}

@@ -5,8 +5,10 @@ view carries its contract's purpose and grain (and which days it shows), each co
 contract description, and a masked personal column says it is masked. The contracts are those of
 ``data_contracts/``; the marts computed when queried (``loanrisk.domain.marts.mart_views``) have
 theirs in ``data_contracts/mart_views/``, as they are views, not stored tables. A view with no
-contract fails the build (``ConfigError`` naming the file); a column the contract names that the
-view lacks fails it too (DuckDB's binder error), so neither can ship undescribed.
+contract fails the build (``ConfigError`` naming the file). A column the contract names but the
+view's files lack yet gets no comment (``warehouse._execute``): the build never fails on
+metadata. ``tests/test_warehouse_metadata.py`` finds both a contract column a view lacks and a
+view column with no comment, so no table ships undescribed.
 
 ``COMMENT ON`` is a statement like ``CREATE VIEW``: the comments are part of the statements the
 warehouse is rebuilt from, and of their digest (``warehouse.refresh_warehouse``). No clock and
@@ -26,6 +28,8 @@ from loanrisk.quality.contracts import Column, Contract, load_contract
 MART_VIEWS_DIR = "mart_views"
 #: The quarantine keeps every field of the loan snapshot's landing row as text, as raw_<name>.
 QUARANTINE, RAW_OF = "loan_quarantine", "loan_snapshot"
+#: How every column comment statement starts.
+COLUMN_COMMENT = "COMMENT ON COLUMN "
 
 
 def _identifier(name: str) -> str:
@@ -80,5 +84,5 @@ def comment_statements(
     statements = [f"COMMENT ON VIEW {_identifier(view)} IS {quote(summary)}"]
     for column, comment in _columns(contracts_dir, contract, view):
         target = f"{_identifier(view)}.{_identifier(column)}"
-        statements.append(f"COMMENT ON COLUMN {target} IS {quote(comment)}")
+        statements.append(f"{COLUMN_COMMENT}{target} IS {quote(comment)}")
     return statements
