@@ -7,14 +7,20 @@ through its module's names, are parsed with ``ast``; a call of a lake reader (``
 ``write_table`` with a zone literal and a table (a literal or a module constant) is a read or a
 write of that table, and opening ``warehouse.duckdb`` is a read of the warehouse. Three things
 the code names by parameter are taken from what the registry records instead: a per-feed step
-(``ingest``, ``validate``) reads the feed's landing file and ``validate`` writes its raw and
-quarantine tables; ``publish_warehouse`` (its asset) reads every table that has a BI view; a
-table read in a loop over table names is not seen (the carried signal tables, the marts).
+reads and writes its feed (``FEED_USES``: ``ingest`` the landing file into staging, ``validate``
+staging into raw and quarantine); ``publish_warehouse`` (its asset) reads every table that has a
+BI view; the month-end ``rebuild_regulatory`` writes what ``build_regulatory`` publishes; a table
+read in a loop over table names is not seen (the carried signal tables, the marts), nor are the
+shard steps' parts (``lake/shards``, not a published table).
+
+``dataset_path`` names where a (zone, table) of one run is stored, for the OpenLineage datasets
+of the Airflow tasks (``loanrisk.airflow.lineage``).
 """
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import inspect
 import sys
 import textwrap
@@ -26,9 +32,14 @@ from types import FunctionType
 from loanrisk.domain.feeds import FEEDS, LOANS
 from loanrisk.domain.marts import MATERIALIZED
 from loanrisk.lake.storage import CURATED_TABLES, Lake
-from loanrisk.pipeline.registry import DAILY, MONTHLY, Step
+from loanrisk.pipeline.registry import DAILY, MONTHLY, STEPS, Step
 from loanrisk.report.catalog import TableLineage, write_catalog
 
+#: What a per-feed step reads and writes of the feed it runs for ((kind, zone) of the feed).
+FEED_USES = {
+    "ingest": (("read", "landing"), ("write", "staging")),
+    "validate": (("read", "staging"), ("write", "raw"), ("write", "quarantine")),
+}
 READERS = frozenset(
     {"scan_partitions", "scan_days", "scan_partition_if_any", "partition_file", "partition_dates"}
 )
@@ -126,14 +137,44 @@ def step_uses(step: Step) -> frozenset[tuple[str, tuple[str, str]]]:
         seen.add(function)
         for use in _own_uses(function):
             (todo.append if callable(use) else found.add)(use)
-    recorded = {("write", (zone.removeprefix("lake/"), table)) for zone, table in step.assets}
-    if step.per == "feed":
-        recorded |= {("read", ("landing", feed)) for feed in FEEDS}
-    if step.name == "validate":
-        recorded |= {("write", (zone, feed)) for zone in ("raw", "quarantine") for feed in FEEDS}
+    assets = STEPS["build_regulatory"].assets if step.name == "rebuild_regulatory" else step.assets
+    recorded = {("write", (zone.removeprefix("lake/"), table)) for zone, table in assets}
+    for kind, zone in FEED_USES.get(step.name, ()):
+        recorded |= {(kind, (zone, feed)) for feed in FEEDS}
     if step.name == "publish_warehouse":
         recorded |= {("read", location(table)) for table in VIEWED}
     return frozenset(found | recorded)
+
+
+def task_uses(step: Step, feed: str | None = None) -> frozenset[tuple[str, tuple[str, str]]]:
+    """``step_uses`` of one task: a per-feed step's task for ``feed`` keeps only that feed's
+    tables (and the tables that are no feed's)."""
+    uses = step_uses(step)
+    if feed is None:
+        return uses
+    return frozenset(use for use in uses if use[1][1] not in FEEDS or use[1][1] == feed)
+
+
+def dataset_path(lake: Lake, where: tuple[str, str], day: dt.date, contracts_dir: Path) -> Path:
+    """Where (zone, table) of ``step_uses`` is stored under ``lake`` for business date ``day``:
+    a table's folder (all its days: one dataset across runs), the extracts' folder of a kind, the
+    warehouse file, the runs folder (the published manifests), and the day's own file of what
+    is one file a day (a feed's landing file, the risk report)."""
+    zone, table = where
+    if zone == "landing":
+        from loanrisk.quality.contracts import load_contract
+
+        name = load_contract(contracts_dir, table).landing_file_name(day.isoformat())
+        return lake.landed_file(name)
+    if zone == "extracts":
+        return lake.extract_dir(table, day).parent
+    if where == WAREHOUSE:
+        return lake.warehouse
+    if zone == "runs":
+        return lake.runs_dir
+    if zone == "reports":
+        return lake.risk_report(day)
+    return lake.table_dir(zone, table)
 
 
 def table_lineage(tables: Iterable[str]) -> dict[str, TableLineage]:
