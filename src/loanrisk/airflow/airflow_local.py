@@ -20,6 +20,9 @@ from loanrisk.errors import AirflowRunError
 from loanrisk.lake.storage import lake_of
 
 DAG_ID = "loan_daily"
+#: ``loanrisk.airflow.lineage.StepExtractor`` by name: importing that module imports Airflow,
+#: which must first be imported in the child process, under its environment.
+LINEAGE_EXTRACTOR = "loanrisk.airflow.lineage.StepExtractor"
 
 
 def dags_folder(settings: Settings) -> Path:
@@ -28,13 +31,15 @@ def dags_folder(settings: Settings) -> Path:
 
 def airflow_env(home: Path, dags: Path, lineage: Path | None = None) -> dict[str, str]:
     """Environment for a self-contained Airflow: SQLite metadata, this project's dags only, and
-    OpenLineage events appended to ``lineage`` (the provider's file transport) when given."""
+    OpenLineage events appended to ``lineage`` (the provider's file transport) when given, with
+    each task's input and output datasets (``LINEAGE_EXTRACTOR``)."""
     env = dict(os.environ)
     if lineage is not None:
         lineage.parent.mkdir(parents=True, exist_ok=True)
         transport = {"type": "file", "log_file_path": str(lineage), "append": True}
         env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(transport)
         env["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "loanrisk"
+        env["AIRFLOW__OPENLINEAGE__EXTRACTORS"] = LINEAGE_EXTRACTOR
     env.update(
         {
             "AIRFLOW_HOME": str(home),
