@@ -66,7 +66,7 @@ def landing(workdir: Path, loans: int, days: int, seed: int) -> tuple[Path, dict
     loanrisk = Path(sys.executable).with_name("loanrisk")
     command = [str(loanrisk), "synth", "--start", START.isoformat(), "--days", str(days)]
     command += ["--loans", str(loans), "--seed", str(seed), "--out", str(folder)]
-    command += ["--config", str(PROJECT / "config")]
+    command += ["--config", str(PROJECT / "src" / "loanrisk" / "project" / "config")]
     cost = _child(command, folder.parent / f"{folder.name}.log", "loanrisk synth")
     marker.write_text("ok\n")
     return folder, cost
@@ -77,7 +77,7 @@ def settings_for(data_root: Path, landing_dir: Path):
     from loanrisk.config import load_settings
 
     shutil.rmtree(data_root, ignore_errors=True)
-    settings = load_settings(PROJECT / "config", data_root)
+    settings = load_settings(PROJECT / "src" / "loanrisk" / "project" / "config", data_root)
     return dataclasses.replace(settings, landing_dir=landing_dir)
 
 

@@ -82,7 +82,7 @@ def landing(workdir: Path, loans: int, seed: int) -> Path:
     folder = workdir / f"landing-{loans}-{seed}"
     if not (folder / f"loans_{DAY.isoformat()}.csv").exists():
         shutil.rmtree(folder, ignore_errors=True)
-        generate(DAY, 1, loans, seed, folder, PROJECT / "config")
+        generate(DAY, 1, loans, seed, folder, PROJECT / "src" / "loanrisk" / "project" / "config")
     return folder
 
 
@@ -105,7 +105,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     data_root = args.workdir / "data"
     shutil.rmtree(data_root, ignore_errors=True)
-    settings = load_settings(PROJECT / "config", data_root)
+    settings = load_settings(PROJECT / "src" / "loanrisk" / "project" / "config", data_root)
     lake = Lake(data_root=data_root, landing_dir=landing(args.workdir, args.loans, args.seed))
     contract = load_contract(settings.contracts_dir, FEED)
     path = lake.landing_file(contract.landing_file_name(DAY.isoformat()))

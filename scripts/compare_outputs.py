@@ -38,7 +38,8 @@ def build(rev: str, out: Path) -> None:
         try:
             env = {"PYTHONPATH": str(tree / "src"), "PATH": "/usr/bin:/bin"}
             cli = [sys.executable, "-m", "loanrisk.cli"]
-            config = ["--config", str(tree / "config")]
+            shipped = tree / "src" / "loanrisk" / "project" / "config"  # config/ before issue 23
+            config = ["--config", str(shipped if shipped.is_dir() else tree / "config")]
             days = ["--days", "30", "--loans", str(LOANS), "--seed", str(SEED)]
             synth = [*cli, "synth", "--start", START, *days, "--out", str(out / "landing")]
             run = [*cli, "backfill", "--start", START, "--end", END, "--data-root", str(out)]

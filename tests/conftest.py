@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
+#: The default project shipped in the package: config/, data_contracts/, dags/.
+SHIPPED = PROJECT / "src" / "loanrisk" / "project"
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="loanrisk-airflow-"))
 os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(SHIPPED / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault(
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
@@ -22,7 +24,7 @@ os.environ.setdefault(
 
 
 #: The project's data contracts (read-only; the tests' frames follow them).
-CONTRACTS = PROJECT / "data_contracts"
+CONTRACTS = SHIPPED / "data_contracts"
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +36,7 @@ def config_dir(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("project")
     for folder in ("config", "data_contracts", "dags"):
-        shutil.copytree(PROJECT / folder, root / folder)
+        shutil.copytree(SHIPPED / folder, root / folder)
     return root / "config"
 
 

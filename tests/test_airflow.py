@@ -11,7 +11,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from conftest import PROJECT, outputs
+from conftest import SHIPPED, outputs
 
 pytestmark = pytest.mark.airflow
 
@@ -25,14 +25,14 @@ SHARDED = {"age_loans_shard": "age_loans", "score_loans_shard": "score_loans"}
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=PROJECT / "dags")
+    return DagBag(dag_folder=SHIPPED / "dags")
 
 
 @pytest.fixture(scope="module")
 def airflow_policy():
     from loanrisk.pipeline.orchestration import airflow_policy
 
-    return airflow_policy(PROJECT / "config")
+    return airflow_policy(SHIPPED / "config")
 
 
 def test_dagbag_has_no_import_errors(dagbag):
@@ -80,7 +80,7 @@ def test_dag_file_has_no_heavy_top_level_imports(dag_file):
         "if m in sys.modules]; print('HEAVY=' + ','.join(heavy))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, str(PROJECT / "dags" / dag_file)],
+        [sys.executable, "-c", code, str(SHIPPED / "dags" / dag_file)],
         capture_output=True,
         text=True,
         check=True,
@@ -330,7 +330,7 @@ def test_thirty_days_through_the_dag_publish_the_bytes_of_the_cli_backfill(tmp_p
     completed = {e["job"]["name"] for e in events if e["eventType"] == "COMPLETE"}
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag(dag_folder=PROJECT / "dags").dags["loan_daily"]
+    dag = DagBag(dag_folder=SHIPPED / "dags").dags["loan_daily"]
     assert {f"loan_daily.{t.task_id}" for t in dag.tasks} <= completed
     _month_end_work_reads_the_published_days(load_settings(config_dir, cli_root), first)
 

@@ -20,7 +20,7 @@ import time
 
 import pytest
 import yaml
-from conftest import PROJECT, outputs
+from conftest import SHIPPED, outputs
 
 FIRST, DAYS, LOANS, SEED = dt.date(2026, 5, 1), 3, 400, 23
 #: The DAGs' retries in the tests' policy: a killed task is retried after 3 s, not 5 min.
@@ -76,7 +76,7 @@ def deployment(tmp_path, projects):
         if os.environ.get("LOANRISK_REQUIRE_POSTGRES"):  # CI: .ci/run installs them
             pytest.fail(missing)
         pytest.skip(missing)
-    started = deploy.start(tmp_path / "airflow-home", PROJECT / "dags", projects["airflow"])
+    started = deploy.start(tmp_path / "airflow-home", SHIPPED / "dags", projects["airflow"])
     yield started
     started.stop()
 
@@ -209,7 +209,7 @@ def test_locked_steps_queue_in_the_run_pool_and_shard_steps_do_not():
     from loanrisk.pipeline.registry import STEPS
 
     assert run_pool("age_loans") == RUN_POOL and run_pool("score_loans_shard") is None
-    bag = DagBag(dag_folder=PROJECT / "dags")
+    bag = DagBag(dag_folder=SHIPPED / "dags")
     for dag in bag.dags.values():
         for task in dag.tasks:
             if task.task_id in STEPS:

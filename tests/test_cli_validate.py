@@ -141,7 +141,7 @@ def test_every_option_has_help_and_the_command_an_example(capsys):
         parser.parse_args(["validate", "--help"])
     assert done.value.code == 0
     text = capsys.readouterr().out
-    assert "example:" in text and "loanrisk validate landing/loans_" in text
+    assert "examples:" in text and "loanrisk validate landing/loans_" in text
 
 
 @pytest.mark.slow

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
+from conftest import SHIPPED
 
 from loanrisk.errors import ConfigError
 from loanrisk.quality.contracts import load_contract, polars_dtype
 
 FEEDS = ("loan_snapshot", "events", "contacts")
-CONTRACTS = tuple(
-    sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "data_contracts").glob("*.yaml"))
-)
+CONTRACTS = tuple(sorted(p.stem for p in (SHIPPED / "data_contracts").glob("*.yaml")))
 
 
 @pytest.fixture(scope="module")

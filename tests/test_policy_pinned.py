@@ -38,6 +38,8 @@ UNIT_MODULES = (
 #: Names that lead to the project's config/ folder or load it.
 CONFIG_NAMES = {
     "PROJECT",
+    "SHIPPED",
+    "shipped_config_dir",
     "config_dir",
     "default_config_dir",
     "load_risk_policies",

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import SHIPPED
 from test_report import CHARTS, CLASSIFICATION, DAY, RISK_CHARTS, make_lake
 
 from loanrisk.domain.scorecard import load_scorecard
@@ -20,7 +21,7 @@ from loanrisk.lake.storage import Lake
 from loanrisk.report import build_risk_report
 
 #: The PSI reading the pipeline's reports use (config/scorecard.yaml).
-STABILITY = load_scorecard(Path(__file__).parents[1] / "config" / "scorecard.yaml").stability
+STABILITY = load_scorecard(SHIPPED / "config" / "scorecard.yaml").stability
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",

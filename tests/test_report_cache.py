@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import backfilled_book, correct_day
+from conftest import SHIPPED, backfilled_book, correct_day
 
 from loanrisk.cli import main
 from loanrisk.config import load_settings
@@ -27,7 +26,7 @@ from loanrisk.report import risk_data
 pytestmark = pytest.mark.slow
 
 #: The PSI reading the pipeline's reports use (config/scorecard.yaml).
-STABILITY = load_scorecard(Path(__file__).parents[1] / "config" / "scorecard.yaml").stability
+STABILITY = load_scorecard(SHIPPED / "config" / "scorecard.yaml").stability
 START = dt.date(2026, 4, 29)  # two April days, then May: April is a complete month by May 1
 DAYS = 4
 LAST = START + dt.timedelta(days=DAYS - 1)

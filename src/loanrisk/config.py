@@ -156,13 +156,37 @@ class ExecutionConfig(StrictModel):
     file_group_read: StrictBool = False
 
 
+def shipped_config_dir() -> Path:
+    """The policy shipped in the package (``loanrisk/project/config``)."""
+    return Path(__file__).resolve().parent / "project" / "config"
+
+
+def shipped_dags() -> Path:
+    """The DAG files shipped in the package (``loanrisk/project/dags``): Airflow's dags_folder,
+    or the target of the shim ``loanrisk init`` writes."""
+    return shipped_config_dir().parent / "dags"
+
+
 def default_config_dir() -> Path:
-    """``$LOANRISK_CONFIG``, else ``./config``, else the project's own ``config/``."""
+    """``$LOANRISK_CONFIG``, else ``./config``, else the policy shipped in the package."""
     if env := os.environ.get("LOANRISK_CONFIG"):
         return Path(env)
     if Path("config/pipeline.yaml").is_file():
         return Path("config")
-    return Path(__file__).resolve().parents[2] / "config"
+    return shipped_config_dir()
+
+
+def _project_paths(config_dir: Path, pipeline: PipelineConfig) -> tuple[Path, Path]:
+    """Where the relative paths of ``pipeline.yaml`` start, and its contracts folder. A
+    project's are relative to its folder (``config/``'s parent); the shipped policy's data
+    paths to the working directory (never into the package). A project with no contracts
+    folder of its own reads the contracts shipped in the package."""
+    shipped = shipped_config_dir()
+    base = Path.cwd() if config_dir == shipped else config_dir.parent
+    contracts = (config_dir.parent / pipeline.contracts_dir).resolve()
+    if not contracts.is_dir() and not pipeline.contracts_dir.is_absolute():
+        contracts = (shipped.parent / pipeline.contracts_dir).resolve()
+    return base, contracts
 
 
 @dataclass(frozen=True)
@@ -315,13 +339,12 @@ def load_settings(config_dir: Path | None = None, data_root: Path | None = None)
     config_dir = Path(config_dir or default_config_dir()).resolve()
     pipeline = load_yaml_model(config_dir / "pipeline.yaml", PipelineConfig)
     classification = load_yaml_model(config_dir / "classification.yaml", ClassificationConfig)
-    project_root = config_dir.parent
-    root = local_root(data_root) if data_root else project_root / local_root(pipeline.data_root)
+    base, contracts = _project_paths(config_dir, pipeline)
+    root = local_root(data_root) if data_root else base / local_root(pipeline.data_root)
     root = root.resolve()
     refuse_system_folder(root)
     landing = pipeline.landing_dir
-    landing = (project_root / landing).resolve() if landing else root / "landing"
-    contracts = (project_root / pipeline.contracts_dir).resolve()
+    landing = (base / landing).resolve() if landing else root / "landing"
     risk = load_risk_policies(config_dir)
     check_products(config_dir, pipeline.products, risk)
     return Settings(

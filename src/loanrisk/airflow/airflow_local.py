@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from loanrisk.config import Settings
+from loanrisk.config import Settings, shipped_dags
 from loanrisk.errors import AirflowRunError
 from loanrisk.lake.storage import lake_of
 
@@ -23,10 +23,6 @@ DAG_ID = "loan_daily"
 #: ``loanrisk.airflow.lineage.StepExtractor`` by name: importing that module imports Airflow,
 #: which must first be imported in the child process, under its environment.
 LINEAGE_EXTRACTOR = "loanrisk.airflow.lineage.StepExtractor"
-
-
-def dags_folder(settings: Settings) -> Path:
-    return settings.config_dir.parent / "dags"
 
 
 def airflow_env(home: Path, dags: Path, lineage: Path | None = None) -> dict[str, str]:
@@ -67,7 +63,7 @@ def run_dag_test(business_date: dt.date, settings: Settings, last: dt.date | Non
     lake = lake_of(settings)
     home = lake.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    env = airflow_env(home, dags_folder(settings), lake.lineage_file)
+    env = airflow_env(home, shipped_dags(), lake.lineage_file)  # the run conf names the config
     _run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow db migrate")
     _run(
         [

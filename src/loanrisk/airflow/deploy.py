@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loanrisk.airflow.postgres import PG_BIN, Postgres, free_port, start_postgres
+from loanrisk.config import shipped_dags
 from loanrisk.errors import DeploymentError
 from loanrisk.pipeline.orchestration import RUN_POOL
 
@@ -54,8 +55,8 @@ TERMINAL = {"success", "failed"}
 
 
 def project_dags() -> Path:
-    """The checkout's ``dags/`` (the one setting to change once the DAGs ship in the package)."""
-    return Path(__file__).resolve().parents[3] / "dags"
+    """The DAGs shipped in the package (``loanrisk/project/dags``)."""
+    return shipped_dags()
 
 
 @dataclass
@@ -154,6 +155,7 @@ def airflow_env(home: Path, postgres: Postgres, api_port: int, dags: Path, confi
             {"type": "file", "log_file_path": str(home / "lineage.jsonl"), "append": True}
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "loanrisk",
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "loanrisk.airflow.lineage.StepExtractor",
     }
     if config_dir is not None:
         settings["LOANRISK_CONFIG"] = str(config_dir)

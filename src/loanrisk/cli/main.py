@@ -7,9 +7,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from loanrisk.cli import options, step, validate
+from loanrisk.cli import options
 from loanrisk.errors import LoanriskError, UsageError, one_line
 from loanrisk.lake.modes import owner_only
 
@@ -131,87 +130,36 @@ def cmd_fit_scorecard(args: argparse.Namespace) -> None:
     print(f"scorecard {fitted['scorecard']}\nreport    {fitted['report']}")
 
 
+def cmd_init(args: argparse.Namespace) -> None:
+    from loanrisk.cli.init import init_project
+
+    print(init_project(args.dir, force=args.force))
+
+
+COMMANDS = {
+    "synth": cmd_synth,
+    "run": cmd_run,
+    "backfill": cmd_backfill,
+    "reprocess": cmd_reprocess,
+    "report": cmd_report,
+    "status": cmd_status,
+    "fit-scorecard": cmd_fit_scorecard,
+    "demo": cmd_demo,
+    "init": cmd_init,
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loanrisk", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from loanrisk.cli.parser import build
 
-    synth = sub.add_parser("synth", help="write realistic synthetic landing files")
-    synth.add_argument("--start", type=options.date, required=True)
-    synth.add_argument("--days", type=options.positive, required=True)
-    synth.add_argument("--loans", type=options.positive, required=True)
-    synth.add_argument("--seed", type=int, default=7)
-    synth.add_argument("--out", type=Path, required=True)
-    synth.add_argument("--config", type=Path, help="config folder (default ./config)")
-    synth.set_defaults(func=cmd_synth)
-
-    run = sub.add_parser("run", help="run every daily step for one business day")
-    run.add_argument("--date", type=options.date, required=True)
-    run.add_argument(
-        "--accept-gate",
-        action="append",
-        metavar="NAME",
-        help="publish despite this batch gate (repeatable; needs --reason)",
-    )
-    run.add_argument("--reason", help="why the accepted gate is safe (kept in the manifest)")
-    options.allow_gap(run)
-    options.lock_options(run)
-    options.common(run)
-    run.set_defaults(func=cmd_run)
-
-    fill = sub.add_parser("backfill", help="run the days from --start to --end in order")
-    fill.add_argument("--start", type=options.date, required=True)
-    fill.add_argument("--end", type=options.date, required=True)
-    options.allow_gap(fill)
-    options.lock_options(fill)
-    options.common(fill)
-    fill.set_defaults(func=cmd_backfill)
-
-    again = sub.add_parser(
-        "reprocess", help="rerun a corrected past day and every processed day after it"
-    )
-    again.add_argument("--date", type=options.date, required=True)
-    again.add_argument(
-        "--reason", help="why the day is restated (kept in each restated manifest's history)"
-    )
-    options.lock_options(again)
-    options.common(again)
-    again.set_defaults(func=cmd_reprocess)
-
-    report = sub.add_parser("report", help="rebuild the HTML risk report of a published day")
-    report.add_argument("--date", type=options.date, required=True)
-    options.lock_options(report)
-    options.common(report)
-    report.set_defaults(func=cmd_report)
-
-    status = sub.add_parser("status", help="list days published, gated, failed and missing")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    options.common(status)
-    status.set_defaults(func=cmd_status)
-
-    fit = sub.add_parser("fit-scorecard", help="fit a new behaviour scorecard from stored history")
-    fit.add_argument("--from", dest="from_date", type=options.date, required=True)
-    fit.add_argument("--to", dest="to_date", type=options.date, required=True)
-    fit.add_argument("--out", type=Path, help="folder for the scorecard YAML and its report")
-    options.common(fit)
-    fit.set_defaults(func=cmd_fit_scorecard)
-
-    step.add_parser(sub)
-    validate.add_parser(sub)
-
-    demo = sub.add_parser("demo", help="synthetic book + backfill + Airflow run + summary")
-    demo.add_argument("--loans", type=options.positive, default=20_000)
-    demo.add_argument("--days", type=options.positive, default=90)
-    demo.add_argument("--seed", type=int, default=7)
-    options.common(demo)
-    demo.set_defaults(func=cmd_demo)
-    return parser
+    this = sys.modules[__name__]  # looked up now: a test may have replaced a command
+    return build({name: getattr(this, f.__name__) for name, f in COMMANDS.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    debug = args.debug or bool(os.environ.get("LOANRISK_DEBUG"))
+    debug = getattr(args, "debug", False) or bool(os.environ.get("LOANRISK_DEBUG"))
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         with owner_only():  # every file written is owner-only whatever the caller's umask

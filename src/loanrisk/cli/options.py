@@ -49,11 +49,30 @@ def accepted_gates(args: argparse.Namespace) -> dict[str, str]:
     return dict.fromkeys(gates, args.reason.strip()) if gates else {}
 
 
+DATE_HELP = "the business date; e.g. --date 2026-08-01"
+CONFIG_HELP = (
+    "config folder (default: $LOANRISK_CONFIG, else ./config, else the policy shipped in the "
+    "package); e.g. --config /srv/loanrisk/config"
+)
+
+
+def config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help=CONFIG_HELP)
+
+
 def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-root", help="overrides config's data_root (a path or a file:// URL)"
+        "--data-root",
+        help="overrides config's data_root (a path or a file:// URL); e.g. --data-root /srv/data",
     )
-    parser.add_argument("--config", type=Path, help="config folder (default ./config)")
+    config(parser)
+
+
+def debug(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after the command too (``loanrisk run --date D --debug``)."""
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
 
 
 def locked(args: argparse.Namespace, settings, business_date, purpose: str):
@@ -78,7 +97,8 @@ def lock_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="wait this long for another run of this data_root to finish (default: refuse)",
+        help="wait this long for another run of this data_root to finish (default: refuse); "
+        "e.g. --lock-timeout 600",
     )
     parser.add_argument(
         "--break-stale-lock",

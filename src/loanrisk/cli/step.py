@@ -38,24 +38,40 @@ def add_parser(sub) -> None:
     parser = sub.add_parser(
         "step",
         help="run one step of the pipeline for one business day",
-        description="Run one step, e.g. `loanrisk step validate --date 2026-08-01 --feed "
-        "loan_snapshot`. Steps, in daily order: " + ", ".join(STEPS) + ".",
+        description="Run one step. Steps, in daily order: " + ", ".join(STEPS) + ".",
+        epilog="examples:\n  loanrisk step ingest --date 2026-08-01 --feed loan_snapshot\n"
+        "  loanrisk step age_loans_shard --date 2026-08-01 --shard 0\n"
+        "  loanrisk step finalize_run --date 2026-08-01",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("name", choices=list(STEPS), metavar="NAME", help="the step to run")
-    parser.add_argument("--date", type=options.date, required=True, help="the business date")
-    parser.add_argument("--feed", choices=FEEDS, help="the feed (ingest, validate)")
-    parser.add_argument("--shard", type=int, help="the shard (age_loans_shard, ...)")
+    options.debug(parser)
+    parser.add_argument(
+        "name", choices=list(STEPS), metavar="NAME", help="the step to run; e.g. score_loans"
+    )
+    parser.add_argument("--date", type=options.date, required=True, help=options.DATE_HELP)
+    parser.add_argument(
+        "--feed", choices=FEEDS, help="the feed (ingest, validate); e.g. --feed events"
+    )
+    parser.add_argument(
+        "--shard", type=int, help="the shard (age_loans_shard, ...); e.g. --shard 0"
+    )
     parser.add_argument(
         "--recomputed",
         type=options.date,
         action="append",
         metavar="DATE",
-        help="a later day recompute_later_days rebuilt (finalize_run, build_report; repeatable)",
+        help="a later day recompute_later_days rebuilt (finalize_run, build_report; "
+        "repeatable); e.g. --recomputed 2026-08-02",
     )
     parser.add_argument(
-        "--accept-gate", action="append", metavar="NAME", help="accept a batch gate (validate)"
+        "--accept-gate",
+        action="append",
+        metavar="NAME",
+        help="accept a batch gate (validate); e.g. --accept-gate ROW_COUNT_CHANGE",
     )
-    parser.add_argument("--reason", help="why the accepted gate is safe (kept in the manifest)")
+    parser.add_argument(
+        "--reason", help='why the accepted gate is safe (kept in the manifest); e.g. "book sale"'
+    )
     options.allow_gap(parser)
     options.lock_options(parser)
     options.common(parser)

@@ -123,7 +123,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 EXAMPLE = """\
-example:
+examples:
   loanrisk validate landing/loans_2026-08-01.csv
   loanrisk validate extract.csv --feed loan_snapshot --date 2026-08-01 --config config
   loanrisk validate landing/loans_2026-08-02.csv --data-root /srv/loanrisk/data
@@ -143,6 +143,7 @@ def add_parser(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    options.debug(parser)
     parser.add_argument(
         "file",
         type=Path,
@@ -169,7 +170,7 @@ def add_parser(sub) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        help="config folder: products, rate cap, gate limits, encoding (default ./config); "
-        "e.g. --config /etc/loanrisk/config",
+        help="config folder: products, rate cap, gate limits, encoding (default: "
+        "$LOANRISK_CONFIG, else ./config, else the shipped policy); e.g. --config /srv/risk/config",
     )
     parser.set_defaults(func=cmd_validate)

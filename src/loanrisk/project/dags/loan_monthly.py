@@ -77,4 +77,4 @@ def loan_monthly():
     refit_scorecard(day)
 
 
-loan_monthly()
+DAG = loan_monthly()  # a module global too: the shim of `loanrisk init` imports it

@@ -142,4 +142,4 @@ def loan_daily():
     published >> build_report(recomputed)
 
 
-loan_daily()
+DAG = loan_daily()  # a module global too: the shim of `loanrisk init` imports it
