@@ -23,6 +23,8 @@ import yaml
 from conftest import SHIPPED, outputs
 
 FIRST, DAYS, LOANS, SEED = dt.date(2026, 5, 1), 3, 400, 23
+#: The kill test's day: after the backfilled ones (one Airflow, one run per DAG and date).
+KILL_DAY = FIRST + dt.timedelta(days=DAYS)
 #: The DAGs' retries in the tests' policy: a killed task is retried after 3 s, not 5 min.
 RETRIES = {
     "retries": 2,
@@ -33,6 +35,10 @@ RETRIES = {
 RUN_SECONDS = 900.0
 KILLED_TASK = "score_loans"
 
+
+#: The deployment tests (``-m scheduler``). They share the module's deployment when they run in
+#: one process; under pytest-xdist each worker that gets one starts its own (the kill test's
+#: day follows the backfilled ones, so they never share a DAG run either way).
 scheduler = pytest.mark.scheduler
 
 
@@ -52,23 +58,20 @@ def _project(folder, config_dir, shards: int):
     return folder / "config"
 
 
-@pytest.fixture
-def projects(tmp_path, config_dir):
-    """Two project folders: ``airflow`` (shards: 2) and ``cli`` (unsharded), and the landing
-    files of ``DAYS`` days for ``LOANS`` loans in ``landing``."""
-    from loanrisk.synth import generate
-
-    made = {
-        name: _project(tmp_path / name, config_dir, shards)
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory, config_dir):
+    """Two project folders: ``airflow`` (shards: 2) and ``cli`` (unsharded)."""
+    folder = tmp_path_factory.mktemp("scheduler-projects")
+    return {
+        name: _project(folder / name, config_dir, shards)
         for name, shards in (("airflow", 2), ("cli", 1))
     }
-    generate(FIRST, DAYS, LOANS, SEED, tmp_path / "landing", made["cli"])
-    return made
 
 
-@pytest.fixture
-def deployment(tmp_path, projects):
-    """A started deployment (PostgreSQL + Airflow) whose DAGs read the ``airflow`` policy."""
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, projects):
+    """One started deployment (PostgreSQL + Airflow) for the module; its DAGs read the
+    ``airflow`` policy."""
     from loanrisk.airflow import deploy
 
     if not (deploy.PG_BIN / "postgres").is_file():
@@ -76,18 +79,26 @@ def deployment(tmp_path, projects):
         if os.environ.get("LOANRISK_REQUIRE_POSTGRES"):  # CI: .ci/run installs them
             pytest.fail(missing)
         pytest.skip(missing)
-    started = deploy.start(tmp_path / "airflow-home", SHIPPED / "dags", projects["airflow"])
+    home = tmp_path_factory.mktemp("airflow-home")
+    started = deploy.start(home, SHIPPED / "dags", projects["airflow"])
     yield started
     started.stop()
 
 
-def _backfilled_by_cli(tmp_path, config, days: int):
+def _landing(tmp_path, config, first: dt.date, days: int):
+    from loanrisk.synth import generate
+
+    generate(first, days, LOANS, SEED, tmp_path / "landing", config)
+    return tmp_path / "landing"
+
+
+def _backfilled_by_cli(tmp_path, config, first: dt.date, days: int):
     from loanrisk.cli import main
 
     root = tmp_path / "cli-data"
     shutil.copytree(tmp_path / "landing", root / "landing")
-    last = FIRST + dt.timedelta(days=days - 1)
-    span = ["--start", str(FIRST), "--end", str(last), "--data-root", str(root)]
+    last = first + dt.timedelta(days=days - 1)
+    span = ["--start", str(first), "--end", str(last), "--data-root", str(root)]
     assert main(["backfill", *span, "--config", str(config)]) == 0
     return root
 
@@ -100,22 +111,22 @@ def _published(root) -> dict[str, str]:
     return outputs(root) | {p.relative_to(root).as_posix(): sha256_file(p) for p in reports}
 
 
-def _run_by_airflow(deployment, tmp_path, config, days: int, during=None):
-    """``days`` days from FIRST through ``airflow backfill create`` on a new data_root; with
-    ``during``, a callable polled until it returns True while the runs go."""
+def _run_by_airflow(deployment, tmp_path, config, first: dt.date, days: int, during=None):
+    """``days`` days from ``first`` through ``airflow backfill create`` on a new data_root;
+    with ``during``, a callable polled until it returns True while the runs go."""
     from loanrisk.airflow import deploy
 
     root = tmp_path / "airflow-data"
     shutil.copytree(tmp_path / "landing", root / "landing")
-    last = FIRST + dt.timedelta(days=days - 1)
+    span = (str(first), str(first + dt.timedelta(days=days - 1)))
     conf = {"data_root": str(root), "config_dir": str(config)}
     started = time.monotonic()
-    deploy.backfill(deployment, "loan_daily", str(FIRST), str(last), conf)
+    deploy.backfill(deployment, "loan_daily", *span, conf)
     deadline = started + RUN_SECONDS
     while during is not None and not during(root) and time.monotonic() < deadline:
         deployment.check_running()
         time.sleep(0.02)
-    states = deploy.wait_for_runs(deployment, "loan_daily", days, RUN_SECONDS)
+    states = deploy.wait_for_runs(deployment, "loan_daily", *span, RUN_SECONDS)
     print(f"{days} day(s) through Airflow in {time.monotonic() - started:.0f}s")
     return root, states
 
@@ -132,10 +143,14 @@ def _print_timeline(rows) -> None:
         print(f"{(r['start'] - origin).total_seconds():7.1f}s {took:5.1f}s {r['task']}[{r['map']}]")
 
 
-def _task_rows(deployment, task_id: str = "%") -> list[dict]:
-    """loan_daily's task instances (``task_id``: a LIKE pattern) as dicts of ``COLUMNS``."""
-    sql = f"SELECT {', '.join(COLUMNS)} FROM task_instance "
-    rows = deployment.query(sql + "WHERE dag_id = 'loan_daily' AND task_id LIKE %s", task_id)
+def _task_rows(deployment, first: dt.date, last: dt.date, task_id: str = "%") -> list[dict]:
+    """loan_daily's task instances of the runs of ``first`` .. ``last`` (``task_id``: a LIKE
+    pattern) as dicts of ``COLUMNS``."""
+    sql = f"SELECT {', '.join('ti.' + c for c in COLUMNS)} FROM task_instance ti "
+    sql += "JOIN dag_run r ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id "
+    sql += "WHERE ti.dag_id = 'loan_daily' AND ti.task_id LIKE %s "
+    sql += "AND (r.logical_date AT TIME ZONE 'UTC')::date BETWEEN %s AND %s"
+    rows = deployment.query(sql, task_id, first, last)
     return [dict(zip(COLUMNS.values(), row, strict=True)) for row in rows]
 
 
@@ -148,14 +163,15 @@ def test_backfill_under_the_scheduler_publishes_the_bytes_of_the_cli(
     from loanrisk.pipeline.orchestration import RUN_POOL, run_pool
     from loanrisk.pipeline.registry import STEPS
 
-    root, states = _run_by_airflow(deployment, tmp_path, projects["airflow"], DAYS)
+    _landing(tmp_path, projects["cli"], FIRST, DAYS)
+    root, states = _run_by_airflow(deployment, tmp_path, projects["airflow"], FIRST, DAYS)
     assert set(states.values()) == {"success"}, states
     assert len(states) == DAYS
-    reference = _published(_backfilled_by_cli(tmp_path, projects["cli"], DAYS))
+    reference = _published(_backfilled_by_cli(tmp_path, projects["cli"], FIRST, DAYS))
     assert len([p for p in reference if p.endswith("manifest.json")]) >= DAYS
     assert _published(root) == reference
     assert not list((root / "runs").glob("*/alerts.jsonl"))
-    rows = _task_rows(deployment)
+    rows = _task_rows(deployment, FIRST, FIRST + dt.timedelta(days=DAYS - 1))
     _print_timeline(rows)
     for row in rows:
         expected = run_pool(row["task"]) if row["task"] in STEPS else None  # glue: no lock
@@ -189,17 +205,23 @@ def test_a_killed_task_is_retried_and_the_day_publishes_the_same_bytes(
 ):
     """``score_loans``'s process SIGKILLed inside its step: the try fails, Airflow retries it,
     the retry takes over the dead task's run lock, and the day publishes the CLI's bytes."""
+    _landing(tmp_path, projects["cli"], KILL_DAY, 1)
+    killer = _killer(KILLED_TASK)
     root, states = _run_by_airflow(
-        deployment, tmp_path, projects["airflow"], 1, during=_killer(KILLED_TASK)
+        deployment, tmp_path, projects["airflow"], KILL_DAY, 1, during=killer
     )
-    assert states == {str(FIRST): "success"}
-    [row] = _task_rows(deployment, KILLED_TASK)
+    assert states == {str(KILL_DAY): "success"}
+    [row] = _task_rows(deployment, KILL_DAY, KILL_DAY, KILLED_TASK)
     assert (row["state"], row["try"]) == ("success", 2), row
     history = deployment.query(
-        "SELECT state, try_number FROM task_instance_history WHERE task_id = %s", KILLED_TASK
+        "SELECT h.state, h.try_number FROM task_instance_history h JOIN dag_run r "
+        "ON r.dag_id = h.dag_id AND r.run_id = h.run_id WHERE h.task_id = %s "
+        "AND (r.logical_date AT TIME ZONE 'UTC')::date = %s",
+        *(KILLED_TASK, KILL_DAY),
     )
     assert history == [("failed", 1)]
-    assert _published(root) == _published(_backfilled_by_cli(tmp_path, projects["cli"], 1))
+    reference = _backfilled_by_cli(tmp_path, projects["cli"], KILL_DAY, 1)
+    assert _published(root) == _published(reference)
 
 
 def test_locked_steps_queue_in_the_run_pool_and_shard_steps_do_not():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -202,7 +203,17 @@ def _spawn(deployment: Deployment, name: str) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_terminate_with_parent,
         )
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM when the starting process dies without ``stop()``
+    (a test run killed), so no scheduler is left running on its own (Linux prctl)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _wait(deployment: Deployment, ready) -> None:
@@ -251,22 +262,27 @@ def backfill(deployment: Deployment, dag_id: str, first: str, last: str, conf: d
     )  # fmt: skip
 
 
-def wait_for_runs(deployment: Deployment, dag_id: str, count: int, timeout: float) -> dict:
-    """``{logical date: state}`` of ``dag_id``'s runs once ``count`` runs have ended (success or
-    failed); ``DeploymentError`` on a timeout or a component exiting."""
-    deadline = time.monotonic() + timeout
+def wait_for_runs(deployment: Deployment, dag_id: str, first: str, last: str, timeout: float):
+    """``{logical date: state}`` of ``dag_id``'s runs of ``first`` .. ``last`` once each has
+    ended (success or failed); ``DeploymentError`` on a timeout or a component exiting."""
+    deadline, days = time.monotonic() + timeout, _days(first, last)
     while True:
         rows = deployment.query(
-            "SELECT logical_date, state FROM dag_run WHERE dag_id = %s ORDER BY logical_date",
-            dag_id,
+            "SELECT logical_date, state FROM dag_run WHERE dag_id = %s "
+            "AND (logical_date AT TIME ZONE 'UTC')::date BETWEEN %s AND %s",
+            *(dag_id, first, last),
         )
         states = {row[0].date().isoformat(): row[1] for row in rows}
-        if len(states) >= count and set(states.values()) <= TERMINAL:
+        if len(states) == days and set(states.values()) <= TERMINAL:
             return states
         deployment.check_running()
         if time.monotonic() > deadline:
             raise DeploymentError(f"{dag_id} runs", f"not finished in {timeout:g}s: {states}")
         time.sleep(POLL_SECONDS)
+
+
+def _days(first: str, last: str) -> int:
+    return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1
 
 
 def serve(home: Path, dags: Path | None, config_dir: Path | None) -> int:
