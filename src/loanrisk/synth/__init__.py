@@ -9,12 +9,24 @@ are repaid early; new loans are originated every day. Each day writes ``loans_D.
 followed, with ``control_files`` (as ``loanrisk synth`` does), by its control file ``<name>.done``
 as the lending core writes it. The result is a pure function of the arguments and
 ``config/synth.yaml``: same inputs, same bytes.
+
+The book streams in blocks of borrowers (``BLOCK_LOANS`` loans at most; a borrower and every
+loan of theirs stay in one block), so memory is bounded by a block, not the book: each block
+lives through every day on its own random stream and appends its rows to each day's files
+(``sink``). Block 0 draws from the seed's stream itself, so a book of one block (up to
+``BLOCK_LOANS`` loans) is the one the unblocked generator wrote; block ``b`` from that stream
+jumped ``b`` times (PCG64 jumps: non-overlapping streams). A block's loan and borrower numbers
+follow the previous block's (its originations included), so every loans file stays sorted by
+loan_id; events and contacts are numbered in file order, in time order within a block. The
+rates of ``config/synth.yaml`` are per loan or per borrower, so blocks leave them unchanged;
+originations are drawn per block in proportion to its loans (a sum of Poisson draws is the
+book's Poisson draw) and repeat customers come from the same block.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +46,23 @@ from loanrisk.synth.lifecycle import (
     update_flags,
     update_forbearance,
 )
-from loanrisk.synth.output import snapshot_frame, write_control_file, write_csv
+from loanrisk.synth.output import snapshot_frame
 from loanrisk.synth.repayment import accrue_penalty, delinquent_payments, early_payoffs, process_due
 from loanrisk.synth.settings import SynthConfig, load_synth_config
+from loanrisk.synth.sink import LandingSink
 from loanrisk.synth.state import ACTIVE, CLOSED, WRITTEN_OFF, Book, Day
 
 __all__ = ["DayCounts", "SynthSummary", "generate", "simulate_day"]
 
 FEEDS = (("loans", "loan_snapshot"), ("events", "events"), ("contacts", "contacts"))
+# Loans per block at most: part of the determinism (a book of more loans is split into
+# ceil(loans / BLOCK_LOANS) blocks of near-equal size), so fixed here, never sized by memory.
+BLOCK_LOANS = 1_000_000
 
 
 @dataclass(frozen=True)
 class DayCounts:
-    """Rows written for one business day, and how the book moved."""
+    """Rows written for one business day, and how the book moved (summed over the blocks)."""
 
     date: dt.date
     loans: int
@@ -102,25 +118,69 @@ def generate(
     out_dir: Path,
     config_dir: Path | None = None,
     control_files: bool = False,
+    block_loans: int = BLOCK_LOANS,
 ) -> SynthSummary:
     """Write ``days`` consecutive days of landing files for a book of about ``loans`` loans;
     with ``control_files``, each file's ``.done`` after it (left out by default: a test that
-    edits a landing file would otherwise stop on FILE_INCOMPLETE)."""
-    if days < 1 or loans < 1:
-        raise UsageError(f"synth needs days >= 1 and loans >= 1 (got days={days}, loans={loans})")
+    edits a landing file would otherwise stop on FILE_INCOMPLETE). ``block_loans`` is for tests
+    of the streaming: another value gives another book."""
+    if days < 1 or loans < 1 or block_loans < 1:
+        raise UsageError(
+            f"synth needs days >= 1, loans >= 1 and block_loans >= 1 "
+            f"(got days={days}, loans={loans}, block_loans={block_loans})"
+        )
     settings = load_settings(config_dir)
     cfg = load_synth_config(settings.config_dir)
     contracts = {feed: load_contract(settings.contracts_dir, name) for feed, name in FEEDS}
     out_dir = Path(out_dir)
-    rng = np.random.Generator(np.random.PCG64(seed))
-    book = initial_book(rng, cfg, loans, to_day(start))
-    per_day, files = [], []
-    for offset in range(days):
-        day = to_day(start) + offset
-        counts, written = _one_day(rng, cfg, book, day, contracts, out_dir, control_files)
-        per_day.append(counts)
-        files.extend(written)
-    return SynthSummary(start, days, seed, out_dir, tuple(per_day), tuple(files))
+    sink = LandingSink(control_files)
+    try:
+        per_day = _all_blocks(seed, cfg, start, days, block_sizes(loans, block_loans), contracts,
+                              out_dir, sink)  # fmt: skip
+        files = sink.finish()
+    except BaseException:
+        sink.abort()
+        raise
+    return SynthSummary(start, days, seed, out_dir, per_day, tuple(files))
+
+
+def block_sizes(loans: int, block_loans: int) -> list[int]:
+    """Loans of each block: as few blocks as ``block_loans`` allows, sizes within one loan."""
+    blocks = -(-loans // block_loans)
+    base, extra = divmod(loans, blocks)
+    return [base + 1] * extra + [base] * (blocks - extra)
+
+
+def block_rng(seed: int, block: int) -> np.random.Generator:
+    """Block 0: the seed's own stream; block b: that stream jumped b times."""
+    bits = np.random.PCG64(seed)
+    return np.random.Generator(bits if block == 0 else bits.jumped(block))
+
+
+def _all_blocks(seed, cfg, start, days, sizes, contracts, out_dir, sink) -> tuple[DayCounts, ...]:
+    """Each block through every day in turn, its rows appended to each day's files."""
+    first_day = to_day(start)
+    totals: list[DayCounts | None] = [None] * days
+    written = {(offset, feed): 0 for offset in range(days) for feed, _ in FEEDS}
+    next_loan_no, first_borrower = 1, 0
+    for block, size in enumerate(sizes):
+        rng = block_rng(seed, block)
+        book = initial_book(rng, cfg, size, first_day, next_loan_no, first_borrower)
+        for offset in range(days):
+            firsts = {feed: written[offset, feed] for feed, _ in FEEDS}
+            counts = _one_day(rng, cfg, book, first_day + offset, contracts, out_dir, sink, firsts)
+            totals[offset] = counts if block == 0 else _added(totals[offset], counts)
+            for feed, _ in FEEDS:
+                written[offset, feed] += getattr(counts, feed)
+        next_loan_no, first_borrower = book.next_loan_no, first_borrower + len(book.borrowers)
+        del book  # the block's state goes before the next block's is built
+    return tuple(totals)
+
+
+def _added(a: DayCounts, b: DayCounts) -> DayCounts:
+    numbers = {f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(DayCounts)
+               if f.name != "date"}  # fmt: skip
+    return DayCounts(date=a.date, **numbers)
 
 
 def _one_day(
@@ -130,31 +190,30 @@ def _one_day(
     day: int,
     contracts: dict[str, Contract],
     out_dir: Path,
-    control_files: bool,
-):
+    sink: LandingSink,
+    first_seq: dict[str, int],
+) -> DayCounts:
+    """One block through one business day; its rows appended to the day's files."""
     today = simulate_day(rng, cfg, book, day)
-    frames = {
-        "loans": snapshot_frame(cfg, book, today, contracts["loans"].column_names),
-        "events": events_frame(rng, cfg, book, today, contracts["events"].column_names),
-        "contacts": contacts_frame(rng, cfg, book, today, contracts["contacts"].column_names),
-    }
+    loans = snapshot_frame(cfg, book, today, contracts["loans"].column_names)
     stamp = from_day(day).isoformat()
-    written = []
-    for feed, frame in frames.items():
-        path = out_dir / contracts[feed].landing_file_name(stamp)
-        write_csv(frame, path)
-        written.append(path)
-        if control_files:
-            written.append(write_control_file(path, frame.height))
+    sink.append(out_dir / contracts["loans"].landing_file_name(stamp), loans)
+    heights = {"loans": loans.height}
+    del loans  # one feed's rows in memory at a time
+    makers = {"events": events_frame, "contacts": contacts_frame}
+    for feed, make in makers.items():
+        columns = contracts[feed].column_names
+        frame = make(rng, cfg, book, today, columns, first_seq[feed])
+        sink.append(out_dir / contracts[feed].landing_file_name(stamp), frame)
+        heights[feed] = frame.height
+        del frame
     counts = DayCounts(
         date=from_day(day),
-        loans=frames["loans"].height,
-        events=frames["events"].height,
-        contacts=frames["contacts"].height,
+        **heights,
         originated=today.originated,
         closed=int((today.status == CLOSED).sum()),
         written_off=int((today.status == WRITTEN_OFF).sum()),
         delinquent=int(book.loans.delinquent[today.status == ACTIVE].sum()),
     )
     retire(book, today)
-    return counts, written
+    return counts

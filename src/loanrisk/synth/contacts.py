@@ -108,16 +108,22 @@ def _contact_rows(rng, cfg: SynthConfig, book: Book, today: Day) -> dict[str, np
 
 
 def contacts_frame(
-    rng: np.random.Generator, cfg: SynthConfig, book: Book, today: Day, columns: list[str]
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    book: Book,
+    today: Day,
+    columns: list[str],
+    first_seq: int = 0,
 ) -> pl.DataFrame:
-    """The day's contact attempts in contract column order, contact_id ascending with time."""
+    """The block's contact attempts of the day in contract column order, contact_id ascending
+    with time within the block and numbered from ``first_seq`` (the rows of earlier blocks)."""
     frame = pl.DataFrame(_contact_rows(rng, cfg, book, today))
     stamp = from_day(today.day).strftime("%Y%m%d")
-    seq = pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.String).str.zfill(7)
+    seq = pl.int_range(first_seq, first_seq + pl.len(), dtype=pl.Int64).cast(pl.String).str.zfill(7)
     about_loan = identifier("L", "loan_no", LOAN_ID_DIGITS, "loan_id")
     return frame.with_columns(
         pl.format(f"C{stamp}" + "{}", seq).alias("contact_id"),
-        borrower_id(),
+        borrower_id(book.first_borrower),
         pl.when(pl.col("loan_no") >= 0).then(about_loan).alias("loan_id"),
         local_timestamp(today.day, "second", "contact_time"),
         label(CHANNELS, "channel"),

@@ -99,7 +99,8 @@ def _chosen(rng, cfg: SynthConfig, book: Book, who: np.ndarray, probability: flo
 
 
 def _home_device(book: Book, borrower: np.ndarray) -> np.ndarray:
-    return device_hash(borrower, book.borrowers.devices[borrower])
+    """Hashed from the borrower's number in the book, so devices differ across blocks."""
+    return device_hash(borrower + book.first_borrower, book.borrowers.devices[borrower])
 
 
 def _routine(rng, ev: EventsConfig, book: Book, active: np.ndarray) -> list[dict]:
@@ -147,7 +148,7 @@ def _bursts(rng, cfg: SynthConfig, book: Book, active: np.ndarray, day: int) -> 
     who = _chosen(rng, cfg, book, active, ev.burst_daily_probability)
     sizes = rng.integers(ev.burst_failures_min, ev.burst_failures_max + 1, len(who))
     start = rng.integers(0, SECONDS_PER_DAY // 2, len(who)) + SECONDS_PER_DAY // 4
-    device = device_hash(who + ATTACKER_SALT, np.full(len(who), day))
+    device = device_hash(who + book.first_borrower + ATTACKER_SALT, np.full(len(who), day))
     region = rng.integers(0, len(REGION_CODES), len(who))
     rows = np.repeat(np.arange(len(who)), sizes)
     offsets = _grouped_offsets(rng, sizes, 2, 40)
@@ -229,9 +230,15 @@ def _finish(rng, cfg: SynthConfig, book: Book, blocks: list[dict]) -> dict[str, 
 
 
 def events_frame(
-    rng: np.random.Generator, cfg: SynthConfig, book: Book, today: Day, columns: list[str]
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    book: Book,
+    today: Day,
+    columns: list[str],
+    first_seq: int = 0,
 ) -> pl.DataFrame:
-    """The day's event rows in contract column order, event_id ascending with event_time."""
+    """The block's event rows of the day in contract column order, event_id ascending with
+    event_time within the block and numbered from ``first_seq`` (the rows of earlier blocks)."""
     active = np.flatnonzero(np.bincount(book.loans.borrower, minlength=len(book.borrowers)))
     blocks = [_new_devices(rng, cfg, book, active)]
     blocks += _routine(rng, cfg.events, book, active)
@@ -240,10 +247,11 @@ def events_frame(
     blocks += _money_flows(rng, cfg, book, today)
     rows = _finish(rng, cfg, book, blocks)
     stamp = from_day(today.day).strftime("%Y%m%d")
-    frame = pl.DataFrame(rows).with_columns(seq=pl.int_range(pl.len(), dtype=pl.Int64))
+    seq = pl.int_range(first_seq, first_seq + pl.len(), dtype=pl.Int64)
+    frame = pl.DataFrame(rows).with_columns(seq=seq)
     return frame.with_columns(
         pl.format(f"E{stamp}" + "{}", pl.col("seq").cast(pl.String).str.zfill(9)).alias("event_id"),
-        borrower_id(),
+        borrower_id(book.first_borrower),
         local_timestamp(today.day, "second", "event_time"),
         label(EVENT_TYPES, "kind", "event_type"),
         money("amount"),

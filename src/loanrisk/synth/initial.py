@@ -26,13 +26,29 @@ FLAG_EXPOSURE_DAYS = 90  # borrower-level flags in the initial book: this many d
 M7_SPAN_DAYS = 60  # initial dpd above the last band edge spreads over this many days
 
 
-def initial_book(rng: np.random.Generator, cfg: SynthConfig, n_loans: int, start_day: int) -> Book:
+def initial_book(
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    n_loans: int,
+    start_day: int,
+    first_loan_no: int = 1,
+    first_borrower: int = 0,
+) -> Book:
+    """A block of ``n_loans`` seasoned loans, numbered from ``first_loan_no``, whose borrowers'
+    numbers in the book start at ``first_borrower`` (from 0)."""
     as_of = start_day - 1
     borrower = _assign_borrowers(rng, cfg, n_loans)
     borrowers, identities = new_borrowers(rng, cfg, int(borrower.max(initial=-1)) + 1, as_of)
     grade = borrowers.grade[borrower]
-    loans = new_loans(rng, cfg, borrower, grade, np.full(n_loans, as_of), first_no=1, stock=True)
-    book = Book(loans=loans, borrowers=borrowers, identities=identities, next_loan_no=n_loans + 1)
+    orig = np.full(n_loans, as_of)
+    loans = new_loans(rng, cfg, borrower, grade, orig, first_no=first_loan_no, stock=True)
+    book = Book(
+        loans=loans,
+        borrowers=borrowers,
+        identities=identities,
+        next_loan_no=first_loan_no + n_loans,
+        first_borrower=first_borrower,
+    )
     _season(rng, cfg, loans, as_of)
     overdue_count = _initial_overdue_count(rng, cfg, book, loans, as_of)
     _age(rng, cfg, book, loans, overdue_count, as_of)

@@ -1,4 +1,4 @@
-"""From state arrays to landing files: identifiers, exact decimals, dates, timestamps, CSV.
+"""From state arrays to landing rows: identifiers, exact decimals, dates, timestamps.
 
 Amounts are int64 cents turned into Decimal(18,2) columns (never floats); rates are millionths
 turned into Decimal(9,6); nulls are negative sentinels. Column order comes from the contract.
@@ -6,16 +6,10 @@ turned into Decimal(9,6); nulls are negative sentinels. Column order comes from 
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 
 from loanrisk.domain.money import MONEY
-from loanrisk.lake.storage import sha256_file
-from loanrisk.quality.control_file import control_path
 from loanrisk.synth.dates import NO_DAY, from_day
 from loanrisk.synth.repayment import installment_split
 from loanrisk.synth.settings import SynthConfig
@@ -47,8 +41,11 @@ def identifier(prefix: str, name: str, digits: int, alias: str) -> pl.Expr:
     return pl.format(prefix + "{}", pl.col(name).cast(pl.String).str.zfill(digits)).alias(alias)
 
 
-def borrower_id(name: str = "borrower") -> pl.Expr:
-    return pl.format("B{}", (pl.col(name) + 1).cast(pl.String).str.zfill(BORROWER_ID_DIGITS)).alias(
+def borrower_id(first: int, name: str = "borrower") -> pl.Expr:
+    """A block's borrower index as the book's borrower ID (``first``: the block's first
+    borrower's number in the book, from 0)."""
+    number = pl.col(name) + (first + 1)
+    return pl.format("B{}", number.cast(pl.String).str.zfill(BORROWER_ID_DIGITS)).alias(
         "borrower_id"
     )
 
@@ -116,7 +113,7 @@ def count(name: str) -> pl.Expr:
     return pl.when(pl.col(name) >= 0).then(pl.col(name)).cast(pl.Int32).alias(name)
 
 
-def _snapshot_columns(cfg: SynthConfig, business_day: int) -> list[pl.Expr]:
+def _snapshot_columns(cfg: SynthConfig, business_day: int, first_borrower: int) -> list[pl.Expr]:
     renamed = {
         "litigation": "litigation_flag",
         "dispute": "dispute_flag",
@@ -138,7 +135,7 @@ def _snapshot_columns(cfg: SynthConfig, business_day: int) -> list[pl.Expr]:
     return [
         pl.lit(from_day(business_day)).alias("snapshot_date"),
         identifier("L", "loan_no", LOAN_ID_DIGITS, "loan_id"),
-        borrower_id(),
+        borrower_id(first_borrower),
         label(PRODUCTS, "product", "product_code"),
         label(STATUSES, "status", "account_status"),
         label(FORBEARANCE, "forb", "forbearance_type"),
@@ -150,28 +147,10 @@ def _snapshot_columns(cfg: SynthConfig, business_day: int) -> list[pl.Expr]:
 
 
 def snapshot_frame(cfg: SynthConfig, book: Book, today: Day, columns: list[str]) -> pl.DataFrame:
-    """The day's ``loans_YYYY-MM-DD`` rows, in contract column order, sorted by loan_id."""
+    """The block's rows of the day's ``loans_YYYY-MM-DD``, in contract column order, sorted by
+    loan_id (a block's loan numbers follow the previous block's, so the file stays sorted)."""
     raw = pl.DataFrame(_loan_arrays(cfg, book, today))
     pii = book.identities[book.loans.borrower]
     frame = pl.concat([raw, pii], how="horizontal")
-    frame = frame.with_columns(_snapshot_columns(cfg, today.day))
+    frame = frame.with_columns(_snapshot_columns(cfg, today.day, book.first_borrower))
     return frame.sort("loan_no").select(columns)
-
-
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
-    """UTF-8 CSV with a header, written to a temporary name and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_csv(tmp, include_header=True, separator=",", line_terminator="\n")
-    os.replace(tmp, path)
-
-
-def write_control_file(path: Path, rows: int) -> Path:
-    """The lending core's control file, written after the data file (DESIGN.md §4 v2):
-    ``<name>.done`` beside ``path`` holding ``{"file", "rows", "sha256"}``."""
-    done = control_path(path)
-    tmp = done.with_name(f".{done.name}.tmp")
-    document = {"file": path.name, "rows": rows, "sha256": sha256_file(path)}
-    tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
-    os.replace(tmp, done)
-    return done

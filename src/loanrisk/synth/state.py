@@ -115,7 +115,8 @@ class Loans:
 
 @dataclass
 class Borrowers:
-    """Every borrower ever created; the index is the borrower number minus one."""
+    """Every borrower of the block ever created; the index is the borrower number minus one,
+    less the block's ``Book.first_borrower``."""
 
     grade: np.ndarray
     fraud: np.ndarray
@@ -139,12 +140,13 @@ class Borrowers:
 
 @dataclass
 class Book:
-    """The whole simulation state."""
+    """The simulation state of one block of borrowers (the whole book when it is one block)."""
 
     loans: Loans
     borrowers: Borrowers
     identities: pl.DataFrame  # PII columns, one row per borrower
     next_loan_no: int
+    first_borrower: int = 0  # the number in the book (from 0) of this block's borrower 0
 
     def add_borrowers(self, borrowers: Borrowers, identities: pl.DataFrame) -> np.ndarray:
         """Append borrowers; returns their indices."""
