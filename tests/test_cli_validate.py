@@ -171,3 +171,16 @@ def test_day_over_day_gates_against_a_data_root_that_stays_untouched(
     assert code == 1 and "ROW_COUNT_CHANGE: failed" in out
     assert f"{NEXT_FILE}: gate ROW_COUNT_CHANGE failed" in err
     assert tree(root) == before
+
+
+def test_an_empty_optional_feed_is_absent_as_the_day_treats_it(capsys, config_dir, tmp_path):
+    """A 0-byte events file: the day goes on without it (FEED_MISSING warning), so the check
+    exits 0 saying so; a 0-byte loans file is still the FILE_EMPTY gate."""
+    events, loans = tmp_path / f"events_{CORPUS_DAY}.csv", tmp_path / f"loans_{CORPUS_DAY}.csv"
+    events.write_bytes(b"")
+    loans.write_bytes(b"")
+    code, out, err = validate(capsys, config_dir, str(events))
+    assert (code, err) == (0, "")
+    assert "FEED_MISSING:events" in out and "result: the day would go on" in out
+    code, _, err = validate(capsys, config_dir, str(loans))
+    assert code == 1 and "FILE_EMPTY" in err
