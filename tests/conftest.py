@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import os
@@ -353,3 +354,13 @@ class Rooted:
 
 def rooted(root: Path) -> Rooted:
     return Rooted(root, root / "landing")
+
+
+@contextlib.contextmanager
+def umask(value: int):
+    """The process umask set to ``value`` for the block (restored after)."""
+    old = os.umask(value)
+    try:
+        yield
+    finally:
+        os.umask(old)

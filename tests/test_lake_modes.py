@@ -4,13 +4,12 @@ whatever its umask, like every other write of ``loanrisk.lake``."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import stat
 
-from conftest import rooted
+from conftest import rooted, umask
 
 from loanrisk.lake.locks import run_lock
 from loanrisk.lake.modes import GROUP_READ_MODES, OWNER_ONLY_MODES
@@ -19,16 +18,6 @@ from loanrisk.lake.versions import restatement
 
 DAY = dt.date(2026, 6, 1)
 TABLE = ("curated", "loan_aging")
-
-
-@contextlib.contextmanager
-def umask(value: int):
-    """The process umask set to ``value`` for the block (restored after)."""
-    old = os.umask(value)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def wrong_modes(root) -> dict[str, str]:

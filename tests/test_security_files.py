@@ -7,7 +7,6 @@ each other before any stage runs."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import shutil
@@ -17,22 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import umask
 
 from loanrisk.cli import main
 from loanrisk.config import load_settings
 from loanrisk.errors import ConfigError, LandingFolderError
 
 DAY = dt.date(2026, 6, 1)
-
-
-@contextlib.contextmanager
-def umask(value: int):
-    """The process umask set to ``value`` for the block (restored after)."""
-    old = os.umask(value)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def modes(root: Path) -> dict[str, str]:
