@@ -174,7 +174,8 @@ def corpus_day(settings, corpus_landing):
 
 def outputs(root: Path) -> dict[str, str]:
     """sha256 of every published file of a data_root (lake Parquet, run records, extracts):
-    what "a rerun gives the same bytes" compares."""
+    what "a rerun gives the same bytes" compares. A run manifest's ``execution`` (how the day
+    ran: its shards) is set aside, so any K compares equal to K = 1."""
     from loanrisk.lake.storage import sha256_file
 
     files = (
@@ -182,7 +183,19 @@ def outputs(root: Path) -> dict[str, str]:
         + sorted((root / "runs").rglob("*.json"))
         + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
     )
-    return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
+    return {p.relative_to(root).as_posix(): _manifest_sha256(p) or sha256_file(p) for p in files}
+
+
+def _manifest_sha256(path: Path) -> str | None:
+    """sha256 of a run manifest without its ``execution`` details (None for other files)."""
+    import hashlib
+    import json
+
+    if path.name != "manifest.json" or path.parent.parent.name != "runs":
+        return None
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.pop("execution", None)
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def correct_day(landing: Path, day: dt.date) -> str:

@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from loanrisk.domain.classification import ClassificationConfig
 from loanrisk.domain.yaml_models import Share, StrictModel, capped, load_yaml_model
@@ -140,13 +140,21 @@ class PipelineConfig(StrictModel):
         return self
 
 
+#: The most shards a day may have (``shards: K`` and ``auto`` alike).
+MAX_SHARDS = 256
+
+
 class ExecutionConfig(StrictModel):
     """How the pipeline runs, not what it computes (``config/execution.yaml``): no setting here
     changes a published byte, so the file is outside the config hash of the manifests."""
 
     #: Shards of the per-loan stages (age_loans, score_loans): 1 runs them whole; K > 1 runs K
-    #: shard tasks by borrower and a combine step (``loanrisk.lake.shards``).
-    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    #: shard tasks by borrower and a combine step (``loanrisk.lake.shards``); ``auto`` picks K
+    #: for each day from its loans file's size and ``max_shard_memory_gib``
+    #: (``loanrisk.lake.shards.shards_for``), decided when the file is ingested.
+    shards: int | Literal["auto"] = 1
+    #: With ``shards: auto``: the memory one shard step may take (GiB, estimated).
+    max_shard_memory_gib: Annotated[float, Field(gt=0, le=1_024)] = 4
     #: Processes a big day's GX validation runs its suites in (this one and gx_workers - 1
     #: forked ones; ``loanrisk.quality.gx_workers``); 1 validates in this process only.
     gx_workers: Annotated[int, Field(ge=1, le=64)] = 2
@@ -154,6 +162,14 @@ class ExecutionConfig(StrictModel):
     #: the umask; true grants the data_root's group read (0640, folders 0750), e.g. for a BI
     #: service account reading warehouse.duckdb and the lake's Parquet (DESIGN.md §5b).
     file_group_read: StrictBool = False
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards_auto_or_count(cls, value: object) -> object:
+        """One message for both forms (a union would report each alternative's failure)."""
+        if value == "auto" or (type(value) is int and 1 <= value <= MAX_SHARDS):
+            return value
+        raise ValueError(f"must be auto or a whole number from 1 to {MAX_SHARDS}")
 
 
 def shipped_config_dir() -> Path:

@@ -17,6 +17,7 @@ from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS, LOANS
 from loanrisk.errors import LoanriskError, ReconciliationError
 from loanrisk.lake import records
+from loanrisk.lake.shards import day_shards
 from loanrisk.lake.storage import (
     CURATED_TABLES,
     Lake,
@@ -186,6 +187,8 @@ def write_run_manifest(
             "scorecard_version": records.read_record(
                 lake, business_date, "score_loans", records.Scored
             ).scorecard_version,
+            # how the day ran, not what it published: comparisons of outputs set it aside
+            "execution": day_shards(lake, business_date, settings.execution),
         }
     )
     # Against the published version (a rerun's shadow may hold its own failed attempt).

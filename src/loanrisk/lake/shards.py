@@ -12,19 +12,30 @@ the way an unsharded run does (the same bytes, tested) and drops the parts.
 Shard tasks write nothing but their own part, so they take no run lock and K of them can run at
 once on K workers; the combine step takes the lock. Portfolio-wide work (validation, signals,
 regulatory tables, collections, the warehouse) runs once.
+
+A day's K is decided once, when its loans file is ingested (``decide_shards``: ``shards: K``, or
+with ``shards: auto`` ``shards_for`` the file's size), and recorded in
+``state/shard_counts/snapshot_date=D.json``; every later step of the day, the Airflow task that
+maps the shard tasks and the run manifest read that record (``day_shards``), never the landing
+file again, so every task of a day agrees on K. A rerun ingests again and decides again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
 
+from loanrisk.config import MAX_SHARDS, ExecutionConfig
+from loanrisk.domain.feeds import LOANS
 from loanrisk.domain.ordering import sorted_by
 from loanrisk.errors import ShardError
+from loanrisk.lake.records import Ingested, read_record
 from loanrisk.lake.storage import Lake, read_json, sha256_file, write_json_atomic, write_partition
 
 #: Seed of the borrower hash. Fixed: every task of a run must put a borrower in the same shard.
@@ -32,6 +43,57 @@ from loanrisk.lake.storage import Lake, read_json, sha256_file, write_json_atomi
 #: assignments so an upgrade that moves borrowers is seen (harmless between runs: each run's
 #: tasks share one version, and no shard assignment is stored).
 SHARD_SEED = 20_260_101
+
+
+#: Bytes of the loans landing file per loan: 260.0 in synthetic books of 200k and 1M loans
+#: (``loanrisk synth`` seed 7, 2026-06-01: 52,008,569 and 259,997,297 bytes).
+LANDING_BYTES_PER_LOAN = 260
+#: Peak memory of a shard step per million loans of its shard: ``age_loans_shard``, the larger
+#: of the two, at 500k loans a shard peaked at 0.90 GiB (1M-loan book, K = 2, ``/usr/bin/time
+#: -v loanrisk step``), the process's own 0.13 GiB included, which keeps the estimate on the
+#: safe side; benchmarks/README.md "shards: auto" has every figure.
+SHARD_GIB_PER_MILLION_LOANS = Fraction("1.8")
+
+
+def shards_for(landing_bytes: int, max_shard_memory_gib: float) -> int:
+    """K for ``shards: auto``: ceil(estimated GiB of the shard steps / ``max_shard_memory_gib``),
+    the estimate from the loans file's size (bytes -> loans -> GiB by the measured constants
+    above), at least 1 and at most ``MAX_SHARDS``. Exact arithmetic: the same file gives the
+    same K on every machine."""
+    loans = Fraction(landing_bytes, LANDING_BYTES_PER_LOAN)
+    gib = loans * SHARD_GIB_PER_MILLION_LOANS / 1_000_000
+    wanted = math.ceil(gib / Fraction(str(max_shard_memory_gib)))
+    return min(MAX_SHARDS, max(1, wanted))
+
+
+def decide_shards(
+    lake: Lake, business_date: dt.date, execution: ExecutionConfig, landing_bytes: int
+) -> dict:
+    """Decide the day's K from ``execution.yaml`` and the size of its loans file, and record it
+    with what it was decided from (``ingest`` of the loans feed calls this)."""
+    if execution.shards == "auto":
+        count = shards_for(landing_bytes, execution.max_shard_memory_gib)
+        decided = {"setting": "auto", "max_shard_memory_gib": execution.max_shard_memory_gib}
+    else:
+        count, decided = execution.shards, {"setting": execution.shards}
+    record = {"shards": count, **decided, "landing_bytes": landing_bytes}
+    write_json_atomic(record, lake.shard_count(business_date))
+    return record
+
+
+def day_shards(lake: Lake, business_date: dt.date, execution: ExecutionConfig) -> dict:
+    """The day's K as ``decide_shards`` recorded it. A day ingested before K was recorded
+    gets it decided now from the bytes its ingest record holds (not from the landing file)."""
+    path = lake.shard_count(business_date)
+    if path.exists():
+        return read_json(path)
+    ingested = read_record(lake, business_date, f"ingest_{LOANS}", Ingested)
+    return decide_shards(lake, business_date, execution, ingested.input.bytes or 0)
+
+
+def shard_count(lake: Lake, business_date: dt.date, execution: ExecutionConfig) -> int:
+    """The day's number of shards (``day_shards``)."""
+    return int(day_shards(lake, business_date, execution)["shards"])
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,11 @@ class Lake:
             self.data_root / "lake"
         )
 
+    def shard_count(self, business_date: dt.date) -> Path:
+        """``state/shard_counts/snapshot_date=D.json``: the day's number of shards, decided when
+        its loans file was ingested (``loanrisk.lake.shards.decide_shards``)."""
+        return self.state_dir / "shard_counts" / f"snapshot_date={business_date}.json"
+
     def zone(self, name: str) -> Path:
         """A top-level folder or file of data_root (``lake``, ``runs``, ``warehouse.duckdb``...)."""
         return self.data_root / name

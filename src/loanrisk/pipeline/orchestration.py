@@ -164,10 +164,20 @@ def asset(table: str):
     raise UsageError(f"no loan_daily asset for table {table!r}")
 
 
-def shard_numbers(params: dict | None) -> list[int]:
-    """0 .. K-1 for ``shards: K`` of the run's config: what the shard tasks are mapped over."""
+def shard_numbers(ds: str, params: dict | None) -> list[int]:
+    """0 .. K-1 for the day's K, as its ingest recorded it (in the Airflow run's shadow when it
+    reruns stored days): what the shard tasks are mapped over."""
     try:
-        return list(range(settings_of(params).execution.shards))
+        from loanrisk.lake.shards import shard_count
+        from loanrisk.lake.storage import lake_of
+        from loanrisk.lake.versions import airflow_shadow, shadow_settings
+        from loanrisk.pipeline.restating import airflow_run_id
+
+        settings, business_date = settings_of(params), parse_business_date(ds)
+        owner = airflow_run_id()
+        version = airflow_shadow(lake_of(settings), business_date, owner, False) if owner else None
+        lake = lake_of(shadow_settings(settings, version))
+        return list(range(shard_count(lake, business_date, settings.execution)))
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 

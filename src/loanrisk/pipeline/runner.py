@@ -13,6 +13,7 @@ from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
 from loanrisk.errors import LoanriskError, one_line
 from loanrisk.lake.runs import clear_after_publishing, fail_day, record_after_publishing
+from loanrisk.lake.shards import shard_count
 from loanrisk.lake.storage import lake_of
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline.registry import DAILY, DayRun, step
@@ -56,13 +57,13 @@ def _record_after_publishing(lake, business_date: dt.date, name: str, exc: Excep
         record_after_publishing(lake, business_date, name, one_line(exc))
 
 
-def _parts(kind: str, settings: Settings) -> list[dict]:
-    """The runs of one step in a day: once, once per feed, or once per shard (none unsharded:
-    the combine step computes the whole book)."""
+def _parts(kind: str, settings: Settings, business_date: dt.date) -> list[dict]:
+    """The runs of one step in a day: once, once per feed, or once per shard of the day's K
+    (recorded at ingest; none unsharded: the combine step computes the whole book)."""
     if kind == "feed":
         return [{"feed": feed} for feed in FEEDS]
     if kind == "shard":
-        count = settings.execution.shards
+        count = shard_count(lake_of(settings), business_date, settings.execution)
         return [{"shard": shard} for shard in range(count)] if count > 1 else []
     return [{}]
 
@@ -84,7 +85,7 @@ def run_day(
     for entry in DAILY:
         if entry.name == "recompute_later_days" and not recompute_later:
             continue
-        for part in _parts(entry.per, settings):
+        for part in _parts(entry.per, settings, business_date):
             result = run_step(entry.name, business_date, settings, run, **part)
         if entry.name == "recompute_later_days":
             days = tuple(dt.date.fromisoformat(day) for day in result)

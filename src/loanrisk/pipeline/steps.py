@@ -14,11 +14,12 @@ import datetime as dt
 import shutil
 
 from loanrisk.config import Settings
+from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import GateError, InputFileError, LandingFileError
 from loanrisk.lake import records
 from loanrisk.lake.records import write_record
 from loanrisk.lake.runs import previous_published, write_run_manifest
-from loanrisk.lake.shards import Shard
+from loanrisk.lake.shards import Shard, decide_shards, shard_count
 from loanrisk.lake.storage import lake_of, read_json, write_partition
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline import aging_stage, risk_stage, signals_stage
@@ -63,9 +64,12 @@ def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -
     # instead of rechunking it (which would take twice the text's memory).
     staging = lake.partition("staging", feed, business_date)
     written = write_partition(text, staging, lake.scratch, one_row_group=True)
+    landed = path.stat().st_size
+    if feed == LOANS:  # the day's K, once: every later step reads it (loanrisk.lake.shards)
+        decide_shards(lake, business_date, settings.execution, landed)
     staged = records.Ingested(
         status="staged",
-        input={"file": path.name, "bytes": path.stat().st_size, "sha256": facts.sha256},
+        input={"file": path.name, "bytes": landed, "sha256": facts.sha256},
         rows_in=text.height,
         extra_columns=extra_columns(path, contract),
         output=lake.relative(written),
@@ -96,7 +100,8 @@ def validate(
 
 def age_loans_shard(business_date: dt.date, settings: Settings, run: DayRun, shard: int) -> dict:
     """One shard's part of ``age_loans`` (nothing to do unsharded: ``age_loans`` does it all)."""
-    lake, count = lake_of(settings), settings.execution.shards
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
     if count == 1:
         return {"shard": None}
     previous = aging_stage.previous_state_date(lake, business_date, run.allow_gap)
@@ -107,7 +112,8 @@ def age_loans(business_date: dt.date, settings: Settings, run: DayRun) -> record
     """Valid snapshot + previous day's state -> ``lake/curated/loan_aging`` and
     ``lake/curated/loan_state`` (DESIGN.md §5); with ``shards: K > 1``, from the K parts
     ``age_loans_shard`` wrote."""
-    lake, count = lake_of(settings), settings.execution.shards
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
     previous = aging_stage.previous_state_date(lake, business_date, run.allow_gap)
     if count == 1:
         report = aging_stage.age_day(lake, settings, business_date, previous)
@@ -129,7 +135,8 @@ def compute_signals(business_date: dt.date, settings: Settings, run: DayRun) -> 
 
 def score_loans_shard(business_date: dt.date, settings: Settings, run: DayRun, shard: int) -> dict:
     """One shard's part of ``score_loans`` (nothing to do unsharded)."""
-    lake, count = lake_of(settings), settings.execution.shards
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
     if count == 1:
         return {"shard": None}
     return risk_stage.score_shard(lake, settings, business_date, Shard(shard, count))
@@ -138,7 +145,8 @@ def score_loans_shard(business_date: dt.date, settings: Settings, run: DayRun, s
 def score_loans(business_date: dt.date, settings: Settings, run: DayRun) -> records.Scored:
     """Aged loans + signals -> ``loan_risk`` (score, PD, ECL), ``risk_actions``,
     ``score_monitoring``."""
-    lake, count = lake_of(settings), settings.execution.shards
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
     if count == 1:
         report = risk_stage.score_day(lake, settings, business_date)
     else:

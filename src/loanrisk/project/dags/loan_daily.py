@@ -78,7 +78,7 @@ def loan_daily():
     def shard_numbers(ds=None, params=None) -> list[int]:
         from loanrisk.pipeline.orchestration import shard_numbers
 
-        return shard_numbers(params)
+        return shard_numbers(ds, params)
 
     @task(pool=run_pool("age_loans_shard"))
     def age_loans_shard(shard: int, ds=None, params=None) -> None:
@@ -128,7 +128,7 @@ def loan_daily():
     staged = ingest.expand(feed=feeds)
     wait_for_loans_file() >> staged
     validated = validate.expand(feed=feeds)
-    shards = shard_numbers()  # 0 .. K-1 (shards: K in execution.yaml); one task each below
+    shards = shard_numbers()  # 0 .. K-1 (the day's K, recorded at ingest); one task each below
     staged >> validated >> shards
     aged = age_loans_shard.expand(shard=shards) >> age_loans()
     scoring = score_loans_shard.expand(shard=shards)
