@@ -48,10 +48,11 @@ SHARD_SEED = 20_260_101
 #: Bytes of the loans landing file per loan: 260.0 in synthetic books of 200k and 1M loans
 #: (``loanrisk synth`` seed 7, 2026-06-01: 52,008,569 and 259,997,297 bytes).
 LANDING_BYTES_PER_LOAN = 260
-#: Peak memory of a shard step per million loans of its shard: ``age_loans_shard``, the larger
-#: of the two, at 500k loans a shard peaked at 0.90 GiB (1M-loan book, K = 2, ``/usr/bin/time
-#: -v loanrisk step``), the process's own 0.13 GiB included, which keeps the estimate on the
-#: safe side; benchmarks/README.md "shards: auto" has every figure.
+#: Peak memory of a shard step per million loans of its shard (``/usr/bin/time -v loanrisk
+#: step ... --shard k``, K = 2, this 2-core 24 GB machine): ``age_loans_shard``, the larger of
+#: the two, peaked at 0.28 GiB for a 100k-loan shard and 0.90 GiB for a 500k one on day 1
+#: (0.86 GiB on day 2, reading day 1's state); ``score_loans_shard`` at 0.24 and 0.62 GiB. The
+#: 500k figure over its loans, the process's own ~0.13 GiB included: safe for big shards.
 SHARD_GIB_PER_MILLION_LOANS = Fraction("1.8")
 
 
