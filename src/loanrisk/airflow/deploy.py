@@ -234,11 +234,13 @@ def _answers(url: str) -> bool:
 
 
 def _parsed(deployment: Deployment) -> bool:
-    """Every DAG file of the folder is serialized (a dag row per file, none in error)."""
+    """Every DAG file of the folder is serialized (a dag row per file, none in error; a
+    package's ``__init__.py`` holds no DAG)."""
     errors = deployment.query("SELECT filename, stacktrace FROM import_error")
     if errors:
         raise DeploymentError("DAG import", f"{errors[0][0]}: {_last_line_of(errors[0][1])}")
-    files = {p.name for p in Path(deployment.env["AIRFLOW__CORE__DAGS_FOLDER"]).glob("*.py")}
+    folder = Path(deployment.env["AIRFLOW__CORE__DAGS_FOLDER"])
+    files = {p.name for p in folder.glob("*.py") if not p.name.startswith("_")}  # __init__.py
     rows = deployment.query("SELECT relative_fileloc FROM dag WHERE NOT is_stale")
     return files <= {Path(str(row[0])).name for row in rows}
 
