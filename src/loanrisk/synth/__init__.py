@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from loanrisk.config import load_settings
 from loanrisk.errors import UsageError
@@ -133,10 +134,10 @@ def generate(
     cfg = load_synth_config(settings.config_dir)
     contracts = {feed: load_contract(settings.contracts_dir, name) for feed, name in FEEDS}
     out_dir = Path(out_dir)
+    sizes = block_sizes(loans, block_loans)
     sink = LandingSink(control_files)
     try:
-        per_day = _all_blocks(seed, cfg, start, days, block_sizes(loans, block_loans), contracts,
-                              out_dir, sink)  # fmt: skip
+        per_day = _all_blocks(seed, cfg, start, days, sizes, _Writer(contracts, out_dir, sink))
         files = sink.finish()
     except BaseException:
         sink.abort()
@@ -157,7 +158,22 @@ def block_rng(seed: int, block: int) -> np.random.Generator:
     return np.random.Generator(bits if block == 0 else bits.jumped(block))
 
 
-def _all_blocks(seed, cfg, start, days, sizes, contracts, out_dir, sink) -> tuple[DayCounts, ...]:
+@dataclass(frozen=True)
+class _Writer:
+    """Where a block's rows of a day go: the feeds' contracts, the folder, the growing files."""
+
+    contracts: dict[str, Contract]
+    out_dir: Path
+    sink: LandingSink
+
+    def append(self, feed: str, day: int, frame: pl.DataFrame) -> None:
+        name = self.contracts[feed].landing_file_name(from_day(day).isoformat())
+        self.sink.append(self.out_dir / name, frame)
+
+
+def _all_blocks(
+    seed: int, cfg: SynthConfig, start: dt.date, days: int, sizes: list[int], writer: _Writer
+) -> tuple[DayCounts, ...]:
     """Each block through every day in turn, its rows appended to each day's files."""
     first_day = to_day(start)
     totals: list[DayCounts | None] = [None] * days
@@ -168,7 +184,7 @@ def _all_blocks(seed, cfg, start, days, sizes, contracts, out_dir, sink) -> tupl
         book = initial_book(rng, cfg, size, first_day, next_loan_no, first_borrower)
         for offset in range(days):
             firsts = {feed: written[offset, feed] for feed, _ in FEEDS}
-            counts = _one_day(rng, cfg, book, first_day + offset, contracts, out_dir, sink, firsts)
+            counts = _one_day(rng, cfg, book, first_day + offset, writer, firsts)
             totals[offset] = counts if block == 0 else _added(totals[offset], counts)
             for feed, _ in FEEDS:
                 written[offset, feed] += getattr(counts, feed)
@@ -178,33 +194,30 @@ def _all_blocks(seed, cfg, start, days, sizes, contracts, out_dir, sink) -> tupl
 
 
 def _added(a: DayCounts, b: DayCounts) -> DayCounts:
-    numbers = {f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(DayCounts)
-               if f.name != "date"}  # fmt: skip
-    return DayCounts(date=a.date, **numbers)
+    """Two blocks' counts of the same day, summed."""
+    names = [f.name for f in fields(DayCounts) if f.name != "date"]
+    return DayCounts(date=a.date, **{name: getattr(a, name) + getattr(b, name) for name in names})
 
 
 def _one_day(
-    rng,
+    rng: np.random.Generator,
     cfg: SynthConfig,
     book: Book,
     day: int,
-    contracts: dict[str, Contract],
-    out_dir: Path,
-    sink: LandingSink,
+    writer: _Writer,
     first_seq: dict[str, int],
 ) -> DayCounts:
-    """One block through one business day; its rows appended to the day's files."""
+    """One block through one business day; its rows appended to the day's files (one feed's
+    rows in memory at a time; ``first_seq``: each feed's rows of the day in earlier blocks)."""
     today = simulate_day(rng, cfg, book, day)
-    loans = snapshot_frame(cfg, book, today, contracts["loans"].column_names)
-    stamp = from_day(day).isoformat()
-    sink.append(out_dir / contracts["loans"].landing_file_name(stamp), loans)
+    loans = snapshot_frame(cfg, book, today, writer.contracts["loans"].column_names)
+    writer.append("loans", day, loans)
     heights = {"loans": loans.height}
-    del loans  # one feed's rows in memory at a time
+    del loans
     makers = {"events": events_frame, "contacts": contacts_frame}
     for feed, make in makers.items():
-        columns = contracts[feed].column_names
-        frame = make(rng, cfg, book, today, columns, first_seq[feed])
-        sink.append(out_dir / contracts[feed].landing_file_name(stamp), frame)
+        frame = make(rng, cfg, book, today, writer.contracts[feed].column_names, first_seq[feed])
+        writer.append(feed, day, frame)
         heights[feed] = frame.height
         del frame
     counts = DayCounts(
