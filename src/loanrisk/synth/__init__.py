@@ -47,7 +47,7 @@ from loanrisk.synth.lifecycle import (
     update_flags,
     update_forbearance,
 )
-from loanrisk.synth.output import snapshot_frame
+from loanrisk.synth.output import snapshot_frames
 from loanrisk.synth.repayment import accrue_penalty, delinquent_payments, early_payoffs, process_due
 from loanrisk.synth.settings import SynthConfig, load_synth_config
 from loanrisk.synth.sink import LandingSink
@@ -210,9 +210,10 @@ def _one_day(
     """One block through one business day; its rows appended to the day's files (one feed's
     rows in memory at a time; ``first_seq``: each feed's rows of the day in earlier blocks)."""
     today = simulate_day(rng, cfg, book, day)
-    loans = snapshot_frame(cfg, book, today, writer.contracts["loans"].column_names)
-    writer.append("loans", day, loans)
-    heights = {"loans": loans.height}
+    heights = {"loans": 0}
+    for loans in snapshot_frames(cfg, book, today, writer.contracts["loans"].column_names):
+        writer.append("loans", day, loans)
+        heights["loans"] += loans.height
     del loans
     makers = {"events": events_frame, "contacts": contacts_frame}
     for feed, make in makers.items():

@@ -6,6 +6,8 @@ turned into Decimal(9,6); nulls are negative sentinels. Column order comes from 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import polars as pl
 
@@ -18,6 +20,9 @@ from loanrisk.synth.state import ACTIVE, FORBEARANCE, PRODUCTS, STATUSES, Book, 
 LOAN_ID_DIGITS = 9
 BORROWER_ID_DIGITS = 8
 SHANGHAI_OFFSET = "+08:00"
+# Loans of a block turned into text at once: bounds the loans file's rows held in memory;
+# never changes the bytes (a row's text does not depend on the rows around it).
+SNAPSHOT_ROWS = 100_000
 
 
 def money(name: str) -> pl.Expr:
@@ -68,8 +73,11 @@ def local_timestamp(business_day: int, name: str, alias: str) -> pl.Expr:
     return pl.format(text + "T{}:{}:{}" + SHANGHAI_OFFSET, hh, mm, ss).alias(alias)
 
 
-def _loan_arrays(cfg: SynthConfig, book: Book, today: Day) -> dict[str, np.ndarray]:
-    loans, status = book.loans, today.status
+def _loan_arrays(
+    cfg: SynthConfig, book: Book, today: Day, idx: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The state of the loans at ``idx`` at the end of the day, as the file's raw columns."""
+    loans, status = book.loans.take(idx), today.status[idx]
     active = status == ACTIVE
     oldest = loans.oldest_unpaid()
     next_due = np.where(active, loans.next_due(), NO_DAY)
@@ -146,11 +154,20 @@ def _snapshot_columns(cfg: SynthConfig, business_day: int, first_borrower: int) 
     ]
 
 
-def snapshot_frame(cfg: SynthConfig, book: Book, today: Day, columns: list[str]) -> pl.DataFrame:
-    """The block's rows of the day's ``loans_YYYY-MM-DD``, in contract column order, sorted by
-    loan_id (a block's loan numbers follow the previous block's, so the file stays sorted)."""
-    raw = pl.DataFrame(_loan_arrays(cfg, book, today))
-    pii = book.identities[book.loans.borrower]
-    frame = pl.concat([raw, pii], how="horizontal")
-    frame = frame.with_columns(_snapshot_columns(cfg, today.day, book.first_borrower))
-    return frame.sort("loan_no").select(columns)
+def snapshot_frames(
+    cfg: SynthConfig, book: Book, today: Day, columns: list[str]
+) -> Iterator[pl.DataFrame]:
+    """The block's rows of the day's ``loans_YYYY-MM-DD``, in contract column order and loan_id
+    order (a block's loan numbers follow the previous block's, so the file stays sorted), made
+    ``SNAPSHOT_ROWS`` loans at a time: the text of a block's every row at once is most of
+    synth's peak memory. At least one frame, maybe empty."""
+    numbers = book.loans.loan_no
+    ordered = bool(np.all(numbers[1:] > numbers[:-1]))  # loans are kept in number order
+    order = np.arange(len(numbers)) if ordered else np.argsort(numbers, kind="stable")
+    for start in range(0, max(len(order), 1), SNAPSHOT_ROWS):
+        idx = order[start : start + SNAPSHOT_ROWS]
+        raw = pl.DataFrame(_loan_arrays(cfg, book, today, idx))
+        pii = book.identities[book.loans.borrower[idx]]
+        frame = pl.concat([raw, pii], how="horizontal")
+        frame = frame.with_columns(_snapshot_columns(cfg, today.day, book.first_borrower))
+        yield frame.select(columns)

@@ -21,7 +21,7 @@ from loanrisk.quality.control_file import control_path
 
 # Rows formatted per write: bounds the CSV text held at once; never changes the bytes (each
 # row's text does not depend on the rows around it).
-WRITE_ROWS = 100_000
+WRITE_ROWS = 25_000
 
 
 @dataclass
