@@ -70,6 +70,7 @@ def test_an_installed_wheel_runs_a_day_from_a_project_folder(installed, tmp_path
     said = run(installed, tmp_path, "loanrisk", "init", "risk")
     project = tmp_path / "risk"
     assert "loanrisk run --date" in said and (project / "config" / "pipeline.yaml").is_file()
+    assert "airflow pools set loanrisk_run 1" in said  # the run lock's pool, for Airflow
     synth = ["loanrisk", "synth", "--start", "2026-08-01", "--days", "2", "--loans", "150"]
     run(installed, project, *synth, "--out", "data/landing")
     run(installed, project, "loanrisk", "run", "--date", "2026-08-01")

@@ -11,6 +11,7 @@ from loanrisk.config import refuse_system_folder, shipped_config_dir
 from loanrisk.errors import UsageError
 from loanrisk.lake.modes import make_dirs
 from loanrisk.lake.storage import write_bytes_atomic
+from loanrisk.pipeline.orchestration import RUN_POOL
 
 #: The shim Airflow parses in its DAG folder (its text names "airflow" and "dag", which
 #: Airflow's safe mode looks for before it imports a file).
@@ -44,6 +45,7 @@ def init_project(folder: Path, force: bool = False) -> str:
             "  loanrisk synth --start 2026-08-01 --days 3 --loans 1000 --out data/landing",
             "  loanrisk run --date 2026-08-01",
             "  loanrisk status",
-            f"  export AIRFLOW__CORE__DAGS_FOLDER={folder / 'dags'}  # for Airflow",
+            f"  export AIRFLOW__CORE__DAGS_FOLDER={folder / 'dags'}  # for Airflow, and once:",
+            f'  airflow pools set {RUN_POOL} 1 "loanrisk run lock: one writing task at a time"',
         ]
     )
