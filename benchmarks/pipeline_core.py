@@ -26,6 +26,7 @@ from loanrisk.domain.feeds import LOANS
 from loanrisk.domain.history import DAY_COLUMNS, advance_state
 from loanrisk.domain.marts import roll_rates_sql
 from loanrisk.lake.storage import lake_of
+from loanrisk.lake.warehouse import connect_warehouse
 from loanrisk.quality.casting import read_landing
 from loanrisk.quality.contracts import load_contract
 
@@ -55,7 +56,7 @@ def published(settings: Settings, day1: dt.date, day2: dt.date) -> dict[str, pl.
         files = [lake.partition_file("curated", table, d) for d in (day1, day2)]
         return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
 
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+    with connect_warehouse(lake) as con:
         sql = f"SELECT {ROLL_COLUMNS} FROM roll_rates WHERE snapshot_date = ?"
         roll = pl.from_arrow(con.sql(sql, params=[day2]).to_arrow_table())
     # The shared core is the dpd rules: the baselines implement neither the PD rule that
@@ -73,7 +74,7 @@ def published(settings: Settings, day1: dt.date, day2: dt.date) -> dict[str, pl.
 def query_roll_rates(settings: Settings, day2: dt.date) -> pl.DataFrame:
     """The day's roll-rate matrix as a BI tool gets it: the ``roll_rates`` view of the
     warehouse (the pipeline computes no roll-rate table of its own; the view is the mart)."""
-    with duckdb.connect(str(lake_of(settings).warehouse), read_only=True) as con:
+    with connect_warehouse(lake_of(settings)) as con:  # file_search_path at the data_root
         sql = "SELECT * FROM roll_rates WHERE snapshot_date = ?"
         return pl.from_arrow(con.sql(sql, params=[day2]).to_arrow_table())
 
