@@ -83,11 +83,15 @@ def decide_shards(
 
 
 def day_shards(lake: Lake, business_date: dt.date, execution: ExecutionConfig) -> dict:
-    """The day's K as ``decide_shards`` recorded it. A day ingested before K was recorded
-    gets it decided now from the bytes its ingest record holds (not from the landing file)."""
+    """The day's K as ``decide_shards`` recorded it. A fixed ``shards: K`` is K when nothing
+    was recorded (a day ingested before K was recorded, or steps run on tables written by
+    other means); ``auto`` then decides from the bytes the ingest record holds (not from the
+    landing file)."""
     path = lake.shard_count(business_date)
     if path.exists():
         return read_json(path)
+    if execution.shards != "auto":  # a fixed K needs no facts of the day
+        return {"shards": execution.shards, "setting": execution.shards}
     ingested = read_record(lake, business_date, f"ingest_{LOANS}", Ingested)
     return decide_shards(lake, business_date, execution, ingested.input.bytes or 0)
 
