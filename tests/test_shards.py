@@ -38,6 +38,7 @@ def landing(tmp_path_factory, config_dir):
 
     folder = tmp_path_factory.mktemp("landing")
     generate(START, DAYS, 400, 11, folder, config_dir)
+    assert all(list(folder.glob(f"{feed}_*.csv")) for feed in ("loans", "events", "contacts"))
     return folder
 
 
@@ -62,21 +63,31 @@ def test_borrower_shards_are_pinned_and_keep_a_borrower_together():
 PINNED = [2, 1, 2, 1, 2]
 
 
-@pytest.mark.slow
-def test_four_shards_publish_the_same_bytes_as_one(tmp_path, landing, config_dir):
-    one = settings_at(tmp_path / "one", landing, config_dir, 1)
-    four = settings_at(tmp_path / "four", landing, config_dir, 4)
+@pytest.fixture(scope="module")
+def published_by_one(tmp_path_factory, landing, config_dir) -> dict[str, str]:
+    """What K = 1 publishes over the days (with the events and contacts feeds)."""
+    one = settings_at(tmp_path_factory.mktemp("one"), landing, config_dir, 1)
     run_days(one)
-    run_days(four)
     published = outputs(one.data_root)
     assert any("loan_state" in path for path in published)
-    assert outputs(four.data_root) == published
-    assert not list((four.data_root / "lake" / "shards").rglob("*.parquet"))
-    assert not list((four.data_root / "state" / "shards").rglob("*.json"))  # nor their records
-    lines = [json.loads(x) for p in (four.data_root / "logs").glob("*.jsonl") for x in p.open()]
+    return published
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("count", [3, 8])
+def test_k_shards_publish_the_same_bytes_as_one(
+    tmp_path, landing, config_dir, published_by_one, count
+):
+    sharded = settings_at(tmp_path / "sharded", landing, config_dir, count)
+    run_days(sharded)
+    root = sharded.data_root
+    assert outputs(root) == published_by_one
+    assert not list((root / "lake" / "shards").rglob("*.parquet"))
+    assert not list((root / "state" / "shards").rglob("*.json"))  # nor their records
+    lines = [json.loads(x) for p in (root / "logs").glob("*.jsonl") for x in p.open()]
     parts = [(x["stage"], x["args"][0]) for x in lines if x["stage"].endswith("_shard")]
-    assert sorted(set(parts)) == [(s, str(k)) for s in SHARDED for k in range(4)]
-    assert len(parts) == 2 * 4 * DAYS and all(x["status"] == "ok" for x in lines)
+    assert sorted(set(parts)) == [(s, str(k)) for s in SHARDED for k in range(count)]
+    assert len(parts) == 2 * count * DAYS and all(x["status"] == "ok" for x in lines)
     rows = [x["rows_out"] for x in lines if x["stage"] == "age_loans_shard"]
     assert min(rows) > 0  # every shard had borrowers: the parts were real
 
