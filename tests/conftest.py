@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import datetime as dt
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 #: The default project shipped in the package: config/, data_contracts/, dags/.
 SHIPPED = PROJECT / "src" / "loanrisk" / "project"
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="loanrisk-airflow-"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)  # left in /tmp otherwise
 os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(SHIPPED / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
