@@ -257,11 +257,24 @@ def backfill(deployment: Deployment, dag_id: str, first: str, last: str, conf: d
     has a run is run again only if that run failed (Airflow asks for a choice because
     ``age_loans`` depends on the past; a published day is rerun by ``loanrisk reprocess``)."""
     deployment.airflow("dags", "unpause", dag_id)
+    _wait_for_no_backfill(deployment, dag_id, START_SECONDS)
     deployment.airflow(
         "backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last,
         "--max-active-runs", "1", "--reprocess-behavior", "failed",
         "--dag-run-conf", json.dumps(conf),
     )  # fmt: skip
+
+
+def _wait_for_no_backfill(deployment: Deployment, dag_id: str, timeout: float) -> None:
+    """Airflow allows one running backfill per DAG, and the scheduler marks a backfill complete
+    a moment after its last run ended: wait for that before creating the next."""
+    deadline = time.monotonic() + timeout
+    running = "SELECT count(*) FROM backfill WHERE dag_id = %s AND completed_at IS NULL"
+    while deployment.query(running, dag_id)[0][0]:
+        deployment.check_running()
+        if time.monotonic() > deadline:
+            raise DeploymentError(f"{dag_id} backfill", f"still running after {timeout:g}s")
+        time.sleep(POLL_SECONDS)
 
 
 def wait_for_runs(deployment: Deployment, dag_id: str, first: str, last: str, timeout: float):
