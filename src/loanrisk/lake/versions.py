@@ -136,11 +136,12 @@ def shadow_settings(settings, version: Path | None):
 
 @contextmanager
 def restatement(settings, first_day: dt.date, purpose: str) -> Iterator:
-    """Run a rerun from ``first_day`` in a shadow; switched in only if it all succeeds. Yields
-    the settings the rerun must use."""
+    """Run days from ``first_day`` in a shadow when they rerun stored days (``restates``);
+    switched in only if it all succeeds. Yields the settings the run must use: the shadow's,
+    or ``settings`` themselves for days never stored (nothing to keep)."""
     lake = lake_of(settings)
-    if not (lake.runs_dir.is_dir() and any(lake.runs_dir.glob("*/manifest.json"))):
-        yield settings  # nothing published yet: nothing to keep
+    if not restates(lake, first_day):
+        yield settings
         return
     version = open_shadow(lake, first_day, purpose)
     try:

@@ -30,8 +30,6 @@ def backfill(
     ``allow_gap`` lets the first day continue history across days never processed. A range over
     stored days (or with later days stored) is a restatement: switched in only if it all
     succeeds (DESIGN.md §5b)."""
-    if not any(day >= start for day in processed_days(lake_of(settings))):
-        return _backfill(settings, start, end, console, allow_gap, reason)
     with restatement(settings, start, f"backfill {start}..{end}") as shadow:
         return _backfill(shadow, start, end, console, allow_gap, reason)
 
@@ -94,11 +92,9 @@ def processed_days(lake) -> list[dt.date]:
 def run_one_day(settings: Settings, day: dt.date, **options) -> dict:
     """``loanrisk run``: one day; a rerun of a stored day (or one with later days stored) is a
     restatement: published only if it succeeds, every day kept as it was otherwise."""
-    lake = lake_of(settings)
-    if not any(d >= day for d in processed_days(lake)):
-        return run_day(day, settings, **options)
     with restatement(settings, day, f"run {day}") as shadow:
-        return run_day(day, shadow, reason=f"rerun of {day}", **options)
+        reason = f"rerun of {day}" if shadow is not settings else None
+        return run_day(day, shadow, reason=reason, **options)
 
 
 def _print_backfill_summary(console: Console, manifests: list[dict], seconds: float) -> None:

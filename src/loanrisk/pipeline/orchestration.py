@@ -170,13 +170,11 @@ def shard_numbers(ds: str, params: dict | None) -> list[int]:
     try:
         from loanrisk.lake.shards import shard_count
         from loanrisk.lake.storage import lake_of
-        from loanrisk.lake.versions import airflow_shadow, shadow_settings
-        from loanrisk.pipeline.restating import airflow_run_id
+        from loanrisk.lake.versions import shadow_settings
+        from loanrisk.pipeline.restating import run_shadow
 
         settings, business_date = settings_of(params), parse_business_date(ds)
-        owner = airflow_run_id()
-        version = airflow_shadow(lake_of(settings), business_date, owner, False) if owner else None
-        lake = lake_of(shadow_settings(settings, version))
+        lake = lake_of(shadow_settings(settings, run_shadow(settings, business_date)))
         return list(range(shard_count(lake, business_date, settings.execution)))
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException

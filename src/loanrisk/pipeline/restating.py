@@ -8,6 +8,7 @@ leaves every day as published; a retry or a cleared task of the same run goes on
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from loanrisk.config import Settings
 from loanrisk.lake.storage import lake_of
@@ -32,11 +33,16 @@ def run_airflow_step(
     """``run_step`` in the shadow of the task's Airflow run when it reruns stored days; the
     caller holds the run lock for a step that opens one (a ``locked`` step that stops the
     day)."""
-    entry, owner = step(name), airflow_run_id()
-    lake = lake_of(settings)
-    opens = entry.locked and entry.stops_day
-    version = airflow_shadow(lake, business_date, owner, opens) if owner else None
+    entry = step(name)
+    version = run_shadow(settings, business_date, opens=entry.locked and entry.stops_day)
     result = run_step(name, business_date, shadow_settings(settings, version), run, **part)
     if version is not None and name == "finalize_run":
-        switch_in(lake, version)
+        switch_in(lake_of(settings), version)
     return result
+
+
+def run_shadow(settings: Settings, business_date: dt.date, opens: bool = False) -> Path | None:
+    """The shadow this task's Airflow run works in (``versions.airflow_shadow``; None outside
+    a task, or for a run that reruns nothing stored)."""
+    owner = airflow_run_id()
+    return airflow_shadow(lake_of(settings), business_date, owner, opens) if owner else None
