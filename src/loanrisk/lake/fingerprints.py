@@ -14,7 +14,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from loanrisk.lake.storage import Lake, sha256_file, write_json_atomic
+from loanrisk.lake.partitions import folder_files
+from loanrisk.lake.storage import Lake, files_digest, sha256_file, write_json_atomic
 
 
 def _stamp(path: Path) -> list[int] | None:
@@ -48,3 +49,13 @@ def content_ids(lake: Lake, paths: Iterable[Path]) -> dict[Path, str | None]:
     if kept != cached:
         write_json_atomic(kept, lake.fingerprint_cache)
     return found
+
+
+def partition_ids(lake: Lake, folders: Iterable[Path]) -> dict[Path, str | None]:
+    """The content id of each partition folder (``storage.files_digest`` of its files' cached
+    sha256; None: not written)."""
+    files = {folder: folder_files(folder) for folder in folders}
+    ids = content_ids(lake, [f for listed in files.values() for f in listed])
+    return {
+        folder: files_digest([(f.name, ids[f]) for f in listed]) for folder, listed in files.items()
+    }

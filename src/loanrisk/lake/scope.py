@@ -130,7 +130,7 @@ def limit_history(
     for view, zone in tables.items():
         if view not in views:
             continue
-        files = [f for d in days if (f := lake.partition_file(zone, view, d)).exists()]
+        files = [f for d in days for f in lake.partition_files(zone, view, d)]
         if files:
             listed = ", ".join(quote(literal_glob(f)) for f in files)
             source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"

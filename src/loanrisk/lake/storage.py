@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,21 +16,10 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.errors import LandingFolderError
-from loanrisk.lake.faults import crash_point, scratch_name, sweep_scratch, sweep_siblings
+from loanrisk.lake.faults import crash_point, scratch_name, sweep_siblings
 from loanrisk.lake.modes import file_mode, make_dirs, set_permissions
+from loanrisk.lake.partitions import PARQUET_FILE, folder_files, write_frame, write_parquet  # noqa: F401
 from loanrisk.quality.parsing import file_blocks
-
-PARQUET_FILE = "part-0.parquet"
-# Every Parquet file written: fixed settings, so equal frames give equal bytes. zstd level 1
-# writes and reads faster than level 3, and the files are no bigger. A fixed row-group size:
-# without one, Polars cuts row groups at the frame's chunks, which the streaming engine makes
-# differently from run to run (a big day's risk_actions came out in other bytes at each rerun).
-PARQUET_OPTIONS = {
-    "compression": "zstd",
-    "compression_level": 1,
-    "statistics": True,
-    "row_group_size": 262_144,
-}
 
 #: Curated tables written per business day (lake/curated/<table>/snapshot_date=D): each is a
 #: view of warehouse.duckdb, and a day stopped by a gate has none of them.
@@ -78,7 +66,21 @@ class Lake:
         return self.data_root / "lake" / zone / table / f"snapshot_date={business_date.isoformat()}"
 
     def partition_file(self, zone: str, table: str, business_date: dt.date) -> Path:
+        """The partition's first file: there when the partition is (``partition_files``)."""
         return self.partition(zone, table, business_date) / PARQUET_FILE
+
+    def partition_files(self, zone: str, table: str, business_date: dt.date) -> list[Path]:
+        """Every file of a day's partition, in order; [] when it was not written
+        (``loanrisk.lake.partitions``: a big day is several files)."""
+        return folder_files(self.partition(zone, table, business_date))
+
+    def scan(self, zone: str, table: str, business_date: dt.date) -> pl.LazyFrame:
+        """A day's partition of a table (all its files) as one frame."""
+        return pl.scan_parquet(self.partition_files(zone, table, business_date), glob=False)
+
+    def read(self, zone: str, table: str, business_date: dt.date) -> pl.DataFrame:
+        """A day's partition of a table, read whole."""
+        return pl.read_parquet(self.partition_files(zone, table, business_date), glob=False)
 
     def partition_inputs(self, zone: str, table: str, business_date: dt.date) -> Path:
         """What a partition carried from day to day was computed from:
@@ -342,71 +344,13 @@ def enter_data_root(settings, landing: bool = True) -> Lake:
     return lake
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_dir(staged: Path, target: Path) -> None:
-    """Put ``staged``'s Parquet file in as ``target``'s, atomically for a reader.
-
-    A new partition is its staged folder renamed into place; an existing one has its file
-    replaced by rename (never a moment without a partition), then any other file dropped.
-    """
-    make_dirs(target.parent)
-    if not target.is_dir():
-        os.replace(staged, target)
-        _fsync_dir(target.parent)
-        return
-    os.replace(staged / PARQUET_FILE, target / PARQUET_FILE)
-    _fsync_dir(target)
-    for extra in target.iterdir():
-        if extra.name != PARQUET_FILE:
-            if extra.is_dir():
-                shutil.rmtree(extra)
-            else:
-                extra.unlink()
-    staged.rmdir()
-
-
 def write_partition(
     frame: pl.DataFrame, partition_dir: Path, scratch: Path, one_row_group: bool = False
 ) -> Path:
-    """Write one partition atomically: a reader sees the old partition or the new, never half.
-
-    The caller sorts ``frame``; Parquet settings are fixed so equal frames give equal bytes.
-    ``one_row_group``: the file reads back as one chunk per column (slower to write).
-    Scratch left by crashed runs is swept first.
-    """
-    make_dirs(scratch)
-    sweep_scratch(scratch)
-    staged = make_dirs(scratch / scratch_name("new-"))
-    out = staged / PARQUET_FILE
-    write_parquet(frame, out, one_row_group)
-    os.chmod(out, file_mode())
-    with open(out, "rb") as handle:
-        os.fsync(handle.fileno())
-    crash_point(f"write_partition:{partition_dir.parent.name}")
-    _replace_dir(staged, partition_dir)
-    # Older versions kept what a partition was computed from beside it, in the lake; that record
-    # is under state/ now (Lake.state_of), and the old one goes when its partition is rewritten.
-    partition_dir.with_name(f"{partition_dir.name}.inputs.json").unlink(missing_ok=True)
-    return partition_dir / PARQUET_FILE
-
-
-def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) -> None:
-    """``frame`` as Parquet with ``PARQUET_OPTIONS``: the same bytes for the same rows however
-    the frame is chunked. Nested columns (lists, structs) are made one chunk first: their bytes
-    follow their chunks even with fixed row groups (flat columns' do not, and copying those
-    would double a big day's memory)."""
-    nested = [s.name for s in frame.get_columns() if s.dtype.is_nested() and s.n_chunks() > 1]
-    if nested:
-        frame = frame.with_columns(frame[name].rechunk() for name in nested)
-    groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
-    frame.write_parquet(path, **{**PARQUET_OPTIONS, **groups})
+    """Write one partition atomically (``loanrisk.lake.partitions.PartitionWriter``): a reader
+    sees the old partition or the new, never half. The caller sorts ``frame``; returns the
+    partition's first file."""
+    return write_frame(frame, partition_dir, scratch, one_row_group)
 
 
 def write_table(
@@ -414,8 +358,35 @@ def write_table(
 ) -> dict:
     """Write a table's partition for a day atomically; return its {path, rows, sha256} entry
     for stage reports and run manifests."""
-    written = write_partition(frame, lake.partition(zone, table, business_date), lake.scratch)
-    return {"path": lake.relative(written), "rows": frame.height, "sha256": sha256_file(written)}
+    folder = lake.partition(zone, table, business_date)
+    write_partition(frame, folder, lake.scratch)
+    return partition_entry(lake, folder, frame.height)
+
+
+def partition_entry(lake: Lake, folder: Path, rows: int) -> dict:
+    """A written partition as stage reports and run manifests record it: {path, rows, sha256}
+    of its file, or, for a day of several files, of the folder, the sha256 being that of the
+    files' ``<name> <sha256>`` lines."""
+    files = folder_files(folder)
+    path = files[0] if len(files) == 1 else folder
+    digest = files_digest([(f.name, sha256_file(f)) for f in files])
+    return {"path": lake.relative(path), "rows": rows, "sha256": digest}
+
+
+def files_digest(named: list[tuple[str, str | None]]) -> str | None:
+    """The content id of a partition from its files' (name, sha256): a one-file partition's is
+    its file's sha256 (as before partitions had several files), several files' the sha256 of
+    their ``<name> <sha256>`` lines; None when there is no file."""
+    if not named:
+        return None
+    if len(named) == 1:
+        return named[0][1]
+    return hashlib.sha256("".join(f"{n} {d}\n" for n, d in named).encode()).hexdigest()
+
+
+def partition_sha256(folder: Path) -> str | None:
+    """``files_digest`` of a partition folder (None: not written)."""
+    return files_digest([(f.name, sha256_file(f)) for f in folder_files(folder)])
 
 
 def write_file_atomic(path: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:

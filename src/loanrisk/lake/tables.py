@@ -20,16 +20,18 @@ def scan_partitions(
     """The partitions of ``table`` for ``days``, as one frame; ``InputFileError`` naming the
     first missing one, ``<partition file>: missing; run <run> first`` (``run``: what writes it).
     """
-    files = [lake.partition_file(zone, table, day) for day in days]
-    if missing := [f for f in files if not f.exists()]:
+    days = list(days)
+    firsts = [lake.partition_file(zone, table, day) for day in days]
+    if missing := [f for f in firsts if not f.exists()]:
         raise InputFileError(f"{lake.relative(missing[0])}: missing; run {run} first")
+    files = [f for day in days for f in lake.partition_files(zone, table, day)]
     return pl.scan_parquet(files, glob=False)
 
 
 def scan_partition_if_any(lake: Lake, zone: str, table: str, day: dt.date) -> pl.LazyFrame | None:
     """The day's partition of an optional table, None when it was not written."""
-    path = lake.partition_file(zone, table, day)
-    return pl.scan_parquet(path, glob=False) if path.exists() else None
+    files = lake.partition_files(zone, table, day)
+    return pl.scan_parquet(files, glob=False) if files else None
 
 
 def conformed(contracts_dir: Path, table: str, frame: pl.LazyFrame) -> pl.LazyFrame:

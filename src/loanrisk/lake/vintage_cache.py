@@ -31,6 +31,7 @@ from loanrisk.lake import scope
 from loanrisk.lake.storage import (
     PARQUET_FILE,
     Lake,
+    folder_files,
     literal_glob,
     read_json,
     write_json_atomic,
@@ -80,16 +81,17 @@ def _stored_month(con, views: set[str], lake: Lake, view: str, days: list[dt.dat
             _extract(con, views, lake, view, month, days[-1]), folder, lake.scratch
         )
         write_json_atomic(inputs, recorded)
-    return part.as_posix()
+    return part.parent.as_posix()
 
 
 VINTAGES, VINTAGES_TO_DATE = "vintage_loans", "vintage_loans_to_date"
 
 
-def _parquet(path: str) -> str:
-    """A stored file read by DuckDB, its path never taken as a glob (``literal_glob``)."""
-    literal = literal_glob(Path(path))
-    return f"SELECT * FROM read_parquet({quote(literal)}, hive_partitioning = false)"
+def _parquet(folder: str) -> str:
+    """A stored partition's files read by DuckDB, their paths never taken as globs
+    (``literal_glob``)."""
+    listed = ", ".join(quote(literal_glob(f)) for f in folder_files(Path(folder)))
+    return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
 
 
 def _frame(con, sql: str) -> pl.DataFrame:
@@ -112,7 +114,7 @@ def _vintages_to_date(con, views: set[str], lake: Lake, months: dict) -> str:
         frame = _frame(con, combine_vintage_loans_sql(f"({parts})"))
         part = write_partition(frame, folder, lake.scratch)
         write_json_atomic(inputs, recorded)
-    return part.as_posix()
+    return part.parent.as_posix()
 
 
 def _month_to_date(lake: Lake, table: str, days: list[dt.date]) -> str | None:
@@ -123,7 +125,7 @@ def _month_to_date(lake: Lake, table: str, days: list[dt.date]) -> str | None:
     part = lake.partition_file("marts", table, days[-1])
     recorded = lake.partition_inputs("marts", table, days[-1])
     if part.exists() and recorded.exists() and read_json(recorded) == fingerprint(lake, days):
-        return part.as_posix()
+        return part.parent.as_posix()
     return None
 
 
@@ -157,7 +159,7 @@ def _live_rows(
     kept = write_partition(_frame(con, rows), lake.partition("marts", table, day), lake.scratch)
     write_json_atomic(fingerprint(lake, days), lake.partition_inputs("marts", table, day))
     _drop_earlier_months(lake, table, day)
-    return _parquet(kept.as_posix())
+    return _parquet(kept.parent.as_posix())
 
 
 def _by_month(con, view: str, selects: list[str]) -> str:

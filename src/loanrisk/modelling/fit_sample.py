@@ -38,8 +38,8 @@ def observation_dates(
 def day_features(lake: Lake, day: dt.date, credit_lines: tuple[str, ...]) -> pl.LazyFrame:
     """One stored day's loans with their scorecard features (no signals: not stored yet);
     ``credit_lines``: ecl.yaml's credit_line_products."""
-    aging = pl.scan_parquet(lake.partition_file("curated", AGING, day), glob=False)
-    snapshot = pl.scan_parquet(lake.partition_file("raw", SNAPSHOT, day), glob=False)
+    aging = lake.scan("curated", AGING, day)
+    snapshot = lake.scan("raw", SNAPSHOT, day)
     return loan_features(aging, snapshot, None, credit_lines=credit_lines)
 
 
@@ -47,7 +47,7 @@ def default_days(lake: Lake, first: dt.date, last: dt.date, default_dpd: int) ->
     """(loan_id, default_date): every stored day in (first, last] a loan has dpd >= default_dpd."""
     days = [d for d in lake.partition_dates("curated", AGING) if first < d <= last]
     frames = [
-        pl.scan_parquet(lake.partition_file("curated", AGING, d), glob=False)
+        lake.scan("curated", AGING, d)
         .filter(pl.col("dpd") >= default_dpd)
         .select("loan_id", pl.col("snapshot_date").alias("default_date"))
         for d in days

@@ -32,7 +32,7 @@ from loanrisk.lake.shards import (
     read_parts,
     write_part,
 )
-from loanrisk.lake.storage import Lake, read_json, sha256_file, write_table
+from loanrisk.lake.storage import Lake, partition_sha256, read_json, write_table
 from loanrisk.pipeline.collections_stage import collections_day
 from loanrisk.pipeline.regulatory_stage import regulatory_day
 from loanrisk.pipeline.risk_stage import score_day
@@ -59,9 +59,10 @@ def aging_inputs(lake: Lake, business_date: dt.date, previous: dt.date | None) -
     source = lake.partition_file("raw", LOANS, business_date)
     if not source.exists():
         raise InputFileError(f"{lake.relative(source)}: not validated yet; run validate first")
+    sources = lake.partition_files("raw", LOANS, business_date)
     if previous is None:
-        return [source]
-    return [source, lake.partition_file("curated", STATE, previous)]
+        return sources
+    return [*sources, *lake.partition_files("curated", STATE, previous)]
 
 
 def aged_day(
@@ -73,10 +74,12 @@ def aged_day(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read the day's valid snapshot and the previous state (of ``shard``'s borrowers only,
     when given); return (loan_aging, loan_state)."""
-    source, *before = aging_inputs(lake, business_date, previous)
+    aging_inputs(lake, business_date, previous)  # the day is validated
     policy = settings.classification
-    rules = loan_aging(in_shard(pl.scan_parquet(source, glob=False), shard), policy).collect()
-    prior = in_shard(pl.scan_parquet(before[0], glob=False), shard) if before else None
+    source = lake.scan("raw", LOANS, business_date)
+    rules = loan_aging(in_shard(source, shard), policy).collect()
+    before = lake.scan("curated", STATE, previous) if previous else None
+    prior = in_shard(before, shard) if before is not None else None
     history_state = advance_state(
         prior, rules.lazy().select(DAY_COLUMNS), business_date, policy.history.window_days
     )
@@ -151,8 +154,8 @@ DOWNSTREAM = ("loan_risk", "reg_five_category", "collections_queue")
 
 
 def fingerprints(lake: Lake, business_date: dt.date) -> tuple[str | None, ...]:
-    files = (lake.partition_file("curated", t, business_date) for t in (AGING, STATE, *DOWNSTREAM))
-    return tuple(sha256_file(f) if f.exists() else None for f in files)
+    tables = (AGING, STATE, *DOWNSTREAM)
+    return tuple(partition_sha256(lake.partition("curated", t, business_date)) for t in tables)
 
 
 def _rebuilders(settings: Settings) -> tuple:

@@ -84,10 +84,7 @@ def contact_log(
     holds = policy.holds
     first = window_start(day, max(holds.contact_cap_window_days, holds.promise_lookback_days))
     days = [d for d in lake.partition_dates("raw", CONTACTS) if first <= d <= day]
-    frames = [
-        pl.scan_parquet(lake.partition_file("raw", CONTACTS, d), glob=False).select(CONTACT_COLUMNS)
-        for d in days
-    ]
+    frames = [lake.scan("raw", CONTACTS, d).select(CONTACT_COLUMNS) for d in days]
     schema = load_contract(settings.contracts_dir, CONTACTS).polars_schema
     empty = pl.LazyFrame(schema={c: schema[c] for c in CONTACT_COLUMNS})
     return pl.concat([empty, *frames], how="vertical_relaxed"), days
@@ -98,7 +95,7 @@ def previous_queue(lake: Lake, day: dt.date) -> tuple[dt.date | None, pl.DataFra
     earlier = [d for d in lake.partition_dates("curated", QUEUE) if d < day]
     if not earlier:
         return None, empty_previous()
-    frame = pl.read_parquet(lake.partition_file("curated", QUEUE, earlier[-1]), glob=False)
+    frame = lake.read("curated", QUEUE, earlier[-1])
     return earlier[-1], frame.select(empty_previous().columns)
 
 

@@ -101,7 +101,7 @@ def monitoring_summary(settings: Settings, day: dt.date):
             f"{first:%Y-%m}: run the month's days first"
         )
     frame = pl.concat(
-        [pl.read_parquet(lake.partition_file("curated", MONITORING, d), glob=False) for d in days],
+        [lake.read("curated", MONITORING, d) for d in days],
         how="vertical_relaxed",
     )
     rows = _daily_monitoring(frame)

@@ -153,7 +153,7 @@ def _previous_report(lake: Lake, period: ReportingPeriod) -> tuple[pl.LazyFrame,
     stored = [d for d in lake.partition_dates("curated", CREDIT) if d < period.reporting_day]
     if not stored:
         return None
-    frame = pl.scan_parquet(lake.partition_file("curated", CREDIT, stored[-1]), glob=False)
+    frame = lake.scan("curated", CREDIT, stored[-1])
     months = months_between(stored[-1], period.reporting_day)
     return frame.select("loan_id", "repayment_history_24m"), months
 

@@ -59,12 +59,12 @@ def previous_risk_date(lake: Lake, business_date: dt.date) -> dt.date | None:
 def scoring_inputs(lake: Lake, business_date: dt.date) -> list:
     """The files a day's scoring reads: aging, snapshot, signals and the previous loan_risk."""
     inputs = [
-        lake.partition_file("curated", "loan_aging", business_date),
-        lake.partition_file("raw", LOANS, business_date),
-        lake.partition_file("curated", SIGNALS, business_date),
+        *lake.partition_files("curated", "loan_aging", business_date),
+        *lake.partition_files("raw", LOANS, business_date),
+        *lake.partition_files("curated", SIGNALS, business_date),
     ]
     if (previous := previous_risk_date(lake, business_date)) is not None:
-        inputs.append(lake.partition_file("curated", RISK, previous))
+        inputs += lake.partition_files("curated", RISK, previous)
     return inputs
 
 
@@ -141,7 +141,7 @@ def combine_scores(lake: Lake, settings: Settings, business_date: dt.date, count
 def restage_aging(lake: Lake, business_date: dt.date, loans: pl.DataFrame) -> dict:
     """Rewrite the day's loan_aging with the loan-day's stage (the PD rule included), so
     loan_aging and loan_risk show one stage (DESIGN.md §5 v2)."""
-    aging = pl.read_parquet(lake.partition_file("curated", "loan_aging", business_date), glob=False)
+    aging = lake.read("curated", "loan_aging", business_date)
     final = loans.select("loan_id", pl.col("ifrs9_stage").alias("_final"))
     staged = aging.join(final, on="loan_id", how="left", maintain_order="left")
     staged = staged.with_columns(pl.col("_final").alias("ifrs9_stage")).drop("_final")

@@ -20,7 +20,7 @@ import polars as pl
 from loanrisk.domain import signal_windows as windows
 from loanrisk.domain import signals as rules
 from loanrisk.domain.feeds import LOANS
-from loanrisk.lake.fingerprints import content_ids
+from loanrisk.lake.fingerprints import partition_ids
 from loanrisk.lake.storage import Lake, read_json, write_json_atomic, write_table
 from loanrisk.lake.tables import conformed, scan_partition_if_any, scan_partitions
 from loanrisk.quality.contracts import load_contract
@@ -70,7 +70,7 @@ def _window(
     for back in range(1, days + 1):
         day = business_date - dt.timedelta(days=back)
         if day in stored:
-            frames[day] = pl.scan_parquet(lake.partition_file("curated", DAILY, day), glob=False)
+            frames[day] = lake.scan("curated", DAILY, day)
         elif day in raw:
             daily = rules.daily_aggregate(day_events(lake, contracts_dir, day), day)
             frames[day] = conformed(contracts_dir, DAILY, daily).collect().lazy()
@@ -100,12 +100,12 @@ def _carried_inputs(lake: Lake, business_date: dt.date, policy: rules.SignalPoli
     the signal policy, the tables as written, and each day's aggregate and validated events of
     the longest window."""
     days = [business_date - dt.timedelta(days=back) for back in range(policy.history_days + 1)]
-    tables = {t: lake.partition_file("curated", t, business_date) for t in CARRIED}
+    tables = {t: lake.partition("curated", t, business_date) for t in CARRIED}
     window = {
-        day: (lake.partition_file("curated", DAILY, day), lake.partition_file("raw", EVENTS, day))
+        day: (lake.partition("curated", DAILY, day), lake.partition("raw", EVENTS, day))
         for day in days
     }
-    ids = content_ids(lake, [*tables.values(), *(p for pair in window.values() for p in pair)])
+    ids = partition_ids(lake, [*tables.values(), *(p for pair in window.values() for p in pair)])
     return {
         "policy": policy.model_dump(mode="json"),
         "tables": {t: ids[path] for t, path in tables.items()},
@@ -122,9 +122,7 @@ def previous_state(
     recorded = lake.partition_inputs("curated", SIGNALS, previous)
     if not recorded.exists() or read_json(recorded) != _carried_inputs(lake, previous, policy):
         return None
-    return {
-        t: pl.scan_parquet(lake.partition_file("curated", t, previous), glob=False) for t in CARRIED
-    }
+    return {t: lake.scan("curated", t, previous) for t in CARRIED}
 
 
 def _write_carried(

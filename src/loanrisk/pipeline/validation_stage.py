@@ -37,7 +37,7 @@ def _continuity(
     if previous is None:
         return {}
     previous_day = dt.date.fromisoformat(previous["snapshot_date"])
-    before = pl.scan_parquet(lake.partition_file("raw", LOANS, previous_day), glob=False)
+    before = lake.scan("raw", LOANS, previous_day)
     elapsed = (day - previous_day).days
     lines = settings.risk.ecl.credit_line_products
     found = continuity_warnings(
@@ -63,7 +63,7 @@ def day_gates(
 
 
 def flag_staged(
-    path: Path, contract: Contract, rules: list[RowRule], settings: Settings
+    files: list[Path], contract: Contract, rules: list[RowRule], settings: Settings
 ) -> pl.DataFrame:
     """The staged text of a feed, typed and flagged by ``rules``.
 
@@ -71,7 +71,7 @@ def flag_staged(
     are chunked unlike each other is re-aligned (copied whole) by every later select. Ingest
     writes the staging file as one row group, so the rechunk is a no-op but for older files.
     """
-    text = pl.read_parquet(path, glob=False).rechunk()
+    text = pl.read_parquet(files, glob=False).rechunk()
     return flag_rows(type_text(text, contract), rules, derived_columns(contract, settings))
 
 
@@ -143,7 +143,7 @@ def check_feed(
     """Validate one staged feed; write raw and quarantine; raise ``GateError`` on a breach."""
     feed, file_name = contract.name, staged["input"]["file"]
     rules = feed_rules(contract, day, settings)
-    flagged = flag_staged(lake.partition_file("staging", feed, day), contract, rules, settings)
+    flagged = flag_staged(lake.partition_files("staging", feed, day), contract, rules, settings)
     checked = checked_rows(flagged, rules, contract, day, file_name)
     _, valid, quarantined, _, counts = checked
     outputs = {

@@ -72,8 +72,8 @@ def _earlier_in_month(lake: Lake, day: dt.date) -> tuple[pl.LazyFrame, list[dt.d
     days = [d for d in _processed_days(lake, day) if d >= day.replace(day=1)]
     parts = [pl.LazyFrame(schema=_DAILY_SCHEMA)]
     for earlier in days:
-        stored = lake.partition_file("curated", WRITE_OFFS, earlier)
-        if stored.exists():
+        stored = lake.partition_files("curated", WRITE_OFFS, earlier)
+        if stored:
             rows = pl.scan_parquet(stored, glob=False).filter(pl.col("product_code") != PORTFOLIO)
         else:
             rows = _daily(lake, earlier)

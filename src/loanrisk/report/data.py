@@ -276,9 +276,10 @@ def _load_history(con, data: ReportData, views: set[str], day: dt.date, lake: La
     (``loanrisk.lake.vintage_cache``) when the warehouse has their per-month views, else over
     the bounded history."""
     if "vintage_curves" in views:
-        stored = lake.partition_file("marts", "vintage_curves", day)
-        if stored.exists():  # the curves as known on the day; the view shows the latest day's
-            source = f"read_parquet({quote(literal_glob(stored))}, hive_partitioning = false)"
+        stored = lake.partition_files("marts", "vintage_curves", day)
+        if stored:  # the curves as known on the day; the view shows the latest day's
+            listed = ", ".join(quote(literal_glob(f)) for f in stored)
+            source = f"read_parquet([{listed}], hive_partitioning = false)"
             scope.run_ddl(con, f"CREATE OR REPLACE TEMP VIEW vintage_curves AS FROM {source}")
         data.vintages = _rows(con, VINTAGE_SQL, [day, day, MAX_VINTAGES])
     if "cure_rates" in views:

@@ -1,0 +1,85 @@
+"""A partition of several files (loanrisk.lake.partitions): a big day is cut into files of
+FILE_ROWS rows, and a table merged from sorted shard parts is the same bytes as written whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from loanrisk.lake import partitions
+from loanrisk.lake.partitions import PartitionWriter, folder_files, merge_sorted, write_frame
+from loanrisk.lake.storage import Lake, partition_sha256, write_table
+
+DAY = dt.date(2026, 3, 2)
+
+
+@pytest.fixture
+def small_files(monkeypatch):
+    monkeypatch.setattr(partitions, "FILE_ROWS", 1_000)
+
+
+def _book(rows: int) -> pl.DataFrame:
+    ids = [f"L{i:06d}" for i in range(rows)]
+    return pl.DataFrame(
+        {
+            "loan_id": ids,
+            "borrower_id": [f"B{(i * 7919) % (rows // 3 + 1):05d}" for i in range(rows)],
+            "balance": [i * 0.5 for i in range(rows)],
+            "codes": [["A", "B"][: i % 3] for i in range(rows)],
+        }
+    ).sort("loan_id")
+
+
+def _bytes(folder):
+    return [(f.name, f.read_bytes()) for f in folder_files(folder)]
+
+
+def test_a_big_day_is_cut_into_files_of_file_rows(tmp_path, small_files):
+    book = _book(2_500)
+    write_frame(book, tmp_path / "t", tmp_path / "_tmp")
+    files = folder_files(tmp_path / "t")
+    assert [f.name for f in files] == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]
+    assert [pl.read_parquet(f).height for f in files] == [1_000, 1_000, 500]
+    assert pl.read_parquet(files, glob=False).equals(book)
+
+
+def test_merged_shard_parts_are_the_bytes_of_the_table_written_whole(tmp_path, small_files):
+    book = _book(2_500)
+    write_frame(book, tmp_path / "whole", tmp_path / "_tmp")
+    shard = pl.col("borrower_id").hash(seed=1) % 3
+    parts = []
+    for k in range(3):
+        part = book.filter(shard == k)
+        writer = PartitionWriter(tmp_path / f"part{k}", tmp_path / "_tmp")
+        for offset in range(0, part.height, 333):  # handed in pieces of another size
+            writer.add(part.slice(offset, 333))
+        writer.close()
+        parts.append(folder_files(tmp_path / f"part{k}"))
+    writer = PartitionWriter(tmp_path / "merged", tmp_path / "_tmp")
+    assert merge_sorted(parts, ["loan_id"], writer) == 2_500
+    writer.close()
+    assert _bytes(tmp_path / "merged") == _bytes(tmp_path / "whole")
+
+
+def test_a_partition_rewritten_with_fewer_files_keeps_none_of_the_old(tmp_path, small_files):
+    lake = Lake(tmp_path, tmp_path / "landing")
+    entry = write_table(lake, "curated", "t", DAY, _book(2_500))
+    folder = lake.partition("curated", "t", DAY)
+    assert entry["path"] == lake.relative(folder)  # several files: the folder, one digest
+    assert entry["sha256"] == partition_sha256(folder)
+    small = _book(10)
+    entry = write_table(lake, "curated", "t", DAY, small)
+    assert [f.name for f in folder_files(folder)] == ["part-0.parquet"]
+    assert entry["path"].endswith("part-0.parquet")
+    assert lake.read("curated", "t", DAY).equals(small)
+    write_table(lake, "curated", "t", DAY, _book(2_500))
+    assert lake.scan("curated", "t", DAY).collect().height == 2_500
+    assert not any((tmp_path / "lake" / "_tmp").iterdir())
+
+
+def test_an_empty_table_is_one_file_of_no_rows(tmp_path):
+    write_frame(_book(3).clear(), tmp_path / "t", tmp_path / "_tmp")
+    files = folder_files(tmp_path / "t")
+    assert [pl.read_parquet(f).height for f in files] == [0]
