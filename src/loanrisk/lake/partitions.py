@@ -190,6 +190,9 @@ def merge_sorted(parts: Iterable[list[Path]], key: list[str], writer: PartitionW
         ]
     )
     order = keys.with_row_index("__row").sort([*key, "__part", "__row"], maintain_order=True)
+    unsorted = order.group_by("__part").agg(pl.col("__row").diff().min() < 0).filter("__row")
+    if unsorted.height:  # a part out of key order would be cut wrong: rows lost or doubled
+        raise ValueError(f"parts {sorted(unsorted['__part'])} are not sorted by {key}")
     parts_of = order.get_column("__part")
     del keys, order
     taken = [0] * len(parts)

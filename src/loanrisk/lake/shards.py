@@ -35,8 +35,16 @@ from loanrisk.config import MAX_SHARDS, ExecutionConfig
 from loanrisk.domain.feeds import LOANS
 from loanrisk.domain.ordering import sorted_by
 from loanrisk.errors import ShardError
+from loanrisk.lake.partitions import PartitionWriter, folder_files, merge_sorted
 from loanrisk.lake.records import Ingested, read_record
-from loanrisk.lake.storage import Lake, read_json, sha256_file, write_json_atomic, write_partition
+from loanrisk.lake.storage import (
+    Lake,
+    partition_entry,
+    read_json,
+    sha256_file,
+    write_json_atomic,
+    write_partition,
+)
 
 #: Seed of the borrower hash. Fixed: every task of a run must put a borrower in the same shard.
 #: Polars documents its hash as stable for a given version only; ``test_shards`` pins a few
@@ -143,23 +151,60 @@ def write_part(
     return {"path": lake.relative(written), "rows": frame.height}
 
 
-def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -> pl.DataFrame:
-    """Every shard's part of ``table``, concatenated and sorted by loan_id; ``ShardError``
-    naming each part that is missing or was computed from other inputs."""
-    frames, problems = [], []
+def part_files(lake: Lake, table: str, day: dt.date, shard: Shard) -> list[Path]:
+    """The files of one shard's part of ``table`` ([] when it was not written)."""
+    return folder_files(lake.shard_partition(table, day, shard.label))
+
+
+def checked_parts(
+    lake: Lake, table: str, day: dt.date, count: int, inputs: dict
+) -> list[list[Path]]:
+    """The files of every shard's part of ``table``, in shard order; ``ShardError`` naming
+    each part that is missing or was computed from other inputs."""
+    parts, problems = [], []
     for number in range(count):
-        label = Shard(number, count).label
-        part = lake.shard_partition(table, day, label) / "part-0.parquet"
-        recorded = lake.shard_inputs(table, day, label)
-        if not part.exists() or not recorded.exists():
-            problems.append(f"{label} missing")
+        shard = Shard(number, count)
+        files, recorded = (
+            part_files(lake, table, day, shard),
+            lake.shard_inputs(table, day, shard.label),
+        )
+        if not files or not recorded.exists():
+            problems.append(f"{shard.label} missing")
         elif read_json(recorded) != inputs:
-            problems.append(f"{label} computed from other inputs")
-        else:
-            frames.append(pl.read_parquet(part, glob=False))
+            problems.append(f"{shard.label} computed from other inputs")
+        parts.append(files)
     if problems:
         raise ShardError(lake.relative(lake.partition("shards", table, day)), problems)
-    return sorted_by(pl.concat(frames), "loan_id")
+    return parts
+
+
+def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -> pl.DataFrame:
+    """Every shard's part of ``table``, concatenated and sorted by loan_id, in memory (for a
+    small table; a big one is merged to disk by ``combine_parts``)."""
+    parts = checked_parts(lake, table, day, count, inputs)
+    return sorted_by(pl.concat([pl.read_parquet(f, glob=False) for f in parts]), "loan_id")
+
+
+def combine_parts(
+    lake: Lake,
+    table: str,
+    day: dt.date,
+    count: int,
+    inputs: dict,
+    key: list[str],
+    zone: str = "curated",
+    name: str | None = None,
+) -> dict:
+    """Publish ``lake/<zone>/<name or table>/snapshot_date=D`` from the ``count`` parts of
+    ``table`` (each sorted by ``key``), merged in ``key`` order one file at a time
+    (``partitions.merge_sorted``): the bytes an unsharded run writes, in a file's memory.
+    Returns the partition's {path, rows, sha256}."""
+    parts = checked_parts(lake, table, day, count, inputs)
+    folder = lake.partition(zone, name or table, day)
+    writer = PartitionWriter(folder, lake.scratch)
+    rows = merge_sorted(parts, key, writer)
+    writer.close()
+    return partition_entry(lake, folder, rows)
 
 
 def drop_parts(lake: Lake, table: str, day: dt.date) -> None:

@@ -26,10 +26,10 @@ from loanrisk.lake import records
 from loanrisk.lake.runs import write_run_manifest
 from loanrisk.lake.shards import (
     Shard,
+    combine_parts,
     drop_parts,
     in_shard,
     input_fingerprints,
-    read_parts,
     write_part,
 )
 from loanrisk.lake.storage import Lake, partition_sha256, read_json, write_table
@@ -121,12 +121,12 @@ def age_shard(
 def combine_aging(lake: Lake, business_date: dt.date, previous: dt.date | None, count: int) -> dict:
     """Publish the day's loan_aging and loan_state from the parts of ``count`` shards."""
     inputs = input_fingerprints(lake, aging_inputs(lake, business_date, previous))
-    aged = read_parts(lake, AGING, business_date, count, inputs)
-    state = read_parts(lake, STATE, business_date, count, inputs)
-    report = _write_aged(lake, business_date, previous, aged, state)
+    output = combine_parts(lake, AGING, business_date, count, inputs, ["loan_id"])
+    state = combine_parts(lake, STATE, business_date, count, inputs, ["loan_id"])
     for table in (AGING, STATE):
         drop_parts(lake, table, business_date)
-    return report
+    history = _history(business_date, previous)
+    return {"rows_out": output["rows"], "output": output, "state": state, "history": history}
 
 
 def _write_aged(
@@ -136,16 +136,21 @@ def _write_aged(
     aged: pl.DataFrame,
     state: pl.DataFrame,
 ) -> dict:
-    expected_previous = business_date - dt.timedelta(days=1)
     return {
         "rows_out": aged.height,
         "output": write_table(lake, "curated", AGING, business_date, aged),
         "state": write_table(lake, "curated", STATE, business_date, state),
-        "history": {
-            "previous_state_date": None if previous is None else previous.isoformat(),
-            "starts_history": previous is None,
-            "gap_allowed": previous is not None and previous != expected_previous,
-        },
+        "history": _history(business_date, previous),
+    }
+
+
+def _history(business_date: dt.date, previous: dt.date | None) -> dict:
+    """Where the day's history came from, for the stage report."""
+    expected_previous = business_date - dt.timedelta(days=1)
+    return {
+        "previous_state_date": None if previous is None else previous.isoformat(),
+        "starts_history": previous is None,
+        "gap_allowed": previous is not None and previous != expected_previous,
     }
 
 
