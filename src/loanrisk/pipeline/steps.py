@@ -11,91 +11,38 @@ into ``runs/D/manifest.json``: the day is published.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 from loanrisk.config import Settings
-from loanrisk.domain.feeds import LOANS
-from loanrisk.errors import GateError, InputFileError, LandingFileError
+from loanrisk.errors import InputFileError
 from loanrisk.lake import records
 from loanrisk.lake.records import write_record
-from loanrisk.lake.runs import previous_published, write_run_manifest
-from loanrisk.lake.shards import Shard, decide_shards, shard_count
-from loanrisk.lake.storage import lake_of, read_json, write_partition
+from loanrisk.lake.runs import write_run_manifest
+from loanrisk.lake.shards import Shard, shard_count
+from loanrisk.lake.storage import lake_of, read_json
 from loanrisk.lake.warehouse import refresh_warehouse
-from loanrisk.pipeline import aging_stage, risk_stage, signals_stage
+from loanrisk.pipeline import aging_stage, ingest_stage, risk_stage, signals_stage, validation_stage
 from loanrisk.pipeline.collections_stage import collections_day
 from loanrisk.pipeline.lineage import build_catalog
 from loanrisk.pipeline.marts_stage import publish_marts
 from loanrisk.pipeline.registry import DayRun
 from loanrisk.pipeline.regulatory_stage import regulatory_day
-from loanrisk.pipeline.validation_stage import check_feed
-from loanrisk.quality.contracts import Contract, load_contract
-from loanrisk.quality.parsing import extra_columns, read_text_and_facts
 from loanrisk.report import build_risk_report
 from loanrisk.report.validation_docs import build_validation_docs
 
 
-def contract_of(settings: Settings, feed: str) -> Contract:
-    return load_contract(settings.contracts_dir, feed)
-
-
 def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -> records.Ingested:
-    """Landing file -> ``lake/staging/<feed>/snapshot_date=D``: every field as text.
-
-    File gates (missing, incomplete against its control file, unreadable, empty, column
-    missing) stop the day for a required feed, and FILE_INCOMPLETE for any feed; an optional
-    feed that is missing or empty (0 bytes, no header) is absent: a warning. With
-    ``require_control_file``, the required feed without its control file is missing.
-    """
-    lake, contract = lake_of(settings), contract_of(settings, feed)
-    path = lake.landed_file(contract.landing_file_name(business_date.isoformat()))
-    name, pipeline = f"ingest_{feed}", settings.pipeline
-    required = pipeline.require_control_file and contract.required_feed
-    try:
-        text, facts = read_text_and_facts(path, contract, pipeline.input_encoding, required)
-    except LandingFileError as exc:
-        if exc.gate in ("FILE_MISSING", "FILE_EMPTY") and not contract.required_feed:
-            shutil.rmtree(lake.partition("staging", feed, business_date), ignore_errors=True)
-            landed = {"bytes": path.stat().st_size} if exc.gate == "FILE_EMPTY" else {}
-            missing = records.Ingested(status="missing", input={"file": path.name, **landed})
-            return write_record(lake, business_date, name, missing)
-        raise GateError(exc.gate, path.name, exc.reason) from None
-    # One row group: validation reads the text back as one chunk per column, which it needs,
-    # instead of rechunking it (which would take twice the text's memory).
-    staging = lake.partition("staging", feed, business_date)
-    written = write_partition(text, staging, lake.scratch, one_row_group=True)
-    landed = path.stat().st_size
-    if feed == LOANS:  # the day's K, once: every later step reads it (loanrisk.lake.shards)
-        decide_shards(lake, business_date, settings.execution, landed)
-    staged = records.Ingested(
-        status="staged",
-        input={"file": path.name, "bytes": landed, "sha256": facts.sha256},
-        rows_in=text.height,
-        extra_columns=extra_columns(path, contract),
-        output=lake.relative(written),
-    )
-    return write_record(lake, business_date, name, staged)
+    """Landing file -> ``lake/staging/<feed>/snapshot_date=D``: every field as text; file gates
+    (``loanrisk.pipeline.ingest_stage``)."""
+    return ingest_stage.ingest_feed(business_date, settings, feed)
 
 
 def validate(
     business_date: dt.date, settings: Settings, run: DayRun, feed: str
 ) -> records.Validated:
     """Staged text -> typed valid rows in ``lake/raw`` + rejected rows in ``lake/quarantine``,
-    checked by Great Expectations, warnings counted, batch gates applied."""
-    lake = lake_of(settings)
-    staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
-    name = f"validate_{feed}"
-    if staged.status == "missing":
-        for zone in ("raw", "quarantine"):
-            shutil.rmtree(lake.partition(zone, feed, business_date), ignore_errors=True)
-        missing = records.Validated(status="missing", warnings={f"FEED_MISSING:{feed}": 1})
-        return write_record(lake, business_date, name, missing)
-    previous, contract = previous_published(lake, business_date), contract_of(settings, feed)
-    staged_report = staged.model_dump(mode="json", exclude_unset=True)
-    report = check_feed(
-        lake, settings, contract, business_date, staged_report, previous, dict(run.accepted)
-    )
-    return write_record(lake, business_date, name, records.Validated.model_validate(report))
+    checked by Great Expectations, warnings counted, batch gates applied
+    (``loanrisk.pipeline.validation_stage``)."""
+    return validation_stage.validate_feed(business_date, settings, feed, dict(run.accepted))
 
 
 def age_loans_shard(business_date: dt.date, settings: Settings, run: DayRun, shard: int) -> dict:

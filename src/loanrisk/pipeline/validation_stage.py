@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -11,10 +12,12 @@ from loanrisk.config import Settings
 from loanrisk.domain.continuity import continuity_warnings
 from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import ValidationMismatchError
-from loanrisk.lake.runs import as_money
-from loanrisk.lake.storage import Lake, write_table
+from loanrisk.lake import records
+from loanrisk.lake.records import write_record
+from loanrisk.lake.runs import as_money, previous_published
+from loanrisk.lake.storage import Lake, lake_of, write_table
 from loanrisk.quality.casting import type_text
-from loanrisk.quality.contracts import Contract
+from loanrisk.quality.contracts import Contract, load_contract
 from loanrisk.quality.gates import GateResult, change_gates, quarantine_share_gate, raise_on_failure
 from loanrisk.quality.gx_samples import personal_masks
 from loanrisk.quality.gx_validation import run_suite, suite_table
@@ -173,3 +176,23 @@ def check_feed(
     report["gates"] = [g.as_dict() for g in gates]
     raise_on_failure(gates, file_name)
     return report
+
+
+def validate_feed(
+    business_date: dt.date, settings: Settings, feed: str, accepted: dict[str, str]
+) -> records.Validated:
+    """Staged text -> typed valid rows in ``lake/raw`` + rejected rows in ``lake/quarantine``,
+    checked by Great Expectations, warnings counted, batch gates applied."""
+    lake = lake_of(settings)
+    staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
+    name = f"validate_{feed}"
+    if staged.status == "missing":
+        for zone in ("raw", "quarantine"):
+            shutil.rmtree(lake.partition(zone, feed, business_date), ignore_errors=True)
+        missing = records.Validated(status="missing", warnings={f"FEED_MISSING:{feed}": 1})
+        return write_record(lake, business_date, name, missing)
+    previous = previous_published(lake, business_date)
+    contract = load_contract(settings.contracts_dir, feed)
+    staged_report = staged.model_dump(mode="json", exclude_unset=True)
+    report = check_feed(lake, settings, contract, business_date, staged_report, previous, accepted)
+    return write_record(lake, business_date, name, records.Validated.model_validate(report))
