@@ -29,9 +29,15 @@ test: $(STAMP)
 
 # One benchmark size (LOANS=1000000 by default): a two-day run timed stage by stage, the I/O
 # floor and the pandas / DuckDB baselines; results in benchmarks/results/ and RESULTS.md.
+# SHARDS=8 or SHARDS=auto (and MAX_SHARD_MEMORY_GIB=G) run it on a copy of execution.yaml with
+# that setting; BENCH_ARGS passes anything else (e.g. --no-baselines). benchmarks/README.md.
 LOANS ?= 1000000
+SHARDS ?=
+MAX_SHARD_MEMORY_GIB ?=
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks run --loans $(LOANS)
+	$(BIN)/python -m benchmarks run --loans $(LOANS) $(if $(SHARDS),--shards $(SHARDS)) \
+		$(if $(MAX_SHARD_MEMORY_GIB),--max-shard-memory-gib $(MAX_SHARD_MEMORY_GIB)) $(BENCH_ARGS)
 
 # A real Airflow on this machine until Ctrl-C: PostgreSQL 15 (Debian's postgresql-15 binaries),
 # api-server, scheduler and dag-processor with LocalExecutor, the loanrisk_run pool. README

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 from benchmarks.measure import Cost, measured, timed
 
 PROJECT = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = PROJECT / "src" / "loanrisk" / "project" / "config"
 START = dt.date(2026, 3, 1)
 #: Steps run by run_day (``loanrisk.pipeline.registry.DAILY``), timed one call at a time.
 #: Steps run once per feed or shard are labelled ``<step>:<feed or shard>``.
@@ -66,18 +68,61 @@ def landing(workdir: Path, loans: int, days: int, seed: int) -> tuple[Path, dict
     loanrisk = Path(sys.executable).with_name("loanrisk")
     command = [str(loanrisk), "synth", "--start", START.isoformat(), "--days", str(days)]
     command += ["--loans", str(loans), "--seed", str(seed), "--out", str(folder)]
-    command += ["--config", str(PROJECT / "src" / "loanrisk" / "project" / "config")]
+    command += ["--config", str(SHIPPED_CONFIG)]
     cost = _child(command, folder.parent / f"{folder.name}.log", "loanrisk synth")
     marker.write_text("ok\n")
     return folder, cost
 
 
-def settings_for(data_root: Path, landing_dir: Path):
-    """Settings of the project's config on a fresh ``data_root``, reading ``landing_dir``."""
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """The ``execution.yaml`` setting a benchmark runs with: ``shards`` (K or ``auto``) and,
+    when given, ``max_shard_memory_gib``. None: the shipped file as it is."""
+
+    shards: int | str | None = None
+    max_shard_memory_gib: float | None = None
+
+    @property
+    def tag(self) -> str:
+        """The setting in result file names: "" for the shipped file or K = 1 (the names of
+        results committed before sharding), else ``-k8``, ``-kauto``, ``-kauto-m2``."""
+        if self.shards in (None, 1) and self.max_shard_memory_gib is None:
+            return ""
+        tag = f"-k{self.shards if self.shards is not None else 'shipped'}"
+        return tag + (f"-m{self.max_shard_memory_gib:g}" if self.max_shard_memory_gib else "")
+
+    def as_dict(self) -> dict:
+        return {"shards": self.shards, "max_shard_memory_gib": self.max_shard_memory_gib}
+
+
+def config_with(execution: Execution, workdir: Path) -> Path:
+    """The shipped config folder, or (a setting given) a copy of it under ``workdir`` with the
+    setting written into its ``execution.yaml`` (the shipped file is never edited). Data
+    contracts are the shipped ones (a project without its own reads those)."""
+    if execution.shards is None and execution.max_shard_memory_gib is None:
+        return SHIPPED_CONFIG
+    target = workdir / f"project{execution.tag or '-k1'}" / "config"
+    shutil.rmtree(target.parent, ignore_errors=True)
+    shutil.copytree(SHIPPED_CONFIG, target)
+    path = target / "execution.yaml"
+    text = path.read_text(encoding="utf-8")
+    for key in ("shards", "max_shard_memory_gib"):
+        value = getattr(execution, key)
+        if value is not None:
+            text, found = re.subn(rf"(?m)^{key}:.*$", f"{key}: {value}", text)
+            if found != 1:
+                raise ValueError(f"{path}: no single top-level {key} line to set")
+    path.write_text(text, encoding="utf-8")
+    return target
+
+
+def settings_for(data_root: Path, landing_dir: Path, config_dir: Path | None = None):
+    """Settings of ``config_dir`` (the shipped config by default) on a fresh ``data_root``,
+    reading ``landing_dir``; the config is validated as the pipeline loads it."""
     from loanrisk.config import load_settings
 
     shutil.rmtree(data_root, ignore_errors=True)
-    settings = load_settings(PROJECT / "src" / "loanrisk" / "project" / "config", data_root)
+    settings = load_settings(config_dir or SHIPPED_CONFIG, data_root)
     return dataclasses.replace(settings, landing_dir=landing_dir)
 
 
@@ -98,6 +143,12 @@ def run_one_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
     # The child resets its VmHWM before each stage, which the kernel's peak (wait4) follows:
     # the process's peak is the larger of that and the peaks measured in it.
     peak = max(process["peak_rss_mib"], measured_day["end_to_end"]["peak_rss_mib"])
+    # wait4's peak is the largest process of the day's whole tree (its waited-for descendants
+    # included), the day process's own peak after its last VmHWM reset aside: the largest
+    # process is the larger of that and the peaks the day measured.
+    peaks = measured_day.get("peaks", {})
+    largest = max(peak, peaks.get("largest_process_mib", 0))
+    measured_day["peaks"] = {**peaks, "largest_process_mib": largest}
     return {**measured_day, "process": {**process, "peak_rss_mib": peak}}
 
 
@@ -169,18 +220,28 @@ def stage_core_cost(days: list[dict], roll_rates_view: dict) -> dict:
     }
 
 
-def run_benchmark(loans: int, seed: int, workdir: Path, baselines: bool = True) -> dict:
-    """The two-day benchmark at ``loans`` loans: synth (cached), day 1 and day 2 through
-    run_day, the floor on day 2's files, and (``baselines``) the core-work comparison."""
+def run_benchmark(
+    loans: int,
+    seed: int,
+    workdir: Path,
+    baselines: bool = True,
+    execution: Execution = Execution(),
+) -> dict:
+    """The two-day benchmark at ``loans`` loans with the ``execution`` setting: synth
+    (cached), day 1 and day 2 through run_day, the floor on day 2's files, and
+    (``baselines``) the core-work comparison."""
     from benchmarks.measure import machine
 
     landing_dir, synth_cost = landing(workdir, loans, 2, seed)
-    settings = settings_for(workdir / f"data-{loans}-{seed}", landing_dir)
+    config_dir = config_with(execution, workdir)
+    data_root = workdir / f"data-{loans}-{seed}{execution.tag}"
+    settings = settings_for(data_root, landing_dir, config_dir)
     day1, day2 = START, START + dt.timedelta(days=1)
     result = {
         "kind": "run",
         "loans": loans,
         "seed": seed,
+        "execution": execution.as_dict(),
         "machine": machine(),
         "synth": synth_cost,
         "days": [run_one_day(day1, settings), run_one_day(day2, settings)],

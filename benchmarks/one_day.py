@@ -4,9 +4,10 @@ cached):
 
     python -m benchmarks.one_day --date D --config C --data-root R --landing L --out F
 
-runs ``run_day`` for D on R with every step measured (``stage_timers``) and writes
-the day's record (end-to-end cost, each step's cost, the manifest's counts) to F as JSON.
-Imports are warmed before the first measurement.
+runs ``run_day`` for D on R with every step measured wherever it runs (``benchmarks.stages``:
+this process or a child) and writes the day's record to F as JSON: end-to-end cost, each
+step's cost, this process's peak RSS and its largest descendant's, the K the day used and the
+manifest's counts. Imports are warmed before the first measurement.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import functools
 import json
+import os
+import resource
 import sys
-from contextlib import contextmanager
+import time
 from pathlib import Path
 
+from benchmarks import stages
 from benchmarks.measure import Cost, measured
 
 
@@ -29,49 +32,65 @@ def warm_imports() -> None:
     import pandas  # noqa: F401
 
 
-@contextmanager
-def stage_timers(records: list):
-    """Wrap ``loanrisk.pipeline.runner.run_step`` so that run_day's calls append
-    ``{"stage", "wall_s", "cpu_s", "peak_rss_mib"}`` to ``records``; restored on exit."""
-    import loanrisk.pipeline.runner as runner
-
-    original = runner.run_step
-
-    @functools.wraps(original)
-    def timed(name, business_date, settings, run=None, **part):
-        label = ":".join([name, *(str(v) for v in part.values())])
-        cost = Cost()
-        try:
-            with measured(cost):
-                return original(name, business_date, settings, run, **part)
-        finally:
-            records.append({"stage": label, **cost.as_dict()})
-
-    runner.run_step = timed
-    try:
-        yield
-    finally:
-        runner.run_step = original
+def largest_child_mib() -> float:
+    """Peak RSS of the largest process among this one's waited-for descendants (GX's forked
+    workers, shard steps run in child processes, their own children): the kernel keeps the
+    largest of the whole tree in RUSAGE_CHILDREN."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def measure_day(day: dt.date, settings, recompute_later: bool = True) -> dict:
-    """run_day for ``day`` in this process: end-to-end cost, each stage's cost, and the
+def shards_used(manifest: dict, settings, day: dt.date) -> dict | None:
+    """The K the day ran with: the manifest's ``execution`` or, before manifests recorded it,
+    ``state/shard_counts/snapshot_date=D.json``; None when neither is there."""
+    if isinstance(manifest.get("execution"), dict):
+        return manifest["execution"]
+    from loanrisk.lake.storage import lake_of
+
+    path = lake_of(settings).shard_count(day)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def day_stages(settings, day: dt.date, records_file: Path, since: float) -> list[dict]:
+    """Every step run of the day, measured where it ran (``benchmarks.stages``); a step no
+    wrapper reached comes from the stage log (no peak), marked ``source``."""
+    from loanrisk.lake.storage import lake_of
+
+    records = stages.read(records_file)
+    records += stages.unmeasured(lake_of(settings).stage_log(day), records, since)
+    own = os.getpid()
+    for record in records:
+        record["in_child"] = record["pid"] != own
+    return sorted(records, key=lambda r: r["started"])
+
+
+def measure_day(day: dt.date, settings, records_file: Path, recompute_later: bool = True) -> dict:
+    """run_day for ``day`` in this process: end-to-end cost, each step's cost (in this process
+    or a child), the peaks of this process and of its largest descendant, the day's K and the
     manifest's counts."""
     from loanrisk.pipeline.runner import run_day
 
-    records: list[dict] = []
-    total = Cost()
-    with stage_timers(records), measured(total):
+    records_file.unlink(missing_ok=True)
+    stages.install(records_file)
+    stages.export_to_children(records_file)
+    total, since = Cost(), time.time()
+    with measured(total):
         manifest = run_day(day, settings, recompute_later=recompute_later)
+    records = day_stages(settings, day, records_file, since)
     end_to_end = total.as_dict()
-    end_to_end["peak_rss_mib"] = max(
-        [end_to_end["peak_rss_mib"]] + [r["peak_rss_mib"] for r in records]
-    )
-    attributed = sum(r["wall_s"] for r in records)
+    # VmHWM is reset before each step: this process's peak is the largest one measured in it.
+    own = [r["peak_rss_mib"] for r in records if not r["in_child"] and r["peak_rss_mib"]]
+    end_to_end["peak_rss_mib"] = max([end_to_end["peak_rss_mib"], *own])
+    child = round(largest_child_mib(), 3)
     return {
         "date": day.isoformat(),
         "end_to_end": end_to_end,
-        "unattributed_wall_s": round(end_to_end["wall_s"] - attributed, 3),
+        "peaks": {
+            "day_process_mib": end_to_end["peak_rss_mib"],
+            "largest_child_mib": child,
+            "largest_process_mib": max(end_to_end["peak_rss_mib"], child),
+        },
+        "shards": shards_used(manifest, settings, day),
+        "unattributed_wall_s": round(end_to_end["wall_s"] - stages.covered_seconds(records), 3),
         "stages": records,
         "rows": {k: manifest.get(k) for k in ("rows_in", "rows_out", "rows_quarantined")},
     }
@@ -95,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.config, args.data_root)
     settings = dataclasses.replace(settings, landing_dir=args.landing)
     warm_imports()
-    record = measure_day(args.date, settings, recompute_later=not args.no_recompute)
+    records_file = args.out.with_suffix(".stages.jsonl")
+    record = measure_day(args.date, settings, records_file, not args.no_recompute)
     args.out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return 0
 

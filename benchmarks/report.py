@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks import report_shards
+from benchmarks.report_shards import session_lines  # noqa: F401 (the CLI prints a session)
+
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR, RESULTS_MD = HERE / "results", HERE / "RESULTS.md"
 SIZES = (100_000, 1_000_000, 3_000_000, 10_000_000)
@@ -40,11 +43,12 @@ METHOD = """\
 
 
 def load(results_dir: Path) -> tuple[dict[int, dict], list[dict]]:
-    """(run results by loans, backfill results) of the JSON files in ``results_dir``."""
+    """(K = 1 run results by loans, backfill results) of the JSON files in ``results_dir``
+    (sharded runs and sessions: ``report_shards.load``)."""
     runs, backfills = {}, []
     for path in sorted(Path(results_dir).glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("kind") == "run":
+        if data.get("kind") == "run" and not report_shards.is_sharded(data):
             runs[data["loans"]] = data
         elif data.get("kind") == "backfill":
             backfills.append(data)
@@ -210,7 +214,8 @@ def stages_table(runs: dict[int, dict], day: int) -> list[str]:
         cells = []
         for size in sizes:
             found = [r for r in runs[size]["days"][day]["stages"] if r["stage"] == name]
-            cells.append(f"{_cost(found[0])}, {found[0]['peak_rss_mib']:.0f}" if found else "n/a")
+            peak = found[0]["peak_rss_mib"] if found else None
+            cells.append(f"{_cost(found[0])}, {peak or 0:.0f}" if found else "n/a")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -256,9 +261,15 @@ def backfill_table(backfills: list[dict]) -> list[str]:
     return lines
 
 
+def all_targets(results_dir: Path = RESULTS_DIR) -> list[str]:
+    """Every target line: the K = 1 sizes', then the sharded ones (issue 24, point 7)."""
+    return targets(*load(results_dir)) + report_shards.targets(*report_shards.load(results_dir))
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
     """The whole RESULTS.md text for the result files in ``results_dir``."""
     runs, backfills = load(results_dir)
+    sharded, sessions = report_shards.load(results_dir)
     parts = [
         "# Benchmark results",
         "",
@@ -271,6 +282,7 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         "## Targets",
         "",
         *targets(runs, backfills),
+        *report_shards.targets(sharded, sessions),
         "",
         "## Machine",
         "",
@@ -284,6 +296,7 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         parts += core_table(runs)
     if backfills:
         parts += ["", "## Backfills", "", *backfill_table(backfills)]
+    parts += report_shards.section(sharded, sessions)
     return "\n".join(parts) + "\n"
 
 
