@@ -25,7 +25,8 @@ def test_every_step_is_a_function_of_its_own_name_with_the_step_signature():
         assert function.__name__ == name
         params = list(inspect.signature(function).parameters)
         assert params[:3] == ["business_date", "settings", "run"], name
-        expected_part = {"feed": ["feed"], "shard": ["shard"], "day": []}[entry.per]
+        parts = {"feed": ["feed"], "shard": ["shard"], "feed_shard": ["feed", "shard"], "day": []}
+        expected_part = parts[entry.per]
         assert params[3:] == expected_part, name
 
 
@@ -72,7 +73,7 @@ def test_loanrisk_step_one_by_one_publishes_the_bytes_of_loanrisk_run(tmp_path, 
     assert main(["run", *common, "--data-root", str(roots["run"])]) == 0
     for entry in DAILY:
         parts = [["--feed", feed] for feed in FEEDS] if entry.per == "feed" else [[]]
-        if entry.per == "shard":
+        if entry.per in ("shard", "feed_shard"):
             parts = []  # unsharded: the combine step computes the whole book
         for part in parts:
             args = ["step", entry.name, *common, "--data-root", str(roots["steps"]), *part]

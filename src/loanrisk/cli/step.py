@@ -15,11 +15,16 @@ def cmd_step(args: argparse.Namespace) -> None:
     from loanrisk.pipeline.runner import run_step
 
     entry = STEPS[args.name]
-    part = {"feed": args.feed} if entry.per == "feed" else {}
-    if entry.per == "shard":
-        part = {"shard": args.shard}
-    if any(value is None for value in part.values()):
-        raise UsageError(f"step {args.name} runs per {entry.per}: give --{entry.per}")
+    part = {}
+    if entry.per in ("feed", "feed_shard"):
+        part["feed"] = args.feed
+    if entry.per in ("shard", "feed_shard"):
+        part["shard"] = args.shard
+    if missing := [name for name, value in part.items() if value is None]:
+        needed = " and ".join(f"--{name}" for name in missing)
+        raise UsageError(
+            f"step {args.name} runs per {entry.per.replace('_', ' and ')}: give {needed}"
+        )
     settings = options.settings(args)
     run = DayRun(
         accepted=options.accepted_gates(args),
@@ -41,6 +46,7 @@ def add_parser(sub) -> None:
         description="Run one step. Steps, in daily order: " + ", ".join(STEPS) + ".",
         epilog="examples:\n  loanrisk step ingest --date 2026-08-01 --feed loan_snapshot\n"
         "  loanrisk step age_loans_shard --date 2026-08-01 --shard 0\n"
+        "  loanrisk step validate_shard --date 2026-08-01 --feed events --shard 1\n"
         "  loanrisk step finalize_run --date 2026-08-01",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

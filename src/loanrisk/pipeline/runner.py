@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
@@ -58,14 +61,53 @@ def _record_after_publishing(lake, business_date: dt.date, name: str, exc: Excep
 
 
 def _parts(kind: str, settings: Settings, business_date: dt.date) -> list[dict]:
-    """The runs of one step in a day: once, once per feed, or once per shard of the day's K
-    (recorded at ingest; none unsharded: the combine step computes the whole book)."""
+    """The runs of one step in a day: once, once per feed, once per shard of the day's K
+    (recorded at ingest; none unsharded: the combine step computes the whole book), or once
+    per feed and shard."""
     if kind == "feed":
         return [{"feed": feed} for feed in FEEDS]
-    if kind == "shard":
+    if kind in ("shard", "feed_shard"):
         count = shard_count(lake_of(settings), business_date, settings.execution)
-        return [{"shard": shard} for shard in range(count)] if count > 1 else []
+        shards = [{"shard": shard} for shard in range(count)] if count > 1 else []
+        if kind == "shard":
+            return shards
+        return [{"feed": feed, **shard} for feed in FEEDS for shard in shards]
     return [{}]
+
+
+def _run_part(name: str, business_date: dt.date, settings: Settings, run: DayRun, part: dict):
+    """One shard task in a worker process (``ShardWorkers``)."""
+    return run_step(name, business_date, settings, run, **part)
+
+
+class ShardWorkers:
+    """The processes a day's shard tasks run in, one task per process at a time, as many
+    processes as cores (and shards): a process holds one shard, never the book, and the cores
+    work side by side as Airflow's workers would. Started on the first sharded step of the day
+    (``spawn``: a fresh interpreter, no thread pool forked mid-flight), kept for the day's
+    later shard steps."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+
+    def run(self, name: str, business_date: dt.date, settings, run: DayRun, parts: list[dict]):
+        workers = min(len(parts), len(os.sched_getaffinity(0)))
+        if workers < 2:
+            return [run_step(name, business_date, settings, run, **part) for part in parts]
+        if self.pool is None:
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(max(workers, 2), mp_context=context)
+        futures = [
+            self.pool.submit(_run_part, name, business_date, settings, run, p) for p in parts
+        ]
+        return [future.result() for future in futures]  # the first failure, as run in order
+
+    def __enter__(self) -> ShardWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_day(
@@ -77,19 +119,25 @@ def run_day(
     reason: str | None = None,
 ) -> dict:
     """Every daily step of one business day, in the registry's order; returns the run
-    manifest. Shard steps run one after another here (side by side as Airflow's mapped tasks).
+    manifest. Shard steps run side by side in worker processes (``ShardWorkers``), as Airflow's
+    mapped tasks do on its workers.
     ``recompute_later`` False skips ``recompute_later_days`` (a backfill reruns those days in
     full next)."""
     run = DayRun(accepted=dict(accepted or {}), allow_gap=allow_gap, reason=reason)
     manifest: dict = {}
-    for entry in DAILY:
-        if entry.name == "recompute_later_days" and not recompute_later:
-            continue
-        for part in _parts(entry.per, settings, business_date):
-            result = run_step(entry.name, business_date, settings, run, **part)
-        if entry.name == "recompute_later_days":
-            days = tuple(dt.date.fromisoformat(day) for day in result)
-            run = DayRun(run.accepted, run.allow_gap, recomputed=days, reason=reason)
-        elif entry.name == "finalize_run":
-            manifest = result
+    with ShardWorkers() as workers:
+        for entry in DAILY:
+            if entry.name == "recompute_later_days" and not recompute_later:
+                continue
+            parts = _parts(entry.per, settings, business_date)
+            if entry.per in ("shard", "feed_shard"):
+                workers.run(entry.name, business_date, settings, run, parts)
+                continue
+            for part in parts:
+                result = run_step(entry.name, business_date, settings, run, **part)
+            if entry.name == "recompute_later_days":
+                days = tuple(dt.date.fromisoformat(day) for day in result)
+                run = DayRun(run.accepted, run.allow_gap, recomputed=days, reason=reason)
+            elif entry.name == "finalize_run":
+                manifest = result
     return manifest
