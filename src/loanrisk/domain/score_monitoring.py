@@ -7,6 +7,10 @@ stability index (CSI) of a feature is the same sum over its bins (missing includ
 a large but finite contribution instead of infinity. Only scored (ACTIVE, non-null score) rows
 count for the score; ACTIVE rows count for the features. Rows group by ``snapshot_date``.
 How an index reads (stable, watch, shifted) is the card's ``stability`` policy.
+
+Every index is computed from bin counts (``score_counts``, ``feature_counts``): counts of parts
+of a day (borrower shards) summed by ``summed_counts`` give the index of the whole day, the same
+bytes, since the shares are computed from integer counts only.
 """
 
 from __future__ import annotations
@@ -46,11 +50,11 @@ def psi_contribution() -> pl.Expr:
 
 
 def _stability(
-    indexed: pl.LazyFrame, reference: pl.DataFrame, keys: list[str], total: str
+    counts: pl.LazyFrame, reference: pl.DataFrame, keys: list[str], total: str
 ) -> pl.LazyFrame:
-    """Per key and bin: count, actual share, reference share, contribution, total index."""
-    counts = indexed.group_by(*keys, "bin_no").agg(pl.len().cast(pl.Int64).alias("count"))
-    grid = indexed.select("snapshot_date").unique().join(reference.lazy(), how="cross")
+    """Per key and bin: count, actual share, reference share, contribution, total index, from
+    ``counts`` (keys, bin_no, count: the bins with rows)."""
+    grid = counts.select("snapshot_date").unique().join(reference.lazy(), how="cross")
     frame = grid.join(counts, on=[*keys, "bin_no"], how="left").with_columns(
         pl.col("count").fill_null(0)
     )
@@ -67,15 +71,36 @@ def _stability(
     return frame.join(index, on=keys, how="left").sort(*keys, "bin_no")
 
 
-def score_psi(scores: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
-    """Per snapshot_date and score band: reference share, actual share, contribution, and the
-    day's total ``psi`` (repeated on each band's row)."""
+def _counted(indexed: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    return indexed.group_by(*keys, "bin_no").agg(pl.len().cast(pl.Int64).alias("count"))
+
+
+def summed_counts(counts: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Bin counts of parts of a day (``score_counts`` or ``feature_counts`` of each) added up:
+    the counts of the whole day."""
+    return counts.group_by(*keys, "bin_no").agg(pl.col("count").sum().cast(pl.Int64))
+
+
+def score_counts(scores: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+    """Per snapshot_date and score band (``bin_no``) with scored loans: their ``count``."""
     uppers = [b.upper for b in card.reference.score_bands]
-    reference = _reference(bin_labels(uppers), [b.share for b in card.reference.score_bands])
     indexed = scores.filter(pl.col("score").is_not_null()).select(
         "snapshot_date", bin_index(pl.col("score"), uppers).alias("bin_no")
     )
-    out = _stability(indexed, reference, ["snapshot_date"], "psi")
+    return _counted(indexed, ["snapshot_date"])
+
+
+def score_psi(scores: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+    """Per snapshot_date and score band: reference share, actual share, contribution, and the
+    day's total ``psi`` (repeated on each band's row)."""
+    return score_psi_of_counts(score_counts(scores, card), card)
+
+
+def score_psi_of_counts(counts: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+    """``score_psi`` from the bands' counts (``score_counts``, summed over parts)."""
+    uppers = [b.upper for b in card.reference.score_bands]
+    reference = _reference(bin_labels(uppers), [b.share for b in card.reference.score_bands])
+    out = _stability(counts, reference, ["snapshot_date"], "psi")
     return out.rename({"bin_no": "band_no", "bin": "band"}).with_columns(
         pl.lit(card.version).alias("scorecard_version")
     )
@@ -90,9 +115,9 @@ def _feature_reference(feature: FeatureCard) -> pl.DataFrame:
     return pl.concat([missing, frame]).with_columns(pl.lit(feature.feature).alias("feature"))
 
 
-def characteristic_drift(features: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
-    """Per snapshot_date, feature and bin (``bin_no`` -1 = missing): reference and actual
-    shares, contribution, and the feature's ``csi`` for the day (ACTIVE loans only)."""
+def feature_counts(features: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+    """Per snapshot_date, feature and bin with ACTIVE loans (``bin_no`` -1 = missing): their
+    ``count``."""
     active = features.filter(pl.col("account_status") == "ACTIVE")
     indexed = pl.concat(
         [
@@ -104,8 +129,19 @@ def characteristic_drift(features: pl.LazyFrame, card: Scorecard) -> pl.LazyFram
             for f in card.features
         ]
     )
+    return _counted(indexed, ["snapshot_date", "feature"])
+
+
+def characteristic_drift(features: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+    """Per snapshot_date, feature and bin (``bin_no`` -1 = missing): reference and actual
+    shares, contribution, and the feature's ``csi`` for the day (ACTIVE loans only)."""
+    return characteristic_drift_of_counts(feature_counts(features, card), card)
+
+
+def characteristic_drift_of_counts(counts: pl.LazyFrame, card: Scorecard) -> pl.LazyFrame:
+    """``characteristic_drift`` from the bins' counts (``feature_counts``, summed over parts)."""
     reference = pl.concat([_feature_reference(f) for f in card.features])
-    frame = _stability(indexed, reference, ["snapshot_date", "feature"], "csi")
+    frame = _stability(counts, reference, ["snapshot_date", "feature"], "csi")
     order = {f.feature: i for i, f in enumerate(card.features)}
     return (
         frame.with_columns(

@@ -18,26 +18,27 @@ from loanrisk.domain.features import FEATURE_COLUMNS, loan_features
 from loanrisk.domain.feeds import LOANS
 from loanrisk.domain.ordering import sorted_by
 from loanrisk.domain.risk_actions import LOAN_COLUMNS as ACTION_INPUTS
-from loanrisk.domain.risk_actions import risk_actions, with_line_frozen
-from loanrisk.domain.score_monitoring import characteristic_drift, score_psi
+from loanrisk.domain.risk_actions import with_line_frozen
 from loanrisk.domain.scorecard import apply_scorecard
 from loanrisk.domain.staging import with_loan_day_stage
-from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
-from loanrisk.lake.shards import (
-    Shard,
-    drop_parts,
-    in_shard,
-    input_fingerprints,
-    read_parts,
-    write_part,
-)
+from loanrisk.lake.shards import Shard, in_shard, input_fingerprints
 from loanrisk.lake.storage import Lake, write_table
-from loanrisk.lake.tables import conformed, scan_partition_if_any, scan_partitions
+from loanrisk.lake.tables import scan_partition_if_any, scan_partitions
+from loanrisk.pipeline.risk_shards import (
+    AGING,
+    MONITORING,
+    RISK,
+    actions_table,
+    monitoring_counts,
+    monitoring_table,
+    publish_score_parts,
+    restaged,
+    risk_table,
+    write_actions_extract,
+    write_score_parts,
+)
 from loanrisk.quality.contracts import load_contract
 
-RISK, ACTIONS, MONITORING = "loan_risk", "risk_actions", "score_monitoring"
-#: A shard's part of the day's scored loans: every column the combine step publishes from.
-SCORED = "scored_loans"
 SIGNALS = "borrower_signals"
 #: Snapshot columns the ECL and the actions read besides the features.
 TERMS = ("loan_id", "annual_interest_rate", "maturity_date", "last_payment_date")
@@ -78,15 +79,24 @@ def scored_loans(
     policies = settings.risk
     signals = scan_partition_if_any(lake, "curated", SIGNALS, business_date)
     lines = policies.ecl.credit_line_products
+    # Every input cut to the shard's borrowers (a loan's borrower is fixed, as the aging's
+    # carried state assumes): a shard task reads its own rows, never the book's.
+    if signals is not None:
+        signals = in_shard(signals, shard)
     features = loan_features(
-        in_shard(aging, shard), snapshot, signals, carried=TERMS, credit_lines=lines
+        in_shard(aging, shard),
+        in_shard(snapshot, shard),
+        signals,
+        carried=TERMS,
+        credit_lines=lines,
     )
     scored = apply_scorecard(features, policies.scorecard)
     previous = previous_risk_date(lake, business_date)
     if previous is None:
         first, last2 = pl.col("pd_12m"), pl.lit(None, dtype=pl.Date)
     else:
-        earlier = scan_partitions(lake, "curated", RISK, [previous], run="score_loans").select(
+        earlier = scan_partitions(lake, "curated", RISK, [previous], run="score_loans")
+        earlier = in_shard(earlier, shard).select(
             "loan_id",
             pl.col("first_pd_12m").alias("earlier_pd_12m"),
             pl.col("last_stage2_date").alias("earlier_stage2_date"),
@@ -99,53 +109,32 @@ def scored_loans(
     return loans.select(published_columns(settings))
 
 
-def write_actions_extract(
-    lake: Lake, settings: Settings, business_date: dt.date, actions: pl.DataFrame
-) -> dict:
-    """``extracts/risk_actions/D/``: risk_actions.csv/.parquet and their manifest."""
-    files = write_extract_files(lake, ACTIONS, business_date, ACTIONS, actions)
-    totals = {
-        "rows": actions.height,
-        "borrowers": actions["borrower_id"].n_unique(),
-        "by_action": dict(sorted(actions["action"].value_counts().iter_rows())),
-    }
-    manifest = write_extract_manifest(
-        lake, settings, ACTIONS, business_date, files, totals, [business_date]
-    )
-    return {"manifest": manifest["path"], "files": files}
-
-
 def score_day(lake: Lake, settings: Settings, business_date: dt.date) -> dict:
-    """Compute and write the day's loan_risk, risk_actions and score_monitoring."""
+    """Compute and write the day's loan_risk, risk_actions and score_monitoring (and restage
+    loan_aging) in one process."""
     loans = sorted_by(scored_loans(lake, settings, business_date).collect(), "loan_id")
     return _publish_scores(lake, settings, business_date, loans)
 
 
 def score_shard(lake: Lake, settings: Settings, business_date: dt.date, shard: Shard) -> dict:
-    """Score one shard's loans into its part (``loanrisk.lake.shards``)."""
-    loans = scored_loans(lake, settings, business_date, shard).collect()
+    """Score one shard's loans into its parts of every table ``score_loans`` publishes
+    (``risk_shards.write_score_parts``); reads only the shard's borrowers' rows."""
     inputs = input_fingerprints(lake, scoring_inputs(lake, business_date))
-    part = write_part(lake, SCORED, business_date, shard, loans, inputs)
-    return {"shard": shard.label, "rows_out": loans.height, "output": part}
+    loans = scored_loans(lake, settings, business_date, shard).collect()
+    return write_score_parts(lake, settings, business_date, shard, loans, inputs)
 
 
 def combine_scores(lake: Lake, settings: Settings, business_date: dt.date, count: int) -> dict:
-    """Publish the day's loan_risk, risk_actions and score_monitoring from ``count`` parts."""
+    """Publish the day's loan_risk, risk_actions, score_monitoring and restaged loan_aging from
+    ``count`` shards' parts, a file's rows at a time: the bytes and record of ``score_day``."""
     inputs = input_fingerprints(lake, scoring_inputs(lake, business_date))
-    loans = read_parts(lake, SCORED, business_date, count, inputs)
-    report = _publish_scores(lake, settings, business_date, loans)
-    drop_parts(lake, SCORED, business_date)
-    return report
+    return publish_score_parts(lake, settings, business_date, count, inputs)
 
 
-def restage_aging(lake: Lake, business_date: dt.date, loans: pl.DataFrame) -> dict:
-    """Rewrite the day's loan_aging with the loan-day's stage (the PD rule included), so
-    loan_aging and loan_risk show one stage (DESIGN.md §5 v2)."""
-    aging = lake.read("curated", "loan_aging", business_date)
-    final = loans.select("loan_id", pl.col("ifrs9_stage").alias("_final"))
-    staged = aging.join(final, on="loan_id", how="left", maintain_order="left")
-    staged = staged.with_columns(pl.col("_final").alias("ifrs9_stage")).drop("_final")
-    return write_table(lake, "curated", "loan_aging", business_date, staged)
+def restage_aging(lake: Lake, business_date: dt.date, risk: pl.DataFrame) -> dict:
+    """Rewrite the day's loan_aging with the loan-day's stage (``risk_shards.restaged``)."""
+    staged = restaged(lake.scan("curated", AGING, business_date), risk)
+    return write_table(lake, "curated", AGING, business_date, staged)
 
 
 def _publish_scores(
@@ -153,29 +142,15 @@ def _publish_scores(
 ) -> dict:
     """loan_risk, risk_actions (and their extract) and score_monitoring of the scored loans."""
     card = settings.risk.scorecard
-    contracts = settings.contracts_dir
-    risk = conformed(contracts, RISK, loans.lazy()).sort("loan_id").collect()
-    actions = conformed(
-        contracts, ACTIONS, risk_actions(loans.lazy(), settings.risk.actions)
-    ).collect()
-    monitoring = pl.concat(
-        [
-            score_psi(loans.lazy(), card)
-            .rename({"band_no": "bin_no", "band": "bin", "psi": "stability_index"})
-            .with_columns(pl.lit("score").alias("characteristic")),
-            characteristic_drift(loans.lazy(), card).rename(
-                {"feature": "characteristic", "csi": "stability_index"}
-            ),
-        ],
-        how="diagonal",
-    )
-    monitoring = conformed(contracts, MONITORING, monitoring)
+    risk = risk_table(settings, loans)
+    actions = actions_table(settings, loans)
+    monitoring = monitoring_table(settings, monitoring_counts(loans, card).lazy())
     return {
         "rows_out": risk.height,
         "scorecard_version": card.version,
         "output": write_table(lake, "curated", RISK, business_date, risk),
         "loan_aging": restage_aging(lake, business_date, risk),
-        "actions": write_table(lake, "curated", ACTIONS, business_date, actions),
+        "actions": write_table(lake, "curated", "risk_actions", business_date, actions),
         "actions_extract": write_actions_extract(lake, settings, business_date, actions),
-        "monitoring": write_table(lake, "curated", MONITORING, business_date, monitoring.collect()),
+        "monitoring": write_table(lake, "curated", MONITORING, business_date, monitoring),
     }
