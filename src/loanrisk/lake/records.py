@@ -74,6 +74,34 @@ class Validated(Record):
     quarantine: Written | None = None
 
 
+class Part(Record):
+    """A shard's part of a table (``loanrisk.lake.shards.write_part``): its lake path and rows."""
+
+    path: str
+    rows: int
+
+
+class ValidatedShard(Record):
+    """One borrower shard's part of ``validate`` (``validation_stage.validate_shard``): counts
+    and exact sums of its rows, the row rules' warnings (not the day's: continuity, extra
+    columns), GX's unexpected rows by reason, the parts written and the fingerprints of the
+    inputs it read. The combine step sums these into the day's ``Validated``."""
+
+    shard: str
+    inputs: dict[str, str | None]
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+    warnings: dict[str, int]
+    gx_unexpected: dict[str, int]
+    outstanding_in: str | None = None
+    outstanding_valid: str | None = None
+    outstanding_quarantined: str | None = None
+    output: Part
+    quarantine: Part
+
+
 class History(Record):
     previous_state_date: str | None
     starts_history: bool

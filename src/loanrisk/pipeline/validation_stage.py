@@ -15,7 +15,10 @@ from loanrisk.errors import ValidationMismatchError
 from loanrisk.lake import records
 from loanrisk.lake.records import write_record
 from loanrisk.lake.runs import as_money, previous_published
+from loanrisk.lake.shards import Shard, shard_count, write_part
 from loanrisk.lake.storage import Lake, lake_of, write_table
+from loanrisk.pipeline import validation_shards
+from loanrisk.pipeline.validation_shards import quarantine_table, raw_table
 from loanrisk.quality.casting import type_text
 from loanrisk.quality.contracts import Contract, load_contract
 from loanrisk.quality.gates import GateResult, change_gates, quarantine_share_gate, raise_on_failure
@@ -35,7 +38,7 @@ from loanrisk.quality.validation import (
 
 
 def _continuity(
-    lake: Lake, settings: Settings, day: dt.date, valid: pl.DataFrame, previous: dict | None
+    lake: Lake, settings: Settings, day: dt.date, valid: pl.LazyFrame, previous: dict | None
 ) -> dict[str, int]:
     if previous is None:
         return {}
@@ -43,10 +46,34 @@ def _continuity(
     before = lake.scan("raw", LOANS, previous_day)
     elapsed = (day - previous_day).days
     lines = settings.risk.ecl.credit_line_products
-    found = continuity_warnings(
-        valid.lazy(), before, elapsed, settings.classification, credit_lines=lines
-    )
+    found = continuity_warnings(valid, before, elapsed, settings.classification, credit_lines=lines)
     return {f"{rule}:loan_id": count for rule, count in found.items()}
+
+
+def day_warnings(
+    lake: Lake,
+    settings: Settings,
+    feed: str,
+    day: dt.date,
+    staged: dict,
+    valid: pl.LazyFrame,
+    previous: dict | None,
+) -> dict[str, int]:
+    """The warnings of the whole day, not of its rows one by one: columns the contract does not
+    know, and (loans) continuity against the previous published day, on the valid rows."""
+    warnings = {f"EXTRA_COLUMN:{c}": 1 for c in staged.get("extra_columns", [])}
+    if feed == LOANS:
+        warnings.update(_continuity(lake, settings, day, valid, previous))
+    return warnings
+
+
+def rule_tallies(
+    rules: list[RowRule], counts: dict[str, int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(rows breaking each error rule, rows breaking each warning rule), by reason, nonzero."""
+    reasons = {r.reason: counts[r.reason] for r in rules if not r.warning and counts[r.reason]}
+    warnings = {r.reason: counts[r.reason] for r in rules if r.warning and counts[r.reason]}
+    return reasons, warnings
 
 
 def day_gates(
@@ -84,8 +111,7 @@ def checked_rows(
     """A flagged feed split as ``check_feed`` and ``loanrisk validate FILE`` judge it:
     (flagged, valid rows, quarantined rows, rules, rows breaking each rule by reason code)."""
     counts = rule_counts(flagged, rules)
-    key = next(c.name for c in contract.columns if c.unique)
-    valid = valid_rows(flagged, contract, key)
+    valid = valid_rows(flagged, contract, _key(contract))
     quarantined = quarantined_rows(flagged, rules, contract, day, file_name)
     return flagged, valid, quarantined, rules, counts
 
@@ -116,22 +142,43 @@ def feed_report(
 ) -> dict:
     """The stage report of a checked feed, before GX: counts, reasons, warnings, outstanding."""
     flagged, valid, quarantined, rules, counts = checked
-    warnings = {r.reason: counts[r.reason] for r in rules if r.warning and counts[r.reason]}
-    warnings.update({f"EXTRA_COLUMN:{c}": 1 for c in staged.get("extra_columns", [])})
-    if feed == LOANS:
-        warnings.update(_continuity(lake, settings, day, valid, previous))
+    reasons, warnings = rule_tallies(rules, counts)
+    warnings.update(day_warnings(lake, settings, feed, day, staged, valid.lazy(), previous))
     report = {
         "status": "validated",
         "rows_in": flagged.height,
         "rows_valid": valid.height,
         "rows_quarantined": quarantined.height,
-        "reasons": {
-            r.reason: counts[r.reason] for r in rules if not r.warning and counts[r.reason]
-        },
+        "reasons": reasons,
         "warnings": dict(sorted(warnings.items())),
         "gx_unexpected_total": None,  # set once GX has run
     }
     return report | ({} if feed != LOANS else _outstanding(flagged, valid))
+
+
+def gx_counts_of(
+    lake: Lake,
+    settings: Settings,
+    contract: Contract,
+    day: dt.date,
+    table,
+    rules: list[RowRule],
+    shard: Shard | None = None,
+) -> dict[str, int]:
+    """GX's unexpected rows by reason on ``table`` (``suite_table``), one validation run of the
+    day, or of ``shard``'s rows (its run name ends with the shard's label)."""
+    return run_suite(
+        lake.gx_root,
+        lake.data_docs,
+        lake.gx_archive,
+        contract.name,
+        day,
+        table,
+        rules,
+        workers=settings.execution.gx_workers,
+        masks=personal_masks(contract),
+        shard_label=None if shard is None else shard.label,
+    )
 
 
 def check_feed(
@@ -159,17 +206,7 @@ def check_feed(
     del valid, quarantined, checked
     table = suite_table(flagged, rules)
     del flagged
-    gx_counts = run_suite(
-        lake.gx_root,
-        lake.data_docs,
-        lake.gx_archive,
-        feed,
-        day,
-        table,
-        rules,
-        workers=settings.execution.gx_workers,
-        masks=personal_masks(contract),
-    )
+    gx_counts = gx_counts_of(lake, settings, contract, day, table, rules)
     _same_counts(counts, gx_counts, file_name)
     report["gx_unexpected_total"] = sum(gx_counts.values())
     gates = day_gates(settings, feed, report, previous, accepted)
@@ -178,11 +215,91 @@ def check_feed(
     return report
 
 
+def _key(contract: Contract) -> str:
+    return next(c.name for c in contract.columns if c.unique)
+
+
+def check_shard(
+    lake: Lake, settings: Settings, contract: Contract, day: dt.date, file_name: str, shard: Shard
+) -> dict:
+    """Validate one shard's staged rows: raw and quarantine parts, GX on its rows, its partial
+    report (``validation_shards``); no gate (gates judge the day's totals)."""
+    feed, rules = contract.name, feed_rules(contract, day, settings)
+    inputs = validation_shards.shard_inputs(lake, feed, day, shard)  # before reading the part
+    files = validation_shards.staging_files(lake, feed, day, shard)
+    flagged = flag_staged(files, contract, rules, settings)
+    _, valid, quarantined, _, counts = checked_rows(flagged, rules, contract, day, file_name)
+    reasons, warnings = rule_tallies(rules, counts)
+    written = validation_shards.parts_inputs(lake, feed, day)
+    partial = {
+        "shard": shard.label,
+        "inputs": inputs,
+        "rows_in": flagged.height,
+        "rows_valid": valid.height,
+        "rows_quarantined": quarantined.height,
+        "reasons": reasons,
+        "warnings": warnings,
+        "output": write_part(lake, raw_table(feed), day, shard, valid, written),
+        "quarantine": write_part(lake, quarantine_table(feed), day, shard, quarantined, written),
+    } | ({} if feed != LOANS else _outstanding(flagged, valid))
+    del valid, quarantined  # GX needs only its columns (as in check_feed)
+    table = suite_table(flagged, rules)
+    del flagged
+    gx_counts = gx_counts_of(lake, settings, contract, day, table, rules, shard)
+    _same_counts(counts, gx_counts, file_name)
+    partial["gx_unexpected"] = {reason: n for reason, n in sorted(gx_counts.items()) if n}
+    report = records.ValidatedShard.model_validate(partial)
+    return validation_shards.write_shard_report(lake, feed, day, shard, report)
+
+
+def combine_feed(
+    lake: Lake,
+    settings: Settings,
+    contract: Contract,
+    day: dt.date,
+    staged: dict,
+    previous: dict | None,
+    accepted: dict[str, str],
+    count: int,
+) -> dict:
+    """The day's report and raw and quarantine partitions from ``count`` shards' parts and
+    partial reports, as ``check_feed`` makes them unsharded; gates on the day's totals."""
+    feed, file_name = contract.name, staged["input"]["file"]
+    partials = validation_shards.read_shard_reports(lake, feed, day, count)
+    report = validation_shards.summed(partials, feed == LOANS)
+    report |= validation_shards.publish(lake, feed, day, count, _key(contract), report)
+    valid = lake.scan("raw", feed, day)  # lazy: continuity reads only the columns it needs
+    found = day_warnings(lake, settings, feed, day, staged, valid, previous)
+    report["warnings"] = dict(sorted((report["warnings"] | found).items()))
+    gates = day_gates(settings, feed, report, previous, accepted)
+    report["gates"] = [g.as_dict() for g in gates]
+    raise_on_failure(gates, file_name)
+    validation_shards.drop_shard_work(lake, feed, day)
+    return report
+
+
+def validate_shard(business_date: dt.date, settings: Settings, feed: str, shard: int) -> dict:
+    """One borrower shard's part of ``validate_feed`` (``check_shard``); nothing to do for a
+    day of one shard, or a feed found missing at ingest."""
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
+    if count == 1:
+        return {"shard": None}
+    part = Shard(shard, count)
+    staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
+    if staged.status == "missing":
+        return {"shard": part.label, "status": "missing"}
+    contract = load_contract(settings.contracts_dir, feed)
+    return check_shard(lake, settings, contract, business_date, staged.input.file, part)
+
+
 def validate_feed(
     business_date: dt.date, settings: Settings, feed: str, accepted: dict[str, str]
 ) -> records.Validated:
     """Staged text -> typed valid rows in ``lake/raw`` + rejected rows in ``lake/quarantine``,
-    checked by Great Expectations, warnings counted, batch gates applied."""
+    checked by Great Expectations, warnings counted, batch gates applied; with K > 1 shards,
+    from the shards' parts and partial reports (``validate_shard``), the same record and
+    bytes."""
     lake = lake_of(settings)
     staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
     name = f"validate_{feed}"
@@ -194,5 +311,13 @@ def validate_feed(
     previous = previous_published(lake, business_date)
     contract = load_contract(settings.contracts_dir, feed)
     staged_report = staged.model_dump(mode="json", exclude_unset=True)
-    report = check_feed(lake, settings, contract, business_date, staged_report, previous, accepted)
+    count = shard_count(lake, business_date, settings.execution)
+    if count == 1:
+        report = check_feed(
+            lake, settings, contract, business_date, staged_report, previous, accepted
+        )
+    else:
+        report = combine_feed(
+            lake, settings, contract, business_date, staged_report, previous, accepted, count
+        )
     return write_record(lake, business_date, name, records.Validated.model_validate(report))

@@ -21,12 +21,13 @@ STORE_DAYS = 7
 
 
 def _run_day(run_dir: Path, feed: str) -> dt.date | None:
-    """The business date of a stored run folder (run name ``<feed> YYYY-MM-DD``)."""
+    """The business date of a stored run folder (run name ``<feed> YYYY-MM-DD``, or
+    ``<feed> YYYY-MM-DD shard=k-of-K`` for a borrower shard's rows)."""
     name = run_dir.name
     if not name.startswith(f"{feed} "):
         return None
     try:
-        return dt.date.fromisoformat(name.removeprefix(f"{feed} "))
+        return dt.date.fromisoformat(name.removeprefix(f"{feed} ").split(" ")[0])
     except ValueError:
         return None
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from loanrisk.quality.gx_archive import archive_old_results
+from loanrisk.quality.gx_lock import setup_lock
 from loanrisk.quality.gx_samples import samples_made_safe
 from loanrisk.quality.gx_workers import arrow_table, validate_groups, without_data_fingerprint
 from loanrisk.quality.rules import BUSINESS_DATE_PARAMETER, RowRule
@@ -287,12 +288,15 @@ def run_suite(
     *,
     workers: int,
     masks: Mapping[str, str],
+    shard_label: str | None = None,
 ) -> dict[str, int]:
     """Validate ``table`` (``suite_table``) with the feed's generated suites, in up to
     ``workers`` processes (``gx_workers``); return unexpected rows per reason.
 
     One suite per group of columns checked together (``<feed>.<first column>[--<last>]``);
-    results are stored in the file context under the run name ``<feed> <business date>``
+    results are stored in the file context under the run name ``<feed> <business date>``, or
+    ``<feed> <business date> <shard label>`` for one borrower shard's rows (``shard_label``,
+    e.g. ``shard=2-of-8``: each shard task validates its own rows, one result per shard)
     (rendered as Data Docs once a day, ``build_docs``); results of days before the store's
     window move to ``archive``. GX's samples of unexpected values are stored masked for the
     personal columns of ``masks`` (``gx_samples.personal_masks``) and escaped for the others.
@@ -300,17 +304,20 @@ def run_suite(
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = _context(gx_root, docs_dir)
     groups = column_groups(rules, table.num_rows, _text_columns(table))
     names = [_group_name(feed, group) for group in groups]
-    jobs = _jobs(context, feed, names, groups, table.column_names)
-    run_id = RunIdentifier(run_name=f"{feed} {business_date.isoformat()}")
+    with setup_lock(gx_root):  # shard tasks of a day run at once on the same context
+        context = _context(gx_root, docs_dir)
+        jobs = _jobs(context, feed, names, groups, table.column_names)
+    run_name = " ".join([feed, business_date.isoformat(), *([shard_label] if shard_label else [])])
+    run_id = RunIdentifier(run_name=run_name)
     parameters = {BUSINESS_DATE_PARAMETER: [business_date.isoformat()]}
     start = time.perf_counter()
     with without_data_fingerprint(), samples_made_safe(masks):
         outcomes, used = validate_groups(table, jobs, parameters, run_id, workers)
     validated = time.perf_counter()
-    archive_old_results(_results_store(context), archive, feed, business_date)
+    with setup_lock(gx_root):
+        archive_old_results(_results_store(context), archive, feed, business_date)
     cost = {k: sum(seconds[k] for _, _, seconds in outcomes) for k in ("convert", "runs")}
     cost.update(validate=validated - start, archive=time.perf_counter() - validated)
     log.debug("%s: %d groups, %d process(es)", feed, len(groups), used, extra={"gx_cost": cost})
