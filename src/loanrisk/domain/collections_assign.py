@@ -184,6 +184,38 @@ def tally(moves: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return today, before
 
 
+def borrower_moves(
+    queue: pl.DataFrame,
+    previous: pl.DataFrame,
+    suppressed: pl.DataFrame,
+    loans: pl.DataFrame,
+    policy: CollectionsPolicy,
+) -> pl.DataFrame:
+    """Each borrower of yesterday's or today's queue: borrower_id, previous_channel, channel,
+    exited and movement. A borrower's row needs only that borrower's rows (per shard).
+    ``loans``: the day's loan_id, borrower_id, account_status (every status)."""
+    gone = _leavers(previous, suppressed, loans).with_columns(pl.lit(True).alias("exited"))
+    return (
+        previous.select("borrower_id", pl.col("channel").alias("previous_channel"))
+        .join(queue.select("borrower_id", "channel"), on="borrower_id", how="full", coalesce=True)
+        .join(gone, on="borrower_id", how="left")
+        .with_columns(pl.col("exited").fill_null(False))
+        .with_columns(movement_of(policy).alias("movement"))
+    )
+
+
+def movement_counts(moves: pl.DataFrame, policy: CollectionsPolicy) -> pl.DataFrame:
+    """Per channel (every configured channel, by name) the COUNTS of ``borrower_moves`` rows."""
+    today, before = tally(moves)
+    return (
+        pl.DataFrame({"channel": sorted(policy.channel_order)})
+        .join(today, on="channel", how="left")
+        .join(before, on="channel", how="left")
+        .with_columns(pl.col(COUNTS).fill_null(0).cast(pl.Int32))
+        .select("channel", *COUNTS)
+    )
+
+
 def collections_movements(
     queue: pl.DataFrame,
     previous: pl.DataFrame,
@@ -194,19 +226,4 @@ def collections_movements(
     """Per channel: yesterday's borrowers = stayed + escalated_out + de_escalated_out + cured +
     exited; today's = stayed + new + escalated_in + de_escalated_in.
     ``loans``: the day's loan_id, borrower_id, account_status (every status)."""
-    gone = _leavers(previous, suppressed, loans).with_columns(pl.lit(True).alias("exited"))
-    moves = (
-        previous.select("borrower_id", pl.col("channel").alias("previous_channel"))
-        .join(queue.select("borrower_id", "channel"), on="borrower_id", how="full", coalesce=True)
-        .join(gone, on="borrower_id", how="left")
-        .with_columns(pl.col("exited").fill_null(False))
-        .with_columns(movement_of(policy).alias("movement"))
-    )
-    today, before = tally(moves)
-    return (
-        pl.DataFrame({"channel": sorted(policy.channel_order)})
-        .join(today, on="channel", how="left")
-        .join(before, on="channel", how="left")
-        .with_columns(pl.col(COUNTS).fill_null(0).cast(pl.Int32))
-        .select("channel", *COUNTS)
-    )
+    return movement_counts(borrower_moves(queue, previous, suppressed, loans, policy), policy)

@@ -6,6 +6,11 @@ channel, ``suppressed``, ``movements`` and ``manifest.json``). Rules in
 
 The contact log is optional: the days of the look-back windows (contact cap, promise) that have
 a validated ``contacts`` partition are read, never a partition after the business day.
+
+With ``shards: K > 1`` the per-borrower half (``collections_shards.borrower_day``) runs per
+borrower shard (``collections_shard`` writes its parts) and ``combine_collections`` does the
+book-level half here (ranking, capacity, agencies, totals, extracts) on the parts: the same
+bytes as ``collections_day``, which runs both halves on the whole book.
 """
 
 from __future__ import annotations
@@ -19,45 +24,31 @@ from loanrisk.domain.collections import (
     CHANNELS,
     SUPPRESSIONS,
     CollectionsPolicy,
-    classify_borrowers,
-    collections_borrowers,
     collections_capacity,
-    collections_priority,
 )
-from loanrisk.domain.collections_assign import (
-    COUNTS,
-    assign_agencies,
-    collections_movements,
-    continue_episodes,
-    empty_previous,
-)
-from loanrisk.domain.collections_holds import (
-    window_start,
-    with_contact_window,
-    with_holds,
-    with_timezone_hold,
-)
-from loanrisk.domain.feeds import LOANS
+from loanrisk.domain.collections_assign import COUNTS, assign_agencies, movement_counts
 from loanrisk.errors import ReconciliationError
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
+from loanrisk.lake.shards import Shard, checked_parts, drop_parts, input_fingerprints, write_part
 from loanrisk.lake.storage import Lake, write_table
-from loanrisk.lake.tables import conformed, scan_partitions
-from loanrisk.quality.contracts import load_contract
+from loanrisk.lake.tables import conformed
+from loanrisk.pipeline.collections_shards import (
+    MOVEMENTS,
+    MOVES,
+    QUEUE,
+    SOURCE,
+    SUPPRESSED,
+    WORKED,
+    borrower_day,
+    collections_inputs,
+    contact_days,
+    previous_date,
+    source_of,
+)
 
-QUEUE, SUPPRESSED, MOVEMENTS = (
-    "collections_queue",
-    "collections_suppressed",
-    "collections_movements",
-)
-KIND, CONTACTS = "collections", "contacts"
-CONTACT_COLUMNS = (
-    "contact_id",
-    "borrower_id",
-    "contact_time",
-    "channel",
-    "outcome",
-    "promise_date",
-)
+KIND = "collections"
+#: The shard parts of a day, in the order they are written and combined.
+PARTS = (WORKED, SUPPRESSED, MOVES, SOURCE)
 EXTRACT_COLUMNS = (
     "snapshot_date",
     "channel",
@@ -77,59 +68,23 @@ EXTRACT_COLUMNS = (
 )
 
 
-def contact_log(
-    lake: Lake, settings: Settings, policy: CollectionsPolicy, day: dt.date
-) -> tuple[pl.LazyFrame, list[dt.date]]:
-    """Contacts of the stored partitions in the longest look-back window ending on ``day``."""
-    holds = policy.holds
-    first = window_start(day, max(holds.contact_cap_window_days, holds.promise_lookback_days))
-    days = [d for d in lake.partition_dates("raw", CONTACTS) if first <= d <= day]
-    frames = [lake.scan("raw", CONTACTS, d).select(CONTACT_COLUMNS) for d in days]
-    schema = load_contract(settings.contracts_dir, CONTACTS).polars_schema
-    empty = pl.LazyFrame(schema={c: schema[c] for c in CONTACT_COLUMNS})
-    return pl.concat([empty, *frames], how="vertical_relaxed"), days
-
-
-def previous_queue(lake: Lake, day: dt.date) -> tuple[dt.date | None, pl.DataFrame]:
-    """The latest stored queue before ``day`` (the previous processed day) and its rows."""
-    earlier = [d for d in lake.partition_dates("curated", QUEUE) if d < day]
-    if not earlier:
-        return None, empty_previous()
-    frame = lake.read("curated", QUEUE, earlier[-1])
-    return earlier[-1], frame.select(empty_previous().columns)
-
-
-def queue_of(
-    classified: pl.DataFrame,
-    contacts: pl.LazyFrame,
-    previous: pl.DataFrame,
-    policy: CollectionsPolicy,
-    day: dt.date,
-) -> pl.DataFrame:
-    """The worked borrowers: holds (they depend on the channel; an unknown time zone holds
-    whatever the channel), priority, capacity, contact window, episode and agency."""
-    worked = classified.lazy().filter(~pl.col("disposition").is_in(SUPPRESSIONS))
-    held = with_holds(
-        worked.with_columns(pl.col("disposition").alias("channel")), contacts, policy, day
-    )
-    queue = (
-        with_timezone_hold(held)
-        .with_columns(collections_priority(policy.priority).alias("priority"))
-        .collect()
-    )
-    queue = continue_episodes(collections_capacity(queue, policy), previous, policy, day)
-    return assign_agencies(with_contact_window(queue, policy, day), policy)
+def ranked(worked: pl.DataFrame, policy: CollectionsPolicy) -> pl.DataFrame:
+    """The book-level half of the queue: priority_rank and capacity per channel, then agencies
+    for the new AGENCY borrowers in priority order (``worked``: every shard's borrowers)."""
+    return assign_agencies(collections_capacity(worked, policy), policy)
 
 
 def reconcile(aging: pl.DataFrame, listed: pl.DataFrame, policy: CollectionsPolicy) -> dict:
     """Loans and overdue of queue + suppressed against the day's ACTIVE loans of borrowers at
     queue_min_dpd or more; a difference stops the stage."""
-    active = aging.filter(pl.col("account_status") == "ACTIVE")
-    worst = pl.col("dpd").max().over("borrower_id")
-    source = active.filter(worst >= policy.rules.queue_min_dpd)
+    return reconciled(source_of(aging, policy), listed)
+
+
+def reconciled(source: pl.DataFrame, listed: pl.DataFrame) -> dict:
+    """``reconcile`` from the source's totals (one row per shard, ``source_of``)."""
     totals = {
-        "source_loans": source.height,
-        "source_overdue": money(source["overdue_amount"]),
+        "source_loans": int(source["source_loans"].sum()),
+        "source_overdue": money(source["source_overdue"]),
         "listed_loans": int(listed["loans"].sum()),
         "listed_overdue": money(listed["borrower_overdue"]),
         "listed_borrowers": listed.height,
@@ -200,31 +155,23 @@ def write_extracts(
     return {"manifest": manifest["path"], "files": files}
 
 
-def collections_tables(
-    lake: Lake, settings: Settings, policy: CollectionsPolicy, day: dt.date
+def book_tables(
+    settings: Settings,
+    policy: CollectionsPolicy,
+    day: dt.date,
+    parts: dict[str, pl.DataFrame],
+    previous: dt.date | None,
 ) -> tuple[dict[str, pl.DataFrame], dict]:
-    """The day's queue (with PII, for the extracts), suppressed and movements, and the facts
-    the report and manifest need."""
-    earlier = "the earlier stages"
-    aging = scan_partitions(lake, "curated", "loan_aging", [day], run=earlier).collect()
-    snapshot = scan_partitions(lake, "raw", LOANS, [day], run=earlier)
-    risk = scan_partitions(lake, "curated", "loan_risk", [day], run=earlier)
-    contacts, contact_days = contact_log(lake, settings, policy, day)
-    previous_day, previous = previous_queue(lake, day)
-    borrowers = collections_borrowers(aging.lazy(), snapshot, risk, policy.rules.queue_min_dpd)
-    classified = classify_borrowers(borrowers, policy.rules).collect()
-    queue = queue_of(classified, contacts, previous, policy, day)
-    suppressed = classified.filter(pl.col("disposition").is_in(SUPPRESSIONS)).rename(
-        {"disposition": "reason"}
-    )
+    """The day's queue (with PII, for the extracts), suppressed and movements from the
+    per-borrower tables (``borrower_day``, one shard's or every shard's together), and the
+    reconciliation."""
     contracts = settings.contracts_dir
-    suppressed = conformed(contracts, SUPPRESSED, suppressed.lazy()).collect().sort("borrower_id")
-    loans = aging.select("loan_id", "borrower_id", "account_status")
-    movements = collections_movements(queue, previous, suppressed, loans, policy).with_columns(
-        pl.lit(day).alias("snapshot_date"), pl.lit(previous_day, pl.Date).alias("previous_date")
+    movements = movement_counts(parts[MOVES], policy).with_columns(
+        pl.lit(day).alias("snapshot_date"), pl.lit(previous, pl.Date).alias("previous_date")
     )
+    suppressed = parts[SUPPRESSED].sort("borrower_id")
     tables = {
-        "queue_pii": queue.sort("channel", "priority_rank"),
+        "queue_pii": ranked(parts[WORKED], policy).sort("channel", "priority_rank"),
         SUPPRESSED: suppressed,
         MOVEMENTS: conformed(contracts, MOVEMENTS, movements.lazy()).collect().sort("channel"),
     }
@@ -235,27 +182,27 @@ def collections_tables(
             suppressed.select("loans", "borrower_overdue"),
         ]
     )
-    facts = {
-        "previous_date": previous_day,
-        "contact_days": contact_days,
-        "reconciliation": reconcile(aging, listed, policy),
-    }
-    return tables, facts
+    return tables, reconciled(parts[SOURCE], listed)
 
 
-def collections_day(
-    lake: Lake, settings: Settings, policy: CollectionsPolicy, business_date: dt.date
+def publish(
+    lake: Lake,
+    settings: Settings,
+    policy: CollectionsPolicy,
+    business_date: dt.date,
+    parts: dict[str, pl.DataFrame],
+    facts: dict,
 ) -> dict:
-    """Compute and write the day's collections tables and extracts; return the stage report."""
-    tables, facts = collections_tables(lake, settings, policy, business_date)
+    """Rank, write the day's collections tables and extracts; return the stage report."""
+    previous = facts["previous_date"]
+    tables, reconciliation = book_tables(settings, policy, business_date, parts, previous)
     totals = {
         **channel_totals(tables[QUEUE], tables[SUPPRESSED]),
-        "reconciliation": facts["reconciliation"],
+        "reconciliation": reconciliation,
         "movements": {
             r.pop("channel"): r for r in tables[MOVEMENTS].select("channel", *COUNTS).to_dicts()
         },
     }
-    previous = facts["previous_date"]
     sources = [business_date] + ([previous] if previous else [])
     return {
         "rows_out": tables[QUEUE].height,
@@ -269,3 +216,43 @@ def collections_day(
         "movements": write_table(lake, "curated", MOVEMENTS, business_date, tables[MOVEMENTS]),
         "extract": write_extracts(lake, settings, policy, business_date, tables, totals, sources),
     }
+
+
+def collections_day(
+    lake: Lake, settings: Settings, policy: CollectionsPolicy, business_date: dt.date
+) -> dict:
+    """Compute and write the day's collections tables and extracts; return the stage report."""
+    parts, facts = borrower_day(lake, settings, policy, business_date)
+    return publish(lake, settings, policy, business_date, parts, facts)
+
+
+def collections_shard(
+    lake: Lake, settings: Settings, policy: CollectionsPolicy, day: dt.date, shard: Shard
+) -> dict:
+    """One shard's per-borrower collections tables as parts (``loanrisk.lake.shards``), each
+    by borrower_id, with the fingerprints of the day's inputs."""
+    parts, _ = borrower_day(lake, settings, policy, day, shard)
+    inputs = input_fingerprints(lake, collections_inputs(lake, policy, day))
+    written = {t: write_part(lake, t, day, shard, parts[t], inputs) for t in PARTS}
+    return {"shard": shard.label, "rows_out": parts[WORKED].height, "parts": written}
+
+
+def combine_collections(
+    lake: Lake, settings: Settings, policy: CollectionsPolicy, day: dt.date, count: int
+) -> dict:
+    """Publish the day's collections from the parts of ``count`` shards: ranking, capacity,
+    agencies, movement totals and extracts on the whole book, the bytes of ``collections_day``.
+    The parts (queue-sized, not book-sized) are held in memory."""
+    inputs = input_fingerprints(lake, collections_inputs(lake, policy, day))
+    parts = {}
+    for table in PARTS:
+        files = checked_parts(lake, table, day, count, inputs)
+        parts[table] = pl.concat([pl.read_parquet(f, glob=False) for f in files])
+    facts = {
+        "previous_date": previous_date(lake, day),
+        "contact_days": contact_days(lake, policy, day),
+    }
+    report = publish(lake, settings, policy, day, parts, facts)
+    for table in PARTS:
+        drop_parts(lake, table, day)
+    return report
