@@ -41,7 +41,8 @@ from loanrisk.quality.contracts import load_contract
 
 EVENTS, DAILY, SIGNALS = "events", "borrower_events_daily", "borrower_signals"
 #: Tables carried from one processed day to the next; what they were computed from is recorded
-#: under the day's borrower_signals outside the lake (``previous_state``).
+#: under the day's borrower_signals outside the lake (``_carried_inputs``); the next day moves
+#: them on only when that record still holds (``_day_inputs``).
 CARRIED = (DEVICES, TRANSACTIONS, FLOWS)
 #: The stage's tables in the order they are written, each with the key it is sorted by (the
 #: published row order, which the combine merges the shards' parts on).
@@ -164,16 +165,6 @@ def _day_inputs(
     carried = recorded.exists() and read_json(recorded) == computed
     day = {lake.relative(folder): ids[folder] for folder in today}
     return carried, {"previous": computed, "carried": carried, "day": day}
-
-
-def previous_state(
-    lake: Lake, business_date: dt.date, policy: rules.SignalPolicy
-) -> dict[str, pl.LazyFrame] | None:
-    """The previous day's carried tables, unless ``_day_inputs`` finds them stale."""
-    if not _day_inputs(lake, business_date, policy, sharded=False)[0]:
-        return None
-    previous = business_date - dt.timedelta(days=1)
-    return {t: lake.scan("curated", t, previous) for t in CARRIED}
 
 
 def _tables(
