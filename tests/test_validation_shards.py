@@ -29,6 +29,7 @@ from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline.ingest_stage import ingest_feed
 from loanrisk.pipeline.runner import run_day
 from loanrisk.pipeline.validation_stage import validate_feed, validate_shard
+from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
 from loanrisk.quality.gx_validation import results_store
 
 LOANS, EVENTS = "loan_snapshot", "events"
@@ -247,3 +248,18 @@ def test_empty_shards_and_no_quarantine_publish_the_bytes_of_one(first_day, tmp_
     assert sum(p["rows_in"] == 0 for p in partials) >= 4
     assert record.rows_in == 4 and record.rows_quarantined == 0
     assert published[8] == published[1]
+
+
+def test_shard_results_leave_the_gx_store_with_their_day(tmp_path):
+    """A shard's run name (``<feed> D shard=k-of-K``) is dated like the day's: archived alike."""
+    store, archive = tmp_path / "store", tmp_path / "archive"
+    old, kept = DAY - dt.timedelta(days=STORE_DAYS + 1), DAY - dt.timedelta(days=STORE_DAYS)
+    for day in (old, kept):
+        for name in (f"events {day}", f"events {day} shard=1-of-3"):
+            (store / "events" / "events.a--b" / name / "t1").mkdir(parents=True)
+    assert archive_old_results(store, archive, EVENTS, DAY) == 2
+    assert sorted(p.name for p in (archive / "events" / "events.a--b").iterdir()) == [
+        f"events {old}",
+        f"events {old} shard=1-of-3",
+    ]
+    assert len(list((store / "events" / "events.a--b").iterdir())) == 2
