@@ -1,0 +1,159 @@
+"""The hook that runs a command or an Airflow task on an ``s3://`` data_root (DESIGN.md §8).
+
+``working_copy`` is the one context manager the entry points call: take the store's run lock,
+pull the committed state into a local folder (``execution.yaml`` ``object_store_cache``, else
+``~/.cache/loanrisk/object-store``; one folder per URL, so the absolute paths GX and the
+warehouse keep stay right from run to run), run there, push (manifests last), release. The
+readers' side: ``reader_copy`` (what ``loanrisk status`` reads: the run manifests, i.e. the
+committed days, and the names of landed files and reports) and ``connect_store_warehouse``
+(the BI views read straight from the store through ``duckdb.register_filesystem``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from loanrisk.config import EXECUTION_FILE, ExecutionConfig, PipelineConfig, default_config_dir
+from loanrisk.domain.sql import quote
+from loanrisk.domain.yaml_models import load_yaml_model
+from loanrisk.lake.modes import make_dirs
+from loanrisk.lake.object_store import ObjectRoot, is_object_url
+
+log = logging.getLogger(__name__)
+
+#: The working copies' folder when execution.yaml sets none.
+DEFAULT_CACHE = Path("~/.cache/loanrisk/object-store")
+
+
+def object_url(config_dir: Path | None, data_root: str | None) -> str | None:
+    """The ``s3://`` data_root a command or task is given (``data_root`` overrides
+    pipeline.yaml's), else None: a local data_root needs no working copy."""
+    if data_root is not None:
+        return str(data_root) if is_object_url(data_root) else None
+    config = Path(config_dir or default_config_dir())
+    configured = load_yaml_model(config / "pipeline.yaml", PipelineConfig).data_root
+    return configured if is_object_url(configured) else None
+
+
+def cache_folder(config_dir: Path | None, url: str) -> tuple[Path, float]:
+    """(the local copy's folder for ``url``, the store lock's ttl in seconds)."""
+    execution = load_yaml_model(
+        Path(config_dir or default_config_dir()) / EXECUTION_FILE, ExecutionConfig
+    )
+    base = (execution.object_store_cache or DEFAULT_CACHE).expanduser()
+    name = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+    return base / name, execution.object_store_lock_ttl_minutes * 60
+
+
+@contextmanager
+def working_copy(
+    url: str,
+    config_dir: Path | None,
+    *,
+    business_date: str,
+    purpose: str,
+    timeout: float = 0.0,
+    break_stale: bool = False,
+    conn_id: str | None = None,
+    days: tuple[str, ...] = (),
+) -> Iterator[Path]:
+    """Lock, pull, yield the local data_root, push, release (module docstring). ``days``: the
+    business days the block works on, pulled even while uncommitted (an Airflow day's tasks
+    hand each other its files through the store). A block that raises still pushes what it
+    wrote (a failed day's manifest is its record); the lock is released either way."""
+    root = ObjectRoot(url, conn_id=conn_id)
+    local, ttl = cache_folder(config_dir, url)
+    record = root.acquire(business_date, purpose, ttl, timeout, break_stale)
+    try:
+        pulled = root.pull(make_dirs(local), days)
+        log.info(
+            "pulled %s: %d files, %d bytes in %.2fs",
+            url,
+            pulled.files,
+            pulled.bytes,
+            pulled.seconds,
+        )
+        try:
+            yield local / "data"
+        finally:
+            pushed = root.push(local)
+            log.info(
+                "pushed %s: %d files, %d bytes, %d deleted in %.2fs",
+                url,
+                pushed.files,
+                pushed.bytes,
+                pushed.deleted,
+                pushed.seconds,
+            )
+    finally:
+        root.release(record)
+
+
+@contextmanager
+def reader_copy(url: str, conn_id: str | None = None) -> Iterator[Path]:
+    """A temporary data_root holding what ``loanrisk status`` reads of ``url``: the run
+    manifests (committed days only: a day without one is not on the store for a reader) and,
+    empty, the landed loans files and risk reports (status reads their names only)."""
+    root = ObjectRoot(url, conn_id=conn_id)
+    listing = root.listing()
+    committed = root.committed_days(listing)
+    with tempfile.TemporaryDirectory(prefix="loanrisk-status-") as folder:
+        data = Path(folder) / "data"
+        make_dirs(data / "landing")
+        manifests = [f"runs/{day}/manifest.json" for day in sorted(committed)]
+        for rel in manifests:
+            make_dirs((data / rel).parent)
+        if manifests:
+            root.fs.get([root.key(r) for r in manifests], [str(data / r) for r in manifests])
+        for rel in listing:
+            named = rel.startswith("landing/loans_") or rel.endswith("/risk_report.html")
+            if named and (rel.startswith("landing/") or rel.split("/")[1] in committed):
+                make_dirs((data / rel).parent)
+                (data / rel).touch()
+        yield data
+
+
+#: A view's file argument, relative to the data_root (``read_parquet('lake/...'``).
+_RELATIVE_SOURCE = re.compile(r"(read_(?:parquet|json)\()'(?![a-z0-9]+://)([^']*)'")
+
+
+def connect_store_warehouse(url: str, conn_id: str | None = None):
+    """The store's warehouse as a BI reader sees it: an in-memory DuckDB with the s3
+    filesystem registered and each view of the store's ``warehouse.duckdb`` created again over
+    the objects (its relative paths prefixed with the URL: DuckDB's ``file_search_path`` does
+    not apply to a registered filesystem). Published days only: a day is published by its
+    manifest, which is uploaded last."""
+    import duckdb
+
+    root = ObjectRoot(url, conn_id=conn_id)
+    with tempfile.TemporaryDirectory(prefix="loanrisk-warehouse-") as folder:
+        local = Path(folder) / "warehouse.duckdb"
+        root.fs.get(root.key("warehouse.duckdb"), str(local))
+        with duckdb.connect(str(local), read_only=True) as stored:
+            views = stored.execute(
+                "SELECT sql FROM duckdb_views() WHERE NOT internal ORDER BY view_oid"
+            ).fetchall()
+    con = duckdb.connect()
+    con.register_filesystem(root.fs)
+    pending = [_RELATIVE_SOURCE.sub(lambda m: _absolute(root, m), sql) for (sql,) in views]
+    while pending:  # a view over another view (marts over the lake's) after it
+        failed = []
+        for statement in pending:
+            try:
+                con.execute(statement)
+            except duckdb.CatalogException:
+                failed.append(statement)
+        if len(failed) == len(pending):
+            con.execute(failed[0])  # raises: a view over one that does not exist
+        pending = failed
+    return con
+
+
+def _absolute(root: ObjectRoot, found: re.Match) -> str:
+    return f"{found[1]}{quote(f'{root.url}/{found[2]}')}"

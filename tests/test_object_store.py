@@ -1,0 +1,207 @@
+"""The lake on object storage (issue 24, point 5; ``loanrisk.lake.object_store``): a real
+SeaweedFS S3 server (``tests/s3_server.py``) holds an ``s3://`` data_root.
+
+A day run on ``s3://`` publishes the same bytes as the same day on a local path; a run killed
+after uploading the day's files but before its manifest leaves nothing of the day visible
+(``status``, the warehouse views read through ``duckdb.register_filesystem``) and the rerun
+that takes over its lock publishes the local bytes; the store's lock refuses a second writer;
+credentials in a config file are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import outputs
+from s3_server import make_bucket, seaweed
+
+from loanrisk.cli import main
+from loanrisk.errors import ConfigError
+from loanrisk.lake.faults import CRASH_ENV
+from loanrisk.lake.object_store import ObjectRoot, refuse_credentials
+from loanrisk.lake.working_copy import connect_store_warehouse
+
+pytestmark = pytest.mark.slow
+
+DAY1, DAY2 = dt.date(2026, 5, 1), dt.date(2026, 5, 2)
+BUCKET = "loanrisk"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """SeaweedFS on free loopback ports; its credentials and endpoint in this process's
+    environment (and so in the CLI subprocesses'), as a deployment gives them."""
+    with seaweed(tmp_path_factory.mktemp("seaweed")) as running:
+        make_bucket(running, BUCKET)
+        saved = {name: os.environ.get(name) for name in running.env()}
+        os.environ.update(running.env())
+        try:
+            yield running
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, config_dir):
+    """A copy of the test project whose working copies go to a tmp folder, and two days of
+    landing files."""
+    from loanrisk.synth import generate
+
+    folder = tmp_path_factory.mktemp("s3-project")
+    shutil.copytree(config_dir.parent, folder, dirs_exist_ok=True)
+    execution = folder / "config" / "execution.yaml"
+    document = yaml.safe_load(execution.read_text(encoding="utf-8"))
+    document["object_store_cache"] = str(folder / "cache")
+    execution.write_text(yaml.safe_dump(document), encoding="utf-8")
+    generate(DAY1, 2, 150, 5, folder / "landing", config_dir)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory, project):
+    """The two days run on a local data_root: the bytes the store must hold."""
+    root = tmp_path_factory.mktemp("local") / "data"
+    shutil.copytree(project / "landing", root / "landing")
+    for day in (DAY1, DAY2):
+        assert cli("run", day, root, project) == 0
+    return outputs(root)
+
+
+def cli(command: str, day: dt.date, root, project: Path, *more: str) -> int:
+    args = [command, "--date", str(day), "--data-root", str(root)]
+    return main([*args, "--config", str(project / "config"), *more])
+
+
+def mirror(server, url: str, folder: Path) -> Path:
+    """Every object under ``url`` downloaded as it is (what a reader of the store has)."""
+    fs, prefix = server.filesystem(), url.removeprefix("s3://")
+    for key in fs.find(prefix):
+        target = folder / key[len(prefix) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fs.get(key, str(target))
+    return folder
+
+
+def upload_landing(server, project: Path, url: str) -> None:
+    fs = server.filesystem()
+    for path in sorted((project / "landing").iterdir()):
+        fs.put(str(path), f"{url.removeprefix('s3://')}/landing/{path.name}")
+
+
+def days_of(con, view: str) -> set[dt.date]:
+    return {row[0] for row in con.execute(f"SELECT DISTINCT snapshot_date FROM {view}").fetchall()}
+
+
+def test_credentials_in_a_config_file_are_refused(tmp_path, config_dir, capsys):
+    with pytest.raises(ConfigError, match="data_root") as refused:
+        refuse_credentials("s3://AKIAEXAMPLE:very-secret@bucket/prefix")
+    assert "very-secret" not in str(refused.value)
+    project = tmp_path / "project"
+    shutil.copytree(config_dir.parent, project)
+    pipeline = project / "config" / "pipeline.yaml"
+    text = pipeline.read_text(encoding="utf-8")
+    pipeline.write_text(
+        text.replace("data_root: data ", "data_root: s3://AKIAEXAMPLE:very-secret@bucket/x "),
+        encoding="utf-8",
+    )
+    assert main(["run", "--date", str(DAY1), "--config", str(project / "config")]) == 1
+    err = capsys.readouterr().err
+    assert "[CONFIG_INVALID] data_root" in err and "very-secret" not in err
+
+
+def test_the_store_lock_refuses_a_second_writer(server, project, capsys):
+    url = f"s3://{BUCKET}/locked"
+    root = ObjectRoot(url)
+    record = root.acquire(str(DAY1), "test", ttl_seconds=600)
+    try:
+        with pytest.raises(Exception, match="RUN_LOCKED"):
+            ObjectRoot(url).acquire(str(DAY1), "second", ttl_seconds=600)
+        assert cli("run", DAY1, url, project) == 1
+        assert "[RUN_LOCKED]" in capsys.readouterr().err
+    finally:
+        root.release(record)
+    assert root.holder() is None
+
+
+def test_a_day_on_s3_publishes_the_local_bytes_and_a_killed_day_stays_invisible(
+    server, project, local_reference, tmp_path, capsys
+):
+    url = f"s3://{BUCKET}/book"
+    upload_landing(server, project, url)
+    started = time.perf_counter()
+    assert cli("run", DAY1, url, project) == 0
+    day1_seconds = time.perf_counter() - started
+    on_store = outputs(mirror(server, url, tmp_path / "day1"))
+    assert on_store == {k: v for k, v in local_reference.items() if str(DAY2) not in k}
+
+    # Day 2 killed after its files are uploaded, before its manifest.
+    env = {**os.environ, CRASH_ENV: "object_store_push"}
+    args = ["run", "--date", str(DAY2), "--data-root", url, "--config", str(project / "config")]
+    died = subprocess.run(
+        [sys.executable, "-m", "loanrisk.cli", *args], env=env, capture_output=True, timeout=300
+    )
+    assert died.returncode == -9, died.stderr[-2000:]
+    store = ObjectRoot(url)
+    listed = store.listing()
+    assert any(f"snapshot_date={DAY2}" in rel for rel in listed), sorted(listed)[-30:]  # uploaded
+    assert store.committed_days() == {str(DAY1)}
+
+    capsys.readouterr()
+    assert main(["status", "--json", "--data-root", url, "--config", str(project / "config")]) == 0
+    statuses = {d["date"]: d["status"] for d in json.loads(capsys.readouterr().out)}
+    assert statuses == {str(DAY1): "published", str(DAY2): "not run"}
+    con = connect_store_warehouse(url)
+    try:
+        assert days_of(con, "pipeline_runs") == {DAY1}
+        for view in ("loan_snapshot", "loan_aging", "loan_risk", "collections_queue"):
+            assert days_of(con, view) == {DAY1}, view
+    finally:
+        con.close()
+
+    # The dead run's lock: reported, then taken over; the rerun publishes the local bytes.
+    assert cli("run", DAY2, url, project) == 1
+    assert "[RUN_LOCK_STALE]" in capsys.readouterr().err
+    started = time.perf_counter()
+    assert cli("run", DAY2, url, project, "--break-stale-lock") == 0
+    day2_seconds = time.perf_counter() - started
+    assert outputs(mirror(server, url, tmp_path / "day2")) == local_reference
+    assert ObjectRoot(url).holder() is None
+    con = connect_store_warehouse(url)
+    try:
+        assert days_of(con, "loan_aging") == {DAY1, DAY2}
+    finally:
+        con.close()
+    print(f"s3 run day 1 {day1_seconds:.1f}s, day 2 rerun {day2_seconds:.1f}s")
+
+
+def test_pull_is_incremental_and_restores_the_committed_state(server, project, tmp_path):
+    """A second pull moves nothing; a local file the store lacks (a killed run's) is deleted
+    and a changed one fetched again."""
+    url = f"s3://{BUCKET}/incremental"
+    upload_landing(server, project, url)
+    store, local = ObjectRoot(url), tmp_path / "copy"
+    first = store.pull(local)
+    assert first.files == len(list((project / "landing").iterdir()))
+    assert store.pull(local).files == 0
+    stray = local / "data" / "lake" / "raw" / "x" / f"snapshot_date={DAY1}" / "part-0.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"left by a killed run")
+    changed = next((local / "data" / "landing").iterdir())
+    original = changed.read_bytes()
+    changed.write_bytes(b"damaged")
+    again = store.pull(local)
+    assert (again.files, again.deleted) == (1, 1)
+    assert not stray.exists() and changed.read_bytes() == original
