@@ -274,7 +274,6 @@ def combine_feed(
     gates = day_gates(settings, feed, report, previous, accepted)
     report["gates"] = [g.as_dict() for g in gates]
     raise_on_failure(gates, file_name)
-    validation_shards.drop_shard_work(lake, feed, day)
     return report
 
 
@@ -306,6 +305,7 @@ def validate_feed(
     if staged.status == "missing":
         for zone in ("raw", "quarantine"):
             shutil.rmtree(lake.partition(zone, feed, business_date), ignore_errors=True)
+        validation_shards.drop_shard_work(lake, feed, business_date)  # an earlier run's parts
         missing = records.Validated(status="missing", warnings={f"FEED_MISSING:{feed}": 1})
         return write_record(lake, business_date, name, missing)
     previous = previous_published(lake, business_date)
@@ -320,4 +320,6 @@ def validate_feed(
         report = combine_feed(
             lake, settings, contract, business_date, staged_report, previous, accepted, count
         )
+    # published: the parts go (also an earlier run's, whatever its K; kept while a gate stops)
+    validation_shards.drop_shard_work(lake, feed, business_date)
     return write_record(lake, business_date, name, records.Validated.model_validate(report))
