@@ -205,3 +205,17 @@ def test_pull_is_incremental_and_restores_the_committed_state(server, project, t
     again = store.pull(local)
     assert (again.files, again.deleted) == (1, 1)
     assert not stray.exists() and changed.read_bytes() == original
+
+
+def test_the_working_copy_folder_must_be_absolute(tmp_path):
+    from loanrisk.config import ExecutionConfig
+    from loanrisk.domain.yaml_models import load_yaml_model
+
+    path = tmp_path / "execution.yaml"
+    path.write_text("object_store_cache: relative/cache\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="object_store_cache") as refused:
+        load_yaml_model(path, ExecutionConfig)
+    assert "absolute" in str(refused.value)
+    path.write_text("object_store_cache: ~/cache\nobject_store_lock_ttl_minutes: 0\n")
+    with pytest.raises(ConfigError, match="object_store_lock_ttl_minutes"):
+        load_yaml_model(path, ExecutionConfig)

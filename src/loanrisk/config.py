@@ -162,6 +162,19 @@ class ExecutionConfig(StrictModel):
     #: the umask; true grants the data_root's group read (0640, folders 0750), e.g. for a BI
     #: service account reading warehouse.duckdb and the lake's Parquet (DESIGN.md §5b).
     file_group_read: StrictBool = False
+    #: A data_root on object storage (``s3://bucket/prefix``) runs on a local working copy in
+    #: this folder (``loanrisk.lake.working_copy``); None: ``~/.cache/loanrisk/object-store``.
+    object_store_cache: Path | None = None
+    #: The store's run lock is stale after this long (taken over only with
+    #: ``--break-stale-lock``; an Airflow task takes a stale one over): above a day's run time.
+    object_store_lock_ttl_minutes: Annotated[float, Field(gt=0, le=10_080)] = 360
+
+    @field_validator("object_store_cache")
+    @classmethod
+    def _cache_absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError(f"{capped(str(value))} must be an absolute path (or start with ~)")
+        return value
 
     @field_validator("shards", mode="before")
     @classmethod

@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False) or bool(os.environ.get("LOANRISK_DEBUG"))
     func: Callable[[argparse.Namespace], None] = args.func
     try:
-        with owner_only():  # every file written is owner-only whatever the caller's umask
+        # every file written is owner-only whatever the caller's umask; an s3:// data_root
+        # runs on a local working copy (loanrisk.lake.working_copy)
+        with owner_only(), options.object_store(args):
             func(args)
     except LoanriskError as exc:
         if debug:

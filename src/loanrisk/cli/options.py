@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 
 from loanrisk.errors import ACCEPTABLE_GATES, UsageError
@@ -114,3 +115,49 @@ def allow_gap(parser: argparse.ArgumentParser) -> None:
         help="continue delinquency history from the latest stored day when the day before the "
         "(first) date was never processed (recorded in the manifest)",
     )
+
+
+#: Commands that write under data_root: on an ``s3://`` one they run on a working copy.
+WRITERS = ("run", "backfill", "reprocess", "report", "fit-scorecard", "demo", "step")
+
+
+def _days(args: argparse.Namespace) -> tuple[str, ...]:
+    """The business days a command works on (pulled even while not committed)."""
+    if getattr(args, "date", None):
+        return (str(args.date),)
+    if getattr(args, "start", None) and getattr(args, "end", None):
+        count = (args.end - args.start).days + 1
+        return tuple(str(args.start + dt.timedelta(days=n)) for n in range(max(count, 0)))
+    return ()
+
+
+@contextmanager
+def object_store(args: argparse.Namespace):
+    """An ``s3://`` data_root (``--data-root`` or pipeline.yaml's): a writing command runs on a
+    local working copy, locked, pulled and pushed (``loanrisk.lake.working_copy``); ``status``
+    reads the committed days. ``args.data_root`` names the local folder inside the block."""
+    from loanrisk.lake.working_copy import object_url, reader_copy, working_copy
+
+    command = getattr(args.func, "__name__", "").removeprefix("cmd_").replace("_", "-")
+    named = command in (*WRITERS, "status") and hasattr(args, "data_root")
+    url = object_url(args.config, args.data_root) if named else None
+    if url is None:
+        yield
+        return
+    days = _days(args)
+    copy = (
+        reader_copy(url)
+        if command == "status"
+        else working_copy(
+            url,
+            args.config,
+            business_date="..".join(sorted({days[0], days[-1]})) if days else "-",
+            purpose=command,
+            timeout=getattr(args, "lock_timeout", 0.0),
+            break_stale=getattr(args, "break_stale_lock", False),
+            days=days,
+        )
+    )
+    with copy as local:
+        args.data_root = str(local)
+        yield
