@@ -145,6 +145,7 @@ def day_files(published: dict[str, str]) -> dict[str, str]:
     return {p: h for p, h in published.items() if str(DAY) in p}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [3, 8])
 def test_k_shards_validate_to_the_bytes_of_one(
     broken_first_day, tmp_path, config_dir, by_one, count
@@ -231,6 +232,7 @@ def few_loans(settings) -> None:
     pl.read_csv(path, infer_schema=False).head(4).write_csv(path)
 
 
+@pytest.mark.slow
 def test_empty_shards_and_no_quarantine_publish_the_bytes_of_one(first_day, tmp_path, config_dir):
     """K = 8 over 4 loans: most shards hold no row, and no row is quarantined (an empty
     quarantine partition keeps its columns); the day-over-day gates trip on the totals."""

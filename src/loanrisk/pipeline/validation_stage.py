@@ -246,7 +246,7 @@ def check_shard(
     table = suite_table(flagged, rules)
     del flagged
     gx_counts = gx_counts_of(lake, settings, contract, day, table, rules, shard)
-    _same_counts(counts, gx_counts, file_name)
+    _same_counts(counts, gx_counts, f"{file_name} {shard.label}")
     partial["gx_unexpected"] = {reason: n for reason, n in sorted(gx_counts.items()) if n}
     report = records.ValidatedShard.model_validate(partial)
     return validation_shards.write_shard_report(lake, feed, day, shard, report)
