@@ -82,7 +82,8 @@ def ratio_rows(session: dict) -> list[str]:
         "|---:|---|" + "---:|" * len(FIGURES),
     ]
     for ratio in session["ratios"]:
-        cells = " | ".join("n/a" if ratio[k] is None else f"{ratio[k]:.2f}x" for k, _ in FIGURES)
+        values = [ratio.get(k) for k, _ in FIGURES]
+        cells = " | ".join("n/a" if v is None else f"{v:.2f}x" for v in values)
         lines.append(f"| {ratio['loans']:,} | {setting(ratio['execution'])} | {cells} |")
     return lines
 
@@ -139,9 +140,11 @@ def _k1_k8(sessions: list[dict]) -> str:
         found = [r for r in session["ratios"] if r["execution"].get("shards") == 8]
         if session["kind"] == "compare-shards" and first["loans"] == ONE_MILLION and found:
             r = found[0]
+            floor = r.get("wall_over_floor") or 0
             return (
                 f"{what}: measured: K = 8 / K = 1, largest process {r['largest_process_mib']:.2f}x,"
-                f" wall {r['wall_s']:.2f}x, CPU {r['cpu_s']:.2f}x (day 2)"
+                f" wall {r['wall_s']:.2f}x ({floor:.2f}x over each run's floor),"
+                f" CPU {r['cpu_s']:.2f}x (day 2)"
             )
     return f"{what}: not measured"
 
@@ -153,15 +156,26 @@ def targets(sharded: list[dict], sessions: list[dict]) -> list[str]:
     return [_ten_million(entries), _thirty_million(sessions), _k1_k8(sessions)]
 
 
+NOTE = """\
+Each day runs in a process of its own on a copy of the config whose `execution.yaml` has the
+setting; K is the one the day recorded (its manifest's `execution`). Largest process: the peak
+RSS of the day's process (VmHWM, the largest of its steps') or of its largest descendant
+(`RUSAGE_CHILDREN`: GX's forked workers, shard steps run in children; a fork's pages shared
+with its parent included), whichever is larger. Wall and CPU: run_day's, descendants'
+CPU included. A session runs its settings or sizes one after another on this shared machine:
+its load average is shown, and `wall_over_floor` divides each run's wall by its floor (the
+same CSVs to Parquet, taken right after the run) to set the machine's load aside."""
+
+
 def section(sharded: list[dict], sessions: list[dict]) -> list[str]:
     """The sharded runs table and each session's figures and ratios."""
-    parts = []
+    parts = ["", "## Shards (issue 24, point 7)", "", NOTE] if sharded or sessions else []
     if sharded:
-        parts += ["", "## Sharded runs (`run --shards`)", "", *HEADER]
+        parts += ["", "### Sharded runs (`run --shards`)", "", *HEADER]
         for run in sharded:
             parts += figure_rows(summary(run))
     for session in sessions:
         sizes = ", ".join(f"{s['loans']:,}" for s in session["summaries"])
-        parts += ["", f"## Session `{session['kind']}`: {sizes} loans", ""]
+        parts += ["", f"### Session `{session['kind']}`: {sizes} loans", ""]
         parts += session_lines(session)
     return parts

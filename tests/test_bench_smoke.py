@@ -126,8 +126,11 @@ def test_compare_shards_reports_ratios_side_by_side(bench):
     first, second = (s["days"][-1] for s in session["summaries"])
     assert ratio["wall_s"] == pytest.approx(second["wall_s"] / first["wall_s"], rel=1e-2)
     assert ratio["largest_process_mib"] > 0 and ratio["cpu_s_per_million"] > 0
+    assert ratio["wall_over_floor"] == pytest.approx(
+        second["wall_over_floor"] / first["wall_over_floor"], rel=1e-2
+    )
     text = (bench / "RESULTS.md").read_text()
-    assert "## Session `compare-shards`: 10,000, 10,000 loans" in text
+    assert "### Session `compare-shards`: 10,000, 10,000 loans" in text
     assert "| 10,000 | shards: 2 | 2 (2026-03-02) | 2 |" in text
     assert "K = 1 vs K = 8 at 1M loans side by side: not measured" in text
     assert "10M loans, shards: auto" in text and "30M loans completes" in text
