@@ -219,3 +219,28 @@ def test_the_working_copy_folder_must_be_absolute(tmp_path):
     path.write_text("object_store_cache: ~/cache\nobject_store_lock_ttl_minutes: 0\n")
     with pytest.raises(ConfigError, match="object_store_lock_ttl_minutes"):
         load_yaml_model(path, ExecutionConfig)
+
+
+def test_airflow_tasks_hand_the_day_on_through_the_store(server, project, tmp_path):
+    """Each Airflow task of an s3:// run works on a working copy: ingest's staging is pushed
+    (the day not committed: no reader sees it) and pulled by the day's next task."""
+    from loanrisk.domain.feeds import FEEDS
+    from loanrisk.lake.working_copy import task_copy
+    from loanrisk.pipeline.orchestration import run_task, shard_numbers
+
+    url = f"s3://{BUCKET}/airflow"
+    upload_landing(server, project, url)
+    params = {"data_root": url, "config_dir": str(project / "config")}
+    for feed in FEEDS:
+        run_task("ingest", str(DAY1), params, feed=feed)
+    assert shard_numbers(str(DAY1), params) == [0]
+    store = ObjectRoot(url)
+    staged = [rel for rel in store.listing() if rel.startswith("lake/staging/")]
+    assert {rel.split("/")[2] for rel in staged} == set(FEEDS)
+    assert store.committed_days() == set() and store.holder() is None
+    with task_copy(params, str(DAY1), "test", 0.0) as inside:
+        local = Path(inside["data_root"])
+        assert all((local / rel).is_file() for rel in staged)  # the day's own files pulled
+    with task_copy(params, str(DAY2), "test", 0.0) as inside:
+        local = Path(inside["data_root"])
+        assert not any((local / rel).exists() for rel in staged)  # not another day's

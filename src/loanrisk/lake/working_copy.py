@@ -96,6 +96,31 @@ def working_copy(
 
 
 @contextmanager
+def task_copy(params: dict, ds: str, purpose: str, timeout: float) -> Iterator[dict]:
+    """An Airflow task's params, on an ``s3://`` data_root with ``data_root`` naming the
+    working copy for the block (the run's ``aws_conn_id`` connection, else the environment,
+    gives the credentials); unchanged otherwise. Every task of such a run takes the store's
+    lock (shard tasks too: each pushes its part), waiting ``timeout`` seconds; a lock whose
+    task was killed is taken over, as the local run lock is."""
+    url = object_url(params.get("config_dir"), params.get("data_root"))
+    if url is None:
+        yield params
+        return
+    copy = working_copy(
+        url,
+        params.get("config_dir"),
+        business_date=ds,
+        purpose=purpose,
+        timeout=timeout,
+        break_stale=True,
+        conn_id=params.get("aws_conn_id"),
+        days=(ds,),
+    )
+    with copy as local:
+        yield {**params, "data_root": str(local)}
+
+
+@contextmanager
 def reader_copy(url: str, conn_id: str | None = None) -> Iterator[Path]:
     """A temporary data_root holding what ``loanrisk status`` reads of ``url``: the run
     manifests (committed days only: a day without one is not on the store for a reader) and,
