@@ -105,18 +105,21 @@ def run_task(
         raise AirflowSkipException(f"{name} is off (trigger with conf {{{entry.when!r}: true}})")
     try:
         from loanrisk.lake.storage import enter_data_root
+        from loanrisk.lake.working_copy import task_copy
         from loanrisk.pipeline.restating import run_airflow_step
 
-        settings = settings_of(params)
-        enter_data_root(settings)  # owner-only files; no landing folder: stop before writing
-        business_date = parse_business_date(ds)
-        run = day_run(params, recomputed)
-        if not entry.locked:
-            run_airflow_step(name, business_date, settings, run, **part)
-            return None
-        with _task_lock(settings, business_date, name):
-            result = run_airflow_step(name, business_date, settings, run, **part)
-        return result if name == "recompute_later_days" else None
+        # an s3:// data_root: the task runs on a working copy (locked, pulled, pushed)
+        with task_copy(params, ds, f"airflow {name}", TASK_LOCK_WAIT_SECONDS) as params:
+            settings = settings_of(params)
+            enter_data_root(settings)  # owner-only files; no landing folder: stop first
+            business_date = parse_business_date(ds)
+            run = day_run(params, recomputed)
+            if not entry.locked:
+                run_airflow_step(name, business_date, settings, run, **part)
+                return None
+            with _task_lock(settings, business_date, name):
+                result = run_airflow_step(name, business_date, settings, run, **part)
+            return result if name == "recompute_later_days" else None
     except RunLockedError:
         raise
     except LoanriskError as exc:
@@ -171,11 +174,13 @@ def shard_numbers(ds: str, params: dict | None) -> list[int]:
         from loanrisk.lake.shards import shard_count
         from loanrisk.lake.storage import lake_of
         from loanrisk.lake.versions import shadow_settings
+        from loanrisk.lake.working_copy import task_copy
         from loanrisk.pipeline.restating import run_shadow
 
-        settings, business_date = settings_of(params), parse_business_date(ds)
-        lake = lake_of(shadow_settings(settings, run_shadow(settings, business_date)))
-        return list(range(shard_count(lake, business_date, settings.execution)))
+        with task_copy(params or {}, ds, "airflow shards", TASK_LOCK_WAIT_SECONDS) as params:
+            settings, business_date = settings_of(params), parse_business_date(ds)
+            lake = lake_of(shadow_settings(settings, run_shadow(settings, business_date)))
+            return list(range(shard_count(lake, business_date, settings.execution)))
     except LoanriskError as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
