@@ -16,8 +16,8 @@ from conftest import outputs
 from loanrisk.config import ExecutionConfig, load_settings
 from loanrisk.errors import ShardError
 from loanrisk.lake import partitions
-from loanrisk.lake.shards import Shard, borrower_shard, part_files
-from loanrisk.lake.storage import lake_of
+from loanrisk.lake.shards import Shard, borrower_shard, combine_parts, part_files, write_part
+from loanrisk.lake.storage import Lake, lake_of
 from loanrisk.pipeline import risk_shards, risk_stage
 from loanrisk.pipeline.runner import run_day
 
@@ -159,3 +159,27 @@ def test_combine_names_a_missing_part(tmp_path, landing, config_dir, one_root):
     risk_stage.score_shard(lake, settings, LAST, Shard(1, 2))
     with pytest.raises(ShardError, match=r"shard=0-of-2 missing"):
         risk_stage.combine_scores(lake, settings, LAST, 2)
+
+
+def test_a_list_column_written_whole_is_the_merge_s_bytes(tmp_path, monkeypatch):
+    """risk_actions written whole in K = 1 (more than a file's rows, with its list column) is
+    the bytes of the same rows merged from shard parts."""
+    monkeypatch.setattr(partitions, "FILE_ROWS", 20_000)
+    n = 60_000
+    frame = pl.DataFrame(
+        {
+            "borrower_id": [f"B{i:07d}" for i in range(n)],
+            "action": ["PRICING_TIER"] * n,
+            "loan_ids": [[f"L{i:08d}", f"L{i + n:08d}"][: 1 + i % 2] for i in range(n)],
+        }
+    )
+    whole, parted = (Lake(tmp_path / name, tmp_path / "landing") for name in ("whole", "parted"))
+    written = risk_shards.write_whole(whole, "risk_actions", START, frame)
+    for number in range(3):
+        part = frame.filter(borrower_shard(3) == number)
+        write_part(parted, "risk_actions", START, Shard(number, 3), part, {})
+    key = risk_shards.ACTIONS_KEY
+    merged = combine_parts(parted, "risk_actions", START, 3, {}, key)
+    assert written == merged and written["path"].endswith("snapshot_date=2026-06-01")
+    files = [f.name for f in whole.partition_files("curated", "risk_actions", START)]
+    assert files == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]

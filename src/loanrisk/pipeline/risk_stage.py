@@ -36,6 +36,7 @@ from loanrisk.pipeline.risk_shards import (
     risk_table,
     write_actions_extract,
     write_score_parts,
+    write_whole,
 )
 from loanrisk.quality.contracts import load_contract
 
@@ -150,7 +151,7 @@ def _publish_scores(
         "scorecard_version": card.version,
         "output": write_table(lake, "curated", RISK, business_date, risk),
         "loan_aging": restage_aging(lake, business_date, risk),
-        "actions": write_table(lake, "curated", "risk_actions", business_date, actions),
+        "actions": write_whole(lake, "risk_actions", business_date, actions),
         "actions_extract": write_actions_extract(lake, settings, business_date, actions),
         "monitoring": write_table(lake, "curated", MONITORING, business_date, monitoring),
     }
