@@ -83,3 +83,18 @@ def test_an_empty_table_is_one_file_of_no_rows(tmp_path):
     write_frame(_book(3).clear(), tmp_path / "t", tmp_path / "_tmp")
     files = folder_files(tmp_path / "t")
     assert [pl.read_parquet(f).height for f in files] == [0]
+
+
+def test_a_list_column_cut_from_a_day_written_whole_is_the_bytes_of_its_rows_copied(
+    tmp_path, small_files
+):
+    """A file sliced out of a longer frame and the same rows merged from parts: one layout."""
+    book = _book(2_500).with_columns(pl.col("codes").list.concat(pl.col("codes")))
+    write_frame(book, tmp_path / "whole", tmp_path / "_tmp")
+    for k, rows in enumerate((book.slice(0, 1_000), book.slice(1_000))):
+        write_frame(rows.clone(), tmp_path / f"copy{k}", tmp_path / "_tmp")
+    writer = PartitionWriter(tmp_path / "merged", tmp_path / "_tmp")
+    parts = [folder_files(tmp_path / f"copy{k}") for k in range(2)]
+    merge_sorted(parts, ["loan_id"], writer)
+    writer.close()
+    assert _bytes(tmp_path / "merged") == _bytes(tmp_path / "whole")

@@ -54,12 +54,14 @@ def folder_files(folder: Path) -> list[Path]:
 
 def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) -> None:
     """``frame`` as Parquet with ``PARQUET_OPTIONS``: the same bytes for the same rows however
-    the frame is chunked. Nested columns (lists, structs) are made one chunk first: their bytes
-    follow their chunks even with fixed row groups (flat columns' do not, and copying those
-    would double a big day's memory)."""
-    nested = [s.name for s in frame.get_columns() if s.dtype.is_nested() and s.n_chunks() > 1]
+    the frame is chunked or sliced. Nested columns (lists, structs) are copied into one fresh
+    chunk first: their bytes follow their chunks, and a slice's offsets, even with fixed row
+    groups (a file cut from a day written whole came out other bytes than the same rows merged
+    from shards); flat columns' do not, and copying those would double a big day's memory."""
+    nested = [s.name for s in frame.get_columns() if s.dtype.is_nested()]
     if nested:
-        frame = frame.with_columns(frame[name].rechunk() for name in nested)
+        fresh = pl.int_range(pl.len(), dtype=pl.UInt32 if frame.height < 2**32 else pl.UInt64)
+        frame = frame.with_columns(pl.col(nested).gather(fresh))
     groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
     frame.write_parquet(path, **{**PARQUET_OPTIONS, **groups})
     os.chmod(path, file_mode())
