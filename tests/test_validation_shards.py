@@ -265,3 +265,14 @@ def test_shard_results_leave_the_gx_store_with_their_day(tmp_path):
         f"events {old} shard=1-of-3",
     ]
     assert len(list((store / "events" / "events.a--b").iterdir())) == 2
+
+
+def test_a_missing_optional_feed_has_no_shard_work(first_day, tmp_path, config_dir):
+    settings = copy_of(first_day, tmp_path, config_dir, 3)
+    (settings.data_root / "landing" / f"contacts_{DAY}.csv").unlink()
+    ingest_feed(DAY, settings, "contacts")
+    assert [validate_shard(DAY, settings, "contacts", k)["status"] for k in range(3)] == [
+        "missing"
+    ] * 3
+    record = validate_feed(DAY, settings, "contacts", {})
+    assert record.status == "missing" and record.warnings == {"FEED_MISSING:contacts": 1}
