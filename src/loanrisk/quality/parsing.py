@@ -6,8 +6,9 @@ contract.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,15 +37,19 @@ def _is_utf8(encoding: str) -> bool:
     return encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
 
 
-def _decode_or_name_line(data: bytes, encoding: str, file_name: str) -> str:
+def _decode_or_name_line(
+    data: bytes, encoding: str, file_name: str, first_line: int = 1, shift: int = 0
+) -> str:
+    """``data`` decoded, or FILE_UNREADABLE naming the line and byte (a block of the file:
+    ``data``'s records start on line ``first_line``, byte ``shift`` + offset in the file)."""
     try:
         return data.decode("utf-8-sig" if _is_utf8(encoding) else encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + first_line
         raise LandingFileError(
             "FILE_UNREADABLE",
             file_name,
-            f"not valid {encoding} at line {line} (byte {exc.start}); "
+            f"not valid {encoding} at line {line} (byte {exc.start + shift}); "
             "declare the file's encoding as input_encoding in config/pipeline.yaml",
         ) from None
 
@@ -91,7 +96,9 @@ def file_facts(path: Path) -> FileFacts:
     return FileFacts(digest.hexdigest(), count, last == b"\n")
 
 
-def _source_lines(frame: pl.DataFrame, path: Path, facts: FileFacts) -> pl.Expr:
+def _source_lines(
+    frame: pl.DataFrame, parquet: bool, facts: FileFacts, first_line: int = 2
+) -> pl.Expr:
     """1-based line where each record starts; quoted fields may hold line breaks.
 
     In a Parquet file a row is a record (the header counts as line 1 there too). In a CSV
@@ -99,21 +106,25 @@ def _source_lines(frame: pl.DataFrame, path: Path, facts: FileFacts) -> pl.Expr:
     not end with a break), no field holds a break and each row takes one line: counting the
     breaks in every field (far dearer than counting the file's) is skipped.
     Otherwise they are counted field by field: the file's total alone cannot tell one embedded
-    break from a final newline.
+    break from a final newline. ``first_line``: the line of the first row (a block's, the
+    header's breaks counted in ``facts``).
     """
     one_line_each = facts.line_breaks == frame.height + (1 if facts.final_newline else 0)
-    if path.suffix == ".parquet" or one_line_each:
+    if parquet or one_line_each:
         return pl.col(ROW_NUMBER).cast(pl.Int64).alias(SOURCE_LINE)
     fields = (c for c in frame.columns if c != ROW_NUMBER)
     inner = pl.sum_horizontal(pl.col(c).str.count_matches("\n").fill_null(0) for c in fields)
     lines_used = inner.cast(pl.Int64) + 1
-    return (lines_used.cum_sum() - lines_used + 2).alias(SOURCE_LINE)
+    return (lines_used.cum_sum() - lines_used + first_line).alias(SOURCE_LINE)
 
 
-def _without_blank_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+def _without_blank_lines(
+    frame: pl.DataFrame, data: Callable[[], bytes] | None, first_line: int = 1
+) -> pl.DataFrame:
     """Drop the rows Polars makes of blank lines (all fields null): a blank line is no record
-    (Python's csv, pandas and DuckDB skip it). A line of empty fields (``,,,``) is one."""
-    if path.suffix == ".parquet":
+    (Python's csv, pandas and DuckDB skip it). A line of empty fields (``,,,``) is one.
+    ``data``: the CSV bytes read (None: Parquet), from line ``first_line`` of the file."""
+    if data is None:
         return frame
     # Counted before anything is filtered: most files have no blank line, and a filter of the
     # whole frame for none is a pass over every column.
@@ -121,11 +132,11 @@ def _without_blank_lines(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     if frame.select(all_null.sum()).item() == 0:
         return frame
     empty = frame.filter(all_null)
-    physical = path.read_bytes().split(b"\n")
+    physical = data().split(b"\n")
     blank = [
         n
         for n in empty[SOURCE_LINE].to_list()
-        if n - 1 < len(physical) and not physical[n - 1].strip(b"\r")
+        if 0 <= n - first_line < len(physical) and not physical[n - first_line].strip(b"\r")
     ]
     return frame.filter(~pl.col(SOURCE_LINE).is_in(blank))
 
@@ -142,21 +153,29 @@ def _raw_columns(frame: pl.DataFrame, columns: list[str]) -> list[pl.Expr]:
     ]
 
 
-def _parsed(path: Path, encoding: str) -> pl.DataFrame:
-    """Every field of the file as text, or ``LandingFileError`` (FILE_EMPTY, FILE_UNREADABLE)."""
+@contextmanager
+def landing_read(path: Path, encoding: str) -> Iterator[None]:
+    """A read of the landing file: its errors as ``LandingFileError`` (FILE_EMPTY,
+    FILE_UNREADABLE), without field text (it may be PII)."""
     try:
-        return _load_text(path, encoding)
+        yield
     except pl.exceptions.NoDataError:
         raise LandingFileError("FILE_EMPTY", path.name, "file has no header and no rows") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
         kind = "Parquet" if path.suffix == ".parquet" else f"{encoding} CSV"
-        reason = redacted(str(exc)) or type(exc).__name__  # no field text: it may be PII
+        reason = redacted(str(exc)) or type(exc).__name__
         raise LandingFileError(
             "FILE_UNREADABLE", path.name, f"unreadable as {kind}: {reason}"
         ) from None
 
 
-def _check_header(frame: pl.DataFrame, path: Path, contract: Contract) -> None:
+def _parsed(path: Path, encoding: str) -> pl.DataFrame:
+    """Every field of the file as text, or ``LandingFileError`` (FILE_EMPTY, FILE_UNREADABLE)."""
+    with landing_read(path, encoding):
+        return _load_text(path, encoding)
+
+
+def check_header(frame: pl.DataFrame, path: Path, contract: Contract) -> None:
     missing = [c for c in contract.column_names if c not in frame.columns]
     if missing:
         raise LandingFileError(
@@ -185,13 +204,23 @@ def _text_and_facts(
     with ThreadPoolExecutor(1) as pool:
         facts = pool.submit(file_facts, path)
         frame = _parsed(path, encoding)
-        _check_header(frame, path, contract)
-        lines = _source_lines(frame, path, facts.result())
-    frame = _without_blank_lines(frame.with_columns(lines), path)
+        check_header(frame, path, contract)
+        parquet = path.suffix == ".parquet"
+        lines = _source_lines(frame, parquet, facts.result())
+    frame = _without_blank_lines(frame.with_columns(lines), None if parquet else path.read_bytes)
     if frame.height == 0 and contract.required_feed:
-        raise LandingFileError("FILE_EMPTY", path.name, "file has a header but no rows")
-    text = frame.select(SOURCE_LINE, *_raw_columns(frame, contract.column_names))
-    return text, facts.result()
+        raise no_rows(path)
+    return text_columns(frame, contract), facts.result()
+
+
+def no_rows(path: Path) -> LandingFileError:
+    """FILE_EMPTY of a required feed's file with a header and no rows."""
+    return LandingFileError("FILE_EMPTY", path.name, "file has a header but no rows")
+
+
+def text_columns(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """``source_line`` and each contract column as its ``<column>__raw`` (extra columns go)."""
+    return frame.select(SOURCE_LINE, *_raw_columns(frame, contract.column_names))
 
 
 def read_text_and_facts(
