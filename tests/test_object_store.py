@@ -25,8 +25,9 @@ from conftest import outputs
 from s3_server import make_bucket, seaweed
 
 from loanrisk.cli import main
-from loanrisk.errors import ConfigError
+from loanrisk.errors import ConfigError, RunLockedError, StaleLockError
 from loanrisk.lake.faults import CRASH_ENV
+from loanrisk.lake.object_lock import StoreLock
 from loanrisk.lake.object_store import ObjectRoot, refuse_credentials
 from loanrisk.lake.working_copy import connect_store_warehouse
 
@@ -124,16 +125,30 @@ def test_credentials_in_a_config_file_are_refused(tmp_path, config_dir, capsys):
 
 def test_the_store_lock_refuses_a_second_writer(server, project, capsys):
     url = f"s3://{BUCKET}/locked"
-    root = ObjectRoot(url)
-    record = root.acquire(str(DAY1), "test", ttl_seconds=600)
+    lock = StoreLock(ObjectRoot(url))
+    record = lock.acquire(str(DAY1), "test", ttl_seconds=600)
     try:
-        with pytest.raises(Exception, match="RUN_LOCKED"):
-            ObjectRoot(url).acquire(str(DAY1), "second", ttl_seconds=600)
+        with pytest.raises(RunLockedError):
+            StoreLock(ObjectRoot(url)).acquire(str(DAY1), "second", ttl_seconds=600)
         assert cli("run", DAY1, url, project) == 1
         assert "[RUN_LOCKED]" in capsys.readouterr().err
     finally:
-        root.release(record)
-    assert root.holder() is None
+        lock.release(record)
+    assert lock.holder() is None
+    # A lock past its ttl is stale: reported, then taken over only when asked.
+    StoreLock(ObjectRoot(url)).acquire(str(DAY1), "overran", ttl_seconds=0.001)
+    time.sleep(0.01)
+    with pytest.raises(StaleLockError):
+        lock.acquire(str(DAY1), "next", ttl_seconds=600)
+    record = lock.acquire(str(DAY1), "next", ttl_seconds=600, break_stale=True)
+    assert lock.holder()["purpose"] == "next"
+    lock.release(record)
+
+
+def test_no_access_to_the_store_is_an_error_not_a_held_lock(server, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    with pytest.raises(PermissionError):
+        StoreLock(ObjectRoot(f"s3://{BUCKET}/denied")).acquire("-", "test", ttl_seconds=600)
 
 
 def test_a_day_on_s3_publishes_the_local_bytes_and_a_killed_day_stays_invisible(
@@ -178,7 +193,7 @@ def test_a_day_on_s3_publishes_the_local_bytes_and_a_killed_day_stays_invisible(
     assert cli("run", DAY2, url, project, "--break-stale-lock") == 0
     day2_seconds = time.perf_counter() - started
     assert outputs(mirror(server, url, tmp_path / "day2")) == local_reference
-    assert ObjectRoot(url).holder() is None
+    assert StoreLock(ObjectRoot(url)).holder() is None
     con = connect_store_warehouse(url)
     try:
         assert days_of(con, "loan_aging") == {DAY1, DAY2}
@@ -237,7 +252,7 @@ def test_airflow_tasks_hand_the_day_on_through_the_store(server, project, tmp_pa
     store = ObjectRoot(url)
     staged = [rel for rel in store.listing() if rel.startswith("lake/staging/")]
     assert {rel.split("/")[2] for rel in staged} == set(FEEDS)
-    assert store.committed_days() == set() and store.holder() is None
+    assert store.committed_days() == set() and StoreLock(store).holder() is None
     with task_copy(params, str(DAY1), "test", 0.0) as inside:
         local = Path(inside["data_root"])
         assert all((local / rel).is_file() for rel in staged)  # the day's own files pulled

@@ -11,9 +11,7 @@ a scratch disk (``loanrisk.lake.working_copy`` is the hook):
   process killed before a day's manifest leaves that day invisible to every reader. A day whose
   manifest is about to be replaced is uncommitted first (its old manifest deleted), so a reader
   never sees a day's new files under its old manifest.
-- The run lock is the object ``.loanrisk-run.lock``, created by a conditional write
-  (``If-None-Match: *``, honoured by AWS S3 and SeaweedFS) and deleted on release; one past its
-  ttl is stale and taken over only with ``break_stale`` (``--break-stale-lock``).
+- The run lock is the object ``.loanrisk-run.lock`` (``loanrisk.lake.object_lock``).
 
 Credentials come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, ``AWS_REGION``) or an Airflow connection named
@@ -22,26 +20,21 @@ by the run (``aws_conn_id``); never from config: a data_root URL carrying a key 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
 import re
-import socket
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from loanrisk.errors import ConfigError, RunLockedError, StaleLockError, _rebuilt
+from loanrisk.errors import ConfigError
 from loanrisk.lake.faults import crash_point
-from loanrisk.lake.locks import pid_alive
 from loanrisk.lake.modes import make_dirs
 
 LOCK_NAME = ".loanrisk-run.lock"
 INDEX_NAME = ".object-store.json"
-POLL_SECONDS = 0.5
 _MANIFEST = re.compile(r"^runs/(\d{4}-\d{2}-\d{2})/manifest\.json$")
 _DATE = r"\d{4}-\d{2}-\d{2}"
 #: Where a day's own files are (the day is group 1): its partitions and their state records,
@@ -220,94 +213,6 @@ class ObjectRoot:
             self.fs.put([str(data / r) for r in relatives], [self.key(r) for r in relatives])
             figures.files += len(relatives)
             figures.bytes += sum((data / r).stat().st_size for r in relatives)
-
-    # --- the run lock -------------------------------------------------------------------
-
-    def acquire(
-        self,
-        business_date: str,
-        purpose: str,
-        ttl_seconds: float,
-        timeout: float = 0.0,
-        break_stale: bool = False,
-    ) -> dict:
-        """Create the lock object if nobody holds it (``If-None-Match: *``); returns our record.
-        Held by a live run: ``RunLockedError`` (after polling ``timeout`` seconds). Past its
-        ttl, or its process gone (same host): ``StaleLockError``, or taken over with
-        ``break_stale``."""
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        record = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "business_date": business_date,
-            "purpose": purpose,
-            "since": now.isoformat().replace("+00:00", "Z"),
-            "expires": (now + dt.timedelta(seconds=ttl_seconds)).timestamp(),
-            "token": uuid.uuid4().hex,
-        }
-        body = json.dumps(record, sort_keys=True).encode("utf-8")
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.fs.pipe_file(self.key(LOCK_NAME), body, mode="create")
-                return record
-            except (OSError, FileExistsError):
-                holder = self.holder()
-            if holder is not None and _dead(holder):
-                if not break_stale:
-                    raise self._stale(holder)
-                self.fs.rm(self.key(LOCK_NAME))  # then race for it like anyone else
-                continue
-            if time.monotonic() >= deadline:
-                raise self._locked(holder, timeout)
-            time.sleep(POLL_SECONDS)
-
-    def release(self, record: dict) -> None:
-        """Delete the lock object if it is still ours (a breaker may have taken it)."""
-        holder = self.holder()
-        if holder is not None and holder.get("token") == record["token"]:
-            self.fs.rm(self.key(LOCK_NAME))
-
-    def holder(self) -> dict | None:
-        try:
-            return json.loads(self.fs.cat_file(self.key(LOCK_NAME)))
-        except FileNotFoundError:
-            return None
-        except ValueError:
-            return {"pid": 0, "host": "?", "business_date": "?", "purpose": "?", "since": "?"}
-
-    def _locked(self, holder: dict | None, waited: float) -> RunLockedError:
-        who = _describe(holder) if holder else "another process (details not written yet)"
-        after = f" after waiting {waited:g}s" if waited else ""
-        message = (
-            f"{self.url}: another run holds the run lock{after}: {who}; wait for it to finish "
-            f"(lock object {self.url}/{LOCK_NAME})"
-        )
-        details = {"lock_file": f"{self.url}/{LOCK_NAME}", "holder": who, "waited": waited}
-        return _rebuilt(RunLockedError, message, details)
-
-    def _stale(self, holder: dict) -> StaleLockError:
-        message = (
-            f"stale run lock left by {_describe(holder)}: that run died mid-way (its process "
-            f"is gone or its ttl expired); check it, then rerun with --break-stale-lock "
-            f"(lock object {self.url}/{LOCK_NAME})"
-        )
-        details = {"lock_file": f"{self.url}/{LOCK_NAME}", "holder": holder, "state": "dead"}
-        return _rebuilt(StaleLockError, message, details)
-
-
-def _dead(holder: dict) -> bool:
-    """A lock past its ttl, or held by a process of this host that is gone (SIGKILL, OOM)."""
-    if holder.get("expires", 0) < time.time():
-        return True
-    return holder.get("host") == socket.gethostname() and not pid_alive(int(holder["pid"]))
-
-
-def _describe(holder: dict) -> str:
-    return (
-        f"pid {holder.get('pid')} on {holder.get('host')} ({holder.get('purpose')} "
-        f"{holder.get('business_date')}) since {holder.get('since')}"
-    )
 
 
 def _local_files(data: Path) -> list[str]:

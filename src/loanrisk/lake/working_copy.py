@@ -23,6 +23,7 @@ from loanrisk.config import EXECUTION_FILE, ExecutionConfig, PipelineConfig, def
 from loanrisk.domain.sql import quote
 from loanrisk.domain.yaml_models import load_yaml_model
 from loanrisk.lake.modes import make_dirs
+from loanrisk.lake.object_lock import StoreLock
 from loanrisk.lake.object_store import ObjectRoot, is_object_url
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def working_copy(
     wrote (a failed day's manifest is its record); the lock is released either way."""
     root = ObjectRoot(url, conn_id=conn_id)
     local, ttl = cache_folder(config_dir, url)
-    record = root.acquire(business_date, purpose, ttl, timeout, break_stale)
+    lock = StoreLock(root)
+    record = lock.acquire(business_date, purpose, ttl, timeout, break_stale)
     try:
         pulled = root.pull(make_dirs(local), days)
         log.info(
@@ -92,7 +94,7 @@ def working_copy(
                 pushed.seconds,
             )
     finally:
-        root.release(record)
+        lock.release(record)
 
 
 @contextmanager
