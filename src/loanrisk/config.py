@@ -294,9 +294,9 @@ def local_root(value: str | Path) -> Path:
     """A data_root given as a path or an fsspec URL, as the local folder it names.
 
     Only a local filesystem (a path, ``file://``) is taken: the lake's atomic writes are POSIX
-    renames, the run lock is ``flock`` and DuckDB's views read local files; object storage
-    (``s3://``, ``memory://``, ...) needs the ``loanrisk.lake.storage.Lake`` write path ported first
-    (README, "Scale-out")."""
+    renames, the run lock is ``flock`` and DuckDB's views read local files. An ``s3://``
+    data_root is entered as a local working copy before settings are loaded
+    (``loanrisk.lake.working_copy``), so it never reaches here from a run."""
     text = str(value)
     if "://" not in text:
         return Path(text)

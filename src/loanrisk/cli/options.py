@@ -64,7 +64,8 @@ def config(parser: argparse.ArgumentParser) -> None:
 def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-root",
-        help="overrides config's data_root (a path or a file:// URL); e.g. --data-root /srv/data",
+        help="overrides config's data_root (a path, a file:// URL or s3://bucket/prefix); "
+        "e.g. --data-root /srv/data",
     )
     config(parser)
 
