@@ -178,6 +178,8 @@ def test_a_day_on_s3_publishes_the_local_bytes_and_a_killed_day_stays_invisible(
     assert main(["status", "--json", "--data-root", url, "--config", str(project / "config")]) == 0
     statuses = {d["date"]: d["status"] for d in json.loads(capsys.readouterr().out)}
     assert statuses == {str(DAY1): "published", str(DAY2): "not run"}
+    assert main(["status", "--data-root", url, "--config", str(project / "config")]) == 0
+    assert "stale run lock" in capsys.readouterr().out
     con = connect_store_warehouse(url)
     try:
         assert days_of(con, "pipeline_runs") == {DAY1}

@@ -64,7 +64,7 @@ class StoreLock:
                 holder = self.holder()
                 if holder is None and not _refused_as_existing(exc):
                     raise  # not a held lock: no access, no bucket, no endpoint
-            if holder is not None and _dead(holder):
+            if holder is not None and dead(holder):
                 if not break_stale:
                     raise self._stale(holder)
                 self.root.fs.rm(self.root.key(LOCK_NAME))  # then race for it like anyone else
@@ -116,7 +116,7 @@ def _refused_as_existing(exc: OSError) -> bool:
     )
 
 
-def _dead(holder: dict) -> bool:
+def dead(holder: dict) -> bool:
     """A lock past its ttl, or held by a process of this host that is gone (SIGKILL, OOM)."""
     if holder.get("expires", 0) < time.time():
         return True

@@ -12,6 +12,7 @@ committed days, and the names of landed files and reports) and ``connect_store_w
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import tempfile
@@ -23,8 +24,8 @@ from loanrisk.config import EXECUTION_FILE, ExecutionConfig, PipelineConfig, def
 from loanrisk.domain.sql import quote
 from loanrisk.domain.yaml_models import load_yaml_model
 from loanrisk.lake.modes import make_dirs
-from loanrisk.lake.object_lock import StoreLock
-from loanrisk.lake.object_store import ObjectRoot, is_object_url
+from loanrisk.lake.object_lock import StoreLock, dead
+from loanrisk.lake.object_store import LOCK_NAME, ObjectRoot, is_object_url
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,18 @@ def reader_copy(url: str, conn_id: str | None = None) -> Iterator[Path]:
             if named and (rel.startswith("landing/") or rel.split("/")[1] in committed):
                 make_dirs((data / rel).parent)
                 (data / rel).touch()
+        _note_dead_lock(StoreLock(root), data)
         yield data
+
+
+def _note_dead_lock(lock: StoreLock, data: Path) -> None:
+    """A store lock left by a dead run, written where ``status`` looks for a stale local one
+    (the holder's details only)."""
+    holder = lock.holder()
+    if holder is not None and dead(holder):
+        fields = ("pid", "host", "business_date", "purpose", "since")
+        text = json.dumps({name: holder.get(name, "?") for name in fields})
+        (data / LOCK_NAME).write_text(text, encoding="utf-8")
 
 
 #: A view's file argument, relative to the data_root (``read_parquet('lake/...'``).
