@@ -6,9 +6,8 @@ The day: the bad-input corpus's second day (300 loans, every feed) after its fir
 unsharded, its loans file given bad rows of several kinds (an unknown product, a negative
 balance, a duplicated loan_id across two borrowers, a blank borrower_id), a row-rule warning
 (an unknown time zone) and a day-level one (a changed principal: continuity), its events file
-an unknown event type and a duplicated event_id. Until ingest writes the staged parts, the
-tests cut them from the staged partition as ingest will: by borrower, every copy of a
-duplicated key in the part of its first copy, in source_line order.
+an unknown event type and a duplicated event_id. Ingest writes the staged parts
+(``staging_<feed>``: by borrower, every copy of a duplicated key in one part).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from conftest import CORPUS_DAY, outputs
 
 from loanrisk.config import ExecutionConfig, load_settings
 from loanrisk.errors import GateError, ShardError
-from loanrisk.lake.shards import Shard, borrower_shard, part_files, shard_count, write_part
+from loanrisk.lake.shards import Shard, borrower_shard, part_files, shard_count
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline.ingest_stage import ingest_feed
 from loanrisk.pipeline.runner import run_day
@@ -34,7 +33,6 @@ from loanrisk.quality.gx_validation import results_store
 
 LOANS, EVENTS = "loan_snapshot", "events"
 FEEDS = (LOANS, EVENTS)
-KEYS = {LOANS: "loan_id", EVENTS: "event_id"}
 DAY = CORPUS_DAY + dt.timedelta(days=1)
 ACCEPT = {"QUARANTINE_SHARE": "test: bad rows on purpose"}
 
@@ -92,26 +90,9 @@ def copy_of(first_day: Path, folder: Path, config_dir: Path, count: int):
     return dataclasses.replace(settings, execution=ExecutionConfig(shards=count))
 
 
-def stage_parts(settings, feed: str) -> None:
-    """The staged parts ingest writes for K > 1, cut from the staged partition."""
-    lake = lake_of(settings)
-    count = shard_count(lake, DAY, settings.execution)
-    key = f"{KEYS[feed]}__raw"
-    staged = lake.read("staging", feed, DAY)
-    staged = staged.with_columns(pl.col("borrower_id__raw").alias("borrower_id"))
-    shards = staged.with_columns(borrower_shard(count).alias("_shard"))
-    shards = shards.with_columns(pl.col("_shard").first().over(key))
-    for number in range(count):
-        part = shards.filter(pl.col("_shard") == number).drop("borrower_id", "_shard")
-        write_part(lake, f"staging_{feed}", DAY, Shard(number, count), part, {})
-
-
 def run_shards(settings, feed: str) -> list[dict]:
-    """Stage the parts and run every shard task of ``feed``; their partial reports."""
+    """Every shard task of ``feed`` (on the staged parts ingest wrote); their partial reports."""
     count = shard_count(lake_of(settings), DAY, settings.execution)
-    if count == 1:
-        return [validate_shard(DAY, settings, feed, 0)]
-    stage_parts(settings, feed)
     return [validate_shard(DAY, settings, feed, k) for k in range(count)]
 
 
@@ -203,7 +184,6 @@ def test_a_shard_over_the_share_does_not_stop_a_day_within_it(first_day, tmp_pat
     in_zero = loans.filter(borrower_shard(3) == 0)["row"].to_list()[:3]
     edit_rows(path, {row: {"product_code": "MORTGAGE"} for row in in_zero})
     ingest_feed(DAY, settings, LOANS)
-    stage_parts(settings, LOANS)
     lake = lake_of(settings)
     staged = lake.partition("staging", LOANS, DAY)
     aside = staged.with_name("aside")
