@@ -261,3 +261,36 @@ def test_airflow_tasks_hand_the_day_on_through_the_store(server, project, tmp_pa
     with task_copy(params, str(DAY2), "test", 0.0) as inside:
         local = Path(inside["data_root"])
         assert not any((local / rel).exists() for rel in staged)  # not another day's
+
+
+def test_a_replaced_manifest_is_deleted_before_the_days_new_files_go_up(
+    server, tmp_path, monkeypatch
+):
+    """A stored day rewritten (a rerun): its old manifest leaves the store first, so a push
+    cut short shows the day nowhere rather than its new files under its old manifest."""
+    from loanrisk.lake import object_store
+
+    store, local = ObjectRoot(f"s3://{BUCKET}/restated"), tmp_path / "copy"
+    part = local / "data" / "lake" / "curated" / "t" / f"snapshot_date={DAY1}" / "part-0.parquet"
+    manifest = local / "data" / "runs" / str(DAY1) / "manifest.json"
+    for path, text in ((part, "old rows"), (manifest, '{"status": "published"}')):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    store.push(local)
+    assert store.committed_days() == {str(DAY1)}
+
+    part.write_text("new rows")
+    manifest.write_text('{"status": "published", "rerun": true}')
+
+    def killed(name: str) -> None:
+        raise KeyboardInterrupt(name)
+
+    monkeypatch.setattr(object_store, "crash_point", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.push(local)
+    assert store.committed_days() == set()
+    assert store.fs.cat_file(store.key(f"lake/curated/t/snapshot_date={DAY1}/part-0.parquet"))
+    monkeypatch.undo()
+    store.push(local)
+    assert store.committed_days() == {str(DAY1)}
+    assert b"rerun" in store.fs.cat_file(store.key(f"runs/{DAY1}/manifest.json"))
