@@ -26,7 +26,7 @@ from loanrisk.quality.parsing import SOURCE_LINE, raw_name
 
 #: Rows buffered across all parts before a part's rows are written as a row group: the
 #: memory of K parts is about this many rows, whatever K.
-BUFFER_ROWS = 1 << 18
+BUFFER_ROWS = 1 << 16
 _SHARD, _TO = "__shard", "__to"
 
 

@@ -39,14 +39,12 @@ def staged_part_inputs(lake: Lake, business_date: dt.date, feed: str) -> dict:
     return part_inputs(ingested.input.file, ingested.input.sha256 or "")
 
 
-def day_shards(lake: Lake, business_date: dt.date, settings: Settings) -> int:
+def day_shards(lake: Lake, business_date: dt.date, settings: Settings, loans: Contract) -> int:
     """The day's K, decided by every feed's ingest from the loans landing file's size (feeds
     are ingested side by side: whichever comes first decides the same K). Without a loans
-    file, 0 bytes: the fixed K, or 1 for ``auto``."""
-    loans = lake.landed_file(
-        load_contract(settings.contracts_dir, LOANS).landing_file_name(str(business_date))
-    )
-    landed = loans.stat().st_size if loans.is_file() else 0
+    file, 0 bytes: the fixed K, or 1 for ``auto``. ``loans``: the loans feed's contract."""
+    path = lake.landed_file(loans.landing_file_name(business_date.isoformat()))
+    landed = path.stat().st_size if path.is_file() else 0
     return int(decide_shards(lake, business_date, settings.execution, landed)["shards"])
 
 
@@ -94,7 +92,8 @@ def ingest_feed(business_date: dt.date, settings: Settings, feed: str) -> record
     path = lake.landed_file(contract.landing_file_name(business_date.isoformat()))
     name, pipeline = f"ingest_{feed}", settings.pipeline
     required = pipeline.require_control_file and contract.required_feed
-    count = day_shards(lake, business_date, settings)
+    loans = contract if feed == LOANS else load_contract(settings.contracts_dir, LOANS)
+    count = day_shards(lake, business_date, settings, loans)
     drop_parts(lake, part_table(feed), business_date)  # another K's, or another file's
     blocks = TextBlocks(path, contract, pipeline.input_encoding, required)
     try:

@@ -16,7 +16,6 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from loanrisk.errors import LandingFileError
@@ -41,32 +40,32 @@ from loanrisk.quality.parsing import (
 BLOCK_BYTES = 1 << 24
 #: Rows of a Parquet landing file read at a time.
 BLOCK_ROWS = 1 << 16
-_QUOTE, _BREAK = ord('"'), ord("\n")
-
-
-def _record_ends(data: bytes) -> np.ndarray:
-    """Offsets of ``data``'s line breaks that end a record: an even count of quotes before
-    them. ``data`` starts a record."""
-    array = np.frombuffer(data, dtype=np.uint8)
-    # uint8 wraps at 256: the parity it keeps is all that is asked of it.
-    quotes = np.cumsum(array == _QUOTE, dtype=np.uint8)
-    return np.flatnonzero((array == _BREAK) & (quotes % 2 == 0))
 
 
 def records_end(data: bytes) -> int:
-    """Length of ``data``'s longest prefix of whole records (0: no record ends in it)."""
-    ends = _record_ends(data)
-    return int(ends[-1]) + 1 if ends.size else 0
+    """Length of ``data``'s longest prefix of whole records (0: no record ends in it): up to
+    its last line break with an even count of quotes before it. ``data`` starts a record.
+    From the end, a line at a time: a file's lines rarely break inside quotes."""
+    end = data.rfind(b"\n")
+    odd = data.count(b'"', 0, end) % 2 if end >= 0 else 0
+    while end >= 0 and odd:
+        before = data.rfind(b"\n", 0, end)
+        odd ^= data.count(b'"', before + 1, end) % 2
+        end = before
+    return end + 1
 
 
 def header_end(data: bytes) -> int:
     """Length of the header and the blank lines before it (Polars skips those; 0: the header
-    does not end in ``data``)."""
-    start = 0
-    for end in _record_ends(data).tolist():
-        if data[start:end].strip(b"\r"):
-            return end + 1
-        start = end + 1
+    does not end in ``data``): up to the first record's end that ends a line not blank."""
+    record = position = odd = 0
+    while (end := data.find(b"\n", position)) >= 0:
+        odd ^= data.count(b'"', position, end) % 2
+        position = end + 1
+        if not odd:
+            if data[record:end].strip(b"\r"):
+                return end + 1
+            record = end + 1
     return 0
 
 
