@@ -284,3 +284,14 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path, landing, config_dir):
         low = _peak_kib(tmp_path, few, config_dir, count)
         high = _peak_kib(tmp_path, many, config_dir, count)
         assert high - low < 16 * 1024, (count, low, high)
+
+
+def test_blank_lines_before_the_header_count_in_source_lines(tmp_path):
+    """Polars skips blank lines before the header; the rows' source lines count them (the
+    whole-file read numbered the first row 2 whatever came before the header)."""
+    path = tmp_path / "pair.csv"
+    path.write_bytes(b"\n\r\na,b\n1,2\n\n3,4\n")
+    for size in (1, 4, 1 << 20):
+        text = pl.concat(TextBlocks(path, PAIR, "utf-8", block_bytes=size))
+        assert text[SOURCE_LINE].to_list() == [4, 6], size
+        assert text[raw_name("a")].to_list() == ["1", "3"]
