@@ -98,3 +98,16 @@ def test_a_list_column_cut_from_a_day_written_whole_is_the_bytes_of_its_rows_cop
     merge_sorted(parts, ["loan_id"], writer)
     writer.close()
     assert _bytes(tmp_path / "merged") == _bytes(tmp_path / "whole")
+
+
+def test_parts_of_no_rows_merge_into_a_table_with_its_columns(tmp_path):
+    empty = _book(3).clear()
+    parts = []
+    for k in range(2):
+        write_frame(empty, tmp_path / f"part{k}", tmp_path / "_tmp")
+        parts.append(folder_files(tmp_path / f"part{k}"))
+    writer = PartitionWriter(tmp_path / "merged", tmp_path / "_tmp")
+    assert merge_sorted(parts, ["loan_id"], writer) == 0
+    writer.close()
+    write_frame(empty, tmp_path / "whole", tmp_path / "_tmp")
+    assert _bytes(tmp_path / "merged") == _bytes(tmp_path / "whole")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -13,11 +14,15 @@ from conftest import outputs
 from loanrisk.config import ExecutionConfig, load_settings
 from loanrisk.domain.feeds import FEEDS
 from loanrisk.errors import ShardError
+from loanrisk.lake import partitions
 from loanrisk.lake.shards import borrower_shard
 from loanrisk.lake.storage import lake_of
+from loanrisk.pipeline import runner
+from loanrisk.pipeline.registry import DAILY
 from loanrisk.pipeline.runner import run_day, run_step
 
-SHARDED = ("age_loans_shard", "score_loans_shard")
+#: Every shard task of a day, as the stage log shows it: (step, [feed,] shard).
+SHARD_STEPS = [entry for entry in DAILY if entry.per in ("shard", "feed_shard")]
 START = dt.date(2026, 6, 1)
 DAYS = 3
 
@@ -85,17 +90,53 @@ def test_k_shards_publish_the_same_bytes_as_one(
     assert not list((root / "lake" / "shards").rglob("*.parquet"))
     assert not list((root / "state" / "shards").rglob("*.json"))  # nor their records
     lines = [json.loads(x) for p in (root / "logs").glob("*.jsonl") for x in p.open()]
-    parts = [(x["stage"], x["args"][0]) for x in lines if x["stage"].endswith("_shard")]
-    assert sorted(set(parts)) == [(s, str(k)) for s in SHARDED for k in range(count)]
-    assert len(parts) == 2 * count * DAYS and all(x["status"] == "ok" for x in lines)
+    parts = [(x["stage"], *map(str, x["args"])) for x in lines if x["stage"].endswith("_shard")]
+    assert sorted(set(parts)) == expected_parts(count)
+    assert len(parts) == len(expected_parts(count)) * DAYS
+    assert all(x["status"] == "ok" for x in lines)
     rows = [x["rows_out"] for x in lines if x["stage"] == "age_loans_shard"]
     assert min(rows) > 0  # every shard had borrowers: the parts were real
+    page = lake_of(sharded).validation_page(START)  # GX ran per shard: a row for each
+    text = page.read_text(encoding="utf-8")
+    assert all(f"shard={k}-of-{count}" in text for k in range(count))
+    kept = list(page.parent.glob(f"loan_snapshot/*.shard=*-of-{count}.html"))
+    assert len(kept) >= count and "no validation results" not in text
+
+
+def expected_parts(count: int) -> list[tuple[str, ...]]:
+    """Each shard task of a day: per shard, or per feed and shard."""
+    expected = []
+    for entry in SHARD_STEPS:
+        feeds = [(feed,) for feed in FEEDS] if entry.per == "feed_shard" else [()]
+        expected += [(entry.name, *f, str(k)) for f in feeds for k in range(count)]
+    return sorted(expected)
+
+
+@pytest.mark.slow
+def test_k_shards_of_days_cut_into_many_files_publish_the_same_bytes_as_one(
+    tmp_path, landing, config_dir, monkeypatch
+):
+    """Files of 150 rows (a 400-loan day is three files or more, as a 10M-loan day is ten at the
+    real size): K = 3 publishes the bytes of K = 1, every table merged a file at a time. One
+    core: the shard tasks run in this process, which sees the small files."""
+    monkeypatch.setattr(partitions, "FILE_ROWS", 150)
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: {0})
+    published = {}
+    for count in (1, 3):
+        settings = settings_at(tmp_path / f"k{count}", landing, config_dir, count)
+        run_days(settings, 2)
+        published[count] = outputs(settings.data_root)
+    folders = {Path(p).parent for p in published[1] if Path(p).name == "part-2.parquet"}
+    assert any("raw/loan_snapshot" in str(f) for f in folders)  # cut into files indeed
+    assert published[3] == published[1]
 
 
 def test_combine_names_a_missing_or_stale_part(tmp_path, landing, config_dir):
     two = settings_at(tmp_path / "data", landing, config_dir, 2)
     for feed in FEEDS:
         run_step("ingest", START, two, feed=feed)
+        for k in range(2):
+            run_step("validate_shard", START, two, feed=feed, shard=k)
         run_step("validate", START, two, feed=feed)
     with pytest.raises(ShardError, match=r"shard 2 does not exist: shards are 0 \.\. 1"):
         run_step("age_loans_shard", START, two, shard=2)

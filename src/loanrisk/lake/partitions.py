@@ -182,6 +182,7 @@ def merge_sorted(parts: Iterable[list[Path]], key: list[str], writer: PartitionW
     parts = [files for files in parts if files]
     if not parts:
         return 0
+    writer.add(scan_files(parts[0]).head(0).collect())  # the columns, should no part have rows
     keys = pl.concat(
         [
             scan_files(files)

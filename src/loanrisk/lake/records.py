@@ -82,7 +82,7 @@ class Part(Record):
 
 
 class ValidatedShard(Record):
-    """One borrower shard's part of ``validate`` (``validation_stage.validate_shard``): counts
+    """One borrower shard's part of ``validate`` (``validation_stage.validate_feed_shard``): counts
     and exact sums of its rows, the row rules' warnings (not the day's: continuity, extra
     columns), GX's unexpected rows by reason, the parts written and the fingerprints of the
     inputs it read. The combine step sums these into the day's ``Validated``."""

@@ -228,10 +228,12 @@ class Lake:
 
     def kept_data_docs_page(self, business_date: dt.date, result: Path) -> Path:
         """The copy of ``result``'s Data Docs page kept with the day's reports
-        (``reports/D/validation/<feed>/<group>.html``): outside the site, which GX walks whole
-        at every build."""
-        feed, group = result.parts[:2]
-        return self.validation_page(business_date).parent / feed / f"{group}.html"
+        (``reports/D/validation/<feed>/<group>.html``, a shard's ``<group>.shard=k-of-K.html``):
+        outside the site, which GX walks whole at every build."""
+        feed, group, run = result.parts[:3]
+        shard = run.rpartition(" ")[2] if " shard=" in run else None
+        name = f"{group}.{shard}.html" if shard else f"{group}.html"
+        return self.validation_page(business_date).parent / feed / name
 
     def report_dir(self, business_date: dt.date) -> Path:
         """``reports/YYYY-MM-DD``: the day's human-readable reports."""

@@ -41,15 +41,16 @@ class DayRun:
 class Step:
     """One step: what it is called, where its function is and how it runs.
 
-    ``per``: the step runs once per day, per feed or per borrower shard. ``locked``: it holds
-    the data_root's run lock (shard steps write only their own part and run side by side).
+    ``per``: the step runs once per day, per feed, per borrower shard or per feed and shard.
+    ``locked``: it holds the data_root's run lock (shard steps write only their own part and run
+    side by side).
     ``stops_day``: a failure records the day as failed (a month-end rebuild of a published day
     must not). ``assets``: the (zone, table) it publishes, the Airflow Assets of its task.
     ``when``: the run param that must be true for the step to run (else it is skipped)."""
 
     name: str
     module: str = DAILY_MODULE
-    per: Literal["day", "feed", "shard"] = "day"
+    per: Literal["day", "feed", "shard", "feed_shard"] = "day"
     locked: bool = True
     stops_day: bool = True
     assets: tuple[tuple[str, str], ...] = ()
@@ -62,9 +63,11 @@ class Step:
 
 DAILY: tuple[Step, ...] = (
     Step("ingest", per="feed"),
+    Step("validate_shard", per="feed_shard", locked=False),
     Step("validate", per="feed"),
     Step("age_loans_shard", per="shard", locked=False),
     Step("age_loans", assets=((CURATED, "loan_aging"), (CURATED, "loan_state"))),
+    Step("compute_signals_shard", per="shard", locked=False),
     Step(
         "compute_signals",
         assets=tuple(
@@ -99,6 +102,7 @@ DAILY: tuple[Step, ...] = (
             (EXTRACTS, "regulatory"),
         ),
     ),
+    Step("build_collections_shard", per="shard", locked=False),
     Step(
         "build_collections",
         assets=(

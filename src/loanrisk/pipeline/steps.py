@@ -20,8 +20,14 @@ from loanrisk.lake.runs import write_run_manifest
 from loanrisk.lake.shards import Shard, shard_count
 from loanrisk.lake.storage import lake_of, read_json
 from loanrisk.lake.warehouse import refresh_warehouse
-from loanrisk.pipeline import aging_stage, ingest_stage, risk_stage, signals_stage, validation_stage
-from loanrisk.pipeline.collections_stage import collections_day
+from loanrisk.pipeline import (
+    aging_stage,
+    collections_stage,
+    ingest_stage,
+    risk_stage,
+    signals_stage,
+    validation_stage,
+)
 from loanrisk.pipeline.lineage import build_catalog
 from loanrisk.pipeline.marts_stage import publish_marts
 from loanrisk.pipeline.registry import DayRun
@@ -34,6 +40,16 @@ def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -
     """Landing file -> ``lake/staging/<feed>/snapshot_date=D``: every field as text; file gates
     (``loanrisk.pipeline.ingest_stage``)."""
     return ingest_stage.ingest_feed(business_date, settings, feed)
+
+
+def validate_shard(
+    business_date: dt.date, settings: Settings, run: DayRun, feed: str, shard: int
+) -> dict:
+    """One shard's part of ``validate``: its staged rows typed and checked, GX included, into
+    raw and quarantine parts and a partial report (nothing to do unsharded)."""
+    if shard_count(lake_of(settings), business_date, settings.execution) == 1:
+        return {"shard": None}
+    return validation_stage.validate_feed_shard(business_date, settings, feed, shard)
 
 
 def validate(
@@ -69,12 +85,27 @@ def age_loans(business_date: dt.date, settings: Settings, run: DayRun) -> record
     return write_record(lake, business_date, "age_loans", records.Aged.model_validate(report))
 
 
+def compute_signals_shard(
+    business_date: dt.date, settings: Settings, run: DayRun, shard: int
+) -> dict:
+    """One shard's part of ``compute_signals`` (nothing to do unsharded)."""
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
+    if count == 1:
+        return {"shard": None}
+    policy, contracts = settings.risk.signals, settings.contracts_dir
+    return signals_stage.signals_shard(lake, contracts, policy, business_date, Shard(shard, count))
+
+
 def compute_signals(business_date: dt.date, settings: Settings, run: DayRun) -> records.Signals:
     """Events + snapshot -> ``borrower_events_daily`` and ``borrower_signals`` (monitoring)."""
     lake = lake_of(settings)
-    report = signals_stage.signals_day(
-        lake, settings.contracts_dir, settings.risk.signals, business_date
-    )
+    count = shard_count(lake, business_date, settings.execution)
+    policy, contracts = settings.risk.signals, settings.contracts_dir
+    if count == 1:
+        report = signals_stage.signals_day(lake, contracts, policy, business_date)
+    else:
+        report = signals_stage.combine_signals(lake, contracts, policy, business_date, count)
     return write_record(
         lake, business_date, "compute_signals", records.Signals.model_validate(report)
     )
@@ -110,13 +141,31 @@ def build_regulatory(business_date: dt.date, settings: Settings, run: DayRun) ->
     return write_record(lake, business_date, "build_regulatory", result)
 
 
+def build_collections_shard(
+    business_date: dt.date, settings: Settings, run: DayRun, shard: int
+) -> dict:
+    """One shard's per-borrower part of ``build_collections`` (nothing to do unsharded)."""
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
+    if count == 1:
+        return {"shard": None}
+    policy = settings.risk.collections
+    return collections_stage.collections_shard(
+        lake, settings, policy, business_date, Shard(shard, count)
+    )
+
+
 def build_collections(
     business_date: dt.date, settings: Settings, run: DayRun
 ) -> records.Collections:
     """Scored loans + contact log -> collections queue, suppressions, movements and the
     per-channel extracts (DESIGN.md §5 Collections)."""
-    lake = lake_of(settings)
-    report = collections_day(lake, settings, settings.risk.collections, business_date)
+    lake, policy = lake_of(settings), settings.risk.collections
+    count = shard_count(lake, business_date, settings.execution)
+    if count == 1:
+        report = collections_stage.collections_day(lake, settings, policy, business_date)
+    else:
+        report = collections_stage.combine_collections(lake, settings, policy, business_date, count)
     result = records.Collections.model_validate(report)
     return write_record(lake, business_date, "build_collections", result)
 

@@ -277,7 +277,7 @@ def combine_feed(
     return report
 
 
-def validate_shard(business_date: dt.date, settings: Settings, feed: str, shard: int) -> dict:
+def validate_feed_shard(business_date: dt.date, settings: Settings, feed: str, shard: int) -> dict:
     """One borrower shard's part of ``validate_feed`` (``check_shard``); nothing to do for a
     day of one shard, or a feed found missing at ingest."""
     lake = lake_of(settings)
@@ -297,7 +297,7 @@ def validate_feed(
 ) -> records.Validated:
     """Staged text -> typed valid rows in ``lake/raw`` + rejected rows in ``lake/quarantine``,
     checked by Great Expectations, warnings counted, batch gates applied; with K > 1 shards,
-    from the shards' parts and partial reports (``validate_shard``), the same record and
+    from the shards' parts and partial reports (``validate_feed_shard``), the same record and
     bytes."""
     lake = lake_of(settings)
     staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)

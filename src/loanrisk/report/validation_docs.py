@@ -36,13 +36,32 @@ STYLE = (
 
 
 def latest_results(store: Path, feed: str, day: dt.date) -> list[Path]:
-    """The result file of each column group's latest run of ``feed`` on ``day`` (sorted)."""
+    """The result file of each column group's latest run of ``feed`` on ``day`` (sorted): of
+    the unsharded run (``<feed> D``) or of each shard's (``<feed> D shard=k-of-K``), whichever
+    set ran last."""
     found = []
     for group in sorted(p for p in (store / feed).glob("*") if p.is_dir()):
-        runs = sorted((group / f"{feed} {day.isoformat()}").glob("*/*.json"))
-        if runs:
-            found.append(runs[-1])  # run folders are GX run times: the last is the latest
+        latest = {}  # run name -> its latest result (run folders are GX run times, sortable)
+        for run in group.iterdir():
+            if run_day_and_set(run.name, feed, day) and (files := sorted(run.glob("*/*.json"))):
+                latest[run.name] = files[-1]
+        sets: dict[str, list[Path]] = {}
+        for name, result in sorted(latest.items()):
+            sets.setdefault(run_day_and_set(name, feed, day), []).append(result)
+        if sets:
+            found += max(sets.values(), key=lambda s: max(r.parent.name for r in s))
     return found
+
+
+def run_day_and_set(name: str, feed: str, day: dt.date) -> str | None:
+    """The set a GX run of ``feed`` on ``day`` belongs to: "1" unsharded, "K" for a shard of
+    K; None for another day's or feed's run."""
+    head = f"{feed} {day.isoformat()}"
+    if name == head:
+        return "1"
+    if name.startswith(f"{head} shard=") and "-of-" in name:
+        return name.rpartition("-of-")[2]
+    return None
 
 
 def _row(result_file: Path, relative: Path, page: Path | None, report_dir: Path) -> str:
@@ -60,11 +79,17 @@ def _row(result_file: Path, relative: Path, page: Path | None, report_dir: Path)
         link = f'<a href="{html.escape(href)}">page</a>'
     failed = stats.get("unsuccessful_expectations", 0)
     return (
-        f"<tr><td>{html.escape(relative.parts[0])}</td><td>{html.escape(relative.parts[1])}</td>"
+        f"<tr><td>{html.escape(relative.parts[0])}</td><td>{html.escape(_group(relative))}</td>"
         f"<td>{stats.get('evaluated_expectations', 0)}</td>"
         f"<td{' class=bad' if failed else ''}>{failed}</td><td>{rules}</td>"
         f"<td>{link}</td></tr>"
     )
+
+
+def _group(relative: Path) -> str:
+    """The column group of a result, with its shard (``all shard=0-of-3``) when sharded."""
+    group, run = relative.parts[1:3]
+    return f"{group} {run.rpartition(' ')[2]}" if " shard=" in run else group
 
 
 def day_results(lake: Lake, store: Path, day: dt.date) -> list[tuple[Path, Path]]:

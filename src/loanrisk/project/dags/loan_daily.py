@@ -19,9 +19,11 @@ Operations (timings in the ``airflow:`` block of ``config/pipeline.yaml``):
 * each step's published tables are Airflow Assets (``loanrisk://lake/curated/<table>``, ...)
   that downstream DAGs can be scheduled on; ``loanrisk://runs/published`` marks a published day;
 * ``age_loans`` depends on the past: a day's delinquency history needs the day before;
-* ``age_loans`` and ``score_loans`` combine the parts of their mapped shard tasks (one per
-  shard of ``shards: K`` in ``execution.yaml``, by borrower; with K = 1 the single shard task has
-  nothing to do and the combine step computes the whole book, see ``loanrisk.lake.shards``).
+* ``validate``, ``age_loans``, ``compute_signals``, ``score_loans`` and ``build_collections``
+  combine the parts of their mapped shard tasks (one per shard of ``shards: K`` in
+  ``execution.yaml``, by borrower, K decided at ingest; ``validate_shard`` per feed and shard;
+  with K = 1 the shard tasks have nothing to do and the combine step computes the whole book,
+  see ``loanrisk.lake.shards``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def loan_daily():
     def ingest(feed: str, ds=None, params=None) -> None:
         run_task("ingest", ds, params, feed=feed)
 
+    @task(pool=run_pool("validate_shard"))
+    def validate_shard(feed: str, shard: int, ds=None, params=None) -> None:
+        run_task("validate_shard", ds, params, feed=feed, shard=shard)
+
     @task(pool=run_pool("validate"))
     def validate(feed: str, ds=None, params=None) -> None:
         run_task("validate", ds, params, feed=feed)
@@ -88,6 +94,10 @@ def loan_daily():
     def age_loans(ds=None, params=None) -> None:
         run_task("age_loans", ds, params)
 
+    @task(pool=run_pool("compute_signals_shard"))
+    def compute_signals_shard(shard: int, ds=None, params=None) -> None:
+        run_task("compute_signals_shard", ds, params, shard=shard)
+
     @task(outlets=outlets("compute_signals"), pool=run_pool("compute_signals"))
     def compute_signals(ds=None, params=None) -> None:
         run_task("compute_signals", ds, params)
@@ -103,6 +113,10 @@ def loan_daily():
     @task(outlets=outlets("build_regulatory"), pool=run_pool("build_regulatory"))
     def build_regulatory(ds=None, params=None) -> None:
         run_task("build_regulatory", ds, params)
+
+    @task(pool=run_pool("build_collections_shard"))
+    def build_collections_shard(shard: int, ds=None, params=None) -> None:
+        run_task("build_collections_shard", ds, params, shard=shard)
 
     @task(outlets=outlets("build_collections"), pool=run_pool("build_collections"))
     def build_collections(ds=None, params=None) -> None:
@@ -127,14 +141,16 @@ def loan_daily():
     feeds = list(FEEDS)
     staged = ingest.expand(feed=feeds)
     wait_for_loans_file() >> staged
-    validated = validate.expand(feed=feeds)
     shards = shard_numbers()  # 0 .. K-1 (the day's K, recorded at ingest); one task each below
-    staged >> validated >> shards
-    aged = age_loans_shard.expand(shard=shards) >> age_loans()
+    staged >> shards
+    validated = validate_shard.expand(feed=feeds, shard=shards) >> validate.expand(feed=feeds)
+    aged = validated >> age_loans_shard.expand(shard=shards) >> age_loans()
+    signals = validated >> compute_signals_shard.expand(shard=shards) >> compute_signals()
     scoring = score_loans_shard.expand(shard=shards)
-    [aged, validated >> compute_signals()] >> scoring
+    [aged, signals] >> scoring
     scored = scoring >> score_loans()
-    extracts = [scored >> build_regulatory(), scored >> build_collections()]
+    collections = scored >> build_collections_shard.expand(shard=shards) >> build_collections()
+    extracts = [scored >> build_regulatory(), collections]
     recomputed = recompute_later_days()
     extracts >> recomputed
     published = finalize_run(recomputed)
