@@ -24,6 +24,7 @@ from loanrisk.lake.shards import (
 )
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline.orchestration import shard_numbers
+from loanrisk.pipeline.registry import DAILY
 from loanrisk.pipeline.runner import run_day, run_step
 
 START = dt.date(2026, 6, 1)
@@ -122,15 +123,18 @@ def settings_at(root, landing, config_dir, execution: ExecutionConfig):
     return dataclasses.replace(settings, landing_dir=landing, execution=execution)
 
 
+SHARD_STEPS = [entry for entry in DAILY if entry.per in ("shard", "feed_shard")]
+
+
 def manifest(settings, day: dt.date) -> dict:
     return json.loads(lake_of(settings).run_manifest(day).read_text(encoding="utf-8"))
 
 
-def shard_runs(root) -> list[tuple[str, str, str]]:
-    """(day, step, shard) of every shard step the logs show."""
+def shard_runs(root) -> list[tuple[str, ...]]:
+    """(day, step, [feed,] shard) of every shard step the logs show."""
     lines = [json.loads(x) for p in sorted((root / "logs").glob("*.jsonl")) for x in p.open()]
     return [
-        (x["business_date"], x["stage"], x["args"][0])
+        (x["business_date"], x["stage"], *map(str, x["args"]))
         for x in lines
         if x["stage"].endswith("_shard")
     ]
@@ -162,7 +166,8 @@ def test_auto_three_shards_publish_the_bytes_of_one_and_record_k(tmp_path, landi
             "landing_bytes": size,
         }
     runs = shard_runs(three.data_root)
-    assert len(runs) == DAYS * 2 * 3 and {shard for *_, shard in runs} == {"0", "1", "2"}
+    per_day = sum(len(FEEDS) if e.per == "feed_shard" else 1 for e in SHARD_STEPS)
+    assert len(runs) == DAYS * per_day * 3 and {shard for *_, shard in runs} == {"0", "1", "2"}
     assert not shard_runs(one.data_root)  # K = 1: the combine step does it all
     # the recorded K stays out of every published table: only the manifests differ
     raw = {p: (one.data_root / p).read_bytes() for p in published if "manifest" not in p}
@@ -172,6 +177,10 @@ def test_auto_three_shards_publish_the_bytes_of_one_and_record_k(tmp_path, landi
 def ingest_day(settings) -> None:
     for feed in FEEDS:
         run_step("ingest", START, settings, feed=feed)
+    count = day_shards(lake_of(settings), START, settings.execution)["shards"]
+    for feed in FEEDS:
+        for shard in range(count) if count > 1 else ():
+            run_step("validate_shard", START, settings, feed=feed, shard=shard)
         run_step("validate", START, settings, feed=feed)
 
 
