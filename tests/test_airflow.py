@@ -18,7 +18,13 @@ pytestmark = pytest.mark.airflow
 FEEDS = ["loan_snapshot", "events", "contacts"]
 MIDDLE = ["age_loans", "compute_signals", "score_loans", "build_regulatory", "build_collections"]
 TAIL = ["recompute_later_days", "publish_warehouse", "finalize_run", "build_report"]
-SHARDED = {"age_loans_shard": "age_loans", "score_loans_shard": "score_loans"}
+SHARDED = {
+    "validate_shard": "validate",  # mapped over the feeds and shard_numbers
+    "age_loans_shard": "age_loans",
+    "compute_signals_shard": "compute_signals",
+    "score_loans_shard": "score_loans",
+    "build_collections_shard": "build_collections",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +64,10 @@ def test_loan_daily_is_wired_as_designed(dagbag):
     assert dag.get_task("wait_for_loans_file").downstream_task_ids == {"ingest"}
     for task in ("ingest", "validate"):
         assert type(dag.get_task(task)).__name__.endswith("MappedOperator")
-    assert order.index("ingest") < order.index("validate")
+    assert order.index("ingest") < order.index("shard_numbers") < order.index("validate")
     for task in MIDDLE:
         assert order.index("validate") < order.index(task)
+    assert order.index("score_loans") < order.index("build_collections_shard")
     assert order[-len(TAIL) :] == TAIL
     assert dag.get_task("recompute_later_days").upstream_task_ids == {
         "build_regulatory",
