@@ -136,7 +136,7 @@ def test_the_dags_events_carry_each_tasks_inputs_and_outputs(tmp_path, config_di
         dataset_path(lake, ("landing", "loan_snapshot"), first, contracts)
     )
     assert writers(root / "lake" / "staging" / "events") == {"ingest"}
-    assert readers(root / "lake" / "staging" / "events") == {"validate"}
+    assert readers(root / "lake" / "staging" / "events") == {"validate", "validate_shard"}
     assert writers(root / "lake" / "raw" / "loan_snapshot") == {"validate"}
     assert {"age_loans", "compute_signals", "publish_warehouse"} <= readers(
         root / "lake" / "raw" / "loan_snapshot"

@@ -17,7 +17,7 @@ from loanrisk.config import ExecutionConfig, load_settings
 from loanrisk.errors import ShardError
 from loanrisk.lake import partitions
 from loanrisk.lake.shards import Shard, borrower_shard, combine_parts, part_files, write_part
-from loanrisk.lake.storage import Lake, lake_of
+from loanrisk.lake.storage import Lake, lake_of, write_table
 from loanrisk.pipeline import risk_shards, risk_stage
 from loanrisk.pipeline.runner import run_day
 
@@ -174,7 +174,7 @@ def test_a_list_column_written_whole_is_the_merge_s_bytes(tmp_path, monkeypatch)
         }
     )
     whole, parted = (Lake(tmp_path / name, tmp_path / "landing") for name in ("whole", "parted"))
-    written = risk_shards.write_whole(whole, "risk_actions", START, frame)
+    written = write_table(whole, "curated", "risk_actions", START, frame)
     for number in range(3):
         part = frame.filter(borrower_shard(3) == number)
         write_part(parted, "risk_actions", START, Shard(number, 3), part, {})

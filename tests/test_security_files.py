@@ -79,9 +79,12 @@ def test_every_file_of_a_run_is_owner_only_under_umask_000(tmp_path, config_dir)
 
 
 @pytest.mark.slow
-def test_a_configured_group_may_read(tmp_path, config_dir):
+@pytest.mark.parametrize("shards", [1, 3])  # 3: shard tasks in worker processes write too
+def test_a_configured_group_may_read(tmp_path, config_dir, shards):
     config = project_copy(tmp_path, config_dir)
-    edit_yaml(config / "execution.yaml", lambda doc: doc.update(file_group_read=True))
+    edit_yaml(
+        config / "execution.yaml", lambda doc: doc.update(file_group_read=True, shards=shards)
+    )
     root = tmp_path / "data"
     root.mkdir(mode=0o750)  # the operator's folder, group-readable
     with umask(0o000):

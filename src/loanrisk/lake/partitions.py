@@ -64,9 +64,6 @@ def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) 
         frame = frame.with_columns(pl.col(nested).gather(fresh))
     groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
     frame.write_parquet(path, **{**PARQUET_OPTIONS, **groups})
-    os.chmod(path, file_mode())
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -137,7 +134,11 @@ class PartitionWriter:
             self.pending, self.pending_rows = ([rest] if rest.height else []), rest.height
 
     def _write(self, frame: pl.DataFrame) -> None:
-        write_parquet(frame, self.staged / part_name(self.files), self.one_row_group)
+        path = self.staged / part_name(self.files)
+        write_parquet(frame, path, self.one_row_group)
+        os.chmod(path, file_mode())
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
         self.files += 1
         self.rows += frame.height
 

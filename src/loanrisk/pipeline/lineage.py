@@ -39,9 +39,13 @@ from loanrisk.report.catalog import TableLineage, write_catalog
 FEED_USES = {
     "ingest": (("read", "landing"), ("write", "staging")),
     "validate": (("read", "staging"), ("write", "raw"), ("write", "quarantine")),
+    "validate_shard": (("read", "staging"),),  # its shard's part of the staged text
 }
 READERS = frozenset(
-    {"scan_partitions", "scan_days", "scan_partition_if_any", "partition_file", "partition_dates"}
+    {
+        *("scan_partitions", "scan_days", "scan_partition_if_any", "partition_dates"),
+        *("partition_file", "partition_files", "scan", "read"),  # Lake's: a day's files, read
+    }
 )
 WRITERS = frozenset({"write_table"})
 ZONES = frozenset({"staging", "raw", "quarantine", "curated", "marts"})

@@ -29,7 +29,6 @@ from loanrisk.domain.score_monitoring import (
     summed_counts,
 )
 from loanrisk.domain.scorecard import Scorecard
-from loanrisk.lake import partitions
 from loanrisk.lake.extracts import write_extract_files, write_extract_manifest
 from loanrisk.lake.shards import (
     Shard,
@@ -39,7 +38,7 @@ from loanrisk.lake.shards import (
     in_shard,
     write_part,
 )
-from loanrisk.lake.storage import Lake, partition_entry, write_table
+from loanrisk.lake.storage import Lake, write_table
 from loanrisk.lake.tables import conformed
 
 RISK, ACTIONS, MONITORING, AGING = "loan_risk", "risk_actions", "score_monitoring", "loan_aging"
@@ -100,22 +99,6 @@ def monitoring_table(settings: Settings, counts: pl.LazyFrame) -> pl.DataFrame:
         how="diagonal",
     )
     return conformed(settings.contracts_dir, MONITORING, monitoring).collect()
-
-
-def write_whole(lake: Lake, table: str, business_date: dt.date, frame: pl.DataFrame) -> dict:
-    """``write_table`` of a frame with list columns (risk_actions' loan_ids), whose files are
-    the bytes ``combine_parts`` writes: each file's rows handed to the writer as a copy of their
-    own. A list column sliced out of a longer one writes other Parquet pages than the same rows
-    gathered (Polars sizes its pages by the buffer the slice shares): ``write_table`` of a day
-    of more than ``FILE_ROWS`` rows writes slices, a merge gathered rows."""
-    writer = partitions.PartitionWriter(
-        lake.partition("curated", table, business_date), lake.scratch
-    )
-    size = partitions.FILE_ROWS
-    for start in range(0, max(frame.height, 1), size):
-        writer.add(frame.slice(start, size).select(pl.all().gather(pl.int_range(pl.len()))))
-    writer.close()
-    return partition_entry(lake, lake.partition("curated", table, business_date), frame.height)
 
 
 def write_actions_extract(

@@ -25,6 +25,7 @@ from loanrisk.lake.shards import Shard, in_shard, input_fingerprints
 from loanrisk.lake.storage import Lake, write_table
 from loanrisk.lake.tables import scan_partition_if_any, scan_partitions
 from loanrisk.pipeline.risk_shards import (
+    ACTIONS,
     AGING,
     MONITORING,
     RISK,
@@ -36,7 +37,6 @@ from loanrisk.pipeline.risk_shards import (
     risk_table,
     write_actions_extract,
     write_score_parts,
-    write_whole,
 )
 from loanrisk.quality.contracts import load_contract
 
@@ -151,7 +151,7 @@ def _publish_scores(
         "scorecard_version": card.version,
         "output": write_table(lake, "curated", RISK, business_date, risk),
         "loan_aging": restage_aging(lake, business_date, risk),
-        "actions": write_whole(lake, "risk_actions", business_date, actions),
+        "actions": write_table(lake, "curated", ACTIONS, business_date, actions),
         "actions_extract": write_actions_extract(lake, settings, business_date, actions),
         "monitoring": write_table(lake, "curated", MONITORING, business_date, monitoring),
     }

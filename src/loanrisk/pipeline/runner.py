@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
 from loanrisk.errors import LoanriskError, one_line
+from loanrisk.lake.modes import set_permissions
 from loanrisk.lake.runs import clear_after_publishing, fail_day, record_after_publishing
 from loanrisk.lake.shards import shard_count
 from loanrisk.lake.storage import lake_of
@@ -76,7 +77,9 @@ def _parts(kind: str, settings: Settings, business_date: dt.date) -> list[dict]:
 
 
 def _run_part(name: str, business_date: dt.date, settings: Settings, run: DayRun, part: dict):
-    """One shard task in a worker process (``ShardWorkers``)."""
+    """One shard task in a worker process (``ShardWorkers``): a fresh interpreter, so first
+    the file modes the run's execution.yaml sets (``enter_data_root`` set them in the parent)."""
+    set_permissions(settings.execution.file_group_read)
     return run_step(name, business_date, settings, run, **part)
 
 
