@@ -94,6 +94,10 @@ def test_k_shards_publish_the_same_bytes_as_one(
     assert sorted(set(parts)) == expected_parts(count)
     assert len(parts) == len(expected_parts(count)) * DAYS
     assert all(x["status"] == "ok" for x in lines)
+    # each shard task in a fresh process of its own: none inherits another's memory
+    shard_lines = [x for x in lines if x["stage"].endswith("_shard")]
+    assert len({x["pid"] for x in shard_lines}) == len(shard_lines)
+    assert not {x["pid"] for x in shard_lines} & {x["pid"] for x in lines if x not in shard_lines}
     rows = [x["rows_out"] for x in lines if x["stage"] == "age_loans_shard"]
     assert min(rows) > 0  # every shard had borrowers: the parts were real
     page = lake_of(sharded).validation_page(START)  # GX ran per shard: a row for each

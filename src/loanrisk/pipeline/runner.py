@@ -85,10 +85,10 @@ def _run_part(name: str, business_date: dt.date, settings: Settings, run: DayRun
 
 class ShardWorkers:
     """The processes a day's shard tasks run in, one task per process at a time, as many
-    processes as cores (and shards): a process holds one shard, never the book, and the cores
-    work side by side as Airflow's workers would. Started on the first sharded step of the day
-    (``spawn``: a fresh interpreter, no thread pool forked mid-flight), kept for the day's
-    later shard steps."""
+    processes as cores (and shards): a process holds one shard task, never the book, and the
+    cores work side by side as Airflow's workers would. Each task gets a fresh interpreter
+    (``spawn``: no thread pool forked mid-flight; one task per process, so no task inherits
+    another's memory)."""
 
     def __init__(self) -> None:
         self.pool: ProcessPoolExecutor | None = None
@@ -98,8 +98,12 @@ class ShardWorkers:
         if workers < 2:
             return [run_step(name, business_date, settings, run, **part) for part in parts]
         if self.pool is None:
+            # One task per process: a process kept for a second shard kept the first's
+            # allocator caches too (a 10M-loan day's validate_shard: 2.4 GiB fresh, 4.5 reused)
             context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max(workers, 2), mp_context=context)
+            self.pool = ProcessPoolExecutor(
+                max(workers, 2), mp_context=context, max_tasks_per_child=1
+            )
         futures = [
             self.pool.submit(_run_part, name, business_date, settings, run, p) for p in parts
         ]
