@@ -152,3 +152,20 @@ def test_combine_names_a_missing_or_stale_part(tmp_path, landing, config_dir):
     pl.read_parquet(raw).head(10).write_parquet(raw)  # a corrected snapshot after the shards ran
     with pytest.raises(ShardError, match=r"shard=0-of-2 computed from other inputs"):
         run_step("age_loans", START, two)
+
+
+def test_a_result_gx_did_not_render_is_listed_not_kept(tmp_path):
+    """GX renders the newest DOCS_INDEX_RESULTS results only (a 10M-loan day of 5 shards has
+    more): the day's page lists such a result without a page instead of failing the report."""
+    from loanrisk.lake.storage import Lake
+    from loanrisk.report.validation_docs import build_day_validation_page, keep_pages
+
+    lake = Lake(tmp_path, tmp_path / "landing")
+    store = tmp_path / "gx" / "store"
+    relative = Path("loan_snapshot/all/loan_snapshot 2026-06-01 shard=0-of-5/20260601T0/b.json")
+    (store / relative).parent.mkdir(parents=True)
+    (store / relative).write_text('{"statistics": {"evaluated_expectations": 3}}')
+    keep_pages(lake, START, [relative])  # no page rendered for it: nothing to keep
+    page = build_day_validation_page(lake, [(store, store / relative)], START)
+    text = page.read_text(encoding="utf-8")
+    assert "all shard=0-of-5" in text and "not kept" in text

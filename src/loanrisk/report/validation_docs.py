@@ -134,10 +134,14 @@ def relinked(page: bytes, copy: Path, site: Path) -> bytes:
 
 def keep_pages(lake: Lake, day: dt.date, results: list[Path]) -> None:
     """Copy the pages GX rendered for ``results`` (store-relative) beside the day's page,
-    replacing an earlier run's copy of the same day and column group."""
+    replacing an earlier run's copy of the same day and column group. GX renders the newest
+    ``DOCS_INDEX_RESULTS`` results only: a big day of many shards has more, and the day's page
+    says "not kept" for the rest (their figures are on it all the same)."""
     for result in results:
         kept = lake.kept_data_docs_page(day, result)
-        page = lake.data_docs_page(result).read_bytes()
+        if not (rendered := lake.data_docs_page(result)).exists():
+            continue
+        page = rendered.read_bytes()
         write_bytes_atomic(relinked(page, kept, lake.data_docs), kept)
 
 
