@@ -380,3 +380,16 @@ def umask(value: int):
         yield
     finally:
         os.umask(old)
+
+
+@pytest.fixture(autouse=True)
+def _process_modes_restored():
+    """The umask and file modes as they were before each test: an in-process Airflow task
+    (``run_task`` -> ``enter_data_root``) sets them for its process, as an entry point does,
+    and a later test of the same worker would inherit them."""
+    from loanrisk.lake.modes import restore_permissions, set_permissions
+
+    previous = set_permissions(False)
+    restore_permissions(previous)
+    yield
+    restore_permissions(previous)

@@ -86,7 +86,8 @@ def test_a_configured_group_may_read(tmp_path, config_dir, shards):
         config / "execution.yaml", lambda doc: doc.update(file_group_read=True, shards=shards)
     )
     root = tmp_path / "data"
-    root.mkdir(mode=0o750)  # the operator's folder, group-readable
+    root.mkdir()
+    os.chmod(root, 0o750)  # the operator's folder, group-readable (whatever the umask)
     with umask(0o000):
         _synth_and_run(root, config, days=1)
     beyond = {  # nothing beyond group read anywhere
