@@ -33,7 +33,6 @@ import polars as pl
 
 from loanrisk.config import MAX_SHARDS, ExecutionConfig
 from loanrisk.domain.feeds import LOANS
-from loanrisk.domain.ordering import sorted_by
 from loanrisk.errors import ShardError
 from loanrisk.lake.partitions import PartitionWriter, folder_files, merge_sorted
 from loanrisk.lake.records import Ingested, read_record
@@ -176,13 +175,6 @@ def checked_parts(
     if problems:
         raise ShardError(lake.relative(lake.partition("shards", table, day)), problems)
     return parts
-
-
-def read_parts(lake: Lake, table: str, day: dt.date, count: int, inputs: dict) -> pl.DataFrame:
-    """Every shard's part of ``table``, concatenated and sorted by loan_id, in memory (for a
-    small table; a big one is merged to disk by ``combine_parts``)."""
-    parts = checked_parts(lake, table, day, count, inputs)
-    return sorted_by(pl.concat([pl.read_parquet(f, glob=False) for f in parts]), "loan_id")
 
 
 def combine_parts(
