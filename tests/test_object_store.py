@@ -13,10 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -294,3 +297,189 @@ def test_a_replaced_manifest_is_deleted_before_the_days_new_files_go_up(
     store.push(local)
     assert store.committed_days() == {str(DAY1)}
     assert b"rerun" in store.fs.cat_file(store.key(f"runs/{DAY1}/manifest.json"))
+
+
+# --- shard tasks without the store lock (issue 24, points 4 and 5) ------------------------
+
+HOLD_THE_LOCK = """
+import sys
+from loanrisk.lake.object_lock import StoreLock
+from loanrisk.lake.object_store import ObjectRoot
+lock = StoreLock(ObjectRoot(sys.argv[1]))
+record = lock.acquire("-", "another run", 600)
+print("held", flush=True)
+sys.stdin.read()
+lock.release(record)
+"""
+
+
+@contextmanager
+def another_process_holds_the_lock(url: str) -> Iterator[dict]:
+    """A third process holds the store's run lock for the block (a CLI run, a locked task)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        record = StoreLock(ObjectRoot(url)).holder()
+        yield record
+        assert StoreLock(ObjectRoot(url)).holder() == record  # held throughout, never broken
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def sharded_project(tmp_path_factory, project):
+    """The test project with ``shards: 2`` and GX in the task's own process."""
+    folder = tmp_path_factory.mktemp("s3-sharded")
+    shutil.copytree(project / "config", folder / "config")
+    for name in ("data_contracts", "dags"):
+        if (project / name).exists():
+            shutil.copytree(project / name, folder / name)
+    execution = folder / "config" / "execution.yaml"
+    document = yaml.safe_load(execution.read_text(encoding="utf-8"))
+    document.update(shards=2, gx_workers=1, object_store_cache=str(folder / "cache"))
+    execution.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return folder
+
+
+#: The loan_daily DAG's shard steps, each with its combine step, in the DAG's order.
+SHARD_STEPS = (
+    ("age_loans_shard", "age_loans", ()),
+    ("compute_signals_shard", "compute_signals", ()),
+    ("score_loans_shard", "score_loans", ("build_regulatory",)),
+    ("build_collections_shard", "build_collections", ()),
+)
+
+
+def side_by_side(pool, url: str, name: str, ds: str, params: dict, parts: list[dict]) -> None:
+    """Run the shard tasks ``parts`` of step ``name`` in the pool's processes at once, while
+    another process holds the store lock: a shard task that waited for it would fail."""
+    from loanrisk.pipeline.orchestration import run_task
+
+    with another_process_holds_the_lock(url):
+        futures = [pool.submit(run_task, name, ds, params, **part) for part in parts]
+        for future in futures:
+            assert future.result(timeout=300) is None
+
+
+def test_shard_tasks_run_side_by_side_without_the_store_lock(
+    server, project, sharded_project, local_reference, tmp_path
+):
+    """The loan_daily DAG's tasks through ``orchestration.run_task`` with K = 2: each shard
+    step's two tasks run at once in two processes while a third holds the store lock, each
+    pushes its own part; the combine steps publish the bytes of the local K = 1 run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from loanrisk.domain.feeds import FEEDS
+    from loanrisk.pipeline.orchestration import run_task, shard_numbers
+
+    url, ds = f"s3://{BUCKET}/side-by-side", str(DAY1)
+    upload_landing(server, project, url)
+    params = {"data_root": url, "config_dir": str(sharded_project / "config")}
+    started = time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        for feed in FEEDS:
+            run_task("ingest", ds, params, feed=feed)
+        with another_process_holds_the_lock(url):
+            shards = shard_numbers(ds, params)  # reads only: takes no lock
+        assert shards == [0, 1]
+        parts = [{"feed": feed, "shard": k} for feed in FEEDS for k in shards]
+        side_by_side(pool, url, "validate_shard", ds, params, parts)
+        for feed in FEEDS:
+            run_task("validate", ds, params, feed=feed)
+        for name, combine, after in SHARD_STEPS:
+            side_by_side(pool, url, name, ds, params, [{"shard": k} for k in shards])
+            for locked in (combine, *after):
+                run_task(locked, ds, params)
+    recomputed = run_task("recompute_later_days", ds, params)
+    for name in ("publish_warehouse", "finalize_run", "build_report"):
+        run_task(name, ds, params, recomputed)
+    seconds = time.perf_counter() - started
+    expected = {k: v for k, v in local_reference.items() if str(DAY2) not in k}
+    assert outputs(mirror(server, url, tmp_path / "store")) == expected
+    assert not [rel for rel in ObjectRoot(url).listing() if "/shards/" in rel]  # combined
+    cache = sharded_project / "cache"
+    assert [p.name for p in cache.iterdir() if p.is_dir() and "-task" in p.name]  # own folders
+    print(f"s3 Airflow day with K = 2: {seconds:.1f}s")
+
+
+def test_an_unlocked_task_writing_outside_its_shard_fails_and_pushes_nothing(
+    server, project, sharded_project
+):
+    from loanrisk.errors import UnlockedWriteError
+    from loanrisk.lake.working_copy import task_copy
+
+    url = f"s3://{BUCKET}/outside"
+    upload_landing(server, project, url)
+    params = {"data_root": url, "config_dir": str(sharded_project / "config")}
+    before = ObjectRoot(url).listing()
+    day = f"snapshot_date={DAY1}"
+    own = f"lake/shards/loan_aging/{day}/shard=0-of-2/part-0.parquet"
+    strays = (
+        f"lake/curated/loan_aging/{day}/part-0.parquet",
+        f"runs/{DAY1}/manifest.json",
+        f"lake/shards/loan_aging/{day}/shard=1-of-2/part-0.parquet",  # another shard's part
+    )
+    for stray in strays:
+        with (
+            pytest.raises(UnlockedWriteError, match=re.escape(stray)) as refused,
+            task_copy(params, str(DAY1), "test", 0.0, shard=0) as inside,
+        ):
+            write(Path(inside["data_root"]), own, stray)
+        assert "nothing was pushed" in str(refused.value)
+        assert ObjectRoot(url).listing() == before
+    # A deleted file is refused too: an unlocked task never deletes from the store.
+    landed = next(rel for rel in before if rel.startswith("landing/"))
+    with (
+        pytest.raises(UnlockedWriteError, match=re.escape(landed)),
+        task_copy(params, str(DAY1), "test", 0.0, shard=0) as inside,
+    ):
+        (Path(inside["data_root"]) / landed).unlink()
+    assert ObjectRoot(url).listing() == before
+    # Its own part and input record are pushed; the step log is left behind.
+    pushed = (
+        f"lake/shards/t/{day}/shard=0-of-2/part-0.parquet",
+        f"state/shards/t/{day}/shard=0-of-2.inputs.json",
+    )
+    with task_copy(params, str(DAY1), "test", 0.0, shard=0) as inside:
+        write(Path(inside["data_root"]), *pushed, f"logs/{DAY1}.jsonl")
+    assert set(ObjectRoot(url).listing()) - set(before) == set(pushed)
+
+
+def write(data: Path, *relatives: str) -> None:
+    for rel in relatives:
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(b"{}")
+
+
+def test_a_held_store_lock_is_kept_fresh_past_its_ttl(server):
+    """A task running longer than the lock's ttl keeps it: a heartbeat rewrites it (only while
+    it is still ours), so no waiter breaks it as stale; once released, nothing is left."""
+    url = f"s3://{BUCKET}/heartbeat"
+    lock = StoreLock(ObjectRoot(url))
+    with lock.held(str(DAY1), "long task", ttl_seconds=1.5) as record:
+        time.sleep(3.0)  # twice the ttl
+        with pytest.raises(RunLockedError):
+            StoreLock(ObjectRoot(url)).acquire(str(DAY1), "waiter", 600, break_stale=True)
+        holder = lock.holder()
+        assert holder["token"] == record["token"] and holder["expires"] > time.time()
+        assert holder["since"] == record["since"]
+    assert lock.holder() is None
+    # Taken over by another (a breaker): the heartbeat stops and never writes over it.
+    with lock.held(str(DAY1), "slow task", ttl_seconds=1.5):
+        other = StoreLock(ObjectRoot(url))
+        other.root.fs.rm(other.root.key(".loanrisk-run.lock"))
+        taken = other.acquire(str(DAY1), "breaker", 600)
+        time.sleep(1.5)
+        assert lock.holder()["token"] == taken["token"]
+    assert lock.holder()["token"] == taken["token"]  # release left the breaker's lock alone
+    other.release(taken)
+    # Without a heartbeat, a lock past its ttl is stale.
+    lock.acquire(str(DAY1), "no heartbeat", ttl_seconds=0.5)
+    time.sleep(1.0)
+    with pytest.raises(StaleLockError):
+        StoreLock(ObjectRoot(url)).acquire(str(DAY1), "next", 600)

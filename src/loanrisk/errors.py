@@ -356,6 +356,24 @@ class StaleLockError(LoanriskError):
         )
 
 
+class UnlockedWriteError(LoanriskError):
+    """A task that runs without the run lock on an ``s3://`` data_root (a shard task) changed
+    or deleted files other than its own shard's (``paths``, data_root-relative): nothing of the
+    task is pushed to the store."""
+
+    code = "UNLOCKED_WRITE"
+
+    def __init__(self, task: str, paths: list[str]):
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        super().__init__(
+            f"{task} runs without the store's run lock, so it may only add its own shard's parts, "
+            f"input records and GX results, but it changed or deleted {shown}; nothing was "
+            "pushed",
+            task=task,
+            paths=paths,
+        )
+
+
 class RestatementSetAsideError(LoanriskError):
     """A task of an Airflow run that reruns a stored day found that run's shadow
     (``loanrisk.lake.versions``) set aside: it stopped, or a later run superseded it. Its

@@ -8,22 +8,37 @@ lock past its ttl, or left by a process of this host that is gone (SIGKILL, OOM)
 ``StaleLockError`` (``RUN_LOCK_STALE``) unless ``break_stale`` (``--break-stale-lock``; an
 Airflow task), which deletes it and races for it like any other writer. Release deletes the
 object only while it still holds our token.
+
+``held`` (what ``working_copy`` uses) keeps the lock fresh while the block runs: a daemon thread
+rewrites it every third of its ttl with a new expiry, conditionally on its ETag (``If-Match``)
+and only while it still holds our token, so a task that runs longer than the ttl is never broken
+as stale by a waiter on another host (the dead-pid rule only sees processes of this host); a
+process that is gone stops refreshing and its lock expires a ttl later.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from loanrisk.errors import RunLockedError, StaleLockError, _rebuilt
 from loanrisk.lake.locks import pid_alive
 from loanrisk.lake.object_store import LOCK_NAME, ObjectRoot
 
+log = logging.getLogger(__name__)
+
 POLL_SECONDS = 0.5
+#: The heartbeat rewrites the lock this many times per ttl: two refreshes may fail in a row
+#: (a slow store) before a waiter could count it stale.
+REFRESHES_PER_TTL = 3
 
 
 class StoreLock:
@@ -72,6 +87,62 @@ class StoreLock:
             if time.monotonic() >= deadline:
                 raise self._locked(holder, timeout)
             time.sleep(POLL_SECONDS)
+
+    @contextmanager
+    def held(
+        self,
+        business_date: str,
+        purpose: str,
+        ttl_seconds: float,
+        timeout: float = 0.0,
+        break_stale: bool = False,
+    ) -> Iterator[dict]:
+        """``acquire``, kept fresh by a heartbeat while the block runs, then ``release``."""
+        record = self.acquire(business_date, purpose, ttl_seconds, timeout, break_stale)
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(record, ttl_seconds, stop), daemon=True
+        )
+        beat.start()
+        try:
+            yield record
+        finally:
+            stop.set()
+            beat.join()
+            self.release(record)
+
+    def _heartbeat(self, record: dict, ttl_seconds: float, stop: threading.Event) -> None:
+        """Refresh the lock every ``ttl / REFRESHES_PER_TTL`` seconds until ``stop``, or until
+        it is no longer ours (taken over: never written over)."""
+        while not stop.wait(ttl_seconds / REFRESHES_PER_TTL):
+            try:
+                if not self.refresh(record, ttl_seconds):
+                    log.warning("%s: the run lock is no longer ours; not refreshed", self.root.url)
+                    return
+            except OSError as exc:  # a store that does not answer: try again next beat
+                log.warning("%s: run lock not refreshed: %s", self.root.url, exc)
+
+    def refresh(self, record: dict, ttl_seconds: float) -> bool:
+        """Rewrite our lock with an expiry ``ttl_seconds`` from now (``since`` kept), only if
+        the object is still ours: its token read, then written back ``If-Match`` its ETag.
+        False when it is gone or another's."""
+        key = self.root.key(LOCK_NAME)
+        try:
+            etag = self.root.fs.info(key)["ETag"]
+            current = json.loads(self.root.fs.cat_file(key))
+        except (FileNotFoundError, ValueError):
+            return False
+        if current.get("token") != record["token"]:
+            return False
+        renewed = {**record, "expires": time.time() + ttl_seconds}
+        body = json.dumps(renewed, sort_keys=True).encode("utf-8")
+        try:
+            self.root.fs.pipe_file(key, body, IfMatch=etag)
+        except OSError as exc:
+            if _refused_as_existing(exc):
+                return False  # replaced between our read and write
+            raise
+        return True
 
     def release(self, record: dict) -> None:
         """Delete the lock object if it is still ours (a breaker may have taken it)."""

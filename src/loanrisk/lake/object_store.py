@@ -11,6 +11,8 @@ a scratch disk (``loanrisk.lake.working_copy`` is the hook):
   process killed before a day's manifest leaves that day invisible to every reader. A day whose
   manifest is about to be replaced is uncommitted first (its old manifest deleted), so a reader
   never sees a day's new files under its old manifest.
+- ``push_files`` uploads only the files named (a shard task, which runs without the lock:
+  ``loanrisk.lake.unlocked_push``).
 - The run lock is the object ``.loanrisk-run.lock`` (``loanrisk.lake.object_lock``).
 
 Credentials come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
@@ -179,14 +181,19 @@ class ObjectRoot:
         figures.seconds = time.perf_counter() - started
         return figures
 
+    def changes(self, local: Path, index: dict | None = None) -> tuple[list[str], list[str]]:
+        """(files new or rewritten with other bytes since the pull, files deleted since)."""
+        data, index = local / "data", _load_index(local) if index is None else index
+        present = set(_local_files(data))
+        changed = [rel for rel in sorted(present) if _changed(data / rel, index, rel)]
+        return changed, sorted(set(index) - present)
+
     def push(self, local: Path) -> Figures:
         """Upload what changed in ``local/data`` since the pull: the day's files, then the run
         manifests in date order; a replaced manifest is deleted from the store first."""
         started, figures = time.perf_counter(), Figures()
         data, index = local / "data", _load_index(local)
-        present = set(_local_files(data))
-        changed = [rel for rel in sorted(present) if _changed(data / rel, index, rel)]
-        gone = sorted(set(index) - present)
+        changed, gone = self.changes(local, index)
         manifests = [r for r in changed if _MANIFEST.match(r)]
         uncommit = [r for r in [*manifests, *gone] if _MANIFEST.match(r) and r in index]
         if uncommit:
@@ -204,6 +211,24 @@ class ObjectRoot:
             index.pop(rel, None)
         for rel in changed:
             index[rel] = _entry(data / rel, listing.get(rel, {}).get("etag", ""), _md5(data / rel))
+        _save_index(local, index)
+        figures.seconds = time.perf_counter() - started
+        return figures
+
+    def push_files(self, local: Path, relatives: list[str], deleted: list[str]) -> Figures:
+        """Upload these files of ``local/data`` and delete those, nothing else (a task without
+        the run lock: its own files), recording them as pushed."""
+        started, figures = time.perf_counter(), Figures()
+        data, index = local / "data", _load_index(local)
+        if deleted:
+            self.fs.rm([self.key(r) for r in deleted])
+        for rel in deleted:
+            index.pop(rel, None)
+        figures.deleted = len(deleted)
+        self._upload(data, relatives, figures)
+        for rel in relatives:
+            etag = self.fs.info(self.key(rel)).get("ETag", "")
+            index[rel] = _entry(data / rel, etag, _md5(data / rel))
         _save_index(local, index)
         figures.seconds = time.perf_counter() - started
         return figures

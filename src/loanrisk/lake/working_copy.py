@@ -1,17 +1,24 @@
 """The hook that runs a command or an Airflow task on an ``s3://`` data_root (DESIGN.md §8).
 
-``working_copy`` is the one context manager the entry points call: take the store's run lock,
-pull the committed state into a local folder (``execution.yaml`` ``object_store_cache``, else
-``~/.cache/loanrisk/object-store``; one folder per URL, so the absolute paths GX and the
-warehouse keep stay right from run to run), run there, push (manifests last), release. The
-readers' side: ``reader_copy`` (what ``loanrisk status`` reads: the run manifests, i.e. the
-committed days, and the names of landed files and reports) and ``connect_store_warehouse``
-(the BI views read straight from the store through ``duckdb.register_filesystem``).
+``working_copy`` is the one context manager the entry points call: take the store's run lock
+(kept fresh by a heartbeat while the block runs), pull the committed state into a local folder
+(``execution.yaml`` ``object_store_cache``, else ``~/.cache/loanrisk/object-store``; one folder
+per URL for the runs that hold the lock, so the absolute paths GX and the warehouse keep stay
+right from run to run), run there, push (manifests last), release. A shard task takes no store
+lock (``unlocked``, ``loanrisk.lake.unlocked_push``): it pulls into a spare folder of its own
+(``<folder>-task<i>``, the first no other task of this machine holds), runs, and pushes only its
+own shard's files. Each folder is held by one task at a time (a ``flock`` on ``<folder>.lock``),
+so two tasks of one worker never pull into or write the same files. The readers' side:
+``reader_copy`` (what ``loanrisk status`` reads: the run manifests, i.e. the committed days,
+and the names of landed files and reports) and ``connect_store_warehouse`` (the BI views read
+straight from the store through ``duckdb.register_filesystem``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -26,6 +33,7 @@ from loanrisk.domain.yaml_models import load_yaml_model
 from loanrisk.lake.modes import make_dirs
 from loanrisk.lake.object_lock import StoreLock, dead
 from loanrisk.lake.object_store import LOCK_NAME, ObjectRoot, is_object_url
+from loanrisk.lake.unlocked_push import UnlockedWrites, push_unlocked
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,28 @@ def cache_folder(config_dir: Path | None, url: str) -> tuple[Path, float]:
 
 
 @contextmanager
+def claimed(folder: Path, spare: bool = False) -> Iterator[Path]:
+    """``folder`` held by this task alone (waiting for the task of this machine that holds
+    it), or with ``spare`` the first of ``<folder>-task1``, ``-task2``... that no task holds
+    (kept for the next task: its pull is incremental). The hold is a ``flock`` on
+    ``<folder>.lock``: the kernel drops it when the process dies."""
+    make_dirs(folder.parent)
+    names = (f"{folder.name}-task{i}" for i in itertools.count(1)) if spare else [folder.name]
+    for name in names:
+        handle = open(folder.with_name(f"{name}.lock"), "a")  # noqa: SIM115  held while yielding
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (fcntl.LOCK_NB if spare else 0))
+        except BlockingIOError:
+            handle.close()
+            continue  # another task of this machine works in it
+        try:
+            yield folder.with_name(name)
+        finally:
+            handle.close()  # releases the flock
+        return
+
+
+@contextmanager
 def working_copy(
     url: str,
     config_dir: Path | None,
@@ -64,51 +94,75 @@ def working_copy(
     break_stale: bool = False,
     conn_id: str | None = None,
     days: tuple[str, ...] = (),
+    unlocked: UnlockedWrites | None = None,
 ) -> Iterator[Path]:
     """Lock, pull, yield the local data_root, push, release (module docstring). ``days``: the
     business days the block works on, pulled even while uncommitted (an Airflow day's tasks
     hand each other its files through the store). A block that raises still pushes what it
-    wrote (a failed day's manifest is its record); the lock is released either way."""
+    wrote (a failed day's manifest is its record); the lock is released either way.
+    ``unlocked``: no store lock, a spare folder, and only the task's own files pushed, and
+    only when the block succeeds."""
     root = ObjectRoot(url, conn_id=conn_id)
-    local, ttl = cache_folder(config_dir, url)
+    folder, ttl = cache_folder(config_dir, url)
+    if unlocked is not None:
+        with claimed(folder, spare=True) as local:
+            _pulled(root, local, days)
+            yield local / "data"
+            _log_push(url, push_unlocked(root, local, unlocked))
+        return
     lock = StoreLock(root)
-    record = lock.acquire(business_date, purpose, ttl, timeout, break_stale)
-    try:
-        pulled = root.pull(make_dirs(local), days)
-        log.info(
-            "pulled %s: %d files, %d bytes in %.2fs",
-            url,
-            pulled.files,
-            pulled.bytes,
-            pulled.seconds,
-        )
+    with lock.held(business_date, purpose, ttl, timeout, break_stale), claimed(folder) as local:
+        _pulled(root, local, days)
         try:
             yield local / "data"
         finally:
-            pushed = root.push(local)
-            log.info(
-                "pushed %s: %d files, %d bytes, %d deleted in %.2fs",
-                url,
-                pushed.files,
-                pushed.bytes,
-                pushed.deleted,
-                pushed.seconds,
-            )
-    finally:
-        lock.release(record)
+            _log_push(url, root.push(local))
+
+
+def _pulled(root: ObjectRoot, local: Path, days: tuple[str, ...]) -> None:
+    pulled = root.pull(make_dirs(local), days)
+    log.info(
+        "pulled %s into %s: %d files, %d bytes in %.2fs",
+        root.url,
+        local,
+        pulled.files,
+        pulled.bytes,
+        pulled.seconds,
+    )
+
+
+def _log_push(url: str, pushed) -> None:
+    log.info(
+        "pushed %s: %d files, %d bytes, %d deleted in %.2fs",
+        url,
+        pushed.files,
+        pushed.bytes,
+        pushed.deleted,
+        pushed.seconds,
+    )
 
 
 @contextmanager
-def task_copy(params: dict, ds: str, purpose: str, timeout: float) -> Iterator[dict]:
+def task_copy(
+    params: dict,
+    ds: str,
+    purpose: str,
+    timeout: float,
+    *,
+    shard: int | None = None,
+    read_only: bool = False,
+) -> Iterator[dict]:
     """An Airflow task's params, on an ``s3://`` data_root with ``data_root`` naming the
     working copy for the block (the run's ``aws_conn_id`` connection, else the environment,
-    gives the credentials); unchanged otherwise. Every task of such a run takes the store's
-    lock (shard tasks too: each pushes its part), waiting ``timeout`` seconds; a lock whose
-    task was killed is taken over, as the local run lock is."""
+    gives the credentials); unchanged otherwise. A task takes the store's lock, waiting
+    ``timeout`` seconds (a lock whose task was killed is taken over, as the local run lock
+    is), except a shard task (``shard``: its number), which pushes only its own shard's files,
+    and a task that only reads (``read_only``), which pushes nothing: they run side by side."""
     url = object_url(params.get("config_dir"), params.get("data_root"))
     if url is None:
         yield params
         return
+    unlocked = UnlockedWrites(purpose, shard) if shard is not None or read_only else None
     copy = working_copy(
         url,
         params.get("config_dir"),
@@ -118,6 +172,7 @@ def task_copy(params: dict, ds: str, purpose: str, timeout: float) -> Iterator[d
         break_stale=True,
         conn_id=params.get("aws_conn_id"),
         days=(ds,),
+        unlocked=unlocked,
     )
     with copy as local:
         yield {**params, "data_root": str(local)}
