@@ -108,8 +108,12 @@ def run_task(
         from loanrisk.lake.working_copy import task_copy
         from loanrisk.pipeline.restating import run_airflow_step
 
-        # an s3:// data_root: the task runs on a working copy (locked, pulled, pushed)
-        with task_copy(params, ds, f"airflow {name}", TASK_LOCK_WAIT_SECONDS) as params:
+        # an s3:// data_root: the task runs on a working copy (locked, pulled, pushed); a
+        # shard task's takes no store lock and pushes only its shard's files
+        unlocked = not entry.locked and entry.per in ("shard", "feed_shard")
+        shard = int(part["shard"]) if unlocked else None
+        copy = task_copy(params, ds, f"airflow {name}", TASK_LOCK_WAIT_SECONDS, shard=shard)
+        with copy as params:
             settings = settings_of(params)
             enter_data_root(settings)  # owner-only files; no landing folder: stop first
             business_date = parse_business_date(ds)
@@ -177,7 +181,8 @@ def shard_numbers(ds: str, params: dict | None) -> list[int]:
         from loanrisk.lake.working_copy import task_copy
         from loanrisk.pipeline.restating import run_shadow
 
-        with task_copy(params or {}, ds, "airflow shards", TASK_LOCK_WAIT_SECONDS) as params:
+        copy = task_copy(params or {}, ds, "airflow shards", 0.0, read_only=True)
+        with copy as params:
             settings, business_date = settings_of(params), parse_business_date(ds)
             lake = lake_of(shadow_settings(settings, run_shadow(settings, business_date)))
             return list(range(shard_count(lake, business_date, settings.execution)))
