@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from loanrisk.config import Settings
 from loanrisk.domain.feeds import FEEDS
@@ -77,35 +77,65 @@ def _parts(kind: str, settings: Settings, business_date: dt.date) -> list[dict]:
 
 
 def _run_part(name: str, business_date: dt.date, settings: Settings, run: DayRun, part: dict):
-    """One shard task in a worker process (``ShardWorkers``): a fresh interpreter, so first
-    the file modes the run's execution.yaml sets (``enter_data_root`` set them in the parent)."""
+    """One shard task in a worker process (``ShardWorkers``): first the file modes the run's
+    execution.yaml sets (``enter_data_root`` set them in the parent)."""
     set_permissions(settings.execution.file_group_read)
     return run_step(name, business_date, settings, run, **part)
 
 
+#: What every shard task imports, imported once by the server the workers are forked from
+#: (in a fresh interpreter per task, Great Expectations alone cost each validate_shard
+#: seconds of CPU: benchmarks/README.md).
+PRELOAD = ["loanrisk.pipeline.steps", "loanrisk.quality.gx_validation", "great_expectations"]
+
+
+def _as_submitted(environment: dict, folder: str, umask: int, function, *args):
+    """Run ``function`` with the environment, folder and umask its parent had when it was
+    submitted: a forked worker has the fork server's, taken when the server started."""
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(folder)
+    os.umask(umask)
+    return function(*args)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 class ShardWorkers:
     """The processes a day's shard tasks run in, one task per process at a time, as many
-    processes as cores (and shards): a process holds one shard task, never the book, and the
-    cores work side by side as Airflow's workers would. Each task gets a fresh interpreter
-    (``spawn``: no thread pool forked mid-flight; one task per process, so no task inherits
-    another's memory)."""
+    processes as ``workers`` (default: cores): a process holds one shard task, never the
+    book, and the cores work side by side as Airflow's workers would.
 
-    def __init__(self) -> None:
+    Each task gets a process of its own (one task per process, so no task inherits another's
+    memory: a 10M-loan day's validate_shard took 2.4 GiB fresh, 4.5 GiB in a reused process),
+    forked from a ``forkserver`` that imported ``PRELOAD`` and never ran a step (so no Polars
+    thread pool is forked mid-flight); ``_as_submitted`` gives it its parent's environment,
+    folder and umask, as a spawned process would have."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or len(os.sched_getaffinity(0))
         self.pool: ProcessPoolExecutor | None = None
 
-    def run(self, name: str, business_date: dt.date, settings, run: DayRun, parts: list[dict]):
-        workers = min(len(parts), len(os.sched_getaffinity(0)))
-        if workers < 2:
-            return [run_step(name, business_date, settings, run, **part) for part in parts]
+    def submit(self, function, *args) -> Future:
+        """``function(*args)`` in a fresh worker process."""
         if self.pool is None:
-            # One task per process: a process kept for a second shard kept the first's
-            # allocator caches too (a 10M-loan day's validate_shard: 2.4 GiB fresh, 4.5 reused)
-            context = multiprocessing.get_context("spawn")
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)  # no effect once the server has started
             self.pool = ProcessPoolExecutor(
-                max(workers, 2), mp_context=context, max_tasks_per_child=1
+                max(self.workers, 2), mp_context=context, max_tasks_per_child=1
             )
+        context_now = (dict(os.environ), os.getcwd(), _umask())
+        return self.pool.submit(_as_submitted, *context_now, function, *args)
+
+    def run(self, name: str, business_date: dt.date, settings, run: DayRun, parts: list[dict]):
+        if min(len(parts), self.workers) < 2:
+            return [run_step(name, business_date, settings, run, **part) for part in parts]
         futures = [
-            self.pool.submit(_run_part, name, business_date, settings, run, p) for p in parts
+            self.submit(_run_part, name, business_date, settings, run, part) for part in parts
         ]
         return [future.result() for future in futures]  # the first failure, as run in order
 
