@@ -483,3 +483,34 @@ def test_a_held_store_lock_is_kept_fresh_past_its_ttl(server):
     time.sleep(1.0)
     with pytest.raises(StaleLockError):
         StoreLock(ObjectRoot(url)).acquire(str(DAY1), "next", 600)
+
+
+def test_the_unlocked_push_rule_pushes_only_the_tasks_own_shard():
+    from loanrisk.lake.unlocked_push import UnlockedWrites
+
+    rule, day = UnlockedWrites("airflow age_loans_shard", 1), f"snapshot_date={DAY1}"
+    gx = "gx/gx/uncommitted/validations/events/amount--ip_region"
+    verdicts = {
+        f"lake/shards/loan_aging/{day}/shard=1-of-12/part-0.parquet": "push",
+        f"state/shards/loan_aging/{day}/shard=1-of-12.inputs.json": "push",
+        f"state/shards/validate_events/{day}/shard=1-of-12.json": "push",
+        f"{gx}/events {DAY1} shard=1-of-12/20260501T000000Z/loanrisk-events.json": "push",
+        f".versions/r1/next/lake/shards/loan_aging/{day}/shard=1-of-12/part-0.parquet": "push",
+        f"lake/shards/loan_aging/{day}/shard=10-of-12/part-0.parquet": "refuse",
+        f"state/shards/loan_aging/{day}/shard=11-of-12.inputs.json": "refuse",
+        f"{gx}/events {DAY1} shard=10-of-12/20260501T000000Z/loanrisk-events.json": "leave",
+        f"lake/curated/loan_aging/{day}/part-0.parquet": "refuse",
+        f"lake/shards/loan_aging/{day}/part-0.parquet": "refuse",
+        f"runs/{DAY1}/manifest.json": "refuse",
+        f"state/shard_counts/{day}.json": "refuse",
+        "warehouse.duckdb": "refuse",
+        f"logs/{DAY1}.jsonl": "leave",
+        "gx/gx/great_expectations.yml": "leave",
+        "state/sha256_cache.json": "leave",
+    }
+    assert {rel: rule.verdict(rel) for rel in verdicts} == verdicts
+    own = f"lake/shards/loan_aging/{day}/shard=1-of-12/part-1.parquet"
+    assert rule.verdict(own, deleted=True) == "delete"  # a rewritten part of fewer files
+    assert rule.verdict(f"lake/curated/t/{day}/part-0.parquet", deleted=True) == "refuse"
+    reader = UnlockedWrites("airflow shards", None)  # reads only: pushes nothing
+    assert {reader.verdict(rel) for rel in verdicts} == {"leave"}
