@@ -18,7 +18,7 @@ from loanrisk.lake import partitions
 from loanrisk.lake.shards import borrower_shard
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline import runner
-from loanrisk.pipeline.registry import DAILY
+from loanrisk.pipeline.registry import DAILY, DayRun
 from loanrisk.pipeline.runner import run_day, run_step
 
 #: Every shard task of a day, as the stage log shows it: (step, [feed,] shard).
@@ -50,6 +50,23 @@ def landing(tmp_path_factory, config_dir):
 def settings_at(root, landing, config_dir, count: int):
     settings = load_settings(config_dir, root)
     return with_shards(dataclasses.replace(settings, landing_dir=landing), count)
+
+
+def test_shard_steps_of_a_day_of_one_shard_do_nothing(tmp_path, config_dir):
+    """K = 1: every shard step answers {"shard": None} and writes nothing (its combine step
+    computes the whole book); K = 2: shard 2 is no shard of the day."""
+    root = tmp_path / "data"
+    for count, shard in ((1, 0), (2, 2)):
+        settings = with_shards(load_settings(config_dir, root), count)
+        for entry in SHARD_STEPS:
+            part = {"feed": FEEDS[0]} if entry.per == "feed_shard" else {}
+            if count == 1:
+                got = entry.function(START, settings, DayRun(), shard=shard, **part)
+                assert got == {"shard": None}, entry.name
+            else:
+                with pytest.raises(ShardError):
+                    entry.function(START, settings, DayRun(), shard=shard, **part)
+    assert not [p for p in root.rglob("*") if p.is_file()]
 
 
 def test_borrower_shards_are_pinned_and_keep_a_borrower_together():
@@ -98,6 +115,10 @@ def test_k_shards_publish_the_same_bytes_as_one(
     shard_lines = [x for x in lines if x["stage"].endswith("_shard")]
     assert len({x["pid"] for x in shard_lines}) == len(shard_lines)
     assert not {x["pid"] for x in shard_lines} & {x["pid"] for x in lines if x not in shard_lines}
+    # the feeds are ingested side by side, each in a worker, not in the day's process
+    ingests = {x["pid"] for x in lines if x["stage"] == "ingest"}
+    assert len(ingests) == len(FEEDS) * DAYS
+    assert not ingests & {x["pid"] for x in lines if x["stage"] == "age_loans"}
     rows = [x["rows_out"] for x in lines if x["stage"] == "age_loans_shard"]
     assert min(rows) > 0  # every shard had borrowers: the parts were real
     page = lake_of(sharded).validation_page(START)  # GX ran per shard: a row for each

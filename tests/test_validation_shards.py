@@ -26,8 +26,10 @@ from loanrisk.errors import GateError, ShardError
 from loanrisk.lake.shards import Shard, borrower_shard, part_files, shard_count
 from loanrisk.lake.storage import lake_of
 from loanrisk.pipeline.ingest_stage import ingest_feed
+from loanrisk.pipeline.registry import DayRun
 from loanrisk.pipeline.runner import run_day
-from loanrisk.pipeline.validation_stage import validate_feed, validate_feed_shard
+from loanrisk.pipeline.steps import validate_shard
+from loanrisk.pipeline.validation_stage import validate_feed
 from loanrisk.quality.gx_archive import STORE_DAYS, archive_old_results
 from loanrisk.quality.gx_validation import results_store
 
@@ -90,10 +92,15 @@ def copy_of(first_day: Path, folder: Path, config_dir: Path, count: int):
     return dataclasses.replace(settings, execution=ExecutionConfig(shards=count))
 
 
+def shard_task(settings, feed: str, number: int) -> dict:
+    """The ``validate_shard`` step of shard ``number`` of the day's K (its partial report)."""
+    return validate_shard(DAY, settings, DayRun(), feed, number)
+
+
 def run_shards(settings, feed: str) -> list[dict]:
     """Every shard task of ``feed`` (on the staged parts ingest wrote); their partial reports."""
     count = shard_count(lake_of(settings), DAY, settings.execution)
-    return [validate_feed_shard(DAY, settings, feed, k) for k in range(count)]
+    return [shard_task(settings, feed, k) for k in range(count)]
 
 
 def validate_day(settings) -> dict:
@@ -188,13 +195,13 @@ def test_a_shard_over_the_share_does_not_stop_a_day_within_it(first_day, tmp_pat
     staged = lake.partition("staging", LOANS, DAY)
     aside = staged.with_name("aside")
     staged.rename(aside)
-    first = validate_feed_shard(DAY, settings, LOANS, 0)
+    first = shard_task(settings, LOANS, 0)
     assert first["rows_quarantined"] == 3 and first["rows_quarantined"] / first["rows_in"] > 0.01
-    validate_feed_shard(DAY, settings, LOANS, 1)
+    shard_task(settings, LOANS, 1)
     aside.rename(staged)
     with pytest.raises(ShardError, match=r"shard=2-of-3 missing"):
         validate_feed(DAY, settings, LOANS, {})
-    validate_feed_shard(DAY, settings, LOANS, 2)
+    shard_task(settings, LOANS, 2)
     part = part_files(lake, f"staging_{LOANS}", DAY, Shard(1, 3))[0]
     kept = part.read_bytes()
     pl.read_parquet(part).head(5).write_parquet(part)  # staged again from other text
@@ -251,8 +258,6 @@ def test_a_missing_optional_feed_has_no_shard_work(first_day, tmp_path, config_d
     settings = copy_of(first_day, tmp_path, config_dir, 3)
     (settings.data_root / "landing" / f"contacts_{DAY}.csv").unlink()
     ingest_feed(DAY, settings, "contacts")
-    assert [validate_feed_shard(DAY, settings, "contacts", k)["status"] for k in range(3)] == [
-        "missing"
-    ] * 3
+    assert [shard_task(settings, "contacts", k)["status"] for k in range(3)] == ["missing"] * 3
     record = validate_feed(DAY, settings, "contacts", {})
     assert record.status == "missing" and record.warnings == {"FEED_MISSING:contacts": 1}

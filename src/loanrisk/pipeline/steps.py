@@ -11,6 +11,7 @@ into ``runs/D/manifest.json``: the day is published.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from loanrisk.config import Settings
 from loanrisk.errors import InputFileError
@@ -18,7 +19,7 @@ from loanrisk.lake import records
 from loanrisk.lake.records import write_record
 from loanrisk.lake.runs import write_run_manifest
 from loanrisk.lake.shards import Shard, shard_count
-from loanrisk.lake.storage import lake_of, read_json
+from loanrisk.lake.storage import Lake, lake_of, read_json
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline import (
     aging_stage,
@@ -42,14 +43,28 @@ def ingest(business_date: dt.date, settings: Settings, run: DayRun, feed: str) -
     return ingest_stage.ingest_feed(business_date, settings, feed)
 
 
+def _on_shard(
+    settings: Settings, business_date: dt.date, shard: int, work: Callable[[Lake, Shard], dict]
+) -> dict:
+    """``work(lake, Shard(shard, K))`` for the day's K (``shard_count``: recorded at ingest);
+    ``{"shard": None}`` for a day of one shard, whose combine step does it all."""
+    lake = lake_of(settings)
+    count = shard_count(lake, business_date, settings.execution)
+    if count == 1:
+        return {"shard": None}
+    return work(lake, Shard(shard, count))
+
+
 def validate_shard(
     business_date: dt.date, settings: Settings, run: DayRun, feed: str, shard: int
 ) -> dict:
     """One shard's part of ``validate``: its staged rows typed and checked, GX included, into
     raw and quarantine parts and a partial report (nothing to do unsharded)."""
-    if shard_count(lake_of(settings), business_date, settings.execution) == 1:
-        return {"shard": None}
-    return validation_stage.validate_feed_shard(business_date, settings, feed, shard)
+
+    def work(lake: Lake, part: Shard) -> dict:
+        return validation_stage.validate_feed_shard(lake, settings, business_date, feed, part)
+
+    return _on_shard(settings, business_date, shard, work)
 
 
 def validate(
@@ -63,12 +78,12 @@ def validate(
 
 def age_loans_shard(business_date: dt.date, settings: Settings, run: DayRun, shard: int) -> dict:
     """One shard's part of ``age_loans`` (nothing to do unsharded: ``age_loans`` does it all)."""
-    lake = lake_of(settings)
-    count = shard_count(lake, business_date, settings.execution)
-    if count == 1:
-        return {"shard": None}
-    previous = aging_stage.previous_state_date(lake, business_date, run.allow_gap)
-    return aging_stage.age_shard(lake, settings, business_date, previous, Shard(shard, count))
+
+    def work(lake: Lake, part: Shard) -> dict:
+        previous = aging_stage.previous_state_date(lake, business_date, run.allow_gap)
+        return aging_stage.age_shard(lake, settings, business_date, previous, part)
+
+    return _on_shard(settings, business_date, shard, work)
 
 
 def age_loans(business_date: dt.date, settings: Settings, run: DayRun) -> records.Aged:
@@ -89,12 +104,12 @@ def compute_signals_shard(
     business_date: dt.date, settings: Settings, run: DayRun, shard: int
 ) -> dict:
     """One shard's part of ``compute_signals`` (nothing to do unsharded)."""
-    lake = lake_of(settings)
-    count = shard_count(lake, business_date, settings.execution)
-    if count == 1:
-        return {"shard": None}
     policy, contracts = settings.risk.signals, settings.contracts_dir
-    return signals_stage.signals_shard(lake, contracts, policy, business_date, Shard(shard, count))
+
+    def work(lake: Lake, part: Shard) -> dict:
+        return signals_stage.signals_shard(lake, contracts, policy, business_date, part)
+
+    return _on_shard(settings, business_date, shard, work)
 
 
 def compute_signals(business_date: dt.date, settings: Settings, run: DayRun) -> records.Signals:
@@ -113,11 +128,11 @@ def compute_signals(business_date: dt.date, settings: Settings, run: DayRun) -> 
 
 def score_loans_shard(business_date: dt.date, settings: Settings, run: DayRun, shard: int) -> dict:
     """One shard's part of ``score_loans`` (nothing to do unsharded)."""
-    lake = lake_of(settings)
-    count = shard_count(lake, business_date, settings.execution)
-    if count == 1:
-        return {"shard": None}
-    return risk_stage.score_shard(lake, settings, business_date, Shard(shard, count))
+
+    def work(lake: Lake, part: Shard) -> dict:
+        return risk_stage.score_shard(lake, settings, business_date, part)
+
+    return _on_shard(settings, business_date, shard, work)
 
 
 def score_loans(business_date: dt.date, settings: Settings, run: DayRun) -> records.Scored:
@@ -145,14 +160,12 @@ def build_collections_shard(
     business_date: dt.date, settings: Settings, run: DayRun, shard: int
 ) -> dict:
     """One shard's per-borrower part of ``build_collections`` (nothing to do unsharded)."""
-    lake = lake_of(settings)
-    count = shard_count(lake, business_date, settings.execution)
-    if count == 1:
-        return {"shard": None}
     policy = settings.risk.collections
-    return collections_stage.collections_shard(
-        lake, settings, policy, business_date, Shard(shard, count)
-    )
+
+    def work(lake: Lake, part: Shard) -> dict:
+        return collections_stage.collections_shard(lake, settings, policy, business_date, part)
+
+    return _on_shard(settings, business_date, shard, work)
 
 
 def build_collections(

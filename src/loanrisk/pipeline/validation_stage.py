@@ -277,19 +277,17 @@ def combine_feed(
     return report
 
 
-def validate_feed_shard(business_date: dt.date, settings: Settings, feed: str, shard: int) -> dict:
-    """One borrower shard's part of ``validate_feed`` (``check_shard``); nothing to do for a
-    day of one shard, or a feed found missing at ingest."""
-    lake = lake_of(settings)
-    count = shard_count(lake, business_date, settings.execution)
-    if count == 1:
-        return {"shard": None}
-    part = Shard(shard, count)
+def validate_feed_shard(
+    lake: Lake, settings: Settings, business_date: dt.date, feed: str, shard: Shard
+) -> dict:
+    """One borrower shard's part of ``validate_feed`` (``check_shard``) on a day of K > 1
+    shards (``steps.validate_shard`` decides); nothing to do for a feed found missing at
+    ingest."""
     staged = records.read_record(lake, business_date, f"ingest_{feed}", records.Ingested)
     if staged.status == "missing":
-        return {"shard": part.label, "status": "missing"}
+        return {"shard": shard.label, "status": "missing"}
     contract = load_contract(settings.contracts_dir, feed)
-    return check_shard(lake, settings, contract, business_date, staged.input.file, part)
+    return check_shard(lake, settings, contract, business_date, staged.input.file, shard)
 
 
 def validate_feed(
