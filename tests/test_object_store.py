@@ -38,6 +38,7 @@ pytestmark = pytest.mark.slow
 
 DAY1, DAY2 = dt.date(2026, 5, 1), dt.date(2026, 5, 2)
 BUCKET = "loanrisk"
+GX_RESULTS = "gx/gx/uncommitted/validations/"
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +402,19 @@ def test_shard_tasks_run_side_by_side_without_the_store_lock(
     seconds = time.perf_counter() - started
     expected = {k: v for k, v in local_reference.items() if str(DAY2) not in k}
     assert outputs(mirror(server, url, tmp_path / "store")) == expected
-    assert not [rel for rel in ObjectRoot(url).listing() if "/shards/" in rel]  # combined
+    listed = ObjectRoot(url).listing()
+    assert not [rel for rel in listed if "/shards/" in rel]  # combined
+    results = {
+        rel.split("/")[6] for rel in listed if rel.startswith(GX_RESULTS) and rel.count("/") > 6
+    }
+    assert results == {f"{feed} {DAY1} shard={k}-of-2" for feed in FEEDS for k in shards}
+    pages = {
+        rel.split("/")[5] for rel in listed if rel.startswith("reports/validation/validations/")
+    }
+    assert pages == results  # the Data Docs of every shard's GX results
+    assert {
+        rel.split("/")[3] for rel in listed if rel.startswith(f"reports/{DAY1}/validation/")
+    } >= set(FEEDS)
     cache = sharded_project / "cache"
     assert [p.name for p in cache.iterdir() if p.is_dir() and "-task" in p.name]  # own folders
     print(f"s3 Airflow day with K = 2: {seconds:.1f}s")
