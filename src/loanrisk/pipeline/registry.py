@@ -44,6 +44,8 @@ class Step:
     ``per``: the step runs once per day, per feed, per borrower shard or per feed and shard.
     ``locked``: it holds the data_root's run lock (shard steps write only their own part and run
     side by side).
+    ``side_by_side``: its parts are independent (each feed's ingest), so ``run_day`` runs them
+    at once in worker processes when the day may be sharded, as Airflow's mapped tasks run.
     ``stops_day``: a failure records the day as failed (a month-end rebuild of a published day
     must not). ``assets``: the (zone, table) it publishes, the Airflow Assets of its task.
     ``when``: the run param that must be true for the step to run (else it is skipped)."""
@@ -52,6 +54,7 @@ class Step:
     module: str = DAILY_MODULE
     per: Literal["day", "feed", "shard", "feed_shard"] = "day"
     locked: bool = True
+    side_by_side: bool = False
     stops_day: bool = True
     assets: tuple[tuple[str, str], ...] = ()
     when: str | None = None  # run only when this run param is true (else skipped)
@@ -62,7 +65,7 @@ class Step:
 
 
 DAILY: tuple[Step, ...] = (
-    Step("ingest", per="feed"),
+    Step("ingest", per="feed", side_by_side=True),
     Step("validate_shard", per="feed_shard", locked=False),
     Step("validate", per="feed"),
     Step("age_loans_shard", per="shard", locked=False),

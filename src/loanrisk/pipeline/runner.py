@@ -77,7 +77,8 @@ def _parts(kind: str, settings: Settings, business_date: dt.date) -> list[dict]:
 
 
 def _run_part(name: str, business_date: dt.date, settings: Settings, run: DayRun, part: dict):
-    """One shard task in a worker process (``ShardWorkers``): first the file modes the run's
+    """One shard task (or a part of a ``side_by_side`` step) in a worker process
+    (``ShardWorkers``): first the file modes the run's
     execution.yaml sets (``enter_data_root`` set them in the parent)."""
     set_permissions(settings.execution.file_group_read)
     return run_step(name, business_date, settings, run, **part)
@@ -162,12 +163,13 @@ def run_day(
     full next)."""
     run = DayRun(accepted=dict(accepted or {}), allow_gap=allow_gap, reason=reason)
     manifest: dict = {}
+    sharded = settings.execution.shards != 1  # "auto" or K > 1: the feeds ingest side by side
     with ShardWorkers() as workers:
         for entry in DAILY:
             if entry.name == "recompute_later_days" and not recompute_later:
                 continue
             parts = _parts(entry.per, settings, business_date)
-            if entry.per in ("shard", "feed_shard"):
+            if entry.per in ("shard", "feed_shard") or (entry.side_by_side and sharded):
                 workers.run(entry.name, business_date, settings, run, parts)
                 continue
             for part in parts:
