@@ -188,9 +188,9 @@ def check_feed(
     day: dt.date,
     staged: dict,
     previous: dict | None,
-    accepted: dict[str, str],
 ) -> dict:
-    """Validate one staged feed; write raw and quarantine; raise ``GateError`` on a breach."""
+    """Validate one staged feed; write raw and quarantine; the day's report, before its gates
+    (``validate_feed`` judges them)."""
     feed, file_name = contract.name, staged["input"]["file"]
     rules = feed_rules(contract, day, settings)
     flagged = flag_staged(lake.partition_files("staging", feed, day), contract, rules, settings)
@@ -209,9 +209,6 @@ def check_feed(
     gx_counts = gx_counts_of(lake, settings, contract, day, table, rules)
     _same_counts(counts, gx_counts, file_name)
     report["gx_unexpected_total"] = sum(gx_counts.values())
-    gates = day_gates(settings, feed, report, previous, accepted)
-    report["gates"] = [g.as_dict() for g in gates]
-    raise_on_failure(gates, file_name)
     return report
 
 
@@ -259,21 +256,17 @@ def combine_feed(
     day: dt.date,
     staged: dict,
     previous: dict | None,
-    accepted: dict[str, str],
     count: int,
 ) -> dict:
-    """The day's report and raw and quarantine partitions from ``count`` shards' parts and
-    partial reports, as ``check_feed`` makes them unsharded; gates on the day's totals."""
-    feed, file_name = contract.name, staged["input"]["file"]
+    """The day's report, before its gates, and raw and quarantine partitions from ``count``
+    shards' parts and partial reports, as ``check_feed`` makes them unsharded."""
+    feed = contract.name
     partials = validation_shards.read_shard_reports(lake, feed, day, count)
     report = validation_shards.summed(partials, feed == LOANS)
     report |= validation_shards.publish(lake, feed, day, count, _key(contract), report)
     valid = lake.scan("raw", feed, day)  # lazy: continuity reads only the columns it needs
     found = day_warnings(lake, settings, feed, day, staged, valid, previous)
     report["warnings"] = dict(sorted((report["warnings"] | found).items()))
-    gates = day_gates(settings, feed, report, previous, accepted)
-    report["gates"] = [g.as_dict() for g in gates]
-    raise_on_failure(gates, file_name)
     return report
 
 
@@ -311,13 +304,15 @@ def validate_feed(
     staged_report = staged.model_dump(mode="json", exclude_unset=True)
     count = shard_count(lake, business_date, settings.execution)
     if count == 1:
-        report = check_feed(
-            lake, settings, contract, business_date, staged_report, previous, accepted
-        )
+        report = check_feed(lake, settings, contract, business_date, staged_report, previous)
     else:
         report = combine_feed(
-            lake, settings, contract, business_date, staged_report, previous, accepted, count
+            lake, settings, contract, business_date, staged_report, previous, count
         )
+    # the gates judge the day's totals, however many shards computed them
+    gates = day_gates(settings, feed, report, previous, accepted)
+    report["gates"] = [g.as_dict() for g in gates]
+    raise_on_failure(gates, staged.input.file)
     # published: the parts go (also an earlier run's, whatever its K; kept while a gate stops)
     validation_shards.drop_shard_work(lake, feed, business_date)
     return write_record(lake, business_date, name, records.Validated.model_validate(report))
