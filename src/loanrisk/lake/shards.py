@@ -34,13 +34,13 @@ import polars as pl
 from loanrisk.config import MAX_SHARDS, ExecutionConfig
 from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import ShardError
+from loanrisk.lake.fingerprints import content_ids
 from loanrisk.lake.partitions import PartitionWriter, folder_files, merge_sorted
 from loanrisk.lake.records import Ingested, read_record
 from loanrisk.lake.storage import (
     Lake,
     partition_entry,
     read_json,
-    sha256_file,
     write_json_atomic,
     write_partition,
 )
@@ -137,8 +137,10 @@ def in_shard(frame: pl.LazyFrame, shard: Shard | None) -> pl.LazyFrame:
 
 
 def input_fingerprints(lake: Lake, paths: list[Path]) -> dict[str, str | None]:
-    """sha256 of each input file by its data_root-relative path (None: absent)."""
-    return {lake.relative(p): sha256_file(p) if p.exists() else None for p in paths}
+    """sha256 of each input file by its data_root-relative path (None: absent), each file
+    version hashed once (``fingerprints.content_ids``: the K shard tasks and the combine of a
+    step read the same inputs)."""
+    return {lake.relative(p): digest for p, digest in content_ids(lake, paths).items()}
 
 
 def write_part(
