@@ -59,6 +59,20 @@ def test_shards_for_a_landing_file(landing_bytes, max_gib, shards):
     assert shards_for(landing_bytes, max_gib) == shards
 
 
+@pytest.mark.parametrize(
+    ("landing_bytes", "slots", "shards"),
+    [
+        (10 * MILLION_LOANS_BYTES, 2, 6),  # 5 shards on 2 slots: 6, three full waves
+        (10 * MILLION_LOANS_BYTES, 5, 5),
+        (30 * MILLION_LOANS_BYTES, 4, 16),
+        (MILLION_LOANS_BYTES, 2, 1),  # a day of one shard is not split to fill the slots
+        (10 * MILLION_LOANS_BYTES // 100, 8, 1),
+    ],
+)
+def test_auto_rounds_k_up_to_a_multiple_of_the_slots(landing_bytes, slots, shards):
+    assert shards_for(landing_bytes, 4, slots) == shards
+
+
 # --- the setting -----------------------------------------------------------------------------
 
 
@@ -74,6 +88,8 @@ def test_shards_for_a_landing_file(landing_bytes, max_gib, shards):
         ({"shards": "auto", "max_shard_memory_gib": -1}, "max_shard_memory_gib"),
         ({"shards": "auto", "max_shard_memory_gib": "lots"}, "max_shard_memory_gib"),
         ({"shards": "auto", "max_shard_gib": 2}, "max_shard_gib"),
+        ({"shards": "auto", "shard_slots": 0}, "shard_slots"),
+        ({"shards": "auto", "shard_slots": 1.5}, "shard_slots"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_key(tmp_path, document, key):
@@ -158,6 +174,7 @@ def test_auto_three_shards_publish_the_bytes_of_one_and_record_k(tmp_path, landi
             "shards": 3,
             "setting": "auto",
             "max_shard_memory_gib": auto.max_shard_memory_gib,
+            "shard_slots": 1,
             "landing_bytes": size,
         }
         assert manifest(one, day)["execution"] == {

@@ -155,6 +155,10 @@ class ExecutionConfig(StrictModel):
     shards: int | Literal["auto"] = 1
     #: With ``shards: auto``: the memory one shard step may take (GiB, estimated).
     max_shard_memory_gib: Annotated[float, Field(gt=0, le=1_024)] = 4
+    #: With ``shards: auto``: the shard tasks that run at once where the days run (Airflow's
+    #: worker slots; ``loanrisk run``: the machine's cores). A K above 1 is rounded up to a
+    #: multiple of it, so no wave of shard tasks leaves a worker idle.
+    shard_slots: Annotated[int, Field(ge=1, le=MAX_SHARDS)] = 1
     #: Processes a big day's GX validation runs its suites in (this one and gx_workers - 1
     #: forked ones; ``loanrisk.quality.gx_workers``); 1 validates in this process only.
     gx_workers: Annotated[int, Field(ge=1, le=64)] = 2

@@ -63,14 +63,18 @@ LANDING_BYTES_PER_LOAN = 260
 SHARD_GIB_PER_MILLION_LOANS = Fraction("1.8")
 
 
-def shards_for(landing_bytes: int, max_shard_memory_gib: float) -> int:
+def shards_for(landing_bytes: int, max_shard_memory_gib: float, slots: int = 1) -> int:
     """K for ``shards: auto``: ceil(estimated GiB of the shard steps / ``max_shard_memory_gib``),
     the estimate from the loans file's size (bytes -> loans -> GiB by the measured constants
-    above), at least 1 and at most ``MAX_SHARDS``. Exact arithmetic: the same file gives the
-    same K on every machine."""
+    above); above 1, rounded up to a multiple of ``slots`` (the shard tasks run at once: five
+    shards on two workers run in three waves, the last with one worker idle, where six run in
+    three full ones); at least 1 and at most ``MAX_SHARDS``. Exact arithmetic: the same file
+    gives the same K on every machine."""
     loans = Fraction(landing_bytes, LANDING_BYTES_PER_LOAN)
     gib = loans * SHARD_GIB_PER_MILLION_LOANS / 1_000_000
     wanted = math.ceil(gib / Fraction(str(max_shard_memory_gib)))
+    if wanted > 1:
+        wanted = math.ceil(wanted / slots) * slots
     return min(MAX_SHARDS, max(1, wanted))
 
 
@@ -80,8 +84,13 @@ def decide_shards(
     """Decide the day's K from ``execution.yaml`` and the size of its loans file, and record it
     with what it was decided from (``ingest`` of the loans feed calls this)."""
     if execution.shards == "auto":
-        count = shards_for(landing_bytes, execution.max_shard_memory_gib)
-        decided = {"setting": "auto", "max_shard_memory_gib": execution.max_shard_memory_gib}
+        slots = execution.shard_slots
+        count = shards_for(landing_bytes, execution.max_shard_memory_gib, slots)
+        decided = {
+            "setting": "auto",
+            "max_shard_memory_gib": execution.max_shard_memory_gib,
+            "shard_slots": slots,
+        }
     else:
         count, decided = execution.shards, {"setting": execution.shards}
     record = {"shards": count, **decided, "landing_bytes": landing_bytes}
