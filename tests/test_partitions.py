@@ -111,3 +111,36 @@ def test_parts_of_no_rows_merge_into_a_table_with_its_columns(tmp_path):
     writer.close()
     write_frame(empty, tmp_path / "whole", tmp_path / "_tmp")
     assert _bytes(tmp_path / "merged") == _bytes(tmp_path / "whole")
+
+
+def _codecs(folder) -> set[str]:
+    import pyarrow.parquet as pq
+
+    found = set()
+    for path in folder_files(folder):
+        meta = pq.ParquetFile(path).metadata
+        for group in range(meta.num_row_groups):
+            for column in range(meta.num_columns):
+                found.add(meta.row_group(group).column(column).compression)
+    return found
+
+
+def test_a_shards_part_is_written_fast_and_the_table_merged_from_parts_as_published(tmp_path):
+    """A part is read once by its combine and dropped: lz4, no statistics. The table the
+    combine publishes has the lake's settings, whatever its parts had."""
+    from loanrisk.lake.shards import Shard, write_part
+
+    lake = Lake(tmp_path, tmp_path / "landing")
+    book = _book(600)
+    write_part(lake, "t", DAY, Shard(0, 2), book, {})
+    part = lake.shard_partition("t", DAY, "shard=0-of-2")
+    assert _codecs(part) == {"LZ4_RAW"} or _codecs(part) == {"LZ4"}
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(folder_files(part)[0]).metadata.row_group(0).column(0).statistics is None
+    writer = PartitionWriter(tmp_path / "merged", tmp_path / "_tmp")
+    merge_sorted([folder_files(part)], ["loan_id"], writer)
+    writer.close()
+    assert _codecs(tmp_path / "merged") == {"ZSTD"}
+    write_frame(book, tmp_path / "whole", tmp_path / "_tmp")
+    assert _bytes(tmp_path / "merged") == _bytes(tmp_path / "whole")

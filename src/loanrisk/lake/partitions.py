@@ -31,6 +31,9 @@ PARQUET_OPTIONS = {
     "statistics": True,
     "row_group_size": 262_144,
 }
+#: A shard's part (``lake/shards``): read once by its combine, then dropped, so written for
+#: speed (lz4, no statistics: nothing filters a part by value), never published.
+PART_OPTIONS = {"compression": "lz4", "statistics": False, "row_group_size": 262_144}
 #: Rows of every file of a partition but its last: four row groups. Bounds the memory of
 #: writing and combining a big day by a file's rows instead of the day's.
 FILE_ROWS = 4 * PARQUET_OPTIONS["row_group_size"]
@@ -52,7 +55,9 @@ def folder_files(folder: Path) -> list[Path]:
     return [folder / name for _, name in numbered]
 
 
-def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) -> None:
+def write_parquet(
+    frame: pl.DataFrame, path: Path, one_row_group: bool = False, options: dict = PARQUET_OPTIONS
+) -> None:
     """``frame`` as Parquet with ``PARQUET_OPTIONS``: the same bytes for the same rows however
     the frame is chunked or sliced. Nested columns (lists, structs) are copied into one fresh
     chunk first: their bytes follow their chunks, and a slice's offsets, even with fixed row
@@ -63,7 +68,7 @@ def write_parquet(frame: pl.DataFrame, path: Path, one_row_group: bool = False) 
         fresh = pl.int_range(pl.len(), dtype=pl.UInt32 if frame.height < 2**32 else pl.UInt64)
         frame = frame.with_columns(pl.col(nested).gather(fresh))
     groups = {"row_group_size": max(frame.height, 1)} if one_row_group else {}
-    frame.write_parquet(path, **{**PARQUET_OPTIONS, **groups})
+    frame.write_parquet(path, **{**options, **groups})
 
 
 def _fsync_dir(path: Path) -> None:
@@ -111,12 +116,20 @@ class PartitionWriter:
     partition or the new, never half. Rows are cut into files of ``FILE_ROWS`` as they come,
     so memory holds at most one file's rows and the frame being added.
 
-    ``one_row_group``: each file is one row group (reads back as one chunk per column)."""
+    ``one_row_group``: each file is one row group (reads back as one chunk per column).
+    ``options``: ``PARQUET_OPTIONS``, or ``PART_OPTIONS`` for a shard's part."""
 
-    def __init__(self, partition_dir: Path, scratch: Path, one_row_group: bool = False):
+    def __init__(
+        self,
+        partition_dir: Path,
+        scratch: Path,
+        one_row_group: bool = False,
+        options: dict = PARQUET_OPTIONS,
+    ):
         make_dirs(scratch)
         sweep_scratch(scratch)
         self.target, self.scratch, self.one_row_group = partition_dir, scratch, one_row_group
+        self.options = options
         self.staged = make_dirs(scratch / scratch_name("new-"))
         self.pending: list[pl.DataFrame] = []
         self.pending_rows = self.files = self.rows = 0
@@ -135,7 +148,7 @@ class PartitionWriter:
 
     def _write(self, frame: pl.DataFrame) -> None:
         path = self.staged / part_name(self.files)
-        write_parquet(frame, path, self.one_row_group)
+        write_parquet(frame, path, self.one_row_group, self.options)
         os.chmod(path, file_mode())
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
@@ -158,10 +171,14 @@ class PartitionWriter:
 
 
 def write_frame(
-    frame: pl.DataFrame, partition_dir: Path, scratch: Path, one_row_group: bool = False
+    frame: pl.DataFrame,
+    partition_dir: Path,
+    scratch: Path,
+    one_row_group: bool = False,
+    options: dict = PARQUET_OPTIONS,
 ) -> Path:
     """``frame`` (sorted by the caller) as one partition (``PartitionWriter``)."""
-    writer = PartitionWriter(partition_dir, scratch, one_row_group)
+    writer = PartitionWriter(partition_dir, scratch, one_row_group, options)
     writer.add(frame)
     return writer.close()
 

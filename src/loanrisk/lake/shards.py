@@ -35,14 +35,19 @@ from loanrisk.config import MAX_SHARDS, ExecutionConfig
 from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import ShardError
 from loanrisk.lake.fingerprints import content_ids
-from loanrisk.lake.partitions import PartitionWriter, folder_files, merge_sorted
+from loanrisk.lake.partitions import (
+    PART_OPTIONS,
+    PartitionWriter,
+    folder_files,
+    merge_sorted,
+    write_frame,
+)
 from loanrisk.lake.records import Ingested, read_record
 from loanrisk.lake.storage import (
     Lake,
     partition_entry,
     read_json,
     write_json_atomic,
-    write_partition,
 )
 
 #: Seed of the borrower hash. Fixed: every task of a run must put a borrower in the same shard.
@@ -156,7 +161,8 @@ def write_part(
     lake: Lake, table: str, day: dt.date, shard: Shard, frame: pl.DataFrame, inputs: dict
 ) -> dict:
     """Write one shard's part of ``table`` and the fingerprints of the inputs it read."""
-    written = write_partition(frame, lake.shard_partition(table, day, shard.label), lake.scratch)
+    folder = lake.shard_partition(table, day, shard.label)
+    written = write_frame(frame, folder, lake.scratch, options=PART_OPTIONS)
     write_json_atomic(inputs, lake.shard_inputs(table, day, shard.label))
     return {"path": lake.relative(written), "rows": frame.height}
 

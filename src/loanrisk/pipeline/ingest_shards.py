@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from loanrisk.lake.faults import scratch_name
 from loanrisk.lake.modes import file_mode, make_dirs
-from loanrisk.lake.partitions import PARQUET_FILE, PARQUET_OPTIONS, replace_dir
+from loanrisk.lake.partitions import PARQUET_FILE, PART_OPTIONS, replace_dir
 from loanrisk.lake.shards import SHARD_SEED, Shard, borrower_shard, write_part
 from loanrisk.lake.storage import Lake, write_json_atomic
 from loanrisk.quality.parsing import SOURCE_LINE, raw_name
@@ -75,10 +75,10 @@ class PartWriters:
             self.writers[number] = pq.ParquetWriter(
                 folder / PARQUET_FILE,
                 table.schema,
-                compression=PARQUET_OPTIONS["compression"],
-                compression_level=PARQUET_OPTIONS["compression_level"],
+                compression=PART_OPTIONS["compression"],
+                write_statistics=PART_OPTIONS["statistics"],
             )
-        self.writers[number].write_table(table, row_group_size=PARQUET_OPTIONS["row_group_size"])
+        self.writers[number].write_table(table, row_group_size=PART_OPTIONS["row_group_size"])
 
     def close(self, inputs: dict) -> None:
         """Write what is buffered (a part of no rows is one file of no rows), put every part
