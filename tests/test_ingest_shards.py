@@ -229,6 +229,34 @@ def test_a_gate_leaves_no_parts_and_no_new_staging(tmp_path, landing, config_dir
     assert not [p for p in lake.scratch.iterdir() if p.name.startswith("new-")]
 
 
+def test_a_part_that_cannot_be_written_fails_the_ingest_and_leaves_nothing(
+    tmp_path, landing, config_dir, monkeypatch
+):
+    """Row groups are written by a thread of their own: its error is the ingest's."""
+    import pyarrow.parquet as pq
+
+    import loanrisk.pipeline.ingest_shards as ingest_shards
+
+    monkeypatch.setattr(ingest_shards, "BUFFER_ROWS", 50)
+    settings = settings_for(tmp_path / "root", landing, config_dir, 3)
+    calls = []
+
+    def full_disk(self, table, row_group_size=None):
+        calls.append(table.num_rows)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return original(self, table, row_group_size=row_group_size)
+
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ingest_feed(DAY, settings, "loan_snapshot")
+    lake = lake_of(settings)
+    assert not part_files(lake, part_table("loan_snapshot"), DAY, Shard(0, 3))
+    assert not lake.partition("staging", "loan_snapshot", DAY).exists()
+    assert not [p for p in lake.scratch.iterdir() if p.name.startswith("new-")]
+
+
 # --- memory: bounded by a block ---------------------------------------------------------------
 
 PEAK = """

@@ -10,9 +10,11 @@ no valid row leaves its borrower's shard.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -42,12 +44,18 @@ def _with_borrower(frame: pl.DataFrame | pl.LazyFrame):
 
 class PartWriters:
     """The K parts of ``table`` for a day, written as rows come (in order): one Parquet file
-    per part, a row group at a time, in scratch until ``close`` puts each part in place."""
+    per part, a row group at a time, in scratch until ``close`` puts each part in place.
+    Row groups are written by a thread of their own, one at a time, while the next block is
+    read (Arrow's writer encodes on one core and lets go of the GIL): memory holds at most
+    one row group in flight besides the buffer."""
 
     def __init__(self, lake: Lake, table: str, day: dt.date, count: int):
         self.lake, self.table, self.day, self.count = lake, table, day, count
         self.staged = make_dirs(lake.scratch / scratch_name("new-"))
         self.writers: dict[int, pq.ParquetWriter] = {}
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="loanrisk-parts")
+        self.writing: Future | None = None
+        self.flushed: set[int] = set()  # the parts given a row group (written or in flight)
         self.pending: dict[int, list[pl.DataFrame]] = {n: [] for n in range(count)}
         self.buffered = 0
         self.schema: pl.Schema | None = None
@@ -70,6 +78,11 @@ class PartWriters:
         rows = pl.concat(frames) if frames else pl.DataFrame(schema=self.schema)
         self.buffered -= sum(f.height for f in frames)
         table = rows.to_arrow()
+        self.flushed.add(number)
+        self._written()
+        self.writing = self.thread.submit(self._write, number, table)
+
+    def _write(self, number: int, table) -> None:
         if number not in self.writers:
             folder = make_dirs(self.staged / str(number))
             self.writers[number] = pq.ParquetWriter(
@@ -80,12 +93,25 @@ class PartWriters:
             )
         self.writers[number].write_table(table, row_group_size=PART_OPTIONS["row_group_size"])
 
-    def close(self, inputs: dict) -> None:
-        """Write what is buffered (a part of no rows is one file of no rows), put every part
-        in place with the record of its ``inputs``."""
+    def _written(self) -> None:
+        """Wait for the row group in flight (its error, if any, raised here)."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.result()
+
+    def finish(self) -> None:
+        """Write what is buffered (a part of no rows is one file of no rows) and wait for it:
+        a write's error is raised here, before anything is put in place."""
         for number in range(self.count):
-            if self.pending[number] or number not in self.writers:
+            if self.pending[number] or number not in self.flushed:
                 self._flush(number)
+        self._written()
+        self.thread.shutdown()
+
+    def close(self, inputs: dict) -> None:
+        """``finish``, then put every part in place with the record of its ``inputs``."""
+        self.finish()
+        for number in range(self.count):
             self.writers[number].close()
             path = self.staged / str(number) / PARQUET_FILE
             os.chmod(path, file_mode())
@@ -99,6 +125,9 @@ class PartWriters:
         shutil.rmtree(self.staged, ignore_errors=True)
 
     def abort(self) -> None:
+        with contextlib.suppress(Exception):  # the error being handled is the one to raise
+            self._written()
+        self.thread.shutdown()
         for writer in self.writers.values():
             writer.close()
         shutil.rmtree(self.staged, ignore_errors=True)

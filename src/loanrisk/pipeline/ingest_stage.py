@@ -59,6 +59,8 @@ def _stage(lake: Lake, feed: str, business_date: dt.date, blocks: TextBlocks, co
             writer.add(frame)
             if parts is not None:
                 parts.add(frame)
+        if parts is not None:
+            parts.finish()  # every part written before the staged day is put in place
     except BaseException:
         shutil.rmtree(writer.staged, ignore_errors=True)
         if parts is not None:
