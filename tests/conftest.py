@@ -181,12 +181,34 @@ def outputs(root: Path) -> dict[str, str]:
     ran: its shards) is set aside, so any K compares equal to K = 1."""
     from loanrisk.lake.storage import sha256_file
 
+    shards = root / "lake" / "shards"  # shard tasks' work, not published (kept_parts)
     files = (
-        sorted((root / "lake").rglob("*.parquet"))
+        sorted(p for p in (root / "lake").rglob("*.parquet") if not p.is_relative_to(shards))
         + sorted((root / "runs").rglob("*.json"))
         + sorted(p for p in (root / "extracts").rglob("*") if p.is_file())
     )
     return {p.relative_to(root).as_posix(): _manifest_sha256(p) or sha256_file(p) for p in files}
+
+
+#: The parts a combine keeps for the day's later shard tasks to read (``shards.own_rows``),
+#: until ``finalize_run`` drops every part of the day: raw rows, aging, and scoring's.
+KEPT_PARTS = {
+    "raw_loan_snapshot",
+    "raw_events",
+    "raw_contacts",
+    "loan_aging",
+    "scored_loan_risk",
+    "restaged_loan_aging",
+}
+
+
+def kept_parts(root: Path) -> set[str]:
+    """The tables with parts left under ``lake/shards`` (a combine drops what no later shard
+    task reads; ``KEPT_PARTS`` stay until the day is finalized)."""
+    return {
+        p.relative_to(root / "lake" / "shards").parts[0]
+        for p in (root / "lake" / "shards").rglob("*.parquet")
+    }
 
 
 def _manifest_sha256(path: Path) -> str | None:

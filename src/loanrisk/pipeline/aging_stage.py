@@ -30,12 +30,14 @@ from loanrisk.lake.shards import (
     drop_parts,
     in_shard,
     input_fingerprints,
+    own_rows,
     write_part,
 )
 from loanrisk.lake.storage import Lake, partition_sha256, read_json, write_table
 from loanrisk.pipeline.collections_stage import collections_day
 from loanrisk.pipeline.regulatory_stage import regulatory_day
 from loanrisk.pipeline.risk_stage import score_day
+from loanrisk.pipeline.validation_shards import raw_table
 from loanrisk.quality.contracts import load_contract
 
 STATE, AGING = "loan_state", "loan_aging"
@@ -77,7 +79,8 @@ def aged_day(
     aging_inputs(lake, business_date, previous)  # the day is validated
     policy = settings.classification
     source = lake.scan("raw", LOANS, business_date)
-    rules = loan_aging(in_shard(source, shard), policy).collect()
+    source = own_rows(lake, source, ("raw", LOANS, business_date), raw_table(LOANS), shard)
+    rules = loan_aging(source, policy).collect()
     before = lake.scan("curated", STATE, previous) if previous else None
     prior = in_shard(before, shard) if before is not None else None
     history_state = advance_state(
@@ -123,8 +126,7 @@ def combine_aging(lake: Lake, business_date: dt.date, previous: dt.date | None, 
     inputs = input_fingerprints(lake, aging_inputs(lake, business_date, previous))
     output = combine_parts(lake, AGING, business_date, count, inputs, ["loan_id"])
     state = combine_parts(lake, STATE, business_date, count, inputs, ["loan_id"])
-    for table in (AGING, STATE):
-        drop_parts(lake, table, business_date)
+    drop_parts(lake, STATE, business_date)  # loan_aging's are kept for scoring's shards
     history = _history(business_date, previous)
     return {"rows_out": output["rows"], "output": output, "state": state, "history": history}
 

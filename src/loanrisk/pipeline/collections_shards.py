@@ -5,7 +5,8 @@ that borrower's rows only, so they run per borrower shard (``Shard``) or, unshar
 whole book (``shard=None``). The book-level half (priority_rank, capacity, agencies, movement
 totals, reconciliation, extracts) is in ``collections_stage``.
 
-Every input is read as a lazy scan filtered to the shard's borrowers (``in_shard``) before it is
+Every input is read as a lazy scan of the shard's borrowers (the part it was merged from, kept
+for this, or ``in_shard`` of the whole: ``own_rows``) before it is
 collected, so a shard task holds only its borrowers' rows.
 """
 
@@ -32,9 +33,11 @@ from loanrisk.domain.collections_holds import (
     with_timezone_hold,
 )
 from loanrisk.domain.feeds import LOANS
-from loanrisk.lake.shards import Shard, in_shard
+from loanrisk.lake.shards import Shard, in_shard, own_rows
 from loanrisk.lake.storage import Lake
 from loanrisk.lake.tables import conformed, scan_partitions
+from loanrisk.pipeline.risk_shards import AGING, AGING_PART, RISK, RISK_PART
+from loanrisk.pipeline.validation_shards import raw_table
 from loanrisk.quality.contracts import load_contract
 
 QUEUE, SUPPRESSED, MOVEMENTS = (
@@ -162,10 +165,13 @@ def borrower_day(
     """The per-borrower tables of ``shard``'s borrowers (all with None), each by borrower_id:
     WORKED (the queue before ranking), SUPPRESSED (conformed), MOVES and SOURCE; and the facts
     the record needs (previous_date, contact_days)."""
-    aging = in_shard(scan_partitions(lake, "curated", "loan_aging", [day], run=EARLIER), shard)
+    aging = scan_partitions(lake, "curated", AGING, [day], run=EARLIER)
+    aging = own_rows(lake, aging, ("curated", AGING, day), AGING_PART, shard)
     aging = aging.select(AGING_COLUMNS).collect()
-    snapshot = in_shard(scan_partitions(lake, "raw", LOANS, [day], run=EARLIER), shard)
-    risk = in_shard(scan_partitions(lake, "curated", "loan_risk", [day], run=EARLIER), shard)
+    snapshot = scan_partitions(lake, "raw", LOANS, [day], run=EARLIER)
+    snapshot = own_rows(lake, snapshot, ("raw", LOANS, day), raw_table(LOANS), shard)
+    risk = scan_partitions(lake, "curated", RISK, [day], run=EARLIER)
+    risk = own_rows(lake, risk, ("curated", RISK, day), RISK_PART, shard)
     contacts, days = contact_log(lake, settings, policy, day, shard)
     before, previous = previous_queue(lake, day, shard)
     borrowers = collections_borrowers(aging.lazy(), snapshot, risk, policy.rules.queue_min_dpd)

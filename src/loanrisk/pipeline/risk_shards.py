@@ -35,7 +35,7 @@ from loanrisk.lake.shards import (
     checked_parts,
     combine_parts,
     drop_parts,
-    in_shard,
+    own_rows,
     write_part,
 )
 from loanrisk.lake.storage import Lake, write_table
@@ -128,7 +128,8 @@ def write_score_parts(
     """One shard's parts of every table ``score_loans`` publishes, from its scored ``loans``
     (all of its borrowers' loans) and the day's loan_aging (its borrowers' rows only)."""
     risk = risk_table(settings, loans)
-    aging = restaged(in_shard(lake.scan("curated", AGING, business_date), shard), risk)
+    aging = lake.scan("curated", AGING, business_date)
+    aging = restaged(own_rows(lake, aging, ("curated", AGING, business_date), AGING, shard), risk)
     counts = monitoring_counts(loans, settings.risk.scorecard)
     day, actions = business_date, actions_table(settings, loans)
     return {
@@ -158,8 +159,8 @@ def publish_score_parts(
     monitoring = write_table(lake, "curated", MONITORING, day, monitoring)
     # Last: loan_aging is an input of the parts, which are stale once it is rewritten.
     aging = combine_parts(lake, AGING_PART, day, count, inputs, ["loan_id"], name=AGING)
-    for table in PARTS:
-        drop_parts(lake, table, day)
+    for table in (ACTIONS_PART, COUNTS_PART):  # loan_risk's and loan_aging's are kept for
+        drop_parts(lake, table, day)  # the collections shards (``own_rows``)
     return {
         "rows_out": risk["rows"],
         "scorecard_version": settings.risk.scorecard.version,

@@ -21,7 +21,7 @@ from loanrisk.domain.risk_actions import LOAN_COLUMNS as ACTION_INPUTS
 from loanrisk.domain.risk_actions import with_line_frozen
 from loanrisk.domain.scorecard import apply_scorecard
 from loanrisk.domain.staging import with_loan_day_stage
-from loanrisk.lake.shards import Shard, in_shard, input_fingerprints
+from loanrisk.lake.shards import Shard, in_shard, input_fingerprints, own_rows
 from loanrisk.lake.storage import Lake, write_table
 from loanrisk.lake.tables import scan_partition_if_any, scan_partitions
 from loanrisk.pipeline.risk_shards import (
@@ -38,6 +38,7 @@ from loanrisk.pipeline.risk_shards import (
     write_actions_extract,
     write_score_parts,
 )
+from loanrisk.pipeline.validation_shards import raw_table
 from loanrisk.quality.contracts import load_contract
 
 SIGNALS = "borrower_signals"
@@ -84,9 +85,11 @@ def scored_loans(
     # carried state assumes): a shard task reads its own rows, never the book's.
     if signals is not None:
         signals = in_shard(signals, shard)
+    aging = own_rows(lake, aging, ("curated", AGING, business_date), AGING, shard)
+    raw = ("raw", LOANS, business_date)
     features = loan_features(
-        in_shard(aging, shard),
-        in_shard(snapshot, shard),
+        aging,
+        own_rows(lake, snapshot, raw, raw_table(LOANS), shard),
         signals,
         carried=TERMS,
         credit_lines=lines,

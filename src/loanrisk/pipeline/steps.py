@@ -18,7 +18,7 @@ from loanrisk.errors import InputFileError
 from loanrisk.lake import records
 from loanrisk.lake.records import write_record
 from loanrisk.lake.runs import write_run_manifest
-from loanrisk.lake.shards import Shard, shard_count
+from loanrisk.lake.shards import Shard, drop_day_parts, shard_count
 from loanrisk.lake.storage import Lake, lake_of, read_json
 from loanrisk.lake.warehouse import refresh_warehouse
 from loanrisk.pipeline import (
@@ -208,6 +208,7 @@ def finalize_run(business_date: dt.date, settings: Settings, run: DayRun) -> dic
     for day in [business_date, *run.recomputed]:
         publish_marts(lake, settings, day)
     refresh_warehouse(lake, settings.contracts_dir, settings.classification)  # first marts
+    drop_day_parts(lake, business_date)  # the parts kept for the day's shard tasks
     return manifest
 
 

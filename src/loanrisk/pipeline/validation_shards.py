@@ -168,8 +168,11 @@ def publish(lake: Lake, feed: str, day: dt.date, count: int, key: str, report: d
     }
 
 
-def drop_shard_work(lake: Lake, feed: str, day: dt.date) -> None:
+def drop_shard_work(lake: Lake, feed: str, day: dt.date, keep_raw: bool = False) -> None:
     """Remove the day's staged, raw and quarantine parts and the partial reports, once the
-    day's tables are published (validation is the staged parts' only reader)."""
+    day's tables are published (validation is the staged parts' only reader). ``keep_raw``:
+    the raw parts stay for the day's later shard tasks (``shards.own_rows``), until
+    ``finalize_run``."""
     for table in (staging_table, raw_table, quarantine_table, _reports_table):
-        drop_parts(lake, table(feed), day)
+        if not (keep_raw and table is raw_table):
+            drop_parts(lake, table(feed), day)

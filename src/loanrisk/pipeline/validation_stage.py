@@ -313,6 +313,7 @@ def validate_feed(
     gates = day_gates(settings, feed, report, previous, accepted)
     report["gates"] = [g.as_dict() for g in gates]
     raise_on_failure(gates, staged.input.file)
-    # published: the parts go (also an earlier run's, whatever its K; kept while a gate stops)
-    validation_shards.drop_shard_work(lake, feed, business_date)
+    # published: the parts go (also an earlier run's, whatever its K; kept while a gate
+    # stops), but for the raw ones, read by the day's later shard tasks
+    validation_shards.drop_shard_work(lake, feed, business_date, keep_raw=count > 1)
     return write_record(lake, business_date, name, records.Validated.model_validate(report))
