@@ -80,7 +80,14 @@ def measure_day(day: dt.date, settings, records_file: Path, recompute_later: boo
     # VmHWM is reset before each step: this process's peak is the largest one measured in it.
     own = [r["peak_rss_mib"] for r in records if not r["in_child"] and r["peak_rss_mib"]]
     end_to_end["peak_rss_mib"] = max([end_to_end["peak_rss_mib"], *own])
-    child = round(largest_child_mib(), 3)
+    # Shard tasks run in processes forked from runner.ShardWorkers' fork server, a child that
+    # outlives run_day: neither their CPU nor their peaks reach this process's
+    # RUSAGE_CHILDREN, so they come from their own records (each with its GX forks).
+    workers = [r for r in records if r["in_child"]]
+    end_to_end["cpu_s"] = round(end_to_end["cpu_s"] + sum(r["cpu_s"] for r in workers), 3)
+    tree = [r.get("peak_rss_mib") or 0 for r in workers]
+    tree += [r.get("children_peak_rss_mib") or 0 for r in records]
+    child = round(max([largest_child_mib(), *tree]), 3)
     return {
         "date": day.isoformat(),
         "end_to_end": end_to_end,

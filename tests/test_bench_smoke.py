@@ -110,6 +110,12 @@ def test_compare_shards_runs_each_setting_with_its_k(bench):
             )
             assert peaks["day_process_mib"] > 0
     for day in k2["days"]:
+        # the shard tasks' processes (forked from runner's fork server, not this day's
+        # children) count in the day's CPU and largest process
+        workers = [r for r in day["stages"] if r["in_child"]]
+        assert workers
+        assert day["end_to_end"]["cpu_s"] >= sum(r["cpu_s"] for r in workers)
+        assert day["peaks"]["largest_child_mib"] >= max(r["peak_rss_mib"] for r in workers)
         labels = {r["stage"] for r in day["stages"]}
         assert {"age_loans_shard:0", "age_loans_shard:1", "score_loans_shard:1"} <= labels
         assert all(r["peak_rss_mib"] for r in day["stages"] if "source" not in r)
