@@ -18,7 +18,7 @@ def cmd_step(args: argparse.Namespace) -> None:
     part = {}
     if entry.per in ("feed", "feed_shard"):
         part["feed"] = args.feed
-    if entry.per in ("shard", "feed_shard"):
+    if entry.per_shard:
         part["shard"] = args.shard
     if missing := [name for name, value in part.items() if value is None]:
         needed = " and ".join(f"--{name}" for name in missing)

@@ -24,7 +24,9 @@ from loanrisk.lake.storage import Lake, files_digest, sha256_file, write_json_at
 CACHE_FILES = 4096
 
 
-def _stamp(path: Path) -> list[int] | None:
+def file_stamp(path: Path) -> list[int] | None:
+    """[size, modification time (ns), inode] of a file, None when absent: a file rewritten by an
+    atomic replace has another inode."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -43,13 +45,13 @@ def content_ids(lake: Lake, paths: Iterable[Path]) -> dict[Path, str | None]:
     """sha256 of each of ``paths`` (None: absent)."""
     cached, asked, found = _cached(lake), {}, {}
     for path in paths:
-        name, stamp = lake.relative(path), _stamp(path)
+        name, stamp = lake.relative(path), file_stamp(path)
         if stamp is None:
             found[path] = None
             continue
         entry = cached.get(name)
         digest = entry[1] if entry and entry[0] == stamp else sha256_file(path)
-        if _stamp(path) == stamp:  # not replaced while it was hashed
+        if file_stamp(path) == stamp:  # not replaced while it was hashed
             asked[name] = [stamp, digest]
         found[path] = digest
     kept = _kept(cached, asked)

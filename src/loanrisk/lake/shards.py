@@ -34,7 +34,7 @@ import polars as pl
 from loanrisk.config import MAX_SHARDS, ExecutionConfig
 from loanrisk.domain.feeds import LOANS
 from loanrisk.errors import ShardError
-from loanrisk.lake.fingerprints import content_ids
+from loanrisk.lake.fingerprints import content_ids, file_stamp
 from loanrisk.lake.partitions import (
     PART_OPTIONS,
     PartitionWriter,
@@ -214,39 +214,28 @@ def combine_parts(
     rows = merge_sorted(parts, key, writer)
     writer.close()
     merged = {"partition": lake.relative(folder), "shards": count, "files": _stamps(folder)}
-    write_json_atomic(merged, lake.shard_state(table, day) / MERGED)
+    write_json_atomic(merged, lake.shard_merged(table, day))
     return partition_entry(lake, folder, rows)
 
 
-#: The record ``combine_parts`` leaves beside a table's part records: which partition it
-#: published from them, and that partition's files as it wrote them.
-MERGED = "merged.json"
-
-
 def _stamps(folder: Path) -> list[list]:
-    """Each file of a partition by name, size, modification time and inode: a file rewritten
-    (always by an atomic replace) has another inode."""
-    stamps = []
-    for path in folder_files(folder):
-        stat = path.stat()
-        stamps.append([path.name, stat.st_size, stat.st_mtime_ns, stat.st_ino])
-    return stamps
+    """Each file of a partition by name and ``file_stamp`` (size, mtime, inode)."""
+    return [[path.name, *(file_stamp(path) or [])] for path in folder_files(folder)]
 
 
 def own_rows(
     lake: Lake, frame: pl.LazyFrame, where: tuple[str, str, dt.date], part_table: str, shard
 ) -> pl.LazyFrame:
-    """``shard``'s rows (all when None) of ``frame``, the partition ``where`` (zone, table,
-    day) as read by the caller: the part of
-    ``part_table`` it was merged from (the same rows in the same order: all of a borrower's
-    rows are in one part, and the merge keeps each part's order), when that part is kept and
-    the partition is still the one the merge wrote; else ``in_shard(frame)``, which reads the
-    whole partition to keep a K-th of it."""
+    """``shard``'s rows (all when None) of ``frame``, the caller's read of the partition
+    ``where`` (zone, table, day): the part of ``part_table`` it was merged from, when that part
+    is kept and the partition is still the one the merge wrote (the same rows in the same
+    order: all of a borrower's rows are in one part, and the merge keeps each part's order);
+    else ``in_shard(frame)``, which reads the whole partition to keep a K-th of it."""
     if shard is None or shard.count == 1:
         return frame
     zone, table, day = where
     folder = lake.partition(zone, table, day)
-    record = lake.shard_state(part_table, day) / MERGED
+    record = lake.shard_merged(part_table, day)
     files = part_files(lake, part_table, day, shard)
     if files and record.exists():
         merged = read_json(record)
@@ -260,7 +249,7 @@ def own_rows(
 def drop_day_parts(lake: Lake, day: dt.date) -> None:
     """Remove every part of the day (and their records), once the day is published: the
     parts a combine keeps for later shard tasks to read (``own_rows``)."""
-    folders = (lake.table_dir("shards"), lake.state_dir / "shards")
+    folders = (lake.table_dir("shards"), lake.shard_states)
     tables = {p.name for folder in folders if folder.is_dir() for p in folder.iterdir()}
     for table in sorted(tables):
         drop_parts(lake, table, day)

@@ -146,6 +146,17 @@ class Lake:
             self.data_root / "lake"
         )
 
+    @property
+    def shard_states(self) -> Path:
+        """``state/shards``: the records of every table's shard parts."""
+        return self.state_dir / "shards"
+
+    def shard_merged(self, table: str, business_date: dt.date) -> Path:
+        """``state/shards/<table>/snapshot_date=D/merged.json``: the partition a combine
+        published from the day's parts of ``table``, and its files as written
+        (``loanrisk.lake.shards.own_rows``)."""
+        return self.shard_state(table, business_date) / "merged.json"
+
     def shard_count(self, business_date: dt.date) -> Path:
         """``state/shard_counts/snapshot_date=D.json``: the day's number of shards, decided when
         its loans file was ingested (``loanrisk.lake.shards.decide_shards``)."""

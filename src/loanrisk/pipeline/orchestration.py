@@ -110,7 +110,7 @@ def run_task(
 
         # an s3:// data_root: the task runs on a working copy (locked, pulled, pushed); a
         # shard task's takes no store lock and pushes only its shard's files
-        unlocked = not entry.locked and entry.per in ("shard", "feed_shard")
+        unlocked = not entry.locked and entry.per_shard
         shard = int(part["shard"]) if unlocked else None
         copy = task_copy(params, ds, f"airflow {name}", TASK_LOCK_WAIT_SECONDS, shard=shard)
         with copy as params:

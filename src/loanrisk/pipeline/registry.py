@@ -60,6 +60,11 @@ class Step:
     when: str | None = None  # run only when this run param is true (else skipped)
 
     @property
+    def per_shard(self) -> bool:
+        """It runs once per borrower shard (``shard`` or ``feed_shard``)."""
+        return self.per in ("shard", "feed_shard")
+
+    @property
     def function(self) -> Callable:
         return getattr(importlib.import_module(self.module), self.name)
 

@@ -169,7 +169,7 @@ def run_day(
             if entry.name == "recompute_later_days" and not recompute_later:
                 continue
             parts = _parts(entry.per, settings, business_date)
-            if entry.per in ("shard", "feed_shard") or (entry.side_by_side and sharded):
+            if entry.per_shard or (entry.side_by_side and sharded):
                 workers.run(entry.name, business_date, settings, run, parts)
                 continue
             for part in parts:
